@@ -1,0 +1,215 @@
+//! REBORNPAY's error body and the mapping of every [`CoreError`] onto it.
+//!
+//! The seed's table (missing_credentials, invalid_credentials, merchant_not_approved,
+//! ip_not_allowed, invalid_body, duplicate_invoice_id, payment_not_found) plus
+//! DIALECTS.md's additions (refund_not_found, refund_exceeds_payment, rate_limited,
+//! invalid_signature). State conflicts the provider documents no code for are shown as
+//! `invalid_body` with a `details` entry that says what is wrong.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+use poem_openapi::{ApiResponse, Object};
+
+use crate::core::{CoreError, Entity, FieldIssue};
+
+/// Every REBORNPAY error: `{"success": false, "error": code, "message", "details"?}`.
+#[derive(Object, Debug, Clone)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    /// The error code, e.g. `invalid_body`.
+    pub error: String,
+    /// A readable explanation.
+    pub message: String,
+    /// What failed validation, field by field (for `invalid_body`).
+    #[oai(skip_serializing_if_is_none)]
+    pub details: Option<Vec<ErrorDetail>>,
+}
+
+/// One validation failure.
+#[derive(Object, Debug, Clone)]
+pub struct ErrorDetail {
+    /// The request field (or `body`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The error code and HTTP status REBORNPAY uses for a core error.
+fn code_and_status(err: &CoreError) -> (&'static str, StatusCode) {
+    match err {
+        CoreError::Validation(_) | CoreError::IdempotencyKeyReused => ("invalid_body", StatusCode::BAD_REQUEST),
+        CoreError::InvalidPaymentState { .. }
+        | CoreError::PaymentAlreadyCompleted
+        | CoreError::PaymentExpired
+        | CoreError::AlreadyDecided(_)
+        | CoreError::TransactionMismatch => ("invalid_body", StatusCode::BAD_REQUEST),
+        CoreError::MissingCredentials => ("missing_credentials", StatusCode::UNAUTHORIZED),
+        CoreError::InvalidCredentials => ("invalid_credentials", StatusCode::UNAUTHORIZED),
+        CoreError::InvalidSignature(_) => ("invalid_signature", StatusCode::UNAUTHORIZED),
+        CoreError::MerchantNotApproved => ("merchant_not_approved", StatusCode::FORBIDDEN),
+        CoreError::IpNotAllowed => ("ip_not_allowed", StatusCode::FORBIDDEN),
+        // REBORNPAY keys carry no roles; shown as the nearest documented refusal.
+        CoreError::Forbidden => ("merchant_not_approved", StatusCode::FORBIDDEN),
+        CoreError::RateLimited { .. } => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
+        CoreError::NotFound(entity) => match entity {
+            Entity::Payment => ("payment_not_found", StatusCode::NOT_FOUND),
+            Entity::Refund => ("refund_not_found", StatusCode::NOT_FOUND),
+            Entity::Settlement | Entity::Merchant | Entity::Credential => ("not_found", StatusCode::NOT_FOUND),
+        },
+        CoreError::DuplicateReference => ("duplicate_invoice_id", StatusCode::CONFLICT),
+        CoreError::IdempotencyInProgress => ("request_in_progress", StatusCode::CONFLICT),
+        CoreError::RefundExceedsPayment { .. } => ("refund_exceeds_payment", StatusCode::UNPROCESSABLE_ENTITY),
+        CoreError::InsufficientBalance => ("insufficient_balance", StatusCode::UNPROCESSABLE_ENTITY),
+        CoreError::NotImplemented(_) => ("not_implemented", StatusCode::NOT_IMPLEMENTED),
+        CoreError::Internal(_) => ("internal_error", StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// The `details` REBORNPAY shows for an error.
+fn details(err: &CoreError) -> Option<Vec<FieldIssue>> {
+    let issue = |field: &str, message: String| Some(vec![FieldIssue::new(field, message)]);
+    match err {
+        CoreError::Validation(issues) => Some(issues.clone()),
+        CoreError::IdempotencyKeyReused => issue("Idempotency-Key", err.to_string()),
+        CoreError::InvalidPaymentState { .. } | CoreError::PaymentAlreadyCompleted | CoreError::PaymentExpired => {
+            issue("invoice_id", err.to_string())
+        }
+        CoreError::AlreadyDecided(_) => issue("refund_id", err.to_string()),
+        CoreError::TransactionMismatch => {
+            issue("transaction_id", "does not match the transaction the processor recorded for this invoice".to_owned())
+        }
+        CoreError::RefundExceedsPayment { .. } => None,
+        CoreError::MissingCredentials
+        | CoreError::InvalidCredentials
+        | CoreError::InvalidSignature(_)
+        | CoreError::MerchantNotApproved
+        | CoreError::IpNotAllowed
+        | CoreError::Forbidden
+        | CoreError::RateLimited { .. }
+        | CoreError::NotFound(_)
+        | CoreError::DuplicateReference
+        | CoreError::IdempotencyInProgress
+        | CoreError::InsufficientBalance
+        | CoreError::NotImplemented(_)
+        | CoreError::Internal(_) => None,
+    }
+}
+
+fn message(err: &CoreError) -> String {
+    match err {
+        CoreError::Validation(_) => "Validation failed (see details)".to_owned(),
+        CoreError::MissingCredentials => "No X-Api-Key/X-Api-Secret".to_owned(),
+        CoreError::InvalidCredentials => "Wrong key or secret".to_owned(),
+        CoreError::MerchantNotApproved => "Account pending approval".to_owned(),
+        CoreError::DuplicateReference => "An invoice with that ID already exists".to_owned(),
+        CoreError::NotFound(Entity::Payment) => "No payment matches".to_owned(),
+        other => other.public_message(),
+    }
+}
+
+/// The error body and status for a core error, plus `Retry-After` when rate limited.
+pub fn error_parts(err: &CoreError) -> (StatusCode, ErrorBody, Option<u64>) {
+    if let CoreError::Internal(detail) = err {
+        tracing::error!(%detail, "internal error in rebornpay request");
+    }
+    let (code, status) = code_and_status(err);
+    let body = ErrorBody {
+        success: false,
+        error: code.to_owned(),
+        message: message(err),
+        details: details(err)
+            .map(|issues| issues.into_iter().map(|i| ErrorDetail { field: i.field, message: i.message }).collect()),
+    };
+    let retry_after = match err {
+        CoreError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+        _ => None,
+    };
+    (status, body, retry_after)
+}
+
+/// Renders a core error as a complete REBORNPAY response (used by middleware).
+pub fn render(err: CoreError) -> Response {
+    let (status, body, retry_after) = error_parts(&err);
+    let mut response = Json(body).into_response();
+    response.set_status(status);
+    if let Some(secs) = retry_after {
+        response.headers_mut().insert("Retry-After", secs.into());
+    }
+    response
+}
+
+/// Every REBORNPAY operation's response: the success body or a documented error.
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum Reply<T: ParseFromJSON + ToJSON + Send + Sync> {
+    /// Success.
+    #[oai(status = 200)]
+    Ok(Json<T>),
+    /// `invalid_body`: validation failed (see `details`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// `missing_credentials`, `invalid_credentials` or `invalid_signature`.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// `merchant_not_approved` or `ip_not_allowed`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// `payment_not_found` or `refund_not_found`.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// `duplicate_invoice_id`, or `request_in_progress` for a retried Idempotency-Key.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// `refund_exceeds_payment`.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// `rate_limited`: 120 requests per minute per merchant.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// `internal_error`.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// `not_implemented`.
+    #[oai(status = 501)]
+    NotImplemented(Json<ErrorBody>),
+}
+
+impl<T: ParseFromJSON + ToJSON + Send + Sync> From<CoreError> for Reply<T> {
+    fn from(err: CoreError) -> Self {
+        let (status, body, retry_after) = error_parts(&err);
+        let body = Json(body);
+        match status {
+            StatusCode::BAD_REQUEST => Reply::BadRequest(body),
+            StatusCode::UNAUTHORIZED => Reply::Unauthorized(body),
+            StatusCode::FORBIDDEN => Reply::Forbidden(body),
+            StatusCode::NOT_FOUND => Reply::NotFound(body),
+            StatusCode::CONFLICT => Reply::Conflict(body),
+            StatusCode::UNPROCESSABLE_ENTITY => Reply::Unprocessable(body),
+            StatusCode::TOO_MANY_REQUESTS => Reply::TooManyRequests(body, retry_after.unwrap_or(60)),
+            StatusCode::NOT_IMPLEMENTED => Reply::NotImplemented(body),
+            _ => Reply::Internal(body),
+        }
+    }
+}
+
+impl<T: ParseFromJSON + ToJSON + Send + Sync> Reply<T> {
+    /// A success or the error's response.
+    pub fn from_result(result: Result<T, CoreError>) -> Reply<T> {
+        match result {
+            Ok(body) => Reply::Ok(Json(body)),
+            Err(err) => err.into(),
+        }
+    }
+}
+
+/// Turns anything poem-openapi could not parse (malformed JSON, wrong content type, a
+/// bad query parameter) into `invalid_body`.
+fn bad_request<T: ParseFromJSON + ToJSON + Send + Sync>(err: poem::Error) -> Reply<T> {
+    if crate::http::wire::is_auth_error(&err) {
+        return CoreError::MissingCredentials.into();
+    }
+    CoreError::Validation(vec![crate::http::wire::request_issue(&err)]).into()
+}

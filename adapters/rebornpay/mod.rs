@@ -1,0 +1,66 @@
+//! REBORNPAY (`../shared/seeds/rebornpay.txt`), mounted at `/rebornpay`: the provider's
+//! paths under `/rebornpay/api/v1`, Swagger UI at `/rebornpay/docs`.
+//!
+//! - `auth`: keys, signature, allow-list and rate limit (middleware).
+//! - `api`: the nine operations.
+//! - `types`: wire types ⇄ canonical types.
+//! - `errors`: `CoreError` → REBORNPAY error body.
+
+mod api;
+mod auth;
+mod errors;
+mod types;
+
+use std::sync::Arc;
+
+use poem::{EndpointExt, Route};
+use poem_openapi::OpenApiService;
+
+use crate::http::AppState;
+use crate::http::idempotency::Idempotency;
+use crate::http::openapi::ApiDoc;
+
+/// Where the dialect is mounted.
+pub const BASE: &str = "/rebornpay";
+const API_PREFIX: &str = "/api/v1";
+
+const DESCRIPTION: &str = "\
+REBORNPAY's payment API as paybridge emulates it: point an existing integration at \
+`<paybridge>/rebornpay` instead of `https://paycore.app`.
+
+* Authenticate every request with `X-Api-Key` and `X-Api-Secret`.
+* Optional request signing: `X-Timestamp` (Unix seconds) and `X-Signature` = lowercase hex \
+HMAC-SHA256(secret, \"{timestamp}.{body}\"). A merchant setting makes it mandatory; a \
+timestamp more than 300 s from the server's clock is rejected.
+* 120 requests per minute per merchant (`429 rate_limited`, with `Retry-After`); an IP \
+allow-list answers `403 ip_not_allowed` to other addresses.
+* Amounts are major units of the currency (2500 = 2500.00 BDT) with at most the \
+currency's decimals.
+* `verify` trusts only the processor's record of the transaction and credits the balance \
+once; refunds wait in an admin queue.
+* Any POST may carry `Idempotency-Key`: a retry with the same body replays the first \
+response (`Idempotent-Replayed: true`); the same key with another body is `invalid_body`.
+* Where the provider documents no response shape, paybridge answers \
+`{\"success\": true, \"message\"?, \"data\": …}` and errors \
+`{\"success\": false, \"error\": code, \"message\", \"details\"?}`.";
+
+fn service() -> OpenApiService<api::RebornApi, ()> {
+    OpenApiService::new(api::RebornApi, "REBORNPAY Payment API (paybridge)", env!("CARGO_PKG_VERSION"))
+        .description(DESCRIPTION)
+        .server(BASE)
+        .url_prefix(API_PREFIX)
+}
+
+/// The OpenAPI document.
+pub fn doc() -> ApiDoc {
+    ApiDoc::from_service("rebornpay", &service()).require_all_security()
+}
+
+/// Mounts the API and its docs.
+pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
+    let api = service()
+        .with(Idempotency::new(state.gateway.clone(), Arc::new(errors::render)))
+        .with(auth::RebornAuth::new(state.clone()))
+        .data(state.clone());
+    doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
+}

@@ -1,0 +1,525 @@
+//! REBORNPAY wire types, in the provider's own field names, and their conversions to
+//! and from the core's canonical types.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use serde::Deserialize;
+
+use crate::core::{
+    Balance, CaptureMode, CoreError, Currency, Customer, FieldIssue, Money, NewPayment, Payment, PaymentStatus,
+    RedirectUrls, Refund, RefundStatus, Settlement, SettlementStatus, money::major_of,
+};
+use crate::http::wire::JsonDecimal;
+
+/// Payment methods the sandbox processor accepts.
+pub const METHODS: &[&str] = &["bkash", "nagad", "rocket", "upay", "card"];
+
+/// `POST /api/v1/payment/create`.
+#[derive(Object, Deserialize, Debug)]
+pub struct CreatePaymentRequest {
+    /// Your unique invoice id (1–100 characters).
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub invoice_id: String,
+    /// Amount in major units of the currency (2500 = 2500.00 BDT); decimals up to the
+    /// currency's precision.
+    pub amount: JsonDecimal,
+    /// ISO 4217 code, e.g. `BDT`.
+    pub currency: String,
+    /// Customer's name.
+    pub customer_name: Option<String>,
+    /// Customer's phone, e.g. `+8801711000000`.
+    pub customer_phone: Option<String>,
+    /// Customer's email.
+    pub customer_email: Option<String>,
+    /// `bkash`, `nagad`, `rocket`, `upay` or `card`; the customer chooses at checkout
+    /// when absent.
+    pub payment_method: Option<String>,
+    /// Any JSON object; returned as given.
+    pub metadata: Option<serde_json::Value>,
+    /// paybridge extension: where the checkout sends the customer after paying.
+    pub success_url: Option<String>,
+    /// paybridge extension: where the checkout sends the customer after a failure.
+    pub fail_url: Option<String>,
+    /// paybridge extension: where the checkout sends the customer after cancelling.
+    pub cancel_url: Option<String>,
+}
+
+impl CreatePaymentRequest {
+    /// Validates the request into a canonical command, reporting every bad field.
+    pub fn into_command(self) -> Result<NewPayment, CoreError> {
+        let mut issues = Vec::new();
+        let reference = self.invoice_id.trim().to_owned();
+        if reference.is_empty() || reference.chars().count() > 100 || reference.chars().any(char::is_control) {
+            issues.push(FieldIssue::new("invoice_id", "must be 1 to 100 printable characters"));
+        }
+        let amount = match Currency::parse(&self.currency) {
+            Some(currency) => parse_amount(&self.amount, currency, &mut issues),
+            None => {
+                issues.push(FieldIssue::new("currency", "is not a supported currency code"));
+                None
+            }
+        };
+        check_len("customer_name", self.customer_name.as_deref(), 200, &mut issues);
+        if let Some(phone) = &self.customer_phone {
+            let digits = phone.chars().filter(char::is_ascii_digit).count();
+            let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+            if !allowed || !(6..=20).contains(&digits) {
+                issues.push(FieldIssue::new("customer_phone", "must be a phone number of 6 to 20 digits"));
+            }
+        }
+        if let Some(email) = &self.customer_email {
+            let valid = email.len() <= 254
+                && email.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+            if !valid {
+                issues.push(FieldIssue::new("customer_email", "must be an email address"));
+            }
+        }
+        let method = self.payment_method.map(|m| m.to_ascii_lowercase());
+        if let Some(m) = &method
+            && !METHODS.contains(&m.as_str())
+        {
+            issues.push(FieldIssue::new("payment_method", format!("must be one of {}", METHODS.join(", "))));
+        }
+        if let Some(metadata) = &self.metadata {
+            if !metadata.is_object() {
+                issues.push(FieldIssue::new("metadata", "must be a JSON object"));
+            } else if metadata.to_string().len() > 8 * 1024 {
+                issues.push(FieldIssue::new("metadata", "must be at most 8 KiB"));
+            }
+        }
+        for (field, url) in
+            [("success_url", &self.success_url), ("fail_url", &self.fail_url), ("cancel_url", &self.cancel_url)]
+        {
+            if let Some(url) = url {
+                crate::core::check_url(field, url, &mut issues);
+            }
+        }
+        let (Some(amount), true) = (amount, issues.is_empty()) else {
+            return Err(CoreError::Validation(issues));
+        };
+        Ok(NewPayment {
+            reference,
+            amount,
+            capture_mode: CaptureMode::Manual,
+            method,
+            description: None,
+            customer: Customer { name: self.customer_name, email: self.customer_email, phone: self.customer_phone },
+            metadata: self.metadata,
+            urls: RedirectUrls {
+                success: self.success_url,
+                failure: self.fail_url,
+                cancel: self.cancel_url,
+                notify: None,
+            },
+        })
+    }
+}
+
+fn check_len(field: &str, value: Option<&str>, max: usize, issues: &mut Vec<FieldIssue>) {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        issues.push(FieldIssue::new(field, format!("must be at most {max} characters")));
+    }
+}
+
+/// Parses an amount of major units in `currency`, recording an issue when it is not one.
+pub fn parse_amount(amount: &JsonDecimal, currency: Currency, issues: &mut Vec<FieldIssue>) -> Option<Money> {
+    match Money::parse_major(amount.as_str(), currency) {
+        Ok(money) => Some(money),
+        Err(e) => {
+            issues.push(FieldIssue::new("amount", e.to_string()));
+            None
+        }
+    }
+}
+
+/// A REBORNPAY payment status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for the customer.
+    Pending,
+    /// Paid at checkout; waiting for your `verify`.
+    Processing,
+    /// Verified; your balance is credited.
+    Success,
+    /// Declined or failed.
+    Failed,
+    /// Cancelled by the customer.
+    Cancelled,
+    /// Not paid in time.
+    Expired,
+    /// Partly refunded.
+    PartiallyRefunded,
+    /// Fully refunded.
+    Refunded,
+}
+
+impl From<PaymentStatus> for Status {
+    fn from(status: PaymentStatus) -> Self {
+        match status {
+            PaymentStatus::Created => Status::Pending,
+            PaymentStatus::Processing => Status::Processing,
+            PaymentStatus::Succeeded => Status::Success,
+            PaymentStatus::Failed => Status::Failed,
+            PaymentStatus::Cancelled => Status::Cancelled,
+            PaymentStatus::Expired => Status::Expired,
+            PaymentStatus::PartiallyRefunded => Status::PartiallyRefunded,
+            PaymentStatus::Refunded => Status::Refunded,
+        }
+    }
+}
+
+impl From<Status> for PaymentStatus {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Pending => PaymentStatus::Created,
+            Status::Processing => PaymentStatus::Processing,
+            Status::Success => PaymentStatus::Succeeded,
+            Status::Failed => PaymentStatus::Failed,
+            Status::Cancelled => PaymentStatus::Cancelled,
+            Status::Expired => PaymentStatus::Expired,
+            Status::PartiallyRefunded => PaymentStatus::PartiallyRefunded,
+            Status::Refunded => PaymentStatus::Refunded,
+        }
+    }
+}
+
+/// A payment.
+#[derive(Object, Debug, Clone)]
+pub struct PaymentData {
+    /// Your invoice id.
+    pub invoice_id: String,
+    /// Amount in major units.
+    pub amount: JsonDecimal,
+    /// Currency code.
+    pub currency: String,
+    /// Current status.
+    pub status: Status,
+    /// Payment method, once known.
+    pub payment_method: Option<String>,
+    /// The processor's transaction id (e.g. `BKS…` for bKash) once the customer paid;
+    /// pass it to `verify`.
+    pub transaction_id: Option<String>,
+    /// Hosted checkout page for the customer.
+    pub checkout_url: String,
+    /// Customer's name.
+    pub customer_name: Option<String>,
+    /// Customer's phone.
+    pub customer_phone: Option<String>,
+    /// Customer's email.
+    pub customer_email: Option<String>,
+    /// Your metadata.
+    pub metadata: Option<serde_json::Value>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The checkout stops accepting payment at this time.
+    pub expires_at: DateTime<Utc>,
+    /// Verified and credited.
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+impl From<Payment> for PaymentData {
+    fn from(p: Payment) -> Self {
+        PaymentData {
+            invoice_id: p.reference,
+            amount: p.amount.to_major().into(),
+            currency: p.amount.currency().code().to_owned(),
+            status: p.status.into(),
+            payment_method: p.method,
+            transaction_id: p.processor_txn_id,
+            checkout_url: p.checkout_url,
+            customer_name: p.customer.name,
+            customer_phone: p.customer.phone,
+            customer_email: p.customer.email,
+            metadata: p.metadata,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            expires_at: p.expires_at,
+            paid_at: p.captured_at,
+        }
+    }
+}
+
+/// `{"success": true, "message", "data": payment}`.
+#[derive(Object, Debug)]
+pub struct PaymentResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+    /// The payment.
+    pub data: PaymentData,
+}
+
+/// `POST /api/v1/payment/verify`.
+#[derive(Object, Deserialize, Debug)]
+pub struct VerifyRequest {
+    /// Your invoice id.
+    pub invoice_id: String,
+    /// The processor's transaction id the customer's payment produced.
+    pub transaction_id: String,
+    /// The status you believe the payment has. It is not trusted: the processor's
+    /// record decides.
+    pub status: String,
+}
+
+/// A verification's result.
+#[derive(Object, Debug)]
+pub struct VerifyData {
+    /// True when the payment is paid and credited.
+    pub verified: bool,
+    /// The payment.
+    #[oai(flatten)]
+    pub payment: PaymentData,
+}
+
+/// `{"success": true, "message", "data": {verified, …payment}}`.
+#[derive(Object, Debug)]
+pub struct VerifyResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+    /// The result.
+    pub data: VerifyData,
+}
+
+/// `POST /api/v1/refund/request`.
+#[derive(Object, Deserialize, Debug)]
+pub struct RefundRequest {
+    /// The invoice to refund.
+    pub invoice_id: String,
+    /// Amount in major units; at most what is still refundable.
+    pub amount: JsonDecimal,
+    /// Why.
+    #[oai(validator(max_length = 500))]
+    pub reason: Option<String>,
+}
+
+/// A refund status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum RefundState {
+    /// In the admin queue.
+    Pending,
+    /// Approved and paid back.
+    Processed,
+    /// Rejected by an admin.
+    Rejected,
+}
+
+/// A refund.
+#[derive(Object, Debug)]
+pub struct RefundData {
+    /// Refund id, e.g. `rf_12`.
+    pub refund_id: String,
+    /// The refunded invoice.
+    pub invoice_id: String,
+    /// Amount in major units.
+    pub amount: JsonDecimal,
+    /// Currency code.
+    pub currency: String,
+    /// Status.
+    pub status: RefundState,
+    /// Your reason.
+    pub reason: Option<String>,
+    /// The admin's note.
+    pub note: Option<String>,
+    /// Requested.
+    pub created_at: DateTime<Utc>,
+    /// Approved or rejected.
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// Refund ids on the wire: `rf_<number>`.
+pub fn refund_id(id: i64) -> String {
+    format!("rf_{id}")
+}
+
+/// Parses a wire refund id; anything else matches no refund.
+pub fn parse_refund_id(text: &str) -> Option<i64> {
+    text.strip_prefix("rf_")?.parse().ok()
+}
+
+impl From<Refund> for RefundData {
+    fn from(r: Refund) -> Self {
+        RefundData {
+            refund_id: refund_id(r.id),
+            invoice_id: r.payment_reference,
+            amount: r.amount.to_major().into(),
+            currency: r.amount.currency().code().to_owned(),
+            status: match r.status {
+                RefundStatus::Pending => RefundState::Pending,
+                RefundStatus::Succeeded => RefundState::Processed,
+                RefundStatus::Rejected => RefundState::Rejected,
+            },
+            reason: r.reason,
+            note: r.note,
+            created_at: r.created_at,
+            processed_at: r.decided_at,
+        }
+    }
+}
+
+/// `{"success": true, "message", "data": refund}`.
+#[derive(Object, Debug)]
+pub struct RefundResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+    /// The refund.
+    pub data: RefundData,
+}
+
+/// Balances in one currency, in major units.
+#[derive(Object, Debug)]
+pub struct CurrencyBalance {
+    /// Currency code.
+    pub currency: String,
+    /// Verified payments less refunds and settlements.
+    pub available: JsonDecimal,
+    /// Held for pending refunds.
+    pub reserved: JsonDecimal,
+    /// In settlements not yet paid out.
+    pub pending_settlement: JsonDecimal,
+}
+
+impl From<&Balance> for CurrencyBalance {
+    fn from(b: &Balance) -> Self {
+        CurrencyBalance {
+            currency: b.currency.code().to_owned(),
+            available: major_of(b.available, b.currency).into(),
+            reserved: major_of(b.reserved, b.currency).into(),
+            pending_settlement: major_of(b.pending_settlement, b.currency).into(),
+        }
+    }
+}
+
+/// The merchant's balance: its default currency at the top level, every currency in
+/// `balances`.
+#[derive(Object, Debug)]
+pub struct BalanceData {
+    /// The merchant's default currency.
+    pub currency: String,
+    /// Available in the default currency.
+    pub available: JsonDecimal,
+    /// Reserved in the default currency.
+    pub reserved: JsonDecimal,
+    /// Pending settlement in the default currency.
+    pub pending_settlement: JsonDecimal,
+    /// Every currency the merchant holds.
+    pub balances: Vec<CurrencyBalance>,
+}
+
+/// `{"success": true, "data": balance}`.
+#[derive(Object, Debug)]
+pub struct BalanceResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The balance.
+    pub data: BalanceData,
+}
+
+/// A settlement status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum SettlementState {
+    /// Being paid out.
+    Processing,
+    /// Paid out.
+    Paid,
+}
+
+/// A settlement.
+#[derive(Object, Debug)]
+pub struct SettlementData {
+    /// Settlement id, e.g. `st_3`.
+    pub settlement_id: String,
+    /// Amount in major units.
+    pub amount: JsonDecimal,
+    /// Currency code.
+    pub currency: String,
+    /// Status.
+    pub status: SettlementState,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Paid.
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+impl From<Settlement> for SettlementData {
+    fn from(s: Settlement) -> Self {
+        SettlementData {
+            settlement_id: format!("st_{}", s.id),
+            amount: s.amount.to_major().into(),
+            currency: s.amount.currency().code().to_owned(),
+            status: match s.status {
+                SettlementStatus::Processing => SettlementState::Processing,
+                SettlementStatus::Paid => SettlementState::Paid,
+            },
+            created_at: s.created_at,
+            paid_at: s.paid_at,
+        }
+    }
+}
+
+/// `{"success": true, "data": [settlement…]}`, most recent first.
+#[derive(Object, Debug)]
+pub struct SettlementsResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Settlements.
+    pub data: Vec<SettlementData>,
+}
+
+/// `{"success": true, "data": [payment…]}`, most recent first.
+#[derive(Object, Debug)]
+pub struct TransactionsResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// Payments.
+    pub data: Vec<PaymentData>,
+}
+
+/// `POST /api/v1/webhook/test`.
+#[derive(Object, Deserialize, Debug)]
+pub struct WebhookTestRequest {
+    /// Must be `test.ping`.
+    pub event: String,
+    /// Any JSON you want echoed in the event.
+    pub data: Option<serde_json::Value>,
+}
+
+/// The queued test event.
+#[derive(Object, Debug)]
+pub struct WebhookTestData {
+    /// `test.ping`.
+    pub event: String,
+    /// Id of the queued event.
+    pub event_id: i64,
+    /// Where it will be delivered.
+    pub webhook_url: String,
+}
+
+/// `{"success": true, "message", "data": {event, event_id, webhook_url}}`.
+#[derive(Object, Debug)]
+pub struct WebhookTestResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// What happened.
+    pub message: String,
+    /// The event.
+    pub data: WebhookTestData,
+}
+
+/// Parses `?limit=` (1–100, default 50).
+pub fn parse_limit(value: Option<i64>) -> Result<u64, CoreError> {
+    match value {
+        None => Ok(50),
+        Some(n) if (1..=100).contains(&n) => Ok(n as u64),
+        Some(_) => Err(CoreError::invalid("limit", "must be between 1 and 100")),
+    }
+}

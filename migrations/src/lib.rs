@@ -1,0 +1,19 @@
+//! Database migrations for paybridge (sea-orm-migration).
+//!
+//! One dated file per migration; `Migrator::up` runs at server start-up, from
+//! `paybridge migrate`, and in every test. SQLite takes one change per `ALTER`, so
+//! later migrations that alter tables keep to one change per statement.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_initial_schema;
+
+/// Lists every migration in the order it must run.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_initial_schema::Migration)]
+    }
+}

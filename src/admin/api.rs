@@ -1,0 +1,372 @@
+//! Admin operations: merchants, credentials, the refund queue, settlements, events.
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{OpenApi, SecurityScheme, Tags};
+use rand::Rng;
+use subtle::ConstantTimeEq;
+
+use super::types::*;
+use crate::core::{
+    CoreError, CredentialSeed, Currency, Dialect, MerchantPatch, MerchantSeed, MerchantStatus, Money, NewCredential,
+    money::parse_decimal,
+};
+use crate::http::AppState;
+use crate::http::problem::Reply;
+use crate::http::wire::Wire;
+
+#[derive(Tags)]
+enum Tag {
+    /// Merchants and their status.
+    Merchants,
+    /// Dialect credentials.
+    Credentials,
+    /// The refund queue.
+    Refunds,
+    /// Settlements and balances.
+    Settlements,
+    /// Outbox events and ledger checks.
+    Operations,
+}
+
+/// `Authorization: Bearer <admin_token>`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_token")]
+pub struct AdminAuth(());
+
+async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<()> {
+    let expected = req.data::<AppState>().map(|s| s.admin_token.clone()).unwrap_or_else(|| "".into());
+    if !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(bearer.token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(poem::Error::from_status(poem::http::StatusCode::UNAUTHORIZED))
+    }
+}
+
+/// The admin API.
+pub struct AdminApi;
+
+type R<T> = Reply<T>;
+
+#[OpenApi]
+impl AdminApi {
+    /// List merchants.
+    #[oai(path = "/merchants", method = "get", tag = "Tag::Merchants")]
+    async fn list_merchants(&self, state: Data<&AppState>, _auth: AdminAuth) -> R<Vec<MerchantBody>> {
+        R::ok(state.gateway.merchants().await.map(|ms| ms.into_iter().map(Into::into).collect()))
+    }
+
+    /// Create a merchant.
+    #[oai(path = "/merchants", method = "post", tag = "Tag::Merchants")]
+    async fn create_merchant(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        body: Json<Wire<CreateMerchant>>,
+    ) -> R<MerchantBody> {
+        let result = async {
+            let req = body.0.into_result()?;
+            let seed = MerchantSeed {
+                name: req.name,
+                status: req.status.map_or(MerchantStatus::Pending, Into::into),
+                webhook_url: req.webhook_url,
+                ip_allowlist: req.ip_allowlist.unwrap_or_default(),
+                rate_limit_per_minute: req.rate_limit_per_minute.unwrap_or(120),
+                default_currency: req.default_currency.unwrap_or_else(|| "BDT".into()),
+                credentials: Vec::new(),
+            };
+            Ok(state.gateway.create_merchant(seed).await?.into())
+        };
+        R::created(result.await)
+    }
+
+    /// Show a merchant.
+    #[oai(path = "/merchants/:id", method = "get", tag = "Tag::Merchants")]
+    async fn merchant(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
+        R::ok(state.gateway.merchant(id.0).await.map(Into::into))
+    }
+
+    /// Change a merchant's webhook URL, IP allow-list, rate limit or default currency.
+    #[oai(path = "/merchants/:id", method = "patch", tag = "Tag::Merchants")]
+    async fn update_merchant(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        id: Path<i64>,
+        body: Json<Wire<UpdateMerchant>>,
+    ) -> R<MerchantBody> {
+        let result = async {
+            let req = body.0.into_result()?;
+            let patch = MerchantPatch {
+                webhook_url: req.webhook_url.map(|u| Some(u).filter(|u| !u.is_empty())),
+                ip_allowlist: req.ip_allowlist,
+                rate_limit_per_minute: req.rate_limit_per_minute,
+                default_currency: req.default_currency,
+                status: None,
+            };
+            Ok(state.gateway.update_merchant(id.0, patch).await?.into())
+        };
+        R::ok(result.await)
+    }
+
+    /// Approve a merchant: it may transact.
+    #[oai(path = "/merchants/:id/approve", method = "post", tag = "Tag::Merchants")]
+    async fn approve(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
+        let patch = MerchantPatch { status: Some(MerchantStatus::Approved), ..Default::default() };
+        R::ok(state.gateway.update_merchant(id.0, patch).await.map(Into::into))
+    }
+
+    /// Suspend a merchant: its requests answer `merchant_not_approved` at once.
+    #[oai(path = "/merchants/:id/suspend", method = "post", tag = "Tag::Merchants")]
+    async fn suspend(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
+        let patch = MerchantPatch { status: Some(MerchantStatus::Suspended), ..Default::default() };
+        R::ok(state.gateway.update_merchant(id.0, patch).await.map(Into::into))
+    }
+
+    /// List a merchant's credentials.
+    #[oai(path = "/merchants/:id/credentials", method = "get", tag = "Tag::Credentials")]
+    async fn credentials(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<CredentialBody>> {
+        R::ok(state.gateway.credentials(id.0).await.map(|cs| cs.into_iter().map(Into::into).collect()))
+    }
+
+    /// Issue a dialect credential with generated key material.
+    #[oai(path = "/merchants/:id/credentials", method = "post", tag = "Tag::Credentials")]
+    async fn issue_credential(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        id: Path<i64>,
+        body: Json<Wire<IssueCredential>>,
+    ) -> R<CredentialBody> {
+        let result = async {
+            let req = body.0.into_result()?;
+            let dialect = Dialect::from(req.dialect);
+            let (key_id, secret) = generate_keys(dialect);
+            let role = match (dialect, req.role) {
+                (Dialect::Starpay, Some(role)) if crate::config::STARPAY_ROLES.contains(&role.as_str()) => Some(role),
+                (Dialect::Starpay, _) => {
+                    return Err(CoreError::invalid(
+                        "role",
+                        "must be super_admin, admin, merchant, partner or api_user",
+                    ));
+                }
+                (_, _) => None,
+            };
+            let seed = CredentialSeed {
+                dialect,
+                key_id,
+                secret,
+                role,
+                label: req.label,
+                extra: dialect_extra(dialect, req.extra)?,
+                require_signature: req.require_signature.unwrap_or(false),
+            };
+            Ok(state.gateway.issue_credential(id.0, seed).await?.into())
+        };
+        R::created(result.await)
+    }
+
+    /// Rotate a credential's secret (and, for single-token dialects, its key). The old
+    /// material stops working at once.
+    #[oai(path = "/credentials/:id/rotate", method = "post", tag = "Tag::Credentials")]
+    async fn rotate(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
+        let result = async {
+            let current = state.gateway.credential(id.0).await?;
+            let (key_id, secret) = generate_keys(current.dialect);
+            let single_token = key_id == secret;
+            let change = NewCredential {
+                key_id: single_token.then(|| key_id.clone()),
+                secret: Some(secret),
+                require_signature: None,
+            };
+            Ok(state.gateway.update_credential(id.0, change).await?.into())
+        };
+        R::ok(result.await)
+    }
+
+    /// Require (or stop requiring) signed requests for a credential.
+    #[oai(path = "/credentials/:id", method = "patch", tag = "Tag::Credentials")]
+    async fn update_credential(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        id: Path<i64>,
+        body: Json<Wire<UpdateCredential>>,
+    ) -> R<CredentialBody> {
+        let result = async {
+            let req = body.0.into_result()?;
+            let change = NewCredential { require_signature: req.require_signature, ..Default::default() };
+            Ok(state.gateway.update_credential(id.0, change).await?.into())
+        };
+        R::ok(result.await)
+    }
+
+    /// List refunds, newest first (default: the pending queue).
+    #[oai(path = "/refunds", method = "get", tag = "Tag::Refunds")]
+    async fn refunds(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// Status filter (default `pending`).
+        status: Query<Option<RefundState>>,
+        /// Only this merchant's.
+        merchant_id: Query<Option<i64>>,
+    ) -> R<Vec<RefundBody>> {
+        let status = status.0.unwrap_or(RefundState::Pending).into();
+        let refunds = state.gateway.refunds(Some(status), merchant_id.0, 500).await;
+        R::ok(refunds.map(|rs| rs.into_iter().map(Into::into).collect()))
+    }
+
+    /// Approve a pending refund: the money leaves and `refund.succeeded` is emitted.
+    #[oai(path = "/refunds/:id/approve", method = "post", tag = "Tag::Refunds")]
+    async fn approve_refund(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        id: Path<i64>,
+        body: Json<Wire<Decision>>,
+    ) -> R<RefundBody> {
+        let result = async {
+            let note = body.0.into_result()?.note;
+            Ok(state.gateway.approve_refund(id.0, note).await?.into())
+        };
+        R::ok(result.await)
+    }
+
+    /// Reject a pending refund: the reservation returns to the available balance.
+    #[oai(path = "/refunds/:id/reject", method = "post", tag = "Tag::Refunds")]
+    async fn reject_refund(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        id: Path<i64>,
+        body: Json<Wire<Decision>>,
+    ) -> R<RefundBody> {
+        let result = async {
+            let note = body.0.into_result()?.note;
+            Ok(state.gateway.reject_refund(id.0, note).await?.into())
+        };
+        R::ok(result.await)
+    }
+
+    /// A merchant's balances per currency.
+    #[oai(path = "/merchants/:id/balance", method = "get", tag = "Tag::Settlements")]
+    async fn balance(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<BalanceBody>> {
+        let result = async {
+            state.gateway.merchant(id.0).await?;
+            Ok(state.gateway.balances(id.0).await?.iter().map(Into::into).collect())
+        };
+        R::ok(result.await)
+    }
+
+    /// Settle a merchant: move its available balance (or `amount`) out and emit
+    /// `settlement.paid`.
+    #[oai(path = "/merchants/:id/settlements", method = "post", tag = "Tag::Settlements")]
+    async fn create_settlement(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        id: Path<i64>,
+        body: Json<Wire<CreateSettlement>>,
+    ) -> R<SettlementBody> {
+        let result = async {
+            let req = body.0.into_result()?;
+            let merchant = state.gateway.merchant(id.0).await?;
+            let code = req.currency.unwrap_or(merchant.default_currency);
+            let currency = Currency::parse(&code)
+                .ok_or_else(|| CoreError::invalid("currency", "is not a supported currency code"))?;
+            let amount = req
+                .amount
+                .map(|text| {
+                    parse_decimal(&text)
+                        .and_then(|d| Money::from_major(d, currency))
+                        .map_err(|e| CoreError::invalid("amount", e.to_string()))
+                })
+                .transpose()?;
+            let settlement =
+                state.gateway.create_settlement(id.0, currency, amount, req.pay_now.unwrap_or(true)).await?;
+            Ok(settlement.into())
+        };
+        R::created(result.await)
+    }
+
+    /// A merchant's settlements, newest first.
+    #[oai(path = "/merchants/:id/settlements", method = "get", tag = "Tag::Settlements")]
+    async fn settlements(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<SettlementBody>> {
+        let result = async {
+            state.gateway.merchant(id.0).await?;
+            Ok(state.gateway.settlements(id.0, 500).await?.into_iter().map(Into::into).collect())
+        };
+        R::ok(result.await)
+    }
+
+    /// Mark a processing settlement paid.
+    #[oai(path = "/settlements/:id/pay", method = "post", tag = "Tag::Settlements")]
+    async fn pay_settlement(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<SettlementBody> {
+        R::ok(state.gateway.pay_settlement(id.0).await.map(Into::into))
+    }
+
+    /// Outbox events, oldest first, after an id.
+    #[oai(path = "/events", method = "get", tag = "Tag::Operations")]
+    async fn events(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// Only this merchant's.
+        merchant_id: Query<Option<i64>>,
+        /// Only events with a larger id.
+        after: Query<Option<i64>>,
+        /// At most this many (default 100, max 1000).
+        limit: Query<Option<u64>>,
+    ) -> R<Vec<EventBody>> {
+        let limit = limit.0.unwrap_or(100).clamp(1, 1000);
+        let events = state.gateway.events(merchant_id.0, after.0.unwrap_or(0), limit).await;
+        R::ok(events.map(|es| es.into_iter().map(Into::into).collect()))
+    }
+
+    /// Check that every ledger transaction sums to zero.
+    #[oai(path = "/ledger/check", method = "get", tag = "Tag::Operations")]
+    async fn ledger_check(&self, state: Data<&AppState>, _auth: AdminAuth) -> R<LedgerCheckBody> {
+        let check = state.gateway.check_ledger().await;
+        R::ok(check.map(|c| LedgerCheckBody { transactions: c.transactions, unbalanced: c.unbalanced }))
+    }
+}
+
+/// Fresh key material in each dialect's customary form; single-token dialects use one
+/// value for both parts.
+fn generate_keys(dialect: Dialect) -> (String, String) {
+    let mut rng = rand::rng();
+    let mut token = |n: usize| (0..n).map(|_| format!("{:02x}", rng.random::<u8>())).collect::<String>();
+    match dialect {
+        Dialect::Rebornpay => (format!("pk_live_{}", token(12)), format!("sk_live_{}", token(16))),
+        Dialect::Shadhinpay => (format!("cl_{}", token(10)), format!("sk_{}", token(16))),
+        Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => {
+            let t = token(20);
+            (t.clone(), t)
+        }
+    }
+}
+
+/// The dialect identifiers a credential needs, generated where not given.
+fn dialect_extra(dialect: Dialect, given: Option<serde_json::Value>) -> Result<serde_json::Value, CoreError> {
+    let mut extra = match given {
+        None => serde_json::Map::new(),
+        Some(serde_json::Value::Object(map)) => map,
+        Some(_) => return Err(CoreError::invalid("extra", "must be a JSON object")),
+    };
+    let mut rng = rand::rng();
+    match dialect {
+        Dialect::Shadhinpay => {
+            extra.entry("business_id").or_insert_with(|| format!("biz_{}", rng.random::<u32>()).into());
+        }
+        Dialect::Qrmoney => {
+            extra.entry("account_id").or_insert_with(|| rng.random_range(1000..1_000_000).to_string().into());
+            extra.entry("merchant_id").or_insert_with(|| format!("m-{}", rng.random::<u32>()).into());
+        }
+        Dialect::Rebornpay | Dialect::Starpay | Dialect::Payrequest => {}
+    }
+    Ok(serde_json::Value::Object(extra))
+}

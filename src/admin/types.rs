@@ -1,0 +1,402 @@
+//! Admin API wire types. Amounts are decimal strings of major units, so no client has
+//! to guess a currency's precision.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+use serde::Deserialize;
+
+use crate::core::{
+    Balance, Credential, Dialect, Event, Merchant, MerchantStatus, Refund, RefundStatus, Settlement, money::major_of,
+};
+
+/// Merchant status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not yet approved.
+    Pending,
+    /// May transact.
+    Approved,
+    /// Blocked.
+    Suspended,
+}
+
+impl From<Status> for MerchantStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Pending => MerchantStatus::Pending,
+            Status::Approved => MerchantStatus::Approved,
+            Status::Suspended => MerchantStatus::Suspended,
+        }
+    }
+}
+
+impl From<MerchantStatus> for Status {
+    fn from(s: MerchantStatus) -> Self {
+        match s {
+            MerchantStatus::Pending => Status::Pending,
+            MerchantStatus::Approved => Status::Approved,
+            MerchantStatus::Suspended => Status::Suspended,
+        }
+    }
+}
+
+/// A merchant.
+#[derive(Object, Debug)]
+pub struct MerchantBody {
+    /// Id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Status.
+    pub status: Status,
+    /// Where webhooks go.
+    pub webhook_url: Option<String>,
+    /// Allowed client IPs / CIDR ranges (empty = any).
+    pub ip_allowlist: Vec<String>,
+    /// Requests per minute (0 = unlimited).
+    pub rate_limit_per_minute: u32,
+    /// Currency for dialects that name none.
+    pub default_currency: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Merchant> for MerchantBody {
+    fn from(m: Merchant) -> Self {
+        MerchantBody {
+            id: m.id,
+            name: m.name,
+            status: m.status.into(),
+            webhook_url: m.webhook_url,
+            ip_allowlist: m.ip_allowlist,
+            rate_limit_per_minute: m.rate_limit_per_minute,
+            default_currency: m.default_currency,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// `POST /merchants`.
+#[derive(Object, Deserialize, Debug)]
+pub struct CreateMerchant {
+    /// Unique name.
+    pub name: String,
+    /// Initial status (default `pending`).
+    pub status: Option<Status>,
+    /// Where webhooks go.
+    pub webhook_url: Option<String>,
+    /// Allowed client IPs / CIDR ranges.
+    pub ip_allowlist: Option<Vec<String>>,
+    /// Requests per minute (default 120; 0 = unlimited).
+    pub rate_limit_per_minute: Option<u32>,
+    /// Default currency (default `BDT`).
+    pub default_currency: Option<String>,
+}
+
+/// `PATCH /merchants/{id}`: only the fields given change.
+#[derive(Object, Deserialize, Debug)]
+pub struct UpdateMerchant {
+    /// New webhook URL; an empty string clears it.
+    pub webhook_url: Option<String>,
+    /// New allow-list.
+    pub ip_allowlist: Option<Vec<String>>,
+    /// New rate limit.
+    pub rate_limit_per_minute: Option<u32>,
+    /// New default currency.
+    pub default_currency: Option<String>,
+}
+
+/// A dialect.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum DialectName {
+    /// REBORNPAY.
+    Rebornpay,
+    /// ShadhinPay.
+    Shadhinpay,
+    /// StarPay.
+    Starpay,
+    /// PayRequest V1.
+    Payrequest,
+    /// QR Money H2H.
+    Qrmoney,
+}
+
+impl From<DialectName> for Dialect {
+    fn from(d: DialectName) -> Self {
+        match d {
+            DialectName::Rebornpay => Dialect::Rebornpay,
+            DialectName::Shadhinpay => Dialect::Shadhinpay,
+            DialectName::Starpay => Dialect::Starpay,
+            DialectName::Payrequest => Dialect::Payrequest,
+            DialectName::Qrmoney => Dialect::Qrmoney,
+        }
+    }
+}
+
+impl From<Dialect> for DialectName {
+    fn from(d: Dialect) -> Self {
+        match d {
+            Dialect::Rebornpay => DialectName::Rebornpay,
+            Dialect::Shadhinpay => DialectName::Shadhinpay,
+            Dialect::Starpay => DialectName::Starpay,
+            Dialect::Payrequest => DialectName::Payrequest,
+            Dialect::Qrmoney => DialectName::Qrmoney,
+        }
+    }
+}
+
+/// `POST /merchants/{id}/credentials`: key material is generated.
+#[derive(Object, Deserialize, Debug)]
+pub struct IssueCredential {
+    /// The dialect.
+    pub dialect: DialectName,
+    /// StarPay role (super_admin, admin, merchant, partner, api_user).
+    pub role: Option<String>,
+    /// A label (StarPay user name).
+    pub label: Option<String>,
+    /// Require signed requests (REBORNPAY).
+    pub require_signature: Option<bool>,
+    /// Dialect identifiers: `business_id` (ShadhinPay), `account_id` and `merchant_id`
+    /// (QR Money). Generated when absent.
+    pub extra: Option<serde_json::Value>,
+}
+
+/// `PATCH /credentials/{id}`.
+#[derive(Object, Deserialize, Debug)]
+pub struct UpdateCredential {
+    /// Require signed requests (REBORNPAY).
+    pub require_signature: Option<bool>,
+}
+
+/// A credential, secret included (the admin API is the place to read it).
+#[derive(Object, Debug)]
+pub struct CredentialBody {
+    /// Id.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// Dialect.
+    pub dialect: DialectName,
+    /// Public part: API key, client id, token.
+    pub key_id: String,
+    /// Secret part (equal to `key_id` for single-token dialects).
+    pub secret: String,
+    /// StarPay role.
+    pub role: Option<String>,
+    /// Label.
+    pub label: Option<String>,
+    /// Dialect identifiers.
+    pub extra: serde_json::Value,
+    /// Signed requests required.
+    pub require_signature: bool,
+    /// Usable.
+    pub active: bool,
+}
+
+impl From<Credential> for CredentialBody {
+    fn from(c: Credential) -> Self {
+        CredentialBody {
+            id: c.id,
+            merchant_id: c.merchant_id,
+            dialect: c.dialect.into(),
+            key_id: c.key_id,
+            secret: c.secret,
+            role: c.role,
+            label: c.label,
+            extra: c.extra,
+            require_signature: c.require_signature,
+            active: c.active,
+        }
+    }
+}
+
+/// Refund status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    /// Waiting for a decision.
+    Pending,
+    /// Approved and paid.
+    Succeeded,
+    /// Rejected.
+    Rejected,
+}
+
+impl From<RefundState> for RefundStatus {
+    fn from(s: RefundState) -> Self {
+        match s {
+            RefundState::Pending => RefundStatus::Pending,
+            RefundState::Succeeded => RefundStatus::Succeeded,
+            RefundState::Rejected => RefundStatus::Rejected,
+        }
+    }
+}
+
+/// A refund.
+#[derive(Object, Debug)]
+pub struct RefundBody {
+    /// Id.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// The refunded payment's id.
+    pub payment_id: i64,
+    /// The payment's merchant reference (invoice id…).
+    pub payment_reference: String,
+    /// Amount, decimal string of major units.
+    pub amount: String,
+    /// Currency.
+    pub currency: String,
+    /// Status.
+    pub status: RefundState,
+    /// The merchant's reason.
+    pub reason: Option<String>,
+    /// The admin's note.
+    pub note: Option<String>,
+    /// Requested.
+    pub created_at: DateTime<Utc>,
+    /// Decided.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl From<Refund> for RefundBody {
+    fn from(r: Refund) -> Self {
+        RefundBody {
+            id: r.id,
+            merchant_id: r.merchant_id,
+            payment_id: r.payment_id,
+            payment_reference: r.payment_reference,
+            amount: r.amount.to_major().to_string(),
+            currency: r.amount.currency().code().to_owned(),
+            status: match r.status {
+                RefundStatus::Pending => RefundState::Pending,
+                RefundStatus::Succeeded => RefundState::Succeeded,
+                RefundStatus::Rejected => RefundState::Rejected,
+            },
+            reason: r.reason,
+            note: r.note,
+            created_at: r.created_at,
+            decided_at: r.decided_at,
+        }
+    }
+}
+
+/// `POST /refunds/{id}/approve` or `/reject`.
+#[derive(Object, Deserialize, Debug, Default)]
+pub struct Decision {
+    /// A note shown to the merchant.
+    pub note: Option<String>,
+}
+
+/// `POST /merchants/{id}/settlements`.
+#[derive(Object, Deserialize, Debug)]
+pub struct CreateSettlement {
+    /// Currency (default: the merchant's default currency).
+    pub currency: Option<String>,
+    /// Decimal string of major units (default: the whole available balance).
+    pub amount: Option<String>,
+    /// Pay it at once (default `true`); otherwise it stays `processing` until
+    /// `POST /settlements/{id}/pay`.
+    pub pay_now: Option<bool>,
+}
+
+/// A settlement.
+#[derive(Object, Debug)]
+pub struct SettlementBody {
+    /// Id.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// Amount, decimal string of major units.
+    pub amount: String,
+    /// Currency.
+    pub currency: String,
+    /// `processing` or `paid`.
+    pub status: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Paid.
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+impl From<Settlement> for SettlementBody {
+    fn from(s: Settlement) -> Self {
+        SettlementBody {
+            id: s.id,
+            merchant_id: s.merchant_id,
+            amount: s.amount.to_major().to_string(),
+            currency: s.amount.currency().code().to_owned(),
+            status: s.status.as_str().to_owned(),
+            created_at: s.created_at,
+            paid_at: s.paid_at,
+        }
+    }
+}
+
+/// Balances in one currency, decimal strings of major units.
+#[derive(Object, Debug)]
+pub struct BalanceBody {
+    /// Currency.
+    pub currency: String,
+    /// Available.
+    pub available: String,
+    /// Reserved for pending refunds.
+    pub reserved: String,
+    /// In unpaid settlements.
+    pub pending_settlement: String,
+}
+
+impl From<&Balance> for BalanceBody {
+    fn from(b: &Balance) -> Self {
+        BalanceBody {
+            currency: b.currency.code().to_owned(),
+            available: major_of(b.available, b.currency).to_string(),
+            reserved: major_of(b.reserved, b.currency).to_string(),
+            pending_settlement: major_of(b.pending_settlement, b.currency).to_string(),
+        }
+    }
+}
+
+/// An outbox event.
+#[derive(Object, Debug)]
+pub struct EventBody {
+    /// Id (increasing).
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// Canonical event name.
+    pub event_type: String,
+    /// Payment, refund or settlement id.
+    pub subject_id: Option<i64>,
+    /// Canonical snapshot.
+    pub payload: serde_json::Value,
+    /// Written.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Event> for EventBody {
+    fn from(e: Event) -> Self {
+        EventBody {
+            id: e.id,
+            merchant_id: e.merchant_id,
+            event_type: e.event_type,
+            subject_id: e.subject_id,
+            payload: e.payload,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// The ledger check.
+#[derive(Object, Debug)]
+pub struct LedgerCheckBody {
+    /// Ledger transactions examined.
+    pub transactions: u64,
+    /// Ids of transactions whose postings do not sum to zero (should be empty).
+    pub unbalanced: Vec<i64>,
+}

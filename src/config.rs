@@ -1,0 +1,395 @@
+//! Configuration: built-in defaults < `paybridge.toml` (or `--config FILE`) <
+//! `PAYBRIDGE_*` environment variables (`__` separates sections).
+//!
+//! A configuration may declare fixture merchants and their dialect credentials (the
+//! format in ARCHITECTURE.md, which QA scripts rely on). The built-in default declares
+//! one demo merchant with credentials for every dialect.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::core::{CredentialSeed, Currency, Dialect, MerchantSeed, MerchantStatus};
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// `sqlite://FILE?mode=rwc` or `postgres://…`.
+    pub database_url: String,
+    /// Bearer token of the admin API.
+    pub admin_token: Secret,
+    /// Base of checkout links and of the URLs printed at start-up.
+    pub public_url: String,
+    /// Proxies (IPs or CIDR ranges) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// How long a payment can be paid, in seconds.
+    pub payment_ttl_secs: u64,
+    /// How long authenticated credentials are cached, in milliseconds.
+    pub auth_cache_ttl_ms: u64,
+    /// Database connections for reads.
+    pub db_max_connections: u32,
+    /// Print the fixture merchants' credentials at start-up (for demos and QA).
+    pub log_credentials: bool,
+    /// Fixture merchants, created at start-up when missing.
+    pub merchants: Vec<MerchantFixture>,
+}
+
+/// A merchant declared in the configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantFixture {
+    /// Unique name.
+    pub name: String,
+    /// `pending`, `approved` or `suspended`.
+    #[serde(default = "approved")]
+    pub status: MerchantStatus,
+    /// Where webhooks go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Allowed client IPs or CIDR ranges; empty = any.
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
+    /// Requests per minute; 0 = unlimited.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit_per_minute: u32,
+    /// Currency for dialects whose requests name none.
+    #[serde(default = "default_currency")]
+    pub default_currency: String,
+    /// REBORNPAY credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebornpay: Option<RebornpayFixture>,
+    /// ShadhinPay credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadhinpay: Option<ShadhinpayFixture>,
+    /// StarPay users.
+    #[serde(default)]
+    pub starpay_users: Vec<StarpayUserFixture>,
+    /// PayRequest token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payrequest: Option<PayrequestFixture>,
+    /// QR Money credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qrmoney: Option<QrmoneyFixture>,
+}
+
+fn approved() -> MerchantStatus {
+    MerchantStatus::Approved
+}
+
+fn default_rate_limit() -> u32 {
+    120
+}
+
+fn default_currency() -> String {
+    "BDT".to_owned()
+}
+
+/// `rebornpay = { api_key, api_secret, require_signature }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebornpayFixture {
+    /// `X-Api-Key`.
+    pub api_key: String,
+    /// `X-Api-Secret`.
+    pub api_secret: String,
+    /// Whether requests must be signed.
+    #[serde(default)]
+    pub require_signature: bool,
+}
+
+/// `shadhinpay = { client_id, business_id, secret_key }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadhinpayFixture {
+    /// `Client-Id`.
+    pub client_id: String,
+    /// `Business-Id`.
+    pub business_id: String,
+    /// `Secret-Key`.
+    pub secret_key: String,
+}
+
+/// `starpay_users = [ { api_key, role, name } ]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StarpayUserFixture {
+    /// `X-API-KEY`.
+    pub api_key: String,
+    /// super_admin, admin, merchant, partner or api_user.
+    pub role: String,
+    /// The user's name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `payrequest = { token }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayrequestFixture {
+    /// The token sent in the body.
+    pub token: String,
+}
+
+/// `qrmoney = { api_key, account_id, merchant_id }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QrmoneyFixture {
+    /// `X-API-Key`.
+    pub api_key: String,
+    /// The account id in `/payments/h2h/{accountId}`.
+    pub account_id: String,
+    /// The merchant id QR Money reports.
+    pub merchant_id: String,
+}
+
+/// StarPay roles, in the provider's order.
+pub const STARPAY_ROLES: &[&str] = &["super_admin", "admin", "merchant", "partner", "api_user"];
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".to_owned(),
+            database_url: "sqlite://paybridge.db?mode=rwc".to_owned(),
+            admin_token: "change-me".into(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            trusted_proxies: Vec::new(),
+            payment_ttl_secs: 15 * 60,
+            auth_cache_ttl_ms: 2000,
+            db_max_connections: 8,
+            log_credentials: true,
+            merchants: vec![demo_merchant()],
+        }
+    }
+}
+
+/// The demo merchant of the built-in configuration.
+pub fn demo_merchant() -> MerchantFixture {
+    MerchantFixture {
+        name: "Demo Shop".to_owned(),
+        status: MerchantStatus::Approved,
+        webhook_url: Some("http://127.0.0.1:9000/hooks".to_owned()),
+        ip_allowlist: Vec::new(),
+        rate_limit_per_minute: 120,
+        default_currency: "BDT".to_owned(),
+        rebornpay: Some(RebornpayFixture {
+            api_key: "pk_test_demo".to_owned(),
+            api_secret: "sk_test_demo".to_owned(),
+            require_signature: false,
+        }),
+        shadhinpay: Some(ShadhinpayFixture {
+            client_id: "demo_client_id".to_owned(),
+            business_id: "demo_business_id".to_owned(),
+            secret_key: "demo_secret_key".to_owned(),
+        }),
+        starpay_users: STARPAY_ROLES
+            .iter()
+            .map(|role| StarpayUserFixture {
+                api_key: format!("sp_test_{role}"),
+                role: (*role).to_owned(),
+                name: format!("Demo {role}"),
+            })
+            .collect(),
+        payrequest: Some(PayrequestFixture { token: "pr_test_demo".to_owned() }),
+        qrmoney: Some(QrmoneyFixture {
+            api_key: "qr_test_demo".to_owned(),
+            account_id: "1001".to_owned(),
+            merchant_id: "demo-merchant".to_owned(),
+        }),
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable, or a key has the wrong type or name.
+    #[error("invalid configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value is of the right type but not usable.
+    #[error("invalid configuration: `{key}` {problem}")]
+    Invalid {
+        /// The key, e.g. `merchants[0].default_currency`.
+        key: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Top-level keys that `PAYBRIDGE_*` variables may set (others, such as the test
+/// suite's `PAYBRIDGE_TEST_POSTGRES_URL`, are not configuration).
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "admin_token",
+    "public_url",
+    "trusted_proxies",
+    "payment_ttl_secs",
+    "auth_cache_ttl_ms",
+    "db_max_connections",
+    "log_credentials",
+];
+
+impl Config {
+    /// Loads defaults, then `file` (or `paybridge.toml` when it exists), then the
+    /// environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::Invalid {
+                        key: "--config".into(),
+                        problem: format!("file {} does not exist", path.display()),
+                    });
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("paybridge.toml")),
+        }
+        let env = Env::prefixed("PAYBRIDGE_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            ENV_KEYS.contains(&top)
+        });
+        let config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: String, problem: &str| Err(ConfigError::Invalid { key, problem: problem.to_owned() });
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return bad("listen".into(), "must be an address such as 127.0.0.1:8080");
+        }
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
+            return bad("database_url".into(), "must start with sqlite: or postgres://");
+        }
+        if !url::Url::parse(&self.public_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            return bad("public_url".into(), "must be an absolute http(s) URL");
+        }
+        if self.admin_token.expose().len() < 8 {
+            return bad("admin_token".into(), "must be at least 8 characters");
+        }
+        for (i, proxy) in self.trusted_proxies.iter().enumerate() {
+            if crate::core::parse_allowlist_entry(proxy).is_none() {
+                return bad(format!("trusted_proxies[{i}]"), "must be an IP address or CIDR range");
+            }
+        }
+        for (i, m) in self.merchants.iter().enumerate() {
+            let key = |field: &str| format!("merchants[{i}].{field}");
+            if m.name.trim().is_empty() {
+                return bad(key("name"), "must not be empty");
+            }
+            if Currency::parse(&m.default_currency).is_none() {
+                return bad(key("default_currency"), "must be a supported currency code");
+            }
+            if let Some(url) = &m.webhook_url
+                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            {
+                return bad(key("webhook_url"), "must be an absolute http(s) URL");
+            }
+            for (j, entry) in m.ip_allowlist.iter().enumerate() {
+                if crate::core::parse_allowlist_entry(entry).is_none() {
+                    return bad(key(&format!("ip_allowlist[{j}]")), "must be an IP address or CIDR range");
+                }
+            }
+            for (j, user) in m.starpay_users.iter().enumerate() {
+                if !STARPAY_ROLES.contains(&user.role.as_str()) {
+                    return bad(
+                        key(&format!("starpay_users[{j}].role")),
+                        "must be one of super_admin, admin, merchant, partner, api_user",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Socket address to bind.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+}
+
+impl MerchantFixture {
+    /// The fixture as the core's seed: each dialect table becomes a credential.
+    pub fn to_seed(&self) -> MerchantSeed {
+        let mut credentials = Vec::new();
+        let cred = |dialect, key_id: &str, secret: &str| CredentialSeed {
+            dialect,
+            key_id: key_id.to_owned(),
+            secret: secret.to_owned(),
+            role: None,
+            label: None,
+            extra: serde_json::json!({}),
+            require_signature: false,
+        };
+        if let Some(r) = &self.rebornpay {
+            credentials.push(CredentialSeed {
+                require_signature: r.require_signature,
+                ..cred(Dialect::Rebornpay, &r.api_key, &r.api_secret)
+            });
+        }
+        if let Some(s) = &self.shadhinpay {
+            credentials.push(CredentialSeed {
+                extra: serde_json::json!({ "business_id": s.business_id }),
+                ..cred(Dialect::Shadhinpay, &s.client_id, &s.secret_key)
+            });
+        }
+        for user in &self.starpay_users {
+            credentials.push(CredentialSeed {
+                role: Some(user.role.clone()),
+                label: Some(user.name.clone()),
+                ..cred(Dialect::Starpay, &user.api_key, &user.api_key)
+            });
+        }
+        if let Some(p) = &self.payrequest {
+            credentials.push(cred(Dialect::Payrequest, &p.token, &p.token));
+        }
+        if let Some(q) = &self.qrmoney {
+            credentials.push(CredentialSeed {
+                extra: serde_json::json!({ "account_id": q.account_id, "merchant_id": q.merchant_id }),
+                ..cred(Dialect::Qrmoney, &q.api_key, &q.api_key)
+            });
+        }
+        MerchantSeed {
+            name: self.name.clone(),
+            status: self.status,
+            webhook_url: self.webhook_url.clone(),
+            ip_allowlist: self.ip_allowlist.clone(),
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            default_currency: self.default_currency.clone(),
+            credentials,
+        }
+    }
+}

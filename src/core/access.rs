@@ -1,0 +1,202 @@
+//! Who is calling and whether they may: credentials → [`Principal`], the merchant's
+//! status, IP allow-list and rate limit.
+//!
+//! Authenticated credentials are cached for `auth_cache_ttl` so the request hot path
+//! reads nothing from the database; admin changes made through this instance clear the
+//! cache at once, and other instances see them within the TTL.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::{Quota, RateLimiter};
+use ipnet::IpNet;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use subtle::ConstantTimeEq;
+
+use super::store::{self, entities::credential, entities::merchant};
+use super::{CoreError, Credential, Dialect, Gateway, Merchant, MerchantStatus};
+
+/// An authenticated caller: a credential and the merchant it belongs to.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    inner: Arc<PrincipalData>,
+}
+
+#[derive(Debug)]
+struct PrincipalData {
+    merchant: Merchant,
+    credential: Credential,
+    allowlist: Vec<IpNet>,
+}
+
+impl Principal {
+    /// The merchant's id.
+    pub fn merchant_id(&self) -> i64 {
+        self.inner.merchant.id
+    }
+
+    /// The merchant.
+    pub fn merchant(&self) -> &Merchant {
+        &self.inner.merchant
+    }
+
+    /// The credential used.
+    pub fn credential(&self) -> &Credential {
+        &self.inner.credential
+    }
+
+    /// The dialect the credential belongs to.
+    pub fn dialect(&self) -> Dialect {
+        self.inner.credential.dialect
+    }
+}
+
+/// The outcome of a rate-limit check that let the request through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateDecision {
+    /// Requests allowed per window, or `None` when unlimited.
+    pub limit: Option<u32>,
+    /// Requests left in the current window.
+    pub remaining: u32,
+}
+
+type Limiter =
+    RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, DefaultClock, StateInformationMiddleware>;
+
+pub(super) struct AccessControl {
+    ttl: Duration,
+    cache: RwLock<HashMap<(Dialect, String), (Instant, Principal)>>,
+    limiters: Mutex<HashMap<i64, (u32, Arc<Limiter>)>>,
+}
+
+impl AccessControl {
+    pub(super) fn new(ttl: Duration) -> AccessControl {
+        AccessControl { ttl, cache: RwLock::default(), limiters: Mutex::default() }
+    }
+
+    fn cached(&self, dialect: Dialect, key_id: &str) -> Option<Principal> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let (at, principal) = cache.get(&(dialect, key_id.to_owned()))?;
+        (at.elapsed() < self.ttl).then(|| principal.clone())
+    }
+
+    fn remember(&self, principal: Principal) {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        let key = (principal.dialect(), principal.credential().key_id.clone());
+        cache.insert(key, (Instant::now(), principal));
+    }
+
+    /// Forgets every cached credential (after an admin change).
+    pub(super) fn invalidate(&self) {
+        self.cache.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn limiter(&self, merchant_id: i64, per_minute: NonZeroU32) -> Arc<Limiter> {
+        let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        match limiters.get(&merchant_id) {
+            Some((limit, limiter)) if *limit == per_minute.get() => limiter.clone(),
+            _ => {
+                let limiter = Arc::new(
+                    RateLimiter::direct(Quota::per_minute(per_minute)).with_middleware::<StateInformationMiddleware>(),
+                );
+                limiters.insert(merchant_id, (per_minute.get(), limiter.clone()));
+                limiter
+            }
+        }
+    }
+}
+
+impl Gateway {
+    /// Finds the active credential `key_id` of `dialect` and, when `secret` is given,
+    /// checks it in constant time. An empty key is [`CoreError::MissingCredentials`];
+    /// an unknown key or a wrong secret is [`CoreError::InvalidCredentials`].
+    pub async fn authenticate(
+        &self,
+        dialect: Dialect,
+        key_id: &str,
+        secret: Option<&str>,
+    ) -> Result<Principal, CoreError> {
+        if key_id.is_empty() {
+            return Err(CoreError::MissingCredentials);
+        }
+        let principal = match self.inner.access.cached(dialect, key_id) {
+            Some(p) => p,
+            None => {
+                let p = self.load_principal(dialect, key_id).await?.ok_or(CoreError::InvalidCredentials)?;
+                self.inner.access.remember(p.clone());
+                p
+            }
+        };
+        if let Some(secret) = secret {
+            let expected = principal.credential().secret.as_bytes();
+            if !bool::from(expected.ct_eq(secret.as_bytes())) {
+                return Err(CoreError::InvalidCredentials);
+            }
+        }
+        Ok(principal)
+    }
+
+    async fn load_principal(&self, dialect: Dialect, key_id: &str) -> Result<Option<Principal>, CoreError> {
+        let db = &self.store().reader;
+        let Some(cred) = credential::Entity::find()
+            .filter(credential::Column::Dialect.eq(dialect.as_str()))
+            .filter(credential::Column::KeyId.eq(key_id))
+            .filter(credential::Column::Status.eq("active"))
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(merchant) = merchant::Entity::find_by_id(cred.merchant_id).one(db).await? else {
+            return Ok(None);
+        };
+        let merchant = store::merchant(merchant)?;
+        let allowlist = merchant.ip_allowlist.iter().filter_map(|s| parse_allowlist_entry(s)).collect();
+        Ok(Some(Principal {
+            inner: Arc::new(PrincipalData { merchant, credential: store::credential(cred)?, allowlist }),
+        }))
+    }
+
+    /// Lets an authenticated request through, or says why not: the merchant must be
+    /// approved, the client IP on its allow-list (when it has one) and the merchant
+    /// under its rate limit.
+    pub fn admit(&self, principal: &Principal, client_ip: Option<IpAddr>) -> Result<RateDecision, CoreError> {
+        if principal.merchant().status != MerchantStatus::Approved {
+            return Err(CoreError::MerchantNotApproved);
+        }
+        let allowlist = &principal.inner.allowlist;
+        if !allowlist.is_empty() {
+            let allowed = client_ip.is_some_and(|ip| allowlist.iter().any(|net| net.contains(&ip)));
+            if !allowed {
+                return Err(CoreError::IpNotAllowed);
+            }
+        }
+        let Some(per_minute) = NonZeroU32::new(principal.merchant().rate_limit_per_minute) else {
+            return Ok(RateDecision { limit: None, remaining: u32::MAX });
+        };
+        let limiter = self.inner.access.limiter(principal.merchant_id(), per_minute);
+        match limiter.check() {
+            Ok(snapshot) => {
+                Ok(RateDecision { limit: Some(per_minute.get()), remaining: snapshot.remaining_burst_capacity() })
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Err(CoreError::RateLimited { retry_after_secs: wait.as_secs() + 1 })
+            }
+        }
+    }
+}
+
+/// Parses an allow-list entry: an address or a CIDR range.
+pub fn parse_allowlist_entry(entry: &str) -> Option<IpNet> {
+    let entry = entry.trim();
+    entry.parse::<IpNet>().ok().or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
+}

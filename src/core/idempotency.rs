@@ -1,0 +1,164 @@
+//! `Idempotency-Key` records: the first request with a key runs and its response is
+//! stored; a retry with the same key and the same request gets the stored response; the
+//! same key with a different request is refused. Records are kept 24 hours.
+//!
+//! A record is claimed with a lease: if the instance that claimed it dies before
+//! storing the response, a retry after the lease runs the request again (the dialect's
+//! own uniqueness rules, such as a duplicate invoice id, still hold).
+
+use chrono::Duration as ChronoDuration;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TryInsertResult};
+
+use super::store::entities::idempotency_key;
+use super::{CoreError, Gateway};
+
+/// How long a stored response is replayed.
+pub const RETENTION_HOURS: i64 = 24;
+/// How long a claim on a key lasts without a stored response.
+const LEASE_SECS: i64 = 60;
+
+/// A response kept for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Its Content-Type.
+    pub content_type: Option<String>,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+/// What to do with a request carrying an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use: run it, then call [`Gateway::idempotency_finish`].
+    Proceed,
+    /// Seen before with the same request: answer with this.
+    Replay(StoredResponse),
+}
+
+impl Gateway {
+    /// Claims `key` for a request whose fingerprint is `request_hash`.
+    pub async fn idempotency_begin(
+        &self,
+        merchant_id: i64,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<IdempotencyBegin, CoreError> {
+        let now = super::now();
+        let claim = idempotency_key::ActiveModel {
+            merchant_id: Set(merchant_id),
+            scope: Set(scope.to_owned()),
+            key: Set(key.to_owned()),
+            request_hash: Set(request_hash.to_owned()),
+            status: Set("in_progress".to_owned()),
+            response_status: Set(None),
+            response_content_type: Set(None),
+            response_body: Set(None),
+            created_at: Set(now),
+            locked_until: Set(now + ChronoDuration::seconds(LEASE_SECS)),
+            ..Default::default()
+        };
+        let txn = self.begin_write().await?;
+        let existing = idempotency_key::Entity::find()
+            .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+            .filter(idempotency_key::Column::Scope.eq(scope))
+            .filter(idempotency_key::Column::Key.eq(key))
+            .one(&txn)
+            .await?;
+        let result = match existing {
+            Some(row) if row.created_at < now - ChronoDuration::hours(RETENTION_HOURS) => {
+                idempotency_key::Entity::delete_by_id(row.id).exec(&txn).await?;
+                idempotency_key::Entity::insert(claim).exec_without_returning(&txn).await?;
+                Ok(IdempotencyBegin::Proceed)
+            }
+            Some(row) if row.request_hash != request_hash => Err(CoreError::IdempotencyKeyReused),
+            Some(row) if row.status == "done" => Ok(IdempotencyBegin::Replay(StoredResponse {
+                status: row.response_status.and_then(|s| u16::try_from(s).ok()).unwrap_or(200),
+                content_type: row.response_content_type,
+                body: row.response_body.unwrap_or_default(),
+            })),
+            Some(row) if row.locked_until < now => {
+                let renew = idempotency_key::ActiveModel {
+                    id: Set(row.id),
+                    locked_until: Set(now + ChronoDuration::seconds(LEASE_SECS)),
+                    ..Default::default()
+                };
+                idempotency_key::Entity::update(renew).exec(&txn).await?;
+                Ok(IdempotencyBegin::Proceed)
+            }
+            Some(_) => Err(CoreError::IdempotencyInProgress),
+            None => {
+                let inserted = idempotency_key::Entity::insert(claim)
+                    .on_conflict(
+                        OnConflict::columns([
+                            idempotency_key::Column::MerchantId,
+                            idempotency_key::Column::Scope,
+                            idempotency_key::Column::Key,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .try_insert()
+                    .exec_without_returning(&txn)
+                    .await?;
+                match inserted {
+                    TryInsertResult::Inserted(n) if n > 0 => Ok(IdempotencyBegin::Proceed),
+                    _ => Err(CoreError::IdempotencyInProgress),
+                }
+            }
+        };
+        txn.commit().await?;
+        result
+    }
+
+    /// Stores the response of a request that claimed `key`.
+    pub async fn idempotency_finish(
+        &self,
+        merchant_id: i64,
+        scope: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<(), CoreError> {
+        let change = idempotency_key::ActiveModel {
+            status: Set("done".to_owned()),
+            response_status: Set(Some(i32::from(response.status))),
+            response_content_type: Set(response.content_type),
+            response_body: Set(Some(response.body)),
+            ..Default::default()
+        };
+        idempotency_key::Entity::update_many()
+            .set(change)
+            .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+            .filter(idempotency_key::Column::Scope.eq(scope))
+            .filter(idempotency_key::Column::Key.eq(key))
+            .exec(&self.store().writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Releases a claim without a response (the request failed inside paybridge), so
+    /// a retry runs it again.
+    pub async fn idempotency_abandon(&self, merchant_id: i64, scope: &str, key: &str) -> Result<(), CoreError> {
+        idempotency_key::Entity::delete_many()
+            .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+            .filter(idempotency_key::Column::Scope.eq(scope))
+            .filter(idempotency_key::Column::Key.eq(key))
+            .filter(idempotency_key::Column::Status.eq("in_progress"))
+            .exec(&self.store().writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes records older than the retention period; returns how many.
+    pub async fn purge_idempotency(&self) -> Result<u64, CoreError> {
+        let cutoff = super::now() - ChronoDuration::hours(RETENTION_HOURS);
+        let deleted = idempotency_key::Entity::delete_many()
+            .filter(idempotency_key::Column::CreatedAt.lt(cutoff))
+            .exec(&self.store().writer)
+            .await?;
+        Ok(deleted.rows_affected)
+    }
+}

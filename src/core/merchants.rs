@@ -1,0 +1,323 @@
+//! Merchants and their dialect credentials: the admin API's operations and the
+//! fixtures a configuration file declares.
+//!
+//! Every change here clears this instance's authentication cache, so a suspended
+//! merchant or a rotated key stops working at once.
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::access::parse_allowlist_entry;
+use super::store::{self, entities::credential, entities::merchant};
+use super::{CoreError, Credential, Currency, Dialect, Entity, FieldIssue, Gateway, Merchant, MerchantStatus};
+
+/// A merchant to create, with the credentials it starts with.
+#[derive(Debug, Clone)]
+pub struct MerchantSeed {
+    /// Unique name.
+    pub name: String,
+    /// Initial status.
+    pub status: MerchantStatus,
+    /// Where webhooks go.
+    pub webhook_url: Option<String>,
+    /// Allowed client IPs or CIDR ranges; empty = any.
+    pub ip_allowlist: Vec<String>,
+    /// Requests per minute; 0 = unlimited.
+    pub rate_limit_per_minute: u32,
+    /// Currency for dialects that do not name one.
+    pub default_currency: String,
+    /// Credentials to create with it.
+    pub credentials: Vec<CredentialSeed>,
+}
+
+/// A credential with its key material given.
+#[derive(Debug, Clone)]
+pub struct CredentialSeed {
+    /// The dialect it authenticates.
+    pub dialect: Dialect,
+    /// Public part.
+    pub key_id: String,
+    /// Secret part.
+    pub secret: String,
+    /// StarPay role.
+    pub role: Option<String>,
+    /// Label (StarPay user name).
+    pub label: Option<String>,
+    /// Dialect-specific identifiers.
+    pub extra: serde_json::Value,
+    /// Whether requests must be signed.
+    pub require_signature: bool,
+}
+
+/// A change to a merchant; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct MerchantPatch {
+    /// New status.
+    pub status: Option<MerchantStatus>,
+    /// New webhook URL (`Some(None)` clears it).
+    pub webhook_url: Option<Option<String>>,
+    /// New allow-list.
+    pub ip_allowlist: Option<Vec<String>>,
+    /// New rate limit.
+    pub rate_limit_per_minute: Option<u32>,
+    /// New default currency.
+    pub default_currency: Option<String>,
+}
+
+/// A change to a credential; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct NewCredential {
+    /// Whether requests must be signed.
+    pub require_signature: Option<bool>,
+    /// New key material (rotation): public part.
+    pub key_id: Option<String>,
+    /// New key material (rotation): secret part.
+    pub secret: Option<String>,
+}
+
+impl Gateway {
+    /// Creates a merchant and its credentials.
+    pub async fn create_merchant(&self, seed: MerchantSeed) -> Result<Merchant, CoreError> {
+        validate_seed(&seed)?;
+        let txn = self.begin_write().await?;
+        if merchant::Entity::find().filter(merchant::Column::Name.eq(&seed.name)).one(&txn).await?.is_some() {
+            return Err(CoreError::invalid("name", "a merchant with this name already exists"));
+        }
+        let created = insert_merchant(&txn, &seed).await?;
+        for cred in &seed.credentials {
+            insert_credential(&txn, created.id, cred).await?;
+        }
+        txn.commit().await?;
+        self.inner.access.invalidate();
+        Ok(created)
+    }
+
+    /// Creates the merchants and credentials that do not exist yet; what exists is
+    /// left exactly as it is, so loading the same fixtures again changes nothing.
+    pub async fn apply_seeds(&self, seeds: &[MerchantSeed]) -> Result<(), CoreError> {
+        let txn = self.begin_write().await?;
+        for seed in seeds {
+            validate_seed(seed)?;
+            let existing = merchant::Entity::find().filter(merchant::Column::Name.eq(&seed.name)).one(&txn).await?;
+            let merchant_id = match existing {
+                Some(row) => row.id,
+                None => insert_merchant(&txn, seed).await?.id,
+            };
+            for cred in &seed.credentials {
+                let exists = credential::Entity::find()
+                    .filter(credential::Column::Dialect.eq(cred.dialect.as_str()))
+                    .filter(credential::Column::KeyId.eq(&cred.key_id))
+                    .one(&txn)
+                    .await?
+                    .is_some();
+                if !exists {
+                    insert_credential(&txn, merchant_id, cred).await?;
+                }
+            }
+        }
+        txn.commit().await?;
+        self.inner.access.invalidate();
+        Ok(())
+    }
+
+    /// Every merchant, oldest first.
+    pub async fn merchants(&self) -> Result<Vec<Merchant>, CoreError> {
+        let rows = merchant::Entity::find().order_by_asc(merchant::Column::Id).all(&self.store().reader).await?;
+        rows.into_iter().map(store::merchant).collect()
+    }
+
+    /// One merchant.
+    pub async fn merchant(&self, id: i64) -> Result<Merchant, CoreError> {
+        let row = merchant::Entity::find_by_id(id)
+            .one(&self.store().reader)
+            .await?
+            .ok_or(CoreError::NotFound(Entity::Merchant))?;
+        store::merchant(row)
+    }
+
+    /// Changes a merchant.
+    pub async fn update_merchant(&self, id: i64, patch: MerchantPatch) -> Result<Merchant, CoreError> {
+        let mut issues = Vec::new();
+        if let Some(Some(url)) = &patch.webhook_url {
+            check_url("webhook_url", url, &mut issues);
+        }
+        if let Some(list) = &patch.ip_allowlist {
+            check_allowlist(list, &mut issues);
+        }
+        if let Some(code) = &patch.default_currency {
+            check_currency(code, &mut issues);
+        }
+        if !issues.is_empty() {
+            return Err(CoreError::Validation(issues));
+        }
+        let mut change = merchant::ActiveModel { id: Set(id), updated_at: Set(super::now()), ..Default::default() };
+        if let Some(status) = patch.status {
+            change.status = Set(status.as_str().to_owned());
+        }
+        if let Some(url) = patch.webhook_url {
+            change.webhook_url = Set(url);
+        }
+        if let Some(list) = patch.ip_allowlist {
+            change.ip_allowlist = Set(serde_json::json!(list));
+        }
+        if let Some(limit) = patch.rate_limit_per_minute {
+            change.rate_limit_per_minute = Set(i32::try_from(limit).unwrap_or(i32::MAX));
+        }
+        if let Some(code) = patch.default_currency {
+            change.default_currency = Set(code.to_ascii_uppercase());
+        }
+        let txn = self.begin_write().await?;
+        let updated =
+            merchant::Entity::update_many().set(change).filter(merchant::Column::Id.eq(id)).exec(&txn).await?;
+        if updated.rows_affected != 1 {
+            return Err(CoreError::NotFound(Entity::Merchant));
+        }
+        txn.commit().await?;
+        self.inner.access.invalidate();
+        self.merchant(id).await
+    }
+
+    /// A merchant's credentials.
+    pub async fn credentials(&self, merchant_id: i64) -> Result<Vec<Credential>, CoreError> {
+        self.merchant(merchant_id).await?;
+        let rows = credential::Entity::find()
+            .filter(credential::Column::MerchantId.eq(merchant_id))
+            .order_by_asc(credential::Column::Id)
+            .all(&self.store().reader)
+            .await?;
+        rows.into_iter().map(store::credential).collect()
+    }
+
+    /// One credential.
+    pub async fn credential(&self, id: i64) -> Result<Credential, CoreError> {
+        let row = credential::Entity::find_by_id(id)
+            .one(&self.store().reader)
+            .await?
+            .ok_or(CoreError::NotFound(Entity::Credential))?;
+        store::credential(row)
+    }
+
+    /// Issues a credential to a merchant.
+    pub async fn issue_credential(&self, merchant_id: i64, seed: CredentialSeed) -> Result<Credential, CoreError> {
+        let txn = self.begin_write().await?;
+        merchant::Entity::find_by_id(merchant_id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Merchant))?;
+        let created = insert_credential(&txn, merchant_id, &seed).await?;
+        txn.commit().await?;
+        self.inner.access.invalidate();
+        Ok(created)
+    }
+
+    /// Changes a credential; new key material replaces the old at once.
+    pub async fn update_credential(&self, id: i64, change: NewCredential) -> Result<Credential, CoreError> {
+        let txn = self.begin_write().await?;
+        let row = credential::Entity::find_by_id(id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Credential))?;
+        if let Some(key_id) = &change.key_id {
+            ensure_key_free(&txn, &row.dialect, key_id).await?;
+        }
+        let mut update = credential::ActiveModel { id: Set(id), updated_at: Set(super::now()), ..Default::default() };
+        if let Some(flag) = change.require_signature {
+            update.require_signature = Set(flag);
+        }
+        if let Some(key_id) = change.key_id {
+            update.key_id = Set(key_id);
+        }
+        if let Some(secret) = change.secret {
+            update.secret = Set(secret);
+        }
+        credential::Entity::update_many().set(update).filter(credential::Column::Id.eq(id)).exec(&txn).await?;
+        let row = credential::Entity::find_by_id(id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Credential))?;
+        txn.commit().await?;
+        self.inner.access.invalidate();
+        store::credential(row)
+    }
+}
+
+async fn insert_merchant<C: ConnectionTrait>(conn: &C, seed: &MerchantSeed) -> Result<Merchant, CoreError> {
+    let now = super::now();
+    let row = merchant::ActiveModel {
+        name: Set(seed.name.clone()),
+        status: Set(seed.status.as_str().to_owned()),
+        webhook_url: Set(seed.webhook_url.clone()),
+        ip_allowlist: Set(serde_json::json!(seed.ip_allowlist)),
+        rate_limit_per_minute: Set(i32::try_from(seed.rate_limit_per_minute).unwrap_or(i32::MAX)),
+        default_currency: Set(seed.default_currency.to_ascii_uppercase()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    store::merchant(merchant::Entity::insert(row).exec_with_returning(conn).await?)
+}
+
+async fn insert_credential<C: ConnectionTrait>(
+    conn: &C,
+    merchant_id: i64,
+    seed: &CredentialSeed,
+) -> Result<Credential, CoreError> {
+    if seed.key_id.trim().is_empty() || seed.secret.is_empty() {
+        return Err(CoreError::invalid("key_id", "credential key and secret must not be empty"));
+    }
+    ensure_key_free(conn, seed.dialect.as_str(), &seed.key_id).await?;
+    let now = super::now();
+    let row = credential::ActiveModel {
+        merchant_id: Set(merchant_id),
+        dialect: Set(seed.dialect.as_str().to_owned()),
+        key_id: Set(seed.key_id.clone()),
+        secret: Set(seed.secret.clone()),
+        role: Set(seed.role.clone()),
+        label: Set(seed.label.clone()),
+        extra: Set(seed.extra.clone()),
+        require_signature: Set(seed.require_signature),
+        status: Set("active".to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    store::credential(credential::Entity::insert(row).exec_with_returning(conn).await?)
+}
+
+async fn ensure_key_free<C: ConnectionTrait>(conn: &C, dialect: &str, key_id: &str) -> Result<(), CoreError> {
+    let taken = credential::Entity::find()
+        .filter(credential::Column::Dialect.eq(dialect))
+        .filter(credential::Column::KeyId.eq(key_id))
+        .one(conn)
+        .await?
+        .is_some();
+    if taken {
+        return Err(CoreError::invalid("key_id", format!("{dialect} key {key_id:?} is already in use")));
+    }
+    Ok(())
+}
+
+fn validate_seed(seed: &MerchantSeed) -> Result<(), CoreError> {
+    let mut issues = Vec::new();
+    if seed.name.trim().is_empty() {
+        issues.push(FieldIssue::new("name", "must not be empty"));
+    }
+    if let Some(url) = &seed.webhook_url {
+        check_url("webhook_url", url, &mut issues);
+    }
+    check_allowlist(&seed.ip_allowlist, &mut issues);
+    check_currency(&seed.default_currency, &mut issues);
+    if issues.is_empty() { Ok(()) } else { Err(CoreError::Validation(issues)) }
+}
+
+/// Checks that `url` is an absolute http(s) URL.
+pub fn check_url(field: &str, url: &str, issues: &mut Vec<FieldIssue>) {
+    let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    if !ok {
+        issues.push(FieldIssue::new(field, "must be an absolute http(s) URL"));
+    }
+}
+
+fn check_allowlist(list: &[String], issues: &mut Vec<FieldIssue>) {
+    for (i, entry) in list.iter().enumerate() {
+        if parse_allowlist_entry(entry).is_none() {
+            issues.push(FieldIssue::new(format!("ip_allowlist[{i}]"), "must be an IP address or CIDR range"));
+        }
+    }
+}
+
+fn check_currency(code: &str, issues: &mut Vec<FieldIssue>) {
+    if Currency::parse(code).is_none() {
+        issues.push(FieldIssue::new("default_currency", "must be a supported currency code"));
+    }
+}

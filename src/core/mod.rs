@@ -1,0 +1,131 @@
+//! The canonical payment core: one service API, [`Gateway`], that every dialect, the
+//! admin API and the sandbox call.
+//!
+//! Each state-changing method runs one database transaction that writes the state
+//! change, its ledger postings and its outbox events together. Dialects never see the
+//! store; the core never sees a dialect's field names.
+//!
+//! - [`money`]: `Money` and `Currency`.
+//! - [`error`]: the `CoreError` table.
+//! - [`types`]: canonical records and commands.
+//! - `access`: credentials → [`Principal`], the auth cache, IP allow-lists, rate limits.
+//! - `payments`: creation (batched), lookups, checkout completion, capture.
+//! - `refunds`, `settlements`: the admin-queued refund flow and payouts to merchants.
+//! - `ledger`: double-entry postings and the balances derived from them.
+//! - `outbox`: canonical events written in the same transaction as the change.
+//! - `merchants`: merchants and credentials (admin API, config fixtures).
+//! - `idempotency`: stored responses for `Idempotency-Key`.
+//! - `store` (private): connections, entities, row conversions.
+
+pub mod error;
+pub mod money;
+pub mod types;
+
+mod access;
+mod idempotency;
+mod ledger;
+mod merchants;
+mod outbox;
+mod payments;
+mod refunds;
+mod settlements;
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{DatabaseTransaction, EntityTrait, Select};
+
+pub use access::{Principal, RateDecision, parse_allowlist_entry};
+pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
+pub use idempotency::{IdempotencyBegin, StoredResponse};
+pub use ledger::LedgerCheck;
+pub use merchants::{CredentialSeed, MerchantPatch, MerchantSeed, NewCredential, check_url};
+pub use money::{AmountError, Currency, Money};
+pub use outbox::Event;
+pub use payments::{CheckoutOutcome, CheckoutResult};
+pub use refunds::RefundAmount;
+pub use types::*;
+
+/// Settings the core needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    /// Base of hosted checkout links, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+    /// How long a created payment can be paid.
+    pub payment_ttl: Duration,
+    /// How long an authenticated credential is trusted before it is read again.
+    /// Admin changes made through this instance take effect at once regardless.
+    pub auth_cache_ttl: Duration,
+    /// Connections in the read pool.
+    pub max_connections: u32,
+}
+
+/// The payment core. Cheap to clone; every clone shares one state.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: store::Store,
+    settings: CoreSettings,
+    access: access::AccessControl,
+    creator: payments::Creator,
+}
+
+impl Gateway {
+    /// Connects to the database, brings its schema up to date and starts the core's
+    /// background writer.
+    pub async fn connect(database_url: &str, settings: CoreSettings) -> Result<Gateway, CoreError> {
+        let store = store::Store::connect(database_url, settings.max_connections).await?;
+        migrate_store(&store).await?;
+        let creator = payments::Creator::start(store.clone(), settings.clone());
+        let access = access::AccessControl::new(settings.auth_cache_ttl);
+        Ok(Gateway { inner: Arc::new(Inner { store, settings, access, creator }) })
+    }
+
+    /// Applies pending migrations to the database at `database_url` and returns.
+    pub async fn migrate(database_url: &str) -> Result<(), CoreError> {
+        let store = store::Store::connect(database_url, 1).await?;
+        migrate_store(&store).await
+    }
+
+    /// True when the database answers.
+    pub async fn ready(&self) -> bool {
+        self.inner.store.ping().await.is_ok()
+    }
+
+    /// The settings this core runs with.
+    pub fn settings(&self) -> &CoreSettings {
+        &self.inner.settings
+    }
+
+    fn store(&self) -> &store::Store {
+        &self.inner.store
+    }
+
+    /// Opens a write transaction (see [`store::Store::begin_write`]).
+    async fn begin_write(&self) -> Result<DatabaseTransaction, CoreError> {
+        Ok(self.store().begin_write().await?)
+    }
+
+    /// Locks the selected rows for the rest of the transaction where the backend
+    /// needs it.
+    fn for_update<E: EntityTrait>(&self, query: Select<E>) -> Select<E> {
+        self.store().for_update(query)
+    }
+}
+
+/// The current time at the precision every backend stores (microseconds), so a value
+/// returned at once equals the value read back later.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
+async fn migrate_store(store: &store::Store) -> Result<(), CoreError> {
+    use migration::MigratorTrait;
+    migration::Migrator::up(&store.writer, None).await?;
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! Refunds: requested by the merchant into an admin queue (`pending`), then approved
+//! (`succeeded`, money leaves) or rejected (the reservation returns).
+//!
+//! A request reserves its amount from the available balance at once, and the sum of a
+//! payment's pending and succeeded refunds never exceeds what was captured: the payment
+//! row is locked (Postgres) or the single writer serializes (SQLite) while the sum is
+//! checked and the refund written.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Alias, Expr, Func};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::ledger::{self, Account, Subject};
+use super::outbox::{self, NewEvent};
+use super::payments::reference_condition;
+use super::store::{self, entities::payment, entities::refund};
+use super::{CoreError, Entity, EventType, Gateway, Money, Payment, PaymentStatus, Principal, Refund, RefundStatus};
+
+/// How much of a payment to refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundAmount {
+    /// Everything still refundable.
+    Rest,
+    /// An amount in major units of the payment's currency (2500.50).
+    Major(Decimal),
+    /// An amount in minor units of the payment's currency (250050).
+    Minor(i64),
+}
+
+impl Gateway {
+    /// Requests a refund of the principal's payment `reference`. It waits in the admin
+    /// queue as `pending`; its amount is reserved from the available balance now.
+    pub async fn request_refund(
+        &self,
+        principal: &Principal,
+        reference: &str,
+        amount: RefundAmount,
+        reason: Option<String>,
+    ) -> Result<Refund, CoreError> {
+        let txn = self.begin_write().await?;
+        let query = payment::Entity::find().filter(reference_condition(principal, reference));
+        let row = self.for_update(query).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
+        let payment = store::payment(row, &self.settings().public_url)?;
+        let reserved = refunded_sum(&txn, payment.id, &[RefundStatus::Pending, RefundStatus::Succeeded]).await?;
+        let refundable = payment.amount.minor() - reserved;
+        match payment.status {
+            PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded => {}
+            PaymentStatus::Refunded => return Err(CoreError::RefundExceedsPayment { refundable_minor: 0 }),
+            other => return Err(CoreError::InvalidPaymentState { status: other.as_str() }),
+        }
+        let currency = payment.amount.currency();
+        let amount = match amount {
+            RefundAmount::Rest => Money::from_minor(refundable, currency),
+            RefundAmount::Major(major) => Money::from_major(major, currency),
+            RefundAmount::Minor(minor) => Money::from_minor(minor, currency),
+        };
+        let amount = match amount {
+            Ok(amount) => amount,
+            Err(_) if refundable <= 0 => return Err(CoreError::RefundExceedsPayment { refundable_minor: 0 }),
+            Err(e) => return Err(CoreError::invalid("amount", e.to_string())),
+        };
+        if amount.minor() > refundable {
+            return Err(CoreError::RefundExceedsPayment { refundable_minor: refundable.max(0) });
+        }
+        let now = super::now();
+        let row = refund::ActiveModel {
+            payment_id: Set(payment.id),
+            merchant_id: Set(payment.merchant_id),
+            amount: Set(amount.minor()),
+            currency: Set(currency.code().to_owned()),
+            status: Set(RefundStatus::Pending.as_str().to_owned()),
+            reason: Set(reason),
+            note: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            decided_at: Set(None),
+            ..Default::default()
+        };
+        let row = refund::Entity::insert(row).exec_with_returning(&txn).await?;
+        let refund = store::refund(row, payment.reference.clone())?;
+        let subject = Subject { payment_id: Some(payment.id), refund_id: Some(refund.id), ..Default::default() };
+        ledger::transfer(
+            &txn,
+            payment.merchant_id,
+            "refund_reserve",
+            subject,
+            amount,
+            Account::Available,
+            Account::Reserved,
+        )
+        .await?;
+        emit_refund_event(&txn, EventType::RefundRequested, &refund, &payment).await?;
+        txn.commit().await?;
+        Ok(refund)
+    }
+
+    /// The principal's merchant's refund `id`.
+    pub async fn refund(&self, principal: &Principal, id: i64) -> Result<Refund, CoreError> {
+        let row = refund::Entity::find_by_id(id)
+            .filter(refund::Column::MerchantId.eq(principal.merchant_id()))
+            .one(&self.store().reader)
+            .await?
+            .ok_or(CoreError::NotFound(Entity::Refund))?;
+        let payment = self.reload_payment(&self.store().reader, row.payment_id).await?;
+        if payment.namespace != principal.dialect() {
+            return Err(CoreError::NotFound(Entity::Refund));
+        }
+        store::refund(row, payment.reference)
+    }
+
+    /// Refunds for the admin queue, newest first, optionally by status and merchant.
+    pub async fn refunds(
+        &self,
+        status: Option<RefundStatus>,
+        merchant_id: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Refund>, CoreError> {
+        let db = &self.store().reader;
+        let mut query = refund::Entity::find();
+        if let Some(status) = status {
+            query = query.filter(refund::Column::Status.eq(status.as_str()));
+        }
+        if let Some(merchant_id) = merchant_id {
+            query = query.filter(refund::Column::MerchantId.eq(merchant_id));
+        }
+        let rows = query.order_by_desc(refund::Column::Id).limit(limit).all(db).await?;
+        let payment_ids: Vec<i64> = rows.iter().map(|r| r.payment_id).collect();
+        let references: HashMap<i64, String> = payment::Entity::find()
+            .select_only()
+            .column(payment::Column::Id)
+            .column(payment::Column::Reference)
+            .filter(payment::Column::Id.is_in(payment_ids))
+            .into_tuple::<(i64, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        rows.into_iter()
+            .map(|r| {
+                let reference = references.get(&r.payment_id).cloned().unwrap_or_default();
+                store::refund(r, reference)
+            })
+            .collect()
+    }
+
+    /// Approves a pending refund: the reserved money leaves, the payment becomes
+    /// `partially_refunded` or `refunded`, and `refund.succeeded` is written.
+    pub async fn approve_refund(&self, id: i64, note: Option<String>) -> Result<Refund, CoreError> {
+        self.decide_refund(id, RefundStatus::Succeeded, note).await
+    }
+
+    /// Rejects a pending refund: the reservation returns to the available balance and
+    /// `refund.rejected` is written.
+    pub async fn reject_refund(&self, id: i64, note: Option<String>) -> Result<Refund, CoreError> {
+        self.decide_refund(id, RefundStatus::Rejected, note).await
+    }
+
+    async fn decide_refund(&self, id: i64, decision: RefundStatus, note: Option<String>) -> Result<Refund, CoreError> {
+        let txn = self.begin_write().await?;
+        let row = self
+            .for_update(refund::Entity::find_by_id(id))
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound(Entity::Refund))?;
+        let payment_row = self
+            .for_update(payment::Entity::find_by_id(row.payment_id))
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound(Entity::Payment))?;
+        let payment = store::payment(payment_row, &self.settings().public_url)?;
+        let now = super::now();
+        let change = refund::ActiveModel {
+            status: Set(decision.as_str().to_owned()),
+            note: Set(note),
+            decided_at: Set(Some(now)),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        let updated = refund::Entity::update_many()
+            .set(change)
+            .filter(refund::Column::Id.eq(id))
+            .filter(refund::Column::Status.eq(RefundStatus::Pending.as_str()))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(CoreError::AlreadyDecided(Entity::Refund));
+        }
+        let row = refund::Entity::find_by_id(id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Refund))?;
+        let refund = store::refund(row, payment.reference.clone())?;
+        let subject = Subject { payment_id: Some(payment.id), refund_id: Some(refund.id), ..Default::default() };
+        let payment = if decision == RefundStatus::Succeeded {
+            ledger::transfer(
+                &txn,
+                payment.merchant_id,
+                "refund_paid",
+                subject,
+                refund.amount,
+                Account::Reserved,
+                Account::RefundsPaid,
+            )
+            .await?;
+            let refunded = refunded_sum(&txn, payment.id, &[RefundStatus::Succeeded]).await?;
+            let status = if refunded >= payment.amount.minor() {
+                PaymentStatus::Refunded
+            } else {
+                PaymentStatus::PartiallyRefunded
+            };
+            let change = payment::ActiveModel {
+                status: Set(status.as_str().to_owned()),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            payment::Entity::update_many().set(change).filter(payment::Column::Id.eq(payment.id)).exec(&txn).await?;
+            self.reload_payment(&txn, payment.id).await?
+        } else {
+            ledger::transfer(
+                &txn,
+                payment.merchant_id,
+                "refund_release",
+                subject,
+                refund.amount,
+                Account::Reserved,
+                Account::Available,
+            )
+            .await?;
+            payment
+        };
+        let event =
+            if decision == RefundStatus::Succeeded { EventType::RefundSucceeded } else { EventType::RefundRejected };
+        emit_refund_event(&txn, event, &refund, &payment).await?;
+        txn.commit().await?;
+        Ok(refund)
+    }
+}
+
+async fn emit_refund_event<C: ConnectionTrait>(
+    conn: &C,
+    event: EventType,
+    refund: &Refund,
+    payment: &Payment,
+) -> Result<(), CoreError> {
+    let snapshot = serde_json::json!({ "refund": refund, "payment": payment });
+    outbox::emit(conn, vec![NewEvent::new(refund.merchant_id, event, Some(refund.id), &snapshot)]).await
+}
+
+/// Sum of a payment's refunds in the given states, in minor units.
+async fn refunded_sum<C: ConnectionTrait>(
+    conn: &C,
+    payment_id: i64,
+    states: &[RefundStatus],
+) -> Result<i64, CoreError> {
+    let sum: Option<Option<i64>> = refund::Entity::find()
+        .select_only()
+        .expr(Func::cast_as(Func::sum(Expr::col(refund::Column::Amount)), Alias::new("BIGINT")))
+        .filter(refund::Column::PaymentId.eq(payment_id))
+        .filter(refund::Column::Status.is_in(states.iter().map(|s| s.as_str())))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(sum.flatten().unwrap_or(0))
+}

@@ -1,0 +1,95 @@
+//! Persistence, private to the core: connections, entities and row conversions.
+//!
+//! Nothing outside `core` can name this module; dialects reach data only through the
+//! [`Gateway`](super::Gateway) API.
+//!
+//! SQLite allows one writer at a time, so on SQLite every write goes through a pool of
+//! exactly one connection (`writer`) while reads use their own pool (`reader`, WAL mode
+//! lets them run beside the writer). On Postgres both are the same pool and row locks
+//! (`SELECT … FOR UPDATE`) serialize what must be serialized.
+
+pub(super) mod entities;
+mod rows;
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QuerySelect, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+pub(super) use rows::*;
+
+/// Connections to the database.
+#[derive(Clone, Debug)]
+pub(super) struct Store {
+    /// For reads that need not see the caller's own uncommitted writes.
+    pub reader: DatabaseConnection,
+    /// For every write transaction.
+    pub writer: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`), with `max_connections` for
+    /// the read pool, and brings the schema up to date.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
+        let store = if url.starts_with("sqlite:") {
+            let writer = Database::connect(sqlite_options(url, 1)).await?;
+            let reader = Database::connect(sqlite_options(url, max_connections)).await?;
+            Store { reader, writer }
+        } else {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.max_connections(max_connections).acquire_timeout(Duration::from_secs(30)).sqlx_logging(false);
+            let pool = Database::connect(opts).await?;
+            Store { reader: pool.clone(), writer: pool }
+        };
+        Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.writer.get_database_backend()
+    }
+
+    /// True on Postgres, where row locks are needed for concurrent writers.
+    pub fn locks_rows(&self) -> bool {
+        self.backend() == DatabaseBackend::Postgres
+    }
+
+    /// Opens a write transaction. On SQLite it takes the write lock at `BEGIN`
+    /// (`IMMEDIATE`), so a transaction never fails half-way for want of it.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        self.writer.begin_with_options(options).await
+    }
+
+    /// Adds `FOR UPDATE` where it is needed (Postgres); SQLite's single writer already
+    /// serializes write transactions.
+    pub fn for_update<E: EntityTrait>(&self, query: Select<E>) -> Select<E> {
+        if self.locks_rows() { query.lock_exclusive() } else { query }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.reader.execute_unprepared("SELECT 1").await.map(|_| ())
+    }
+}
+
+fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(60))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    opts
+}

@@ -1,0 +1,403 @@
+//! Canonical types: what the core hands to dialects and records in events.
+//!
+//! Names here are the core's own words; dialects translate them to the provider's.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::money::{Currency, Money};
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and logged name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses the stored name.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// A provider dialect: the namespace of credentials and merchant references.
+    Dialect {
+        /// REBORNPAY.
+        Rebornpay => "rebornpay",
+        /// ShadhinPay.
+        Shadhinpay => "shadhinpay",
+        /// StarPay.
+        Starpay => "starpay",
+        /// PayRequest V1.
+        Payrequest => "payrequest",
+        /// QR Money H2H.
+        Qrmoney => "qrmoney",
+    }
+}
+
+string_enum! {
+    /// Whether a merchant may transact.
+    MerchantStatus {
+        /// Signed up, not yet approved.
+        Pending => "pending",
+        /// May transact.
+        Approved => "approved",
+        /// Blocked by an admin.
+        Suspended => "suspended",
+    }
+}
+
+string_enum! {
+    /// The payment state machine: created → processing → succeeded | failed | cancelled |
+    /// expired; succeeded → partially_refunded → refunded.
+    PaymentStatus {
+        /// Waiting for the customer at checkout.
+        Created => "created",
+        /// The processor holds the customer's funds; the merchant has not yet confirmed
+        /// (manual capture).
+        Processing => "processing",
+        /// Captured: the merchant's balance is credited.
+        Succeeded => "succeeded",
+        /// Declined or failed at the processor.
+        Failed => "failed",
+        /// Cancelled by the customer.
+        Cancelled => "cancelled",
+        /// Not completed before its expiry.
+        Expired => "expired",
+        /// Part of the captured amount was refunded.
+        PartiallyRefunded => "partially_refunded",
+        /// The whole captured amount was refunded.
+        Refunded => "refunded",
+    }
+}
+
+impl PaymentStatus {
+    /// True once the customer can no longer pay.
+    pub fn is_final_for_checkout(self) -> bool {
+        !matches!(self, PaymentStatus::Created)
+    }
+
+    /// True when money was captured (refunds are possible).
+    pub fn is_captured(self) -> bool {
+        matches!(self, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded)
+    }
+}
+
+string_enum! {
+    /// When a payment authorized by the processor is captured.
+    CaptureMode {
+        /// Captured as soon as the processor approves it.
+        Automatic => "automatic",
+        /// Held in `processing` until the merchant confirms it.
+        Manual => "manual",
+    }
+}
+
+string_enum! {
+    /// Refund lifecycle: pending (admin queue) → succeeded | rejected.
+    RefundStatus {
+        /// Waiting in the admin queue.
+        Pending => "pending",
+        /// Approved and paid back.
+        Succeeded => "succeeded",
+        /// Rejected by an admin.
+        Rejected => "rejected",
+    }
+}
+
+string_enum! {
+    /// Settlement lifecycle: processing → paid.
+    SettlementStatus {
+        /// Moved out of the available balance, not yet paid.
+        Processing => "processing",
+        /// Paid to the merchant.
+        Paid => "paid",
+    }
+}
+
+string_enum! {
+    /// Canonical events written to the outbox in the same transaction as the change.
+    EventType {
+        /// A payment was created.
+        PaymentCreated => "payment.created",
+        /// The processor authorized a payment awaiting merchant confirmation.
+        PaymentProcessing => "payment.processing",
+        /// A payment was captured.
+        PaymentSucceeded => "payment.succeeded",
+        /// A payment failed.
+        PaymentFailed => "payment.failed",
+        /// A payment was cancelled.
+        PaymentCancelled => "payment.cancelled",
+        /// A payment expired.
+        PaymentExpired => "payment.expired",
+        /// A refund was requested.
+        RefundRequested => "refund.requested",
+        /// A refund was approved and paid.
+        RefundSucceeded => "refund.succeeded",
+        /// A refund was rejected.
+        RefundRejected => "refund.rejected",
+        /// A settlement was created.
+        SettlementCreated => "settlement.created",
+        /// A settlement was paid.
+        SettlementPaid => "settlement.paid",
+        /// A merchant asked for a test event.
+        TestPing => "test.ping",
+    }
+}
+
+/// The customer as the merchant described them. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// Where the customer and notifications go after checkout.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectUrls {
+    /// After a successful payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<String>,
+    /// After a failed payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// After the customer cancels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<String>,
+    /// Per-payment notification URL (overrides the merchant's webhook URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
+}
+
+/// What the customer paid with, without anything secret: card brand and last four
+/// digits, or a masked wallet number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instrument {
+    /// `card` or `wallet`.
+    pub kind: String,
+    /// Card brand or wallet provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// Last four digits of the card or wallet number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last4: Option<String>,
+}
+
+/// The last processor attempt on a payment: a code and message (e.g. a decline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptLog {
+    /// Processor result code.
+    pub code: String,
+    /// Processor message.
+    pub message: String,
+}
+
+/// A command to create a payment, already validated by the dialect.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    /// The merchant's reference (invoice id, order id), unique per merchant and dialect.
+    pub reference: String,
+    /// The amount.
+    pub amount: Money,
+    /// When it is captured.
+    pub capture_mode: CaptureMode,
+    /// Payment method chosen up front (`bkash`, `card`…), if any.
+    pub method: Option<String>,
+    /// Free text for the checkout page.
+    pub description: Option<String>,
+    /// The customer.
+    pub customer: Customer,
+    /// The merchant's metadata, returned as given.
+    pub metadata: Option<serde_json::Value>,
+    /// Redirect and notification URLs.
+    pub urls: RedirectUrls,
+}
+
+/// A payment as the core knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Internal id.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// The dialect whose reference namespace it lives in.
+    pub namespace: Dialect,
+    /// The merchant's reference.
+    pub reference: String,
+    /// The amount.
+    pub amount: Money,
+    /// State.
+    pub status: PaymentStatus,
+    /// Capture mode.
+    pub capture_mode: CaptureMode,
+    /// Method chosen at creation or at checkout.
+    pub method: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Customer.
+    pub customer: Customer,
+    /// Merchant metadata.
+    pub metadata: Option<serde_json::Value>,
+    /// Redirect and notification URLs.
+    pub urls: RedirectUrls,
+    /// The hosted checkout URL (its last segment is the checkout token).
+    pub checkout_url: String,
+    /// The processor's transaction id once the processor has seen the payment.
+    pub processor_txn_id: Option<String>,
+    /// What the customer paid with.
+    pub instrument: Option<Instrument>,
+    /// The last processor attempt.
+    pub last_attempt: Option<AttemptLog>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Checkout expires.
+    pub expires_at: DateTime<Utc>,
+    /// Authorized by the processor.
+    pub authorized_at: Option<DateTime<Utc>>,
+    /// Captured (balance credited).
+    pub captured_at: Option<DateTime<Utc>>,
+}
+
+/// A refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    /// Internal id.
+    pub id: i64,
+    /// The refunded payment.
+    pub payment_id: i64,
+    /// The payment's merchant reference.
+    pub payment_reference: String,
+    /// Owner.
+    pub merchant_id: i64,
+    /// The amount.
+    pub amount: Money,
+    /// State.
+    pub status: RefundStatus,
+    /// Why the merchant asked.
+    pub reason: Option<String>,
+    /// The admin's note on approval or rejection.
+    pub note: Option<String>,
+    /// Requested.
+    pub created_at: DateTime<Utc>,
+    /// Approved or rejected.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// A settlement: money moved out of a merchant's balance to the merchant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// Internal id.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// The amount.
+    pub amount: Money,
+    /// State.
+    pub status: SettlementStatus,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Paid.
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+/// A merchant's balances in one currency, derived from ledger postings (minor units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    /// The currency.
+    pub currency: Currency,
+    /// Captured funds that can be settled or refunded.
+    pub available: i64,
+    /// Held for pending refunds.
+    pub reserved: i64,
+    /// In settlements that are not yet paid.
+    pub pending_settlement: i64,
+}
+
+/// A merchant as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Merchant {
+    /// Internal id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Whether it may transact.
+    pub status: MerchantStatus,
+    /// Where webhooks go.
+    pub webhook_url: Option<String>,
+    /// Client IPs or CIDR ranges allowed to call the dialect APIs; empty means any.
+    pub ip_allowlist: Vec<String>,
+    /// Requests per minute across all of its credentials; 0 = unlimited.
+    pub rate_limit_per_minute: u32,
+    /// Currency for dialects that do not name one.
+    pub default_currency: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A dialect credential: the public key id and its secret material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// Internal id.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// The dialect it authenticates.
+    pub dialect: Dialect,
+    /// The public part (API key, client id, token).
+    pub key_id: String,
+    /// The secret part (API secret, secret key); equal to `key_id` for single-token
+    /// dialects.
+    pub secret: String,
+    /// StarPay user role.
+    pub role: Option<String>,
+    /// A human label (StarPay user name).
+    pub label: Option<String>,
+    /// Dialect-specific identifiers (ShadhinPay business id, QR Money account id).
+    pub extra: serde_json::Value,
+    /// Whether requests must be signed.
+    pub require_signature: bool,
+    /// `active` or `revoked`.
+    pub active: bool,
+}
+
+/// Options for listing a merchant's payments, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    /// Only these statuses (any when empty).
+    pub statuses: Vec<PaymentStatus>,
+    /// At most this many.
+    pub limit: u64,
+    /// Skip this many.
+    pub offset: u64,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created at or before.
+    pub to: Option<DateTime<Utc>>,
+}

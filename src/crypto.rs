@@ -1,0 +1,37 @@
+//! Message authentication used by the dialects: request signatures, webhook signatures
+//! and return codes. Comparisons of secrets are constant-time.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+/// Lowercase hex HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// True when `signature_hex` (either case) is the HMAC-SHA256 of `message` under `key`;
+/// compared in constant time.
+pub fn verify_hmac_sha256_hex(key: &[u8], message: &[u8], signature_hex: &str) -> bool {
+    let Ok(signature) = hex::decode(signature_hex.trim()) else {
+        return false;
+    };
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac.verify_slice(&signature).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let sig = hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(sig, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert!(verify_hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?", &sig.to_uppercase()));
+        assert!(!verify_hmac_sha256_hex(b"Jefe", b"what do ya want for something?", &sig));
+        assert!(!verify_hmac_sha256_hex(b"Jefe", b"x", "not hex"));
+    }
+}

@@ -1,0 +1,131 @@
+//! `Idempotency-Key` for every mutating call of every dialect.
+//!
+//! Mounted inside a dialect's authentication (it needs the [`Principal`]): the first
+//! request with a key runs and its response (anything but a 5xx) is stored; the same
+//! key with the same method, path and body replays that response with
+//! `Idempotent-Replayed: true`; the same key with another request gets the dialect's
+//! validation error. A retry that arrives while the first is still running waits for
+//! it (up to [`WAIT`]) and then replays.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use sha2::{Digest, Sha256};
+
+use super::MAX_BODY_BYTES;
+use crate::core::{CoreError, Gateway, IdempotencyBegin, Principal, StoredResponse};
+
+/// The request header.
+pub const HEADER: &str = "Idempotency-Key";
+/// The response header marking a replay.
+pub const REPLAYED: &str = "Idempotent-Replayed";
+/// How long a retry waits for the first request with its key.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Renders a core error in the dialect's own shape.
+pub type ErrorRenderer = Arc<dyn Fn(CoreError) -> Response + Send + Sync>;
+
+/// The middleware.
+pub struct Idempotency {
+    gateway: Gateway,
+    render: ErrorRenderer,
+}
+
+impl Idempotency {
+    /// Idempotency over `gateway`, rendering errors with `render`.
+    pub fn new(gateway: Gateway, render: ErrorRenderer) -> Idempotency {
+        Idempotency { gateway, render }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Idempotency {
+    type Output = IdempotencyEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        IdempotencyEndpoint { inner, gateway: self.gateway.clone(), render: self.render.clone() }
+    }
+}
+
+/// The endpoint [`Idempotency`] wraps around an API.
+pub struct IdempotencyEndpoint<E> {
+    inner: E,
+    gateway: Gateway,
+    render: ErrorRenderer,
+}
+
+impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        let mutating = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+        let key = req.headers().get(HEADER).map(|v| v.to_str().map(str::to_owned));
+        let principal = req.extensions().get::<Principal>().cloned();
+        let (Some(key), Some(principal), true) = (key, principal, mutating) else {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        };
+        let key = match key {
+            Ok(key) if !key.is_empty() && key.len() <= 255 => key,
+            _ => return Ok((self.render)(CoreError::invalid(HEADER, "must be 1 to 255 visible ASCII characters"))),
+        };
+        let body = match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(_) => return Ok((self.render)(CoreError::invalid("body", "could not be read or is too large"))),
+        };
+        let mut hasher = Sha256::new();
+        hasher.update(req.method().as_str());
+        hasher.update(b" ");
+        hasher.update(req.uri().path().as_bytes());
+        hasher.update(b"\n");
+        hasher.update(&body);
+        let hash = hex::encode(hasher.finalize());
+        req.set_body(body);
+
+        let merchant_id = principal.merchant_id();
+        let scope = principal.dialect().as_str();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let begin = loop {
+            match self.gateway.idempotency_begin(merchant_id, scope, &key, &hash).await {
+                Err(CoreError::IdempotencyInProgress) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                other => break other,
+            }
+        };
+        match begin {
+            Ok(IdempotencyBegin::Replay(stored)) => Ok(replay(stored)),
+            Err(err) => Ok((self.render)(err)),
+            Ok(IdempotencyBegin::Proceed) => {
+                let response = match self.inner.call(req).await {
+                    Ok(r) => r.into_response(),
+                    Err(e) => e.into_response(),
+                };
+                let (parts, body) = response.into_parts();
+                let bytes = body.into_bytes().await.unwrap_or_default();
+                let outcome = if parts.status.is_server_error() {
+                    self.gateway.idempotency_abandon(merchant_id, scope, &key).await
+                } else {
+                    let content_type =
+                        parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let stored = StoredResponse { status: parts.status.as_u16(), content_type, body: bytes.to_vec() };
+                    self.gateway.idempotency_finish(merchant_id, scope, &key, stored).await
+                };
+                if let Err(err) = outcome {
+                    tracing::error!(error = %err, "could not record idempotent response");
+                }
+                Ok(Response::from_parts(parts, Body::from(bytes)))
+            }
+        }
+    }
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let mut response = Response::builder()
+        .status(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK))
+        .header(REPLAYED, HeaderValue::from_static("true"));
+    if let Some(content_type) = stored.content_type {
+        response = response.content_type(content_type);
+    }
+    response.body(stored.body)
+}

@@ -1,0 +1,38 @@
+//! HTTP plumbing shared by every dialect, the admin API and the sandbox: the state
+//! handlers reach through `Data<&AppState>`, client IPs, request bodies, idempotency,
+//! and OpenAPI/Swagger UI helpers. Nothing here knows a dialect.
+
+pub mod client_ip;
+pub mod idempotency;
+pub mod openapi;
+pub mod problem;
+pub mod wire;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use poem::Request;
+
+use crate::core::Gateway;
+
+/// Largest request body any API reads.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach: the core, and how to tell the client's address.
+#[derive(Clone)]
+pub struct AppState {
+    /// The payment core.
+    pub gateway: Gateway,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[IpNet]>,
+    /// The bearer token of the admin API.
+    pub admin_token: Arc<str>,
+}
+
+impl AppState {
+    /// The client's IP: the socket peer, or what trusted proxies forwarded.
+    pub fn client_ip(&self, req: &Request) -> Option<IpAddr> {
+        client_ip::client_ip(req, &self.trusted_proxies)
+    }
+}

@@ -1,0 +1,110 @@
+//! OpenAPI documents: built from a poem-openapi service, adjusted where poem-openapi
+//! cannot say what a provider means, served as YAML/JSON with Swagger UI, and written
+//! to `openapi/` by `paybridge openapi`.
+
+use poem::endpoint::make_sync;
+use poem::web::Html;
+use poem::{Response, Route};
+use poem_openapi::{OpenApi, OpenApiService};
+use serde_json::Value;
+
+/// One service's OpenAPI document.
+#[derive(Clone, Debug)]
+pub struct ApiDoc {
+    /// File and mount name: `rebornpay`, `admin`, …
+    pub name: &'static str,
+    /// The document.
+    pub spec: Value,
+    html_template: String,
+}
+
+impl ApiDoc {
+    /// The document of `service`, saved as `name`.
+    pub fn from_service<T: OpenApi>(name: &'static str, service: &OpenApiService<T, ()>) -> ApiDoc {
+        let spec = serde_json::from_str(&service.spec()).unwrap_or(Value::Null);
+        ApiDoc { name, spec, html_template: service.swagger_ui_html() }
+    }
+
+    /// Makes every operation require all of its security schemes together (OpenAPI's
+    /// AND), for providers that authenticate with several headers at once, where
+    /// poem-openapi lists each scheme as an alternative.
+    pub fn require_all_security(mut self) -> ApiDoc {
+        let paths = self.spec.get_mut("paths").and_then(Value::as_object_mut);
+        for operation in paths.into_iter().flat_map(|p| p.values_mut()).filter_map(Value::as_object_mut) {
+            for op in operation.values_mut() {
+                let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) else { continue };
+                let mut merged = serde_json::Map::new();
+                for requirement in security.iter().filter_map(Value::as_object) {
+                    merged.extend(requirement.clone());
+                }
+                *security = vec![Value::Object(merged)];
+            }
+        }
+        self
+    }
+
+    /// The document as YAML (what `openapi/<name>.yaml` holds).
+    pub fn yaml(&self) -> String {
+        serde_yaml::to_string(&yaml_value(&self.spec)).unwrap_or_default()
+    }
+
+    /// The document as JSON.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(&self.spec).unwrap_or_default()
+    }
+
+    /// Swagger UI for this document.
+    pub fn swagger_html(&self) -> String {
+        // poem-openapi's page embeds the spec as `let spec = {…};`; put ours there.
+        let template = &self.html_template;
+        match (template.find("let spec = "), template.find("let oauth2RedirectUrl")) {
+            (Some(start), Some(end)) if start < end => format!(
+                "{}let spec = {};\n    {}",
+                &template[..start],
+                serde_json::to_string(&self.spec).unwrap_or_default(),
+                &template[end..]
+            ),
+            _ => template.clone(),
+        }
+    }
+
+    /// Mounts `/docs` (Swagger UI), `/openapi.yaml` and `/openapi.json` under `base`.
+    pub fn mount(&self, route: Route, base: &str) -> Route {
+        let html = self.swagger_html();
+        let yaml = self.yaml();
+        let json = self.json();
+        let docs = make_sync(move |_| Html(html.clone()));
+        route
+            .at(format!("{base}/docs"), docs)
+            .at(
+                format!("{base}/openapi.yaml"),
+                make_sync(move |_| Response::builder().content_type("application/yaml").body(yaml.clone())),
+            )
+            .at(
+                format!("{base}/openapi.json"),
+                make_sync(move |_| Response::builder().content_type("application/json").body(json.clone())),
+            )
+    }
+}
+
+/// Converts JSON to YAML values by hand: with serde_json's `arbitrary_precision`,
+/// numbers serialize through serde as a private map that only serde_json understands.
+fn yaml_value(value: &Value) -> serde_yaml::Value {
+    use serde_yaml::Value as Y;
+    match value {
+        Value::Null => Y::Null,
+        Value::Bool(b) => Y::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Y::Number(i.into())
+            } else if let Some(u) = n.as_u64() {
+                Y::Number(u.into())
+            } else {
+                Y::Number(n.as_f64().unwrap_or(0.0).into())
+            }
+        }
+        Value::String(s) => Y::String(s.clone()),
+        Value::Array(items) => Y::Sequence(items.iter().map(yaml_value).collect()),
+        Value::Object(map) => Y::Mapping(map.iter().map(|(k, v)| (Y::String(k.clone()), yaml_value(v))).collect()),
+    }
+}

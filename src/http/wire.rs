@@ -1,0 +1,189 @@
+//! Wire helpers shared by dialects: a JSON body that reports what is wrong with it field
+//! by field, and an exact decimal JSON number.
+//!
+//! poem-openapi's own parser stops at the first error and does not name the field, so
+//! dialect bodies are [`Wire<T>`]: the schema is `T`'s (documented by
+//! `#[derive(Object)]`), the parsing is serde's (`#[derive(Deserialize)]`), and a body
+//! that does not fit becomes a list of [`FieldIssue`]s for the dialect's own
+//! validation error — never poem's default 400.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::core::FieldIssue;
+
+/// A JSON request body: `Ok(T)` or the field issues that kept it from being a `T`.
+pub struct Wire<T>(pub Result<T, Vec<FieldIssue>>);
+
+impl<T> Wire<T> {
+    /// The parsed body, or the issues as a validation error.
+    pub fn into_result(self) -> Result<T, crate::core::CoreError> {
+        self.0.map_err(crate::core::CoreError::Validation)
+    }
+}
+
+impl<T: Type> Type for Wire<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl<T: Type + DeserializeOwned> ParseFromJSON for Wire<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        let value = value.unwrap_or(Value::Null);
+        if !value.is_object() {
+            return Ok(Wire(Err(vec![FieldIssue::new("body", "must be a JSON object")])));
+        }
+        Ok(Wire(parse_value(value)))
+    }
+}
+
+/// Deserializes `value` into `T`, naming the field that does not fit.
+pub fn parse_value<T: DeserializeOwned>(value: Value) -> Result<T, Vec<FieldIssue>> {
+    serde_path_to_error::deserialize(value).map_err(|err| vec![issue_from(&err)])
+}
+
+fn issue_from(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldIssue {
+    let path = err.path().to_string();
+    let message = err.inner().to_string();
+    // serde reports a missing field at its parent: "missing field `amount`".
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+        let field = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+        return FieldIssue::new(field, "is required");
+    }
+    let field = if path == "." { "body".to_owned() } else { path };
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    FieldIssue::new(field, message)
+}
+
+/// What poem-openapi could not parse (malformed JSON, a wrong content type, a bad
+/// query or path parameter), as a field issue naming the parameter when there is one.
+pub fn request_issue(err: &poem::Error) -> FieldIssue {
+    let reason = err.to_string();
+    let field =
+        reason.split_once("parameter `").and_then(|(_, rest)| rest.split('`').next()).unwrap_or("body").to_owned();
+    FieldIssue::new(field, reason)
+}
+
+/// Whether poem rejected the request for want of credentials (a security scheme's
+/// checker), rather than for its shape.
+pub fn is_auth_error(err: &poem::Error) -> bool {
+    err.status() == poem::http::StatusCode::UNAUTHORIZED
+}
+
+/// A JSON number kept exactly as written (`2500`, `2500.50`, `1e3`), for amounts.
+/// Needs serde_json's `arbitrary_precision`, which this crate enables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonDecimal(String);
+
+impl JsonDecimal {
+    /// The number as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Decimal> for JsonDecimal {
+    fn from(value: Decimal) -> Self {
+        JsonDecimal(value.normalize().to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for JsonDecimal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let number = serde_json::Number::deserialize(d)?;
+        Ok(JsonDecimal(number.to_string()))
+    }
+}
+
+impl Type for JsonDecimal {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "number(decimal)".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("number", "decimal")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for JsonDecimal {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::Number(n)) => Ok(JsonDecimal(n.to_string())),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl ToJSON for JsonDecimal {
+    fn to_json(&self) -> Option<Value> {
+        serde_json::Number::from_str(&self.0).ok().map(Value::Number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[expect(dead_code, reason = "fields are read by the assertions through Debug")]
+    struct Body {
+        invoice_id: String,
+        amount: JsonDecimal,
+    }
+
+    #[test]
+    fn numbers_keep_their_exact_text() {
+        let body: Body =
+            parse_value(serde_json::from_str(r#"{"invoice_id":"a","amount":12.250000000000000001}"#).unwrap()).unwrap();
+        assert_eq!(body.amount.as_str(), "12.250000000000000001");
+    }
+
+    #[test]
+    fn issues_name_the_field() {
+        let err = parse_value::<Body>(serde_json::json!({"invoice_id": "a"})).unwrap_err();
+        assert_eq!(err, vec![FieldIssue::new("amount", "is required")]);
+        let err = parse_value::<Body>(serde_json::json!({"invoice_id": 5, "amount": 1})).unwrap_err();
+        assert_eq!(err[0].field, "invoice_id");
+        let err = parse_value::<Body>(serde_json::json!({"invoice_id": "a", "amount": "12"})).unwrap_err();
+        assert_eq!(err[0].field, "amount");
+    }
+}

@@ -1,0 +1,42 @@
+//! paybridge: a payment gateway that speaks the HTTP dialects of five payment
+//! providers (REBORNPAY, ShadhinPay, StarPay, PayRequest V1, QR Money H2H) over one
+//! canonical payment core.
+//!
+//! # Layout
+//!
+//! - [`core`] — the canonical payment core and its only door, [`core::Gateway`]:
+//!   `Money`, merchants and credentials, the payment state machine, refunds,
+//!   settlements, the double-entry ledger, the transactional outbox, idempotency
+//!   records and the `CoreError` table. Its `store` (sea-orm entities, connections) is
+//!   private: nothing outside `core` can reach the database.
+//! - `adapters/` (module [`adapters`]) — one module per dialect, each `mod.rs` (mount and
+//!   spec), `api.rs` (operations), `types.rs` (wire types), `errors.rs` (CoreError →
+//!   dialect body) and `auth.rs`. They see only `core`'s public API, [`http`] and
+//!   [`crypto`].
+//! - [`http`] — what every API shares: `AppState`, client IPs, the `Wire<T>` body with
+//!   field-level errors, the `Idempotency-Key` middleware, OpenAPI/Swagger UI helpers
+//!   and the error shape of paybridge's own APIs.
+//! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
+//! - [`sandbox`] — the sandbox processor and its control API (`/sandbox/v1`).
+//! - [`checkout`] — the hosted checkout page (`/checkout/{token}`; not built yet).
+//! - [`config`] — figment configuration and the fixture-merchant format.
+//! - [`startup`] — `Application::build` / `run_until_stopped`, the route table.
+//! - [`metrics`], [`telemetry`], [`crypto`] — Prometheus metrics, logging, HMAC.
+//! - `src/main.rs` — the CLI: `serve`, `migrate`, `openapi`.
+//! - `migrations/` — crate `migration`, one dated file per migration.
+//! - `tests/api/` — integration tests against a server spawned on port 0, on SQLite
+//!   and (when `PAYBRIDGE_TEST_POSTGRES_URL` is set) Postgres.
+//! - `openapi/` — the committed specs; `bench/` — the load benchmark.
+
+#[path = "../adapters/mod.rs"]
+pub mod adapters;
+pub mod admin;
+pub mod checkout;
+pub mod config;
+pub mod core;
+pub mod crypto;
+pub mod http;
+pub mod metrics;
+pub mod sandbox;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,99 @@
+//! The `paybridge` command: `serve` (the default), `migrate`, `openapi`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use paybridge::config::Config;
+use paybridge::core::Gateway;
+use paybridge::startup::{Application, all_docs};
+
+#[derive(Parser)]
+#[command(name = "paybridge", version, about = "A payment gateway that speaks five providers' HTTP dialects")]
+struct Cli {
+    /// Configuration file (default: ./paybridge.toml when it exists, else built-in defaults).
+    #[arg(long, global = true, env = "PAYBRIDGE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Write every dialect's OpenAPI document and the admin's and sandbox's as YAML.
+    Openapi {
+        /// Directory to write into.
+        #[arg(long, default_value = "openapi")]
+        out: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    paybridge::telemetry::init();
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config).await,
+        Command::Migrate => migrate(cli.config).await,
+        Command::Openapi { out } => write_specs(&out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("paybridge: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = Config::load(config.as_deref())?;
+    let app = Application::build(config).await?;
+    app.log_banner();
+    app.run_until_stopped(shutdown_signal()).await?;
+    tracing::info!("paybridge stopped");
+    Ok(())
+}
+
+async fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = Config::load(config.as_deref())?;
+    Gateway::migrate(&config.database_url).await?;
+    println!("database is up to date");
+    Ok(())
+}
+
+fn write_specs(out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    for doc in all_docs() {
+        let path = out.join(format!("{}.yaml", doc.name));
+        std::fs::write(&path, doc.yaml())?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,185 @@
+//! The sandbox control API at `/sandbox/v1`: complete, fail, cancel or expire a
+//! payment by its checkout token, as the hosted page would. The token (the last path
+//! segment of a checkout URL) is the capability; no other credential is needed.
+
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi, OpenApiService};
+use serde::Deserialize;
+
+use super::instrument::{Card, PaymentInstrument, Wallet};
+use super::{Processor, Sandbox};
+use crate::core::{AttemptLog, CheckoutOutcome, CoreError, Payment};
+use crate::http::AppState;
+use crate::http::openapi::ApiDoc;
+use crate::http::problem::Reply;
+use crate::http::wire::Wire;
+
+/// How the checkout should end.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The processor approves.
+    Success,
+    /// The processor declines.
+    Failed,
+    /// The customer cancels.
+    Cancelled,
+    /// The checkout runs out of time.
+    Expired,
+}
+
+/// A test card. Only its brand and last four digits are kept.
+#[derive(Object, Deserialize, Debug)]
+pub struct CardInput {
+    /// Card number (Luhn-valid).
+    pub number: String,
+    /// `MM/YY`, not in the past.
+    pub expiry: String,
+    /// 3 or 4 digits.
+    pub cvv: String,
+    /// Card holder.
+    pub holder_name: Option<String>,
+}
+
+/// A test wallet account.
+#[derive(Object, Deserialize, Debug)]
+pub struct WalletInput {
+    /// Wallet phone number.
+    pub phone: String,
+    /// PIN or OTP (not kept).
+    pub pin: Option<String>,
+}
+
+/// `POST /checkout/{token}/complete`.
+#[derive(Object, Deserialize, Debug)]
+pub struct CompleteRequest {
+    /// How the checkout ends.
+    pub outcome: Outcome,
+    /// Pay by card.
+    pub card: Option<CardInput>,
+    /// Pay by wallet.
+    pub wallet: Option<WalletInput>,
+}
+
+/// The payment after the checkout.
+#[derive(Object, Debug)]
+pub struct CheckoutState {
+    /// Internal payment id.
+    pub payment_id: i64,
+    /// The dialect the payment was created through.
+    pub dialect: String,
+    /// The merchant's reference (invoice id, order id…).
+    pub merchant_reference: String,
+    /// Canonical status: created, processing, succeeded, failed, cancelled, expired…
+    pub status: String,
+    /// The processor's transaction id (e.g. `BKS123456789`).
+    pub transaction_id: Option<String>,
+    /// Payment method.
+    pub method: Option<String>,
+    /// Amount, decimal string of major units.
+    pub amount: String,
+    /// Currency.
+    pub currency: String,
+    /// Decline code and message, for failed payments.
+    pub last_attempt: Option<AttemptBody>,
+}
+
+/// A processor attempt.
+#[derive(Object, Debug)]
+pub struct AttemptBody {
+    /// Result code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+impl From<Payment> for CheckoutState {
+    fn from(p: Payment) -> Self {
+        CheckoutState {
+            payment_id: p.id,
+            dialect: p.namespace.as_str().to_owned(),
+            merchant_reference: p.reference,
+            status: p.status.as_str().to_owned(),
+            transaction_id: p.processor_txn_id,
+            method: p.method,
+            amount: p.amount.to_major().to_string(),
+            currency: p.amount.currency().code().to_owned(),
+            last_attempt: p.last_attempt.map(|a| AttemptBody { code: a.code, message: a.message }),
+        }
+    }
+}
+
+/// The sandbox control API.
+pub struct SandboxApi;
+
+#[OpenApi]
+impl SandboxApi {
+    /// The payment behind a checkout token.
+    #[oai(path = "/checkout/:token", method = "get")]
+    async fn show(&self, state: Data<&AppState>, token: Path<String>) -> Reply<CheckoutState> {
+        Reply::ok(state.gateway.payment_by_checkout_token(&token).await.map(Into::into))
+    }
+
+    /// Complete a checkout with the outcome you choose; answers with the payment's
+    /// canonical state and the processor transaction id.
+    #[oai(path = "/checkout/:token/complete", method = "post")]
+    async fn complete(
+        &self,
+        state: Data<&AppState>,
+        token: Path<String>,
+        body: Json<Wire<CompleteRequest>>,
+    ) -> Reply<CheckoutState> {
+        let result = async {
+            let req = body.0.into_result()?;
+            let instrument = match (req.card, req.wallet) {
+                (Some(_), Some(_)) => return Err(CoreError::invalid("card", "give a card or a wallet, not both")),
+                (Some(c), None) => PaymentInstrument::Card(
+                    Card::parse(&c.number, &c.expiry, &c.cvv, "card.").map_err(CoreError::Validation)?,
+                ),
+                (None, Some(w)) => {
+                    PaymentInstrument::Wallet(Wallet::parse(&w.phone, "wallet.phone").map_err(CoreError::Validation)?)
+                }
+                (None, None) => PaymentInstrument::None,
+            };
+            let payment = state.gateway.payment_by_checkout_token(&token).await?;
+            let sandbox = Sandbox;
+            let outcome = match req.outcome {
+                Outcome::Success => sandbox.charge(&payment, &instrument),
+                Outcome::Failed => sandbox.decline(
+                    &payment,
+                    &instrument,
+                    AttemptLog { code: "declined".into(), message: "Declined by the sandbox processor".into() },
+                ),
+                Outcome::Cancelled => CheckoutOutcome::Cancelled,
+                Outcome::Expired => CheckoutOutcome::Expired,
+            };
+            Ok(state.gateway.complete_checkout(&token, outcome).await?.payment.into())
+        };
+        Reply::ok(result.await)
+    }
+}
+
+fn service() -> OpenApiService<SandboxApi, ()> {
+    OpenApiService::new(SandboxApi, "paybridge sandbox control API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Drive sandbox payments to any outcome without a browser. `{token}` is the last path \
+             segment of the checkout URL a dialect returned. Completing a payment that is no longer \
+             waiting answers 409 (`payment_already_completed`); an expired one 410.",
+        )
+        .server("/sandbox")
+        .url_prefix("/v1")
+}
+
+/// The OpenAPI document.
+pub fn doc() -> ApiDoc {
+    ApiDoc::from_service("sandbox", &service())
+}
+
+/// Mounts the API at `/sandbox/v1` and its docs at `/sandbox/docs`.
+pub fn mount(route: poem::Route, state: &AppState) -> poem::Route {
+    use poem::EndpointExt;
+    doc().mount(route.nest("/sandbox/v1", service().data(state.clone())), "/sandbox")
+}

@@ -1,0 +1,369 @@
+//! The test harness: a paybridge spawned on port 0 with its own database (a temporary
+//! SQLite file, or a fresh schema in the Postgres named by
+//! `PAYBRIDGE_TEST_POSTGRES_URL`), and typed helpers per endpoint.
+
+use std::time::Duration;
+
+use paybridge::config::{Config, MerchantFixture, RebornpayFixture, demo_merchant};
+use paybridge::startup::Application;
+use reqwest::{Client, Method, RequestBuilder, Response};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh schema in this Postgres database.
+    Postgres(String),
+}
+
+impl Backend {
+    /// The Postgres backend, when `PAYBRIDGE_TEST_POSTGRES_URL` is set. When it is not,
+    /// the Postgres variant of a test is skipped, unless
+    /// `PAYBRIDGE_TEST_REQUIRE_POSTGRES` says skipping is a failure (CI).
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("PAYBRIDGE_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                assert!(
+                    std::env::var_os("PAYBRIDGE_TEST_REQUIRE_POSTGRES").is_none(),
+                    "PAYBRIDGE_TEST_REQUIRE_POSTGRES is set but PAYBRIDGE_TEST_POSTGRES_URL is not"
+                );
+                eprintln!("skipped: PAYBRIDGE_TEST_POSTGRES_URL is not set");
+                None
+            }
+        }
+    }
+}
+
+/// Runs each named `async fn(Backend)` as two tests: `<name>::sqlite` and
+/// `<name>::postgres`.
+#[macro_export]
+macro_rules! db_test {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() {
+                    super::$name(backend).await
+                }
+            }
+        }
+    )*};
+}
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const KEY: &str = "pk_test_demo";
+pub const SECRET: &str = "sk_test_demo";
+pub const OTHER_KEY: &str = "pk_test_other";
+pub const OTHER_SECRET: &str = "sk_test_other";
+
+/// The configuration every test starts from: the demo merchant without a rate limit,
+/// and a second merchant, "Other Shop", for cross-merchant checks.
+pub fn test_config() -> Config {
+    let mut demo = demo_merchant();
+    demo.rate_limit_per_minute = 0;
+    let other = MerchantFixture {
+        name: "Other Shop".into(),
+        rebornpay: Some(RebornpayFixture {
+            api_key: OTHER_KEY.into(),
+            api_secret: OTHER_SECRET.into(),
+            require_signature: false,
+        }),
+        shadhinpay: None,
+        starpay_users: Vec::new(),
+        payrequest: None,
+        qrmoney: None,
+        ..demo.clone()
+    };
+    Config {
+        listen: "127.0.0.1:0".into(),
+        admin_token: ADMIN_TOKEN.into(),
+        public_url: "http://127.0.0.1:0".into(),
+        log_credentials: false,
+        merchants: vec![demo, other],
+        ..Config::default()
+    }
+}
+
+/// A running paybridge.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The HTTP client.
+    pub client: Client,
+    /// Its database URL.
+    pub db_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+/// Spawns paybridge with the test configuration.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Spawns paybridge with the test configuration changed by `adjust`.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config();
+    let (db_url, dir, schema) = prepare_database(&backend).await;
+    config.database_url = db_url.clone();
+    adjust(&mut config);
+    spawn_config(config, db_url, dir, schema).await
+}
+
+async fn prepare_database(backend: &Backend) -> (String, Option<tempfile::TempDir>, Option<(String, String)>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("paybridge.db").display());
+            (url, Some(dir), None)
+        }
+        Backend::Postgres(base) => {
+            let schema = format!("t_{}", uuid_like());
+            let admin = Database::connect(base.as_str()).await.expect("PAYBRIDGE_TEST_POSTGRES_URL must connect");
+            admin.execute_unprepared(&format!("CREATE SCHEMA \"{schema}\"")).await.expect("create schema");
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            (url, None, Some((base.clone(), schema)))
+        }
+    }
+}
+
+async fn spawn_config(
+    config: Config,
+    db_url: String,
+    dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+) -> TestApp {
+    let app = Application::build(config).await.expect("application builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = app
+            .run_until_stopped(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+    TestApp { base, client, db_url, shutdown: Some(tx), server: Some(server), _dir: dir, schema }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    format!("{}_{}_{}", std::process::id(), nanos % 1_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some((base, schema)) = self.schema.take() {
+            // Dropping the schema needs async I/O; do it on a runtime of its own.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                rt.block_on(async {
+                    if let Ok(db) = Database::connect(base.as_str()).await {
+                        let _ = db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A response read as status, headers and JSON.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    async fn read(response: Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, headers, body }
+    }
+
+    /// The REBORNPAY error code.
+    pub fn code(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    /// A request with no credentials.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends and reads a request.
+    pub async fn send(&self, request: RequestBuilder) -> Reply {
+        Reply::read(request.send().await.expect("request is sent")).await
+    }
+
+    /// A REBORNPAY request with the demo merchant's key and secret.
+    pub fn reborn(&self, method: Method, path: &str) -> RequestBuilder {
+        self.reborn_as(KEY, SECRET, method, path)
+    }
+
+    /// A REBORNPAY request with the given key and secret.
+    pub fn reborn_as(&self, key: &str, secret: &str, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, &format!("/rebornpay/api/v1{path}"))
+            .header("X-Api-Key", key)
+            .header("X-Api-Secret", secret)
+    }
+
+    /// `POST /payment/create` as the demo merchant.
+    pub async fn create_payment(&self, body: &Value) -> Reply {
+        self.send(self.reborn(Method::POST, "/payment/create").json(body)).await
+    }
+
+    /// `GET /payment/status/{invoice}` as the demo merchant.
+    pub async fn payment_status(&self, invoice: &str) -> Reply {
+        self.send(self.reborn(Method::GET, &format!("/payment/status/{invoice}"))).await
+    }
+
+    /// `POST /payment/verify` as the demo merchant.
+    pub async fn verify(&self, invoice: &str, txn: &str) -> Reply {
+        let body = json!({ "invoice_id": invoice, "transaction_id": txn, "status": "success" });
+        self.send(self.reborn(Method::POST, "/payment/verify").json(&body)).await
+    }
+
+    /// `POST /refund/request` as the demo merchant.
+    pub async fn request_refund(&self, invoice: &str, amount: Value) -> Reply {
+        let body = json!({ "invoice_id": invoice, "amount": amount, "reason": "test" });
+        self.send(self.reborn(Method::POST, "/refund/request").json(&body)).await
+    }
+
+    /// `GET /balance` as the demo merchant.
+    pub async fn balance(&self) -> Value {
+        let reply = self.send(self.reborn(Method::GET, "/balance")).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["data"].clone()
+    }
+
+    /// An admin request.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, &format!("/admin/v1{path}")).bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// `POST /sandbox/v1/checkout/{token}/complete`.
+    pub async fn complete(&self, checkout_url: &str, body: Value) -> Reply {
+        let token = checkout_url.rsplit('/').next().expect("checkout URL has a token");
+        self.send(self.request(Method::POST, &format!("/sandbox/v1/checkout/{token}/complete")).json(&body)).await
+    }
+
+    /// Creates a payment of `amount` BDT and returns its checkout URL.
+    pub async fn new_payment(&self, invoice: &str, amount: Value) -> String {
+        let reply = self
+            .create_payment(
+                &json!({ "invoice_id": invoice, "amount": amount, "currency": "BDT", "payment_method": "bkash" }),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["data"]["checkout_url"].as_str().expect("checkout_url").to_owned()
+    }
+
+    /// Creates a payment, pays it in the sandbox with a bKash wallet and returns the
+    /// processor transaction id (not yet verified).
+    pub async fn paid_payment(&self, invoice: &str, amount: Value) -> String {
+        let url = self.new_payment(invoice, amount).await;
+        let reply = self.complete(&url, json!({ "outcome": "success", "wallet": { "phone": "01711000000" } })).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["transaction_id"].as_str().expect("transaction id").to_owned()
+    }
+
+    /// Creates, pays and verifies a payment (balance credited).
+    pub async fn captured_payment(&self, invoice: &str, amount: Value) {
+        let txn = self.paid_payment(invoice, amount).await;
+        let reply = self.verify(invoice, &txn).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+
+    /// A direct connection to the app's database, for invariant checks written
+    /// independently of the core.
+    pub async fn db(&self) -> DatabaseConnection {
+        Database::connect(self.db_url.as_str()).await.expect("database connects")
+    }
+
+    /// Checks the ledger from the database itself: every ledger transaction sums to
+    /// zero, and every merchant balance the API reports equals the sum of its postings.
+    pub async fn assert_ledger_invariants(&self) {
+        let db = self.db().await;
+        let backend = db.get_database_backend();
+        let unbalanced = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT transaction_id FROM ledger_postings GROUP BY transaction_id HAVING SUM(amount) <> 0",
+            ))
+            .await
+            .expect("query");
+        assert!(unbalanced.is_empty(), "{} ledger transactions do not sum to zero", unbalanced.len());
+        let orphan = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT t.id FROM ledger_transactions t LEFT JOIN ledger_postings p ON p.transaction_id = t.id \
+                 GROUP BY t.id HAVING COUNT(p.id) < 2",
+            ))
+            .await
+            .expect("query");
+        assert!(orphan.is_empty(), "ledger transactions with fewer than two postings");
+
+        let merchants = self.send(self.admin(Method::GET, "/merchants")).await;
+        for merchant in merchants.body.as_array().expect("merchant list") {
+            let id = merchant["id"].as_i64().expect("id");
+            let balances = self.send(self.admin(Method::GET, &format!("/merchants/{id}/balance"))).await;
+            for balance in balances.body.as_array().expect("balances") {
+                let currency = balance["currency"].as_str().expect("currency");
+                for account in ["available", "reserved", "pending_settlement"] {
+                    let rows = db
+                        .query_all_raw(Statement::from_string(
+                            backend,
+                            format!(
+                                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_postings \
+                                 WHERE merchant_id = {id} AND account = '{account}' AND currency = '{currency}'"
+                            ),
+                        ))
+                        .await
+                        .expect("query");
+                    let minor: i64 = rows[0].try_get_by_index(0).expect("sum");
+                    let reported: rust_decimal::Decimal =
+                        balance[account].as_str().expect("amount").parse().expect("decimal");
+                    let exponent = paybridge::core::Currency::parse(currency).expect("known currency").exponent();
+                    assert_eq!(
+                        reported * rust_decimal::Decimal::from(10i64.pow(u32::from(exponent))),
+                        rust_decimal::Decimal::from(minor),
+                        "merchant {id} {account} {currency}: API says {reported}, postings sum to {minor}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Integration tests: every test talks HTTP to a paybridge spawned on port 0, and runs
+//! on SQLite and (when `PAYBRIDGE_TEST_POSTGRES_URL` is set) on Postgres.
+
+mod helpers;
+
+mod admin;
+mod concurrency;
+mod config;
+mod idempotency;
+mod openapi;
+mod rebornpay_account;
+mod rebornpay_auth;
+mod rebornpay_payments;
+mod rebornpay_refunds;
+mod sandbox;
+mod server;
