@@ -234,7 +234,7 @@ pub fn demo_merchant() -> MerchantFixture {
 pub enum ConfigError {
     /// Unreadable, or a key has the wrong type or name.
     #[error("invalid configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
+    Load(Box<figment::Error>),
     /// A value is of the right type but not usable.
     #[error("invalid configuration: `{key}` {problem}")]
     Invalid {
@@ -243,6 +243,12 @@ pub enum ConfigError {
         /// What is wrong.
         problem: String,
     },
+}
+
+impl From<Box<figment::Error>> for ConfigError {
+    fn from(err: Box<figment::Error>) -> Self {
+        ConfigError::Load(err)
+    }
 }
 
 /// Top-level keys that `PAYBRIDGE_*` variables may set (others, such as the test
@@ -277,8 +283,8 @@ impl Config {
             None => figment = figment.merge(Toml::file("paybridge.toml")),
         }
         let env = Env::prefixed("PAYBRIDGE_").split("__").filter(|key| {
-            let top = key.as_str().split('.').next().unwrap_or_default();
-            ENV_KEYS.contains(&top)
+            let key = key.as_str().to_ascii_lowercase();
+            ENV_KEYS.contains(&key.split('.').next().unwrap_or_default())
         });
         let config: Config = figment.merge(env).extract().map_err(Box::new)?;
         config.validate()?;

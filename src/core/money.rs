@@ -65,6 +65,9 @@ pub enum AmountError {
     /// Does not fit in 64-bit minor units.
     #[error("is too large")]
     TooLarge,
+    /// More digits than any decimal can hold exactly.
+    #[error("has more digits than can be represented exactly")]
+    TooManyDigits,
 }
 
 /// An amount of money: minor units and a currency.
@@ -131,12 +134,16 @@ pub fn major_of(minor: i64, currency: Currency) -> Decimal {
 pub fn parse_decimal(text: &str) -> Result<Decimal, AmountError> {
     let text = text.trim();
     let parsed = if text.contains(['e', 'E']) { Decimal::from_scientific(text) } else { Decimal::from_str_exact(text) };
+    let positive_exponent = text.split(['e', 'E']).nth(1).is_some_and(|exp| !exp.starts_with('-'));
     parsed.map_err(|e| match e {
         rust_decimal::Error::ExceedsMaximumPossibleValue | rust_decimal::Error::LessThanMinimumPossibleValue => {
             AmountError::TooLarge
         }
+        rust_decimal::Error::Underflow | rust_decimal::Error::ScaleExceedsMaximumPrecision(_) if positive_exponent => {
+            AmountError::TooLarge
+        }
         rust_decimal::Error::Underflow | rust_decimal::Error::ScaleExceedsMaximumPrecision(_) => {
-            AmountError::TooPrecise { currency: "any currency", exponent: 0 }
+            AmountError::TooManyDigits
         }
         _ => AmountError::NotANumber,
     })
@@ -197,6 +204,7 @@ mod tests {
         assert_eq!(Money::parse_major("0", bdt()), Err(AmountError::NotPositive));
         assert_eq!(Money::parse_major("1e30", bdt()), Err(AmountError::TooLarge));
         assert_eq!(Money::parse_major("abc", bdt()), Err(AmountError::NotANumber));
+        assert_eq!(Money::parse_major("1e-40", bdt()), Err(AmountError::TooManyDigits));
     }
 
     #[test]

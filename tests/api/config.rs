@@ -1,1 +1,110 @@
-//! (being written)
+//! Configuration: layering, errors that name the key, idempotent fixtures.
+
+use std::process::Command;
+
+use paybridge::config::{Config, ConfigError};
+
+use crate::db_test;
+use crate::helpers::{Backend, spawn_app_with};
+
+fn load(toml: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paybridge.toml");
+    std::fs::write(&path, toml).unwrap();
+    Config::load(Some(&path))
+}
+
+#[test]
+fn a_file_overrides_the_defaults() {
+    let config = load("listen = \"127.0.0.1:9999\"\n").unwrap();
+    assert_eq!(config.listen, "127.0.0.1:9999");
+    assert_eq!(config.admin_token.expose(), "change-me", "what the file leaves out keeps its default");
+    assert_eq!(config.merchants.len(), 1, "the demo merchant");
+    assert_eq!(config.merchants[0].rebornpay.as_ref().unwrap().api_key, "pk_test_demo");
+}
+
+#[test]
+fn fixture_merchants_replace_the_demo() {
+    let config = load(
+        r#"
+        [[merchants]]
+        name = "QA Shop"
+        rate_limit_per_minute = 0
+        rebornpay = { api_key = "pk_qa", api_secret = "sk_qa", require_signature = true }
+        starpay_users = [ { api_key = "sp_qa", role = "api_user", name = "Bot" } ]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(config.merchants.len(), 1);
+    let m = &config.merchants[0];
+    assert_eq!((m.name.as_str(), m.rate_limit_per_minute, m.default_currency.as_str()), ("QA Shop", 0, "BDT"));
+    assert!(m.rebornpay.as_ref().unwrap().require_signature);
+    let seed = m.to_seed();
+    assert_eq!(seed.credentials.len(), 2);
+}
+
+#[test]
+fn bad_files_name_the_key() {
+    let cases = [
+        ("listn = \"x\"", "listn"),
+        ("payment_ttl_secs = \"soon\"", "payment_ttl_secs"),
+        ("listen = \"nowhere\"", "listen"),
+        ("public_url = \"not a url\"", "public_url"),
+        ("[[merchants]]\nname = \"A\"\ndefault_currency = \"ZZZ\"", "merchants[0].default_currency"),
+        ("[[merchants]]\nname = \"A\"\nstatus = \"sleeping\"", "status"),
+        ("[[merchants]]\nname = \"A\"\nip_allowlist = [\"nope\"]", "merchants[0].ip_allowlist[0]"),
+        ("[[merchants]]\nname = \"A\"\nrebornpay = { api_key = \"k\" }", "api_secret"),
+        ("[[merchants]]\nname = \"A\"\nstarpay_users = [ { api_key = \"k\", role = \"king\" } ]", "role"),
+        ("listen = ", "listen"),
+    ];
+    for (toml, key) in cases {
+        let err = load(toml).expect_err(toml).to_string();
+        assert!(err.contains(key), "{toml:?}: {err:?} does not name {key}");
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let err = Config::load(Some(std::path::Path::new("/nonexistent/paybridge.toml"))).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paybridge.toml");
+    let file_db = dir.path().join("from-file.db");
+    let env_db = dir.path().join("from-env.db");
+    std::fs::write(&config, format!("database_url = \"sqlite://{}?mode=rwc\"\n", file_db.display())).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_paybridge"))
+        .args(["migrate", "--config"])
+        .arg(&config)
+        .env("PAYBRIDGE_DATABASE_URL", format!("sqlite://{}?mode=rwc", env_db.display()))
+        .env("PAYBRIDGE_TEST_POSTGRES_URL", "not configuration")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(env_db.exists() && !file_db.exists(), "PAYBRIDGE_DATABASE_URL wins over the file");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_paybridge"))
+        .args(["migrate", "--config"])
+        .arg(&config)
+        .env("PAYBRIDGE_PAYMENT_TTL_SECS", "soon")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.to_lowercase().contains("payment_ttl_secs"), "{stderr}");
+    assert_eq!(stderr.matches("invalid type").count(), 1, "said once: {stderr}");
+}
+
+async fn restarting_with_the_same_fixtures_changes_nothing(backend: Backend) {
+    let first = spawn_app_with(backend, |_| {}).await;
+    let creds = first.send(first.admin(reqwest::Method::GET, "/merchants/1/credentials")).await.body;
+    let merchants = first.send(first.admin(reqwest::Method::GET, "/merchants")).await.body;
+    let second = first.restart().await;
+    assert_eq!(second.send(second.admin(reqwest::Method::GET, "/merchants")).await.body, merchants);
+    assert_eq!(second.send(second.admin(reqwest::Method::GET, "/merchants/1/credentials")).await.body, creds);
+}
+
+db_test!(restarting_with_the_same_fixtures_changes_nothing);

@@ -102,6 +102,8 @@ pub struct TestApp {
     pub client: Client,
     /// Its database URL.
     pub db_url: String,
+    /// The configuration it runs with.
+    pub config: Config,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -146,7 +148,7 @@ async fn spawn_config(
     dir: Option<tempfile::TempDir>,
     schema: Option<(String, String)>,
 ) -> TestApp {
-    let app = Application::build(config).await.expect("application builds");
+    let app = Application::build(config.clone()).await.expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -157,7 +159,22 @@ async fn spawn_config(
             .await;
     });
     let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-    TestApp { base, client, db_url, shutdown: Some(tx), server: Some(server), _dir: dir, schema }
+    TestApp { base, client, db_url, config, shutdown: Some(tx), server: Some(server), _dir: dir, schema }
+}
+
+impl TestApp {
+    /// Stops this server and starts another on the same database and configuration,
+    /// as a restart would.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let (dir, schema) = (self._dir.take(), self.schema.take());
+        spawn_config(self.config.clone(), self.db_url.clone(), dir, schema).await
+    }
 }
 
 fn uuid_like() -> String {

@@ -1,1 +1,42 @@
-//! (being written)
+//! The committed OpenAPI documents: any change to an API must show up in `openapi/` and
+//! be accepted on purpose (`cargo run -- openapi --out openapi/`).
+
+use paybridge::startup::all_docs;
+
+#[test]
+fn committed_specs_match_the_generated_ones() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi");
+    let mut stale = Vec::new();
+    for doc in all_docs() {
+        let path = dir.join(format!("{}.yaml", doc.name));
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed != doc.yaml() {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(stale.is_empty(), "stale specs {stale:?}: run `cargo run -- openapi --out openapi/` and commit them");
+}
+
+#[test]
+fn generating_a_spec_twice_gives_the_same_text() {
+    let first: Vec<String> = all_docs().iter().map(|d| d.yaml()).collect();
+    let second: Vec<String> = all_docs().iter().map(|d| d.yaml()).collect();
+    assert_eq!(first, second);
+}
+
+#[test]
+fn rebornpay_operations_require_key_and_secret_together() {
+    let doc = all_docs().into_iter().find(|d| d.name == "rebornpay").unwrap();
+    let paths = doc.spec["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 9, "the nine documented endpoints: {:?}", paths.keys().collect::<Vec<_>>());
+    for (path, ops) in paths {
+        assert!(path.starts_with("/api/v1/"), "{path}");
+        for (method, op) in ops.as_object().unwrap() {
+            let security = op["security"].as_array().unwrap();
+            assert_eq!(security.len(), 1, "{method} {path}: one requirement");
+            let schemes = security[0].as_object().unwrap();
+            assert_eq!(schemes.len(), 2, "{method} {path}: both headers at once");
+        }
+    }
+    assert_eq!(doc.spec["servers"][0]["url"], "/rebornpay");
+}

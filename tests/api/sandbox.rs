@@ -1,1 +1,123 @@
-//! (being written)
+//! The sandbox control API: every outcome, double completion, expiry, instruments.
+
+use reqwest::Method;
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+use crate::db_test;
+use crate::helpers::{Backend, spawn_app, spawn_app_with};
+
+async fn every_outcome_can_be_driven(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (invoice, outcome, status, reborn_status) in [
+        ("S", "success", "processing", "processing"),
+        ("F", "failed", "failed", "failed"),
+        ("C", "cancelled", "cancelled", "cancelled"),
+        ("E", "expired", "expired", "expired"),
+    ] {
+        let url = app.new_payment(invoice, json!(10)).await;
+        let reply = app.complete(&url, json!({ "outcome": outcome })).await;
+        assert_eq!(reply.status, 200, "{outcome}: {}", reply.body);
+        assert_eq!(reply.body["status"], status);
+        assert_eq!(reply.body["merchant_reference"], invoice);
+        assert_eq!(reply.body["dialect"], "rebornpay");
+        assert_eq!(app.payment_status(invoice).await.body["data"]["status"], reborn_status);
+    }
+    let failed = app.payment_status("F").await;
+    assert!(failed.body["data"]["transaction_id"].as_str().unwrap().starts_with("BKS"));
+}
+
+async fn a_checkout_completes_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let url = app.new_payment("ONCE", json!(10)).await;
+    let first = app.complete(&url, json!({ "outcome": "success" })).await;
+    assert_eq!(first.status, 200);
+    for outcome in ["success", "failed", "cancelled"] {
+        let again = app.complete(&url, json!({ "outcome": outcome })).await;
+        assert_eq!(again.status, 409, "{outcome}");
+        assert_eq!(again.body["error"]["code"], "payment_already_completed");
+    }
+    let status = app.payment_status("ONCE").await;
+    assert_eq!(status.body["data"]["transaction_id"], first.body["transaction_id"], "the first charge stands");
+}
+
+async fn an_expired_payment_cannot_be_paid(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.payment_ttl_secs = 1).await;
+    let url = app.new_payment("LATE", json!(10)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let reply = app.complete(&url, json!({ "outcome": "success" })).await;
+    assert_eq!((reply.status, reply.body["error"]["code"].clone()), (410, json!("payment_expired")));
+    assert_eq!(app.payment_status("LATE").await.body["data"]["status"], "expired");
+    let again = app.complete(&url, json!({ "outcome": "success" })).await;
+    assert_eq!(again.status, 410);
+}
+
+async fn cards_keep_only_brand_and_last_four(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let url = app.new_payment("CARD", json!(10)).await;
+    let bad = app
+        .complete(
+            &url,
+            json!({ "outcome": "success", "card": { "number": "4242424242424241", "expiry": "01/20", "cvv": "1" } }),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let fields: Vec<_> = bad.body["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].clone()).collect();
+    assert_eq!(fields, [json!("card.number"), json!("card.expiry"), json!("card.cvv")]);
+
+    let card = json!({ "number": "4242 4242 4242 4242", "expiry": "12/99", "cvv": "987" });
+    let reply = app.complete(&url, json!({ "outcome": "success", "card": card })).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body["transaction_id"].as_str().unwrap().starts_with("CRD"));
+    assert_eq!(reply.body["method"], "card");
+
+    let db = app.db().await;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(instrument AS TEXT) FROM payments WHERE reference = 'CARD'",
+        ))
+        .await
+        .unwrap();
+    let instrument: String = rows[0].try_get_by_index(0).unwrap();
+    assert!(instrument.contains("4242") && instrument.contains("visa"), "{instrument}");
+    assert!(!instrument.contains("424242424242") && !instrument.contains("987"), "{instrument}");
+}
+
+async fn unknown_tokens_and_bad_bodies(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reply = app.complete("http://x/checkout/nope", json!({ "outcome": "success" })).await;
+    assert_eq!((reply.status, reply.body["error"]["code"].clone()), (404, json!("not_found")));
+    let url = app.new_payment("X", json!(10)).await;
+    for body in [
+        json!({ "outcome": "maybe" }),
+        json!({}),
+        json!({ "outcome": "success", "card": {"number": "4242424242424242", "expiry": "12/99", "cvv": "123"}, "wallet": {"phone": "01711000000"} }),
+    ] {
+        let reply = app.complete(&url, body.clone()).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.body);
+    }
+    let token = url.rsplit('/').next().unwrap();
+    let shown = app.send(app.request(Method::GET, &format!("/sandbox/v1/checkout/{token}"))).await;
+    assert_eq!((shown.status, shown.body["status"].clone()), (200, json!("created")));
+}
+
+async fn the_checkout_page_says_it_is_not_built_yet(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let url = app.new_payment("PAGE", json!(10)).await;
+    let response = app.client.get(&url).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 501);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("PAGE") && html.contains("/sandbox/v1/checkout/"), "{html}");
+    let missing = app.client.get(format!("{}/checkout/nope", app.base)).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+}
+
+db_test!(
+    every_outcome_can_be_driven,
+    a_checkout_completes_once,
+    an_expired_payment_cannot_be_paid,
+    cards_keep_only_brand_and_last_four,
+    unknown_tokens_and_bad_bodies,
+    the_checkout_page_says_it_is_not_built_yet,
+);
