@@ -32,6 +32,11 @@ enum Command {
     },
 }
 
+/// mimalloc: the request path allocates heavily across threads, where glibc's malloc
+/// contends (measured in bench/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     paybridge::telemetry::init();

@@ -9,7 +9,8 @@
 //! - [`error`]: the `CoreError` table.
 //! - [`types`]: canonical records and commands.
 //! - `access`: credentials → [`Principal`], the auth cache, IP allow-lists, rate limits.
-//! - `payments`: creation (batched), lookups, checkout completion, capture.
+//! - `create`: payment creation, batched (the hot path).
+//! - `payments`: lookups, checkout completion, capture.
 //! - `refunds`, `settlements`: the admin-queued refund flow and payouts to merchants.
 //! - `ledger`: double-entry postings and the balances derived from them.
 //! - `outbox`: canonical events written in the same transaction as the change.
@@ -22,6 +23,7 @@ pub mod money;
 pub mod types;
 
 mod access;
+mod create;
 mod idempotency;
 mod ledger;
 mod merchants;
@@ -71,7 +73,8 @@ struct Inner {
     store: store::Store,
     settings: CoreSettings,
     access: access::AccessControl,
-    creator: payments::Creator,
+    creator: create::Creator,
+    _checkpointer: Option<store::AbortOnDrop>,
 }
 
 impl Gateway {
@@ -80,9 +83,10 @@ impl Gateway {
     pub async fn connect(database_url: &str, settings: CoreSettings) -> Result<Gateway, CoreError> {
         let store = store::Store::connect(database_url, settings.max_connections).await?;
         migrate_store(&store).await?;
-        let creator = payments::Creator::start(store.clone(), settings.clone());
+        let creator = create::Creator::start(store.clone());
         let access = access::AccessControl::new(settings.auth_cache_ttl);
-        Ok(Gateway { inner: Arc::new(Inner { store, settings, access, creator }) })
+        let _checkpointer = store.start_checkpointer();
+        Ok(Gateway { inner: Arc::new(Inner { store, settings, access, creator, _checkpointer }) })
     }
 
     /// Applies pending migrations to the database at `database_url` and returns.

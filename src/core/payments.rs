@@ -1,165 +1,14 @@
-//! Payments: creation, lookups, checkout completion and capture.
-//!
-//! Creation is the hot path, so concurrent creates are batched: one background task
-//! takes every create waiting at that moment and writes them with one multi-row
-//! `INSERT … ON CONFLICT DO NOTHING RETURNING` plus one multi-row outbox insert in a
-//! single transaction. A reference that already exists is simply not returned by the
-//! insert and answers [`CoreError::DuplicateReference`]; the unique index decides, so
-//! this holds across several instances on one Postgres too.
+//! Payments: lookups, checkout completion and capture. Creation is in `create`.
 
-use std::collections::HashSet;
-
-use rand::Rng;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
-};
-use tokio::sync::{mpsc, oneshot};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
 use super::store::{self, entities::payment};
 use super::{
-    AttemptLog, CaptureMode, CoreError, CoreSettings, Entity, EventType, Gateway, Instrument, NewPayment, Payment,
-    PaymentFilter, PaymentStatus, Principal,
+    AttemptLog, CaptureMode, CoreError, Entity, EventType, Gateway, Instrument, Payment, PaymentFilter, PaymentStatus,
+    Principal,
 };
-
-/// Creates waiting longer than this many in the queue are written in the next batch.
-const MAX_BATCH: usize = 256;
-
-struct CreateJob {
-    merchant_id: i64,
-    principal: Principal,
-    cmd: NewPayment,
-    reply: oneshot::Sender<Result<Payment, CoreError>>,
-}
-
-/// The batching writer of new payments.
-pub(super) struct Creator {
-    jobs: mpsc::Sender<CreateJob>,
-}
-
-impl Creator {
-    pub(super) fn start(store: store::Store, settings: CoreSettings) -> Creator {
-        let (jobs, rx) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(run_creator(rx, store, settings));
-        Creator { jobs }
-    }
-}
-
-async fn run_creator(mut rx: mpsc::Receiver<CreateJob>, store: store::Store, settings: CoreSettings) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        write_batch(&store, &settings, std::mem::take(&mut jobs)).await;
-    }
-}
-
-async fn write_batch(store: &store::Store, settings: &CoreSettings, jobs: Vec<CreateJob>) {
-    let mut seen = HashSet::new();
-    let mut accepted = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let key = (job.merchant_id, job.principal.dialect(), job.cmd.reference.clone());
-        if seen.insert(key) {
-            accepted.push(job);
-        } else {
-            let _ = job.reply.send(Err(CoreError::DuplicateReference));
-        }
-    }
-    match insert_payments(store, settings, &accepted).await {
-        Ok(mut inserted) => {
-            for job in accepted {
-                let namespace = job.principal.dialect();
-                let pos = inserted.iter().position(|p| {
-                    p.merchant_id == job.merchant_id && p.namespace == namespace && p.reference == job.cmd.reference
-                });
-                let result = match pos {
-                    Some(i) => Ok(inserted.swap_remove(i)),
-                    None => Err(CoreError::DuplicateReference),
-                };
-                let _ = job.reply.send(result);
-            }
-        }
-        Err(err) => {
-            for job in accepted {
-                let _ = job.reply.send(Err(err.clone()));
-            }
-        }
-    }
-}
-
-async fn insert_payments(
-    store: &store::Store,
-    settings: &CoreSettings,
-    jobs: &[CreateJob],
-) -> Result<Vec<Payment>, CoreError> {
-    let now = super::now();
-    let expires_at = now + settings.payment_ttl;
-    let tokens: Vec<String> = {
-        let mut rng = rand::rng();
-        jobs.iter().map(|_| hex::encode(rng.random::<[u8; 16]>())).collect()
-    };
-    let rows: Vec<payment::ActiveModel> = jobs
-        .iter()
-        .zip(tokens)
-        .map(|(job, token)| {
-            let cmd = &job.cmd;
-            payment::ActiveModel {
-                merchant_id: Set(job.merchant_id),
-                namespace: Set(job.principal.dialect().as_str().to_owned()),
-                reference: Set(cmd.reference.clone()),
-                amount: Set(cmd.amount.minor()),
-                currency: Set(cmd.amount.currency().code().to_owned()),
-                status: Set(PaymentStatus::Created.as_str().to_owned()),
-                capture_mode: Set(cmd.capture_mode.as_str().to_owned()),
-                method: Set(cmd.method.clone()),
-                description: Set(cmd.description.clone()),
-                customer: Set(to_json(&cmd.customer)),
-                metadata: Set(cmd.metadata.clone()),
-                urls: Set(to_json(&cmd.urls)),
-                checkout_token: Set(token),
-                processor_txn_id: Set(None),
-                instrument: Set(None),
-                attempt_code: Set(None),
-                attempt_message: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                expires_at: Set(expires_at),
-                authorized_at: Set(None),
-                captured_at: Set(None),
-                ..Default::default()
-            }
-        })
-        .collect();
-    let txn = store.begin_write().await?;
-    let inserted = payment::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([payment::Column::MerchantId, payment::Column::Namespace, payment::Column::Reference])
-                .do_nothing()
-                .to_owned(),
-        )
-        .try_insert()
-        .exec_with_returning_many(&txn)
-        .await?;
-    let inserted = match inserted {
-        TryInsertResult::Inserted(rows) => rows,
-        TryInsertResult::Empty | TryInsertResult::Conflicted => Vec::new(),
-    };
-    let payments =
-        inserted.into_iter().map(|row| store::payment(row, &settings.public_url)).collect::<Result<Vec<_>, _>>()?;
-    let events = payments
-        .iter()
-        .map(|p| {
-            NewEvent::new(p.merchant_id, EventType::PaymentCreated, Some(p.id), &serde_json::json!({ "payment": p }))
-        })
-        .collect();
-    outbox::emit(&txn, events).await?;
-    txn.commit().await?;
-    Ok(payments)
-}
-
-fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
-}
 
 /// How a checkout ended, as the processor reports it.
 #[derive(Debug, Clone)]
@@ -198,15 +47,6 @@ pub struct CheckoutResult {
 }
 
 impl Gateway {
-    /// Creates a payment for the principal's merchant in the principal's dialect
-    /// namespace. Writes `payment.created`.
-    pub async fn create_payment(&self, principal: &Principal, cmd: NewPayment) -> Result<Payment, CoreError> {
-        let (reply, rx) = oneshot::channel();
-        let job = CreateJob { merchant_id: principal.merchant_id(), principal: principal.clone(), cmd, reply };
-        self.inner.creator.jobs.send(job).await.map_err(|_| CoreError::Internal("payment writer stopped".into()))?;
-        rx.await.map_err(|_| CoreError::Internal("payment writer dropped a request".into()))?
-    }
-
     /// The principal's merchant's payment with this reference in the principal's
     /// dialect namespace.
     pub async fn payment_by_reference(&self, principal: &Principal, reference: &str) -> Result<Payment, CoreError> {
@@ -276,7 +116,7 @@ impl Gateway {
             CheckoutOutcome::Approved { processor_txn_id, method, instrument } => {
                 change.processor_txn_id = Set(Some(processor_txn_id.clone()));
                 change.method = Set(Some(method.clone()));
-                change.instrument = Set(instrument.as_ref().map(to_json));
+                change.instrument = Set(instrument.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default()));
                 change.authorized_at = Set(Some(now));
                 match current.capture_mode {
                     CaptureMode::Automatic => {
@@ -291,7 +131,7 @@ impl Gateway {
                 if let Some(method) = method {
                     change.method = Set(Some(method.clone()));
                 }
-                change.instrument = Set(instrument.as_ref().map(to_json));
+                change.instrument = Set(instrument.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default()));
                 change.attempt_code = Set(Some(attempt.code.clone()));
                 change.attempt_message = Set(Some(attempt.message.clone()));
                 (PaymentStatus::Failed, EventType::PaymentFailed)

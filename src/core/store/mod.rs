@@ -7,6 +7,11 @@
 //! exactly one connection (`writer`) while reads use their own pool (`reader`, WAL mode
 //! lets them run beside the writer). On Postgres both are the same pool and row locks
 //! (`SELECT … FOR UPDATE`) serialize what must be serialized.
+//!
+//! SQLite's WAL is checkpointed by a background task on a read connection
+//! ([`Store::start_checkpointer`]) rather than inline by whichever write commits after
+//! 1,000 pages, which kept the writer waiting; a high automatic threshold remains as a
+//! backstop so the WAL cannot grow without bound.
 
 pub(super) mod entities;
 mod rows;
@@ -72,23 +77,60 @@ impl Store {
         if self.locks_rows() { query.lock_exclusive() } else { query }
     }
 
+    /// On SQLite, starts checkpointing the WAL every [`CHECKPOINT_EVERY`] in the
+    /// background (PASSIVE: it never blocks the writer); the task stops when the
+    /// returned guard is dropped. Nothing to do on Postgres.
+    pub fn start_checkpointer(&self) -> Option<AbortOnDrop> {
+        if self.backend() != DatabaseBackend::Sqlite {
+            return None;
+        }
+        let reader = self.reader.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(err) = reader.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+                    tracing::warn!(error = %err, "WAL checkpoint failed");
+                }
+            }
+        });
+        Some(AbortOnDrop(task))
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.reader.execute_unprepared("SELECT 1").await.map(|_| ())
     }
 }
 
+/// How often the background task checkpoints SQLite's WAL.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Aborts a background task when dropped.
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_owned());
+    // No ping before each acquire: a local file cannot go away between queries, and
+    // the ping is a round trip to the driver's thread per transaction.
     opts.max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(60))
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                // Backstop only: the checkpointer task normally keeps the WAL short.
+                .pragma("wal_autocheckpoint", "10000")
                 .create_if_missing(true)
         });
     opts

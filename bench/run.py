@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Load benchmark: REBORNPAY payment/create beside GET /healthz, on SQLite and Postgres.
+
+For each backend it starts a release paybridge on 127.0.0.1 with a benchmark merchant
+(no rate limit), then runs ROUNDS rounds of `wrk -t2 -c64` against /healthz and then
+payment/create (unique invoice ids, valid credentials), back to back, so each round's
+ratio compares the two under the same machine conditions. It reports medians of the
+rounds and writes bench/RESULTS.md.
+
+    python3 bench/run.py                      # SQLite, and Postgres if reachable
+    python3 bench/run.py --rounds 5 --duration 10
+    PAYBRIDGE_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test python3 bench/run.py
+
+Only 127.0.0.1 is loaded; every wrk run stops by itself after --duration seconds.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 18080
+BASE = f"http://127.0.0.1:{PORT}"
+CREATE = f"{BASE}/rebornpay/api/v1/payment/create"
+
+
+def parse_wrk(output):
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return rps, float(p99.group(1)) * scale, int(errors.group(1)) if errors else 0
+
+
+def wrk(url, duration, script=None):
+    cmd = ["wrk", "-t2", "-c64", f"-d{duration}s", "--latency"]
+    if script:
+        cmd += ["-s", str(script)]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def wait_ready():
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"{BASE}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("paybridge did not become ready")
+
+
+def run_backend(name, database_url, rounds, duration, workdir):
+    config = workdir / f"{name}.toml"
+    config.write_text(
+        f'listen = "127.0.0.1:{PORT}"\n'
+        f'database_url = "{database_url}"\n'
+        f'public_url = "{BASE}"\n'
+        "log_credentials = false\n"
+        "[[merchants]]\n"
+        'name = "Bench Shop"\n'
+        "rate_limit_per_minute = 0\n"
+        'rebornpay = { api_key = "pk_bench", api_secret = "sk_bench" }\n'
+    )
+    env = dict(os.environ, RUST_LOG="warn")
+    server = subprocess.Popen(
+        [str(ROOT / "target/release/paybridge"), "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / f"{name}.log", "w"),
+    )
+    try:
+        wait_ready()
+        wrk(f"{BASE}/healthz", 2)  # warm-up
+        wrk(CREATE, 2, ROOT / "bench/create.lua")
+        rows = []
+        for i in range(rounds):
+            h_rps, h_p99, _ = wrk(f"{BASE}/healthz", duration)
+            c_rps, c_p99, c_err = wrk(CREATE, duration, ROOT / "bench/create.lua")
+            if c_err:
+                raise SystemExit(f"{name}: {c_err} create requests failed; see {workdir / (name + '.log')}")
+            rows.append((h_rps, h_p99, c_rps, c_p99, c_rps / h_rps))
+            print(f"  {name} round {i + 1}: healthz {h_rps:,.0f} req/s p99 {h_p99:.2f} ms; "
+                  f"create {c_rps:,.0f} req/s p99 {c_p99:.2f} ms; ratio {100 * c_rps / h_rps:.1f}%", flush=True)
+        return rows
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def postgres_url():
+    url = os.environ.get("PAYBRIDGE_BENCH_POSTGRES_URL") or os.environ.get("PAYBRIDGE_TEST_POSTGRES_URL")
+    if url:
+        return url
+    if shutil.which("psql") and subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c", "select 1"], capture_output=True
+    ).returncode == 0:
+        return "postgres://postgres@127.0.0.1:5432/test"
+    return None
+
+
+def fresh_postgres_schema(url):
+    schema = f"bench_{int(time.time())}"
+    subprocess.run(["psql", url, "-c", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-c%20search_path%3D{schema}", schema
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/RESULTS.md")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    subprocess.run(["cargo", "build", "--release", "--bin", "paybridge"], cwd=ROOT, check=True)
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        print("SQLite:", flush=True)
+        results["SQLite"] = run_backend("sqlite", f"sqlite://{workdir}/bench.db?mode=rwc", args.rounds, args.duration, workdir)
+        pg = postgres_url()
+        if pg:
+            url, schema = fresh_postgres_schema(pg)
+            print("Postgres:", flush=True)
+            try:
+                results["Postgres"] = run_backend("postgres", url, args.rounds, args.duration, workdir)
+            finally:
+                subprocess.run(["psql", pg, "-c", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
+        else:
+            print("Postgres: not reachable, skipped")
+
+    lines = summary(results, args)
+    print("\n".join(lines))
+    if not args.no_write:
+        write_results(lines)
+
+
+def summary(results, args):
+    cpus = os.cpu_count()
+    lines = [
+        f"Measured {date.today().isoformat()} on this machine ({cpus} cores, wrk sharing them with the server), "
+        f"`wrk -t2 -c64 -d{args.duration}s`, {args.rounds} rounds, medians.",
+        "",
+        "| backend | /healthz req/s | /healthz p99 | create req/s | create p99 | create ÷ healthz |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, rows in results.items():
+        med = [statistics.median(col) for col in zip(*rows)]
+        lines.append(
+            f"| {name} | {med[0]:,.0f} | {med[1]:.2f} ms | {med[2]:,.0f} | {med[3]:.2f} ms | **{100 * med[4]:.1f} %** |"
+        )
+    lines += ["", "Per round (healthz req/s, create req/s, ratio):", ""]
+    for name, rows in results.items():
+        lines.append(f"- {name}: " + "; ".join(f"{h:,.0f} / {c:,.0f} / {100 * r:.1f}%" for h, _, c, _, r in rows))
+    return lines
+
+
+def write_results(lines):
+    path = ROOT / "bench/RESULTS.md"
+    text = path.read_text() if path.exists() else ""
+    start, end = "<!-- create-vs-healthz:start -->", "<!-- create-vs-healthz:end -->"
+    block = start + "\n" + "\n".join(lines) + "\n" + end
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
