@@ -14,7 +14,7 @@ mod types;
 use std::sync::Arc;
 
 use poem::{EndpointExt, Route};
-use poem_openapi::OpenApiService;
+use poem_openapi::{ExtraHeader, OpenApiService};
 
 use crate::http::AppState;
 use crate::http::idempotency::Idempotency;
@@ -49,6 +49,19 @@ fn service() -> OpenApiService<api::RebornApi, ()> {
         .description(DESCRIPTION)
         .server(BASE)
         .url_prefix(API_PREFIX)
+        .extra_request_header::<Option<String>, _>(
+            ExtraHeader::new("X-Timestamp").description("Unix seconds, for a signed request."),
+        )
+        .extra_request_header::<Option<String>, _>(
+            ExtraHeader::new("X-Signature")
+                .description("Lowercase hex HMAC-SHA256(secret, \"{X-Timestamp}.{body}\"), for a signed request."),
+        )
+        .extra_request_header::<Option<String>, _>(
+            ExtraHeader::new("Idempotency-Key").description("Makes a POST safe to retry (kept 24 hours)."),
+        )
+        .extra_response_header::<Option<String>, _>(
+            ExtraHeader::new("Idempotent-Replayed").description("`true` when this is a stored response replayed."),
+        )
 }
 
 /// The OpenAPI document.

@@ -151,20 +151,9 @@ impl Gateway {
         }
         let payment = self.reload_payment(&txn, current.id).await?;
         if status == PaymentStatus::Succeeded {
-            let subject = Subject { payment_id: Some(payment.id), ..Default::default() };
-            ledger::transfer(
-                &txn,
-                payment.merchant_id,
-                "capture",
-                subject,
-                payment.amount,
-                Account::ProcessorClearing,
-                Account::Available,
-            )
-            .await?;
+            credit_capture(&txn, &payment).await?;
         }
-        let snapshot = serde_json::json!({ "payment": &payment });
-        outbox::emit(&txn, vec![NewEvent::new(payment.merchant_id, event, Some(payment.id), &snapshot)]).await?;
+        emit_payment_event(&txn, event, &payment).await?;
         txn.commit().await?;
         if ran_out {
             return Err(CoreError::PaymentExpired);
@@ -212,20 +201,8 @@ impl Gateway {
             return self.payment_by_reference(principal, reference).await;
         }
         let payment = self.reload_payment(&txn, current.id).await?;
-        let subject = Subject { payment_id: Some(payment.id), ..Default::default() };
-        ledger::transfer(
-            &txn,
-            payment.merchant_id,
-            "capture",
-            subject,
-            payment.amount,
-            Account::ProcessorClearing,
-            Account::Available,
-        )
-        .await?;
-        let snapshot = serde_json::json!({ "payment": &payment });
-        let event = NewEvent::new(payment.merchant_id, EventType::PaymentSucceeded, Some(payment.id), &snapshot);
-        outbox::emit(&txn, vec![event]).await?;
+        credit_capture(&txn, &payment).await?;
+        emit_payment_event(&txn, EventType::PaymentSucceeded, &payment).await?;
         txn.commit().await?;
         Ok(payment)
     }
@@ -238,6 +215,23 @@ impl Gateway {
         let row = payment::Entity::find_by_id(id).one(conn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
         store::payment(row, &self.settings().public_url)
     }
+}
+
+/// Credits a captured payment to its merchant's available balance.
+async fn credit_capture<C: sea_orm::ConnectionTrait>(conn: &C, payment: &Payment) -> Result<(), CoreError> {
+    let subject = Subject { payment_id: Some(payment.id), ..Default::default() };
+    let (from, to) = (Account::ProcessorClearing, Account::Available);
+    ledger::transfer(conn, payment.merchant_id, "capture", subject, payment.amount, from, to).await
+}
+
+/// Writes a payment event carrying the payment's snapshot.
+async fn emit_payment_event<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    event: EventType,
+    payment: &Payment,
+) -> Result<(), CoreError> {
+    let snapshot = serde_json::json!({ "payment": payment });
+    outbox::emit(conn, vec![NewEvent::new(payment.merchant_id, event, Some(payment.id), &snapshot)]).await
 }
 
 /// Selects the principal's merchant's payment with `reference` in its namespace.
