@@ -7,7 +7,9 @@
 pub mod rebornpay;
 
 use poem::Route;
+use rand::Rng;
 
+use crate::core::Dialect;
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -19,4 +21,36 @@ pub fn docs() -> Vec<ApiDoc> {
 /// Mounts every dialect.
 pub fn mount(route: Route, state: &AppState) -> Route {
     rebornpay::mount(route, state, &rebornpay::doc())
+}
+
+/// Fresh key material for a dialect credential, in the provider's customary form:
+/// `(public key, secret, dialect identifiers)`. `given` identifiers are kept; missing
+/// ones are generated. Single-token dialects use one value for both parts.
+pub fn new_credential(
+    dialect: Dialect,
+    given: serde_json::Map<String, serde_json::Value>,
+) -> (String, String, serde_json::Value) {
+    let account_id = rand::rng().random_range(1000..1_000_000u32);
+    let mut rng = rand::rng();
+    let mut hex = |bytes: usize| (0..bytes).map(|_| format!("{:02x}", rng.random::<u8>())).collect::<String>();
+    let mut extra = given;
+    let (key, secret) = match dialect {
+        Dialect::Rebornpay => rebornpay::new_keys(&mut hex),
+        // Until their dialects are built, the formats their fixtures use.
+        Dialect::Shadhinpay => {
+            extra.entry("business_id").or_insert_with(|| format!("biz_{}", hex(6)).into());
+            (format!("cl_{}", hex(10)), format!("sk_{}", hex(16)))
+        }
+        Dialect::Qrmoney => {
+            extra.entry("account_id").or_insert_with(|| account_id.to_string().into());
+            extra.entry("merchant_id").or_insert_with(|| format!("m-{}", hex(4)).into());
+            let token = hex(20);
+            (token.clone(), token)
+        }
+        Dialect::Starpay | Dialect::Payrequest => {
+            let token = hex(20);
+            (token.clone(), token)
+        }
+    };
+    (key, secret, serde_json::Value::Object(extra))
 }

@@ -121,15 +121,19 @@ impl Application {
     }
 }
 
-/// Hourly housekeeping: forget idempotency records past their retention.
+/// Housekeeping every minute: forget idempotency records past their retention and
+/// request signatures past their replay window.
 async fn maintenance(gateway: Gateway) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
         match gateway.purge_idempotency().await {
             Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency records removed"),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "idempotency purge failed"),
+        }
+        if let Err(err) = gateway.purge_used_signatures().await {
+            tracing::warn!(error = %err, "signature purge failed");
         }
     }
 }

@@ -11,6 +11,7 @@ use super::errors::Reply;
 use super::types::*;
 use crate::core::{CoreError, FieldIssue, PaymentFilter, PaymentStatus, RefundAmount, money::parse_decimal};
 use crate::http::AppState;
+use crate::http::idempotency::RequestKey;
 use crate::http::wire::Wire;
 
 #[derive(Tags)]
@@ -93,16 +94,21 @@ impl RebornApi {
     async fn refund_request(
         &self,
         state: Data<&AppState>,
+        request: &poem::Request,
         auth: ApiKeyAuth,
         _secret: ApiSecretAuth,
         body: Json<Wire<RefundRequest>>,
     ) -> Reply<RefundResponse> {
         let result = async {
             let req = body.0.into_result()?;
+            let reason = req.validated_reason()?;
             let amount = parse_decimal(req.amount.as_str())
                 .map_err(|e| CoreError::Validation(vec![FieldIssue::new("amount", e.to_string())]))?;
-            let refund =
-                state.gateway.request_refund(&auth.0, &req.invoice_id, RefundAmount::Major(amount), req.reason).await?;
+            let key = RequestKey::of(request);
+            let refund = state
+                .gateway
+                .request_refund(&auth.0, &req.invoice_id, RefundAmount::Major(amount), reason, key)
+                .await?;
             Ok(RefundResponse { success: true, message: "Refund request submitted".into(), data: refund.into() })
         };
         Reply::from_result(result.await)

@@ -1,7 +1,7 @@
 //! REBORNPAY authentication: `X-Api-Key` + `X-Api-Secret`, the merchant's status, IP
 //! allow-list and rate limit, then the optional (or, per credential, mandatory) request
 //! signature `X-Signature` = hex HMAC-SHA256(secret, "{X-Timestamp}.{body}") within a
-//! 300-second window.
+//! 300-second window, each signature accepted once (a replayed request is refused).
 //!
 //! It runs as middleware around the whole API so that every failure gets REBORNPAY's
 //! error body before any parsing, and the signature can cover the raw body. The
@@ -87,13 +87,12 @@ impl<E: Endpoint> RebornAuthEndpoint<E> {
                 .into_bytes_limit(MAX_BODY_BYTES)
                 .await
                 .map_err(|_| CoreError::invalid("body", "could not be read or is larger than 1 MiB"))?;
-            verify_signature(
-                &principal.credential().secret,
-                &timestamp,
-                &signature,
-                &body,
-                chrono::Utc::now().timestamp(),
-            )?;
+            let now = chrono::Utc::now().timestamp();
+            let ts = verify_signature(&principal.credential().secret, &timestamp, &signature, &body, now)?;
+            // Remembered until its timestamp leaves the window; then the window refuses it.
+            let until = chrono::DateTime::from_timestamp(ts.saturating_add(SIGNATURE_WINDOW_SECS + 1), 0)
+                .unwrap_or_else(chrono::Utc::now);
+            gateway.consume_signature(&principal, &signature, until).await?;
             req.set_body(body);
         }
         Ok(principal)
@@ -101,16 +100,16 @@ impl<E: Endpoint> RebornAuthEndpoint<E> {
 }
 
 /// Checks a request signature: the timestamp must be within the window of `now` and
-/// the signature the HMAC of "{timestamp}.{body}".
+/// the signature the HMAC of "{timestamp}.{body}". Returns the timestamp.
 pub fn verify_signature(
     secret: &str,
     timestamp: &str,
     signature: &str,
     body: &[u8],
     now: i64,
-) -> Result<(), CoreError> {
+) -> Result<i64, CoreError> {
     let ts: i64 = timestamp.parse().map_err(|_| CoreError::InvalidSignature("X-Timestamp must be Unix seconds"))?;
-    if (now - ts).abs() > SIGNATURE_WINDOW_SECS {
+    if now.abs_diff(ts) > SIGNATURE_WINDOW_SECS.unsigned_abs() {
         return Err(CoreError::InvalidSignature("X-Timestamp is more than 300 seconds from the server's clock"));
     }
     let mut message = Vec::with_capacity(timestamp.len() + 1 + body.len());
@@ -120,7 +119,7 @@ pub fn verify_signature(
     if !verify_hmac_sha256_hex(secret.as_bytes(), &message, signature) {
         return Err(CoreError::InvalidSignature("X-Signature does not match the request"));
     }
-    Ok(())
+    Ok(ts)
 }
 
 impl<E: Endpoint> Endpoint for RebornAuthEndpoint<E> {
@@ -158,5 +157,7 @@ mod tests {
         assert!(verify_signature("sk", "1000", &sig, b"", 1301).is_err());
         assert!(verify_signature("sk", "1000", &sig, b"", 699).is_err());
         assert!(verify_signature("sk", "abc", &sig, b"", 1000).is_err());
+        assert!(verify_signature("sk", &i64::MIN.to_string(), &sig, b"", 1000).is_err(), "no overflow");
+        assert!(verify_signature("sk", &i64::MAX.to_string(), &sig, b"", -1000).is_err(), "no overflow");
     }
 }

@@ -163,7 +163,8 @@ pub enum Reply<T: ParseFromJSON + ToJSON + Send + Sync> {
     /// `duplicate_invoice_id`, or `request_in_progress` for a retried Idempotency-Key.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// `refund_exceeds_payment`.
+    /// `refund_exceeds_payment`, or `insufficient_balance` when the available balance
+    /// (after settlements) cannot fund a refund.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
     /// `rate_limited`: 120 requests per minute per merchant.

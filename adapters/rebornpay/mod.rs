@@ -31,13 +31,15 @@ REBORNPAY's payment API as paybridge emulates it: point an existing integration 
 * Authenticate every request with `X-Api-Key` and `X-Api-Secret`.
 * Optional request signing: `X-Timestamp` (Unix seconds) and `X-Signature` = lowercase hex \
 HMAC-SHA256(secret, \"{timestamp}.{body}\"). A merchant setting makes it mandatory; a \
-timestamp more than 300 s from the server's clock is rejected.
+timestamp more than 300 s from the server's clock is rejected, and so is a signature \
+used before: sign each request (each retry too) anew.
 * 120 requests per minute per merchant (`429 rate_limited`, with `Retry-After`); an IP \
 allow-list answers `403 ip_not_allowed` to other addresses.
 * Amounts are major units of the currency (2500 = 2500.00 BDT) with at most the \
 currency's decimals.
 * `verify` trusts only the processor's record of the transaction and credits the balance \
-once; refunds wait in an admin queue.
+once; refunds wait in an admin queue and are funded from the available balance \
+(`422 insufficient_balance` once it was settled out).
 * Any POST may carry `Idempotency-Key`: a retry with the same body replays the first \
 response (`Idempotent-Replayed: true`); the same key with another body is `invalid_body`.
 * Where the provider documents no response shape, paybridge answers \
@@ -76,4 +78,9 @@ pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
         .with(auth::RebornAuth::new(state.clone()))
         .data(state.clone());
     doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
+}
+
+/// REBORNPAY key material: `pk_live_…` and `sk_live_…`.
+pub fn new_keys(hex: &mut impl FnMut(usize) -> String) -> (String, String) {
+    (format!("pk_live_{}", hex(12)), format!("sk_live_{}", hex(16)))
 }

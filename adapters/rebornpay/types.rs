@@ -48,8 +48,10 @@ impl CreatePaymentRequest {
     /// Validates the request into a canonical command, reporting every bad field.
     pub fn into_command(self) -> Result<NewPayment, CoreError> {
         let mut issues = Vec::new();
-        let reference = self.invoice_id.trim().to_owned();
-        if reference.is_empty() || reference.chars().count() > 100 || reference.chars().any(char::is_control) {
+        // Kept exactly as sent: status, verify and refund look it up the same way.
+        let reference = self.invoice_id;
+        let printable = !reference.trim().is_empty() && !reference.chars().any(char::is_control);
+        if !printable || reference.chars().count() > 100 {
             issues.push(FieldIssue::new("invoice_id", "must be 1 to 100 printable characters"));
         }
         let amount = match Currency::parse(&self.currency) {
@@ -296,6 +298,15 @@ pub struct RefundRequest {
     /// Why.
     #[oai(validator(max_length = 500))]
     pub reason: Option<String>,
+}
+
+impl RefundRequest {
+    /// The reason, checked against its documented limit.
+    pub fn validated_reason(&self) -> Result<Option<String>, CoreError> {
+        let mut issues = Vec::new();
+        check_len("reason", self.reason.as_deref(), 500, &mut issues);
+        if issues.is_empty() { Ok(self.reason.clone()) } else { Err(CoreError::Validation(issues)) }
+    }
 }
 
 /// A refund status.

@@ -1,5 +1,6 @@
 //! The initial schema: merchants and credentials, payments, refunds, settlements, the
-//! double-entry ledger, the transactional outbox and idempotency records.
+//! double-entry ledger, the transactional outbox, idempotency records and the request
+//! signatures already used (replay protection).
 //!
 //! Money columns are `BIGINT` minor units; the currency code sits beside every amount.
 
@@ -127,6 +128,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(Refunds::Currency).string().not_null())
                 .col(ColumnDef::new(Refunds::Status).string().not_null())
                 .col(ColumnDef::new(Refunds::Reason).string().null())
+                .col(ColumnDef::new(Refunds::RequestKey).string().null())
                 .col(ColumnDef::new(Refunds::Note).string().null())
                 .col(ts(Refunds::CreatedAt))
                 .col(ts(Refunds::UpdatedAt))
@@ -137,6 +139,18 @@ impl MigrationTrait for Migration {
         )
         .await?;
         index(m, "ix_refunds_payment", Refunds::Table, &[Refunds::PaymentId]).await?;
+        // A merchant's Idempotency-Key makes a refund request once, even when the
+        // stored response was lost (NULLs do not collide).
+        m.create_index(
+            Index::create()
+                .name("ux_refunds_request_key")
+                .table(Refunds::Table)
+                .col(Refunds::MerchantId)
+                .col(Refunds::RequestKey)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
         index(m, "ix_refunds_status", Refunds::Table, &[Refunds::Status]).await?;
 
         m.create_table(
@@ -219,6 +233,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(IdempotencyKeys::Key).string().not_null())
                 .col(ColumnDef::new(IdempotencyKeys::RequestHash).string().not_null())
                 .col(ColumnDef::new(IdempotencyKeys::Status).string().not_null())
+                .col(ColumnDef::new(IdempotencyKeys::Claim).string().not_null())
                 .col(ColumnDef::new(IdempotencyKeys::ResponseStatus).integer().null())
                 .col(ColumnDef::new(IdempotencyKeys::ResponseContentType).string().null())
                 .col(ColumnDef::new(IdempotencyKeys::ResponseBody).binary().null())
@@ -239,11 +254,34 @@ impl MigrationTrait for Migration {
         )
         .await?;
         index(m, "ix_idempotency_created", IdempotencyKeys::Table, &[IdempotencyKeys::CreatedAt]).await?;
+
+        m.create_table(
+            Table::create()
+                .table(UsedSignatures::Table)
+                .col(pk(UsedSignatures::Id))
+                .col(ColumnDef::new(UsedSignatures::CredentialId).big_integer().not_null())
+                .col(ColumnDef::new(UsedSignatures::Signature).string().not_null())
+                .col(ts(UsedSignatures::ExpiresAt))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ux_used_signatures")
+                .table(UsedSignatures::Table)
+                .col(UsedSignatures::CredentialId)
+                .col(UsedSignatures::Signature)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        index(m, "ix_used_signatures_expiry", UsedSignatures::Table, &[UsedSignatures::ExpiresAt]).await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            UsedSignatures::Table.into_iden(),
             IdempotencyKeys::Table.into_iden(),
             OutboxEvents::Table.into_iden(),
             LedgerPostings::Table.into_iden(),
@@ -369,6 +407,7 @@ enum Refunds {
     Currency,
     Status,
     Reason,
+    RequestKey,
     Note,
     CreatedAt,
     UpdatedAt,
@@ -430,9 +469,19 @@ enum IdempotencyKeys {
     Key,
     RequestHash,
     Status,
+    Claim,
     ResponseStatus,
     ResponseContentType,
     ResponseBody,
     CreatedAt,
     LockedUntil,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum UsedSignatures {
+    Table,
+    Id,
+    CredentialId,
+    Signature,
+    ExpiresAt,
 }

@@ -6,7 +6,6 @@ use poem_openapi::auth::Bearer;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{OpenApi, SecurityScheme, Tags};
-use rand::Rng;
 use subtle::ConstantTimeEq;
 
 use super::types::*;
@@ -144,7 +143,12 @@ impl AdminApi {
         let result = async {
             let req = body.0.into_result()?;
             let dialect = Dialect::from(req.dialect);
-            let (key_id, secret) = generate_keys(dialect);
+            let given = match req.extra {
+                None => serde_json::Map::new(),
+                Some(serde_json::Value::Object(map)) => map,
+                Some(_) => return Err(CoreError::invalid("extra", "must be a JSON object")),
+            };
+            let (key_id, secret, extra) = crate::adapters::new_credential(dialect, given);
             let role = match (dialect, req.role) {
                 (Dialect::Starpay, Some(role)) if crate::config::STARPAY_ROLES.contains(&role.as_str()) => Some(role),
                 (Dialect::Starpay, _) => {
@@ -161,7 +165,7 @@ impl AdminApi {
                 secret,
                 role,
                 label: req.label,
-                extra: dialect_extra(dialect, req.extra)?,
+                extra,
                 require_signature: req.require_signature.unwrap_or(false),
             };
             Ok(state.gateway.issue_credential(id.0, seed).await?.into())
@@ -175,7 +179,7 @@ impl AdminApi {
     async fn rotate(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
         let result = async {
             let current = state.gateway.credential(id.0).await?;
-            let (key_id, secret) = generate_keys(current.dialect);
+            let (key_id, secret, _) = crate::adapters::new_credential(current.dialect, serde_json::Map::new());
             let single_token = key_id == secret;
             let change = NewCredential {
                 key_id: single_token.then(|| key_id.clone()),
@@ -333,40 +337,4 @@ impl AdminApi {
         let check = state.gateway.check_ledger().await;
         R::ok(check.map(|c| LedgerCheckBody { transactions: c.transactions, unbalanced: c.unbalanced }))
     }
-}
-
-/// Fresh key material in each dialect's customary form; single-token dialects use one
-/// value for both parts.
-fn generate_keys(dialect: Dialect) -> (String, String) {
-    let mut rng = rand::rng();
-    let mut token = |n: usize| (0..n).map(|_| format!("{:02x}", rng.random::<u8>())).collect::<String>();
-    match dialect {
-        Dialect::Rebornpay => (format!("pk_live_{}", token(12)), format!("sk_live_{}", token(16))),
-        Dialect::Shadhinpay => (format!("cl_{}", token(10)), format!("sk_{}", token(16))),
-        Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => {
-            let t = token(20);
-            (t.clone(), t)
-        }
-    }
-}
-
-/// The dialect identifiers a credential needs, generated where not given.
-fn dialect_extra(dialect: Dialect, given: Option<serde_json::Value>) -> Result<serde_json::Value, CoreError> {
-    let mut extra = match given {
-        None => serde_json::Map::new(),
-        Some(serde_json::Value::Object(map)) => map,
-        Some(_) => return Err(CoreError::invalid("extra", "must be a JSON object")),
-    };
-    let mut rng = rand::rng();
-    match dialect {
-        Dialect::Shadhinpay => {
-            extra.entry("business_id").or_insert_with(|| format!("biz_{}", rng.random::<u32>()).into());
-        }
-        Dialect::Qrmoney => {
-            extra.entry("account_id").or_insert_with(|| rng.random_range(1000..1_000_000).to_string().into());
-            extra.entry("merchant_id").or_insert_with(|| format!("m-{}", rng.random::<u32>()).into());
-        }
-        Dialect::Rebornpay | Dialect::Starpay | Dialect::Payrequest => {}
-    }
-    Ok(serde_json::Value::Object(extra))
 }

@@ -21,7 +21,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::outbox::{self, NewEvent};
 use super::store::{self, entities::payment};
-use super::{CoreError, CoreSettings, Dialect, EventType, Gateway, NewPayment, Payment, PaymentStatus, Principal};
+use super::{
+    CoreError, CoreSettings, Dialect, EventType, FieldIssue, Gateway, NewPayment, Payment, PaymentStatus, Principal,
+};
 
 /// At most this many creates go into one transaction.
 const MAX_BATCH: usize = 256;
@@ -30,6 +32,7 @@ type Key = (i64, Dialect, String);
 
 struct CreateJob {
     key: Key,
+    token: String,
     /// The row's values, in the order of [`columns`].
     values: Vec<Expr>,
     /// Complete but for its id, which the insert assigns.
@@ -56,11 +59,38 @@ impl Gateway {
     /// Creates a payment for the principal's merchant in the principal's dialect
     /// namespace, and writes `payment.created`.
     pub async fn create_payment(&self, principal: &Principal, cmd: NewPayment) -> Result<Payment, CoreError> {
+        storable(&cmd)?;
         let job = job(principal, cmd, self.settings());
         let rx = job.1;
         self.inner.creator.jobs.send(job.0).await.map_err(|_| CoreError::Internal("payment writer stopped".into()))?;
         rx.await.map_err(|_| CoreError::Internal("payment writer dropped a request".into()))?
     }
+}
+
+/// Text the database can store: no NUL characters (Postgres refuses them in text and
+/// JSON). Dialects validate their fields first; this keeps the core safe from any.
+fn storable(cmd: &NewPayment) -> Result<(), CoreError> {
+    let texts = [
+        ("reference", Some(cmd.reference.as_str())),
+        ("method", cmd.method.as_deref()),
+        ("description", cmd.description.as_deref()),
+        ("customer.name", cmd.customer.name.as_deref()),
+        ("customer.email", cmd.customer.email.as_deref()),
+        ("customer.phone", cmd.customer.phone.as_deref()),
+        ("urls.success", cmd.urls.success.as_deref()),
+        ("urls.failure", cmd.urls.failure.as_deref()),
+        ("urls.cancel", cmd.urls.cancel.as_deref()),
+        ("urls.notify", cmd.urls.notify.as_deref()),
+    ];
+    let mut issues: Vec<FieldIssue> = texts
+        .iter()
+        .filter(|(_, text)| text.is_some_and(|t| t.contains('\0')))
+        .map(|(field, _)| FieldIssue::new(*field, "must not contain NUL characters"))
+        .collect();
+    if cmd.metadata.as_ref().is_some_and(super::json_has_nul) {
+        issues.push(FieldIssue::new("metadata", "must not contain NUL characters"));
+    }
+    if issues.is_empty() { Ok(()) } else { Err(CoreError::Validation(issues)) }
 }
 
 fn job(
@@ -95,9 +125,9 @@ fn job(
     };
     let (reply, rx) = oneshot::channel();
     let key = (payment.merchant_id, payment.namespace, payment.reference.clone());
-    let values = row(&payment, token);
+    let values = row(&payment, token.clone());
     let event = serde_json::json!({ "payment": payment });
-    (CreateJob { key, values, payment, event, reply }, rx)
+    (CreateJob { key, token, values, payment, event, reply }, rx)
 }
 
 /// A checkout token: 128 random bits (the capability) after the creation time in
@@ -109,10 +139,15 @@ fn checkout_token(now: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 async fn run(mut rx: mpsc::Receiver<CreateJob>, store: store::Store) {
+    use futures_util::FutureExt;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (size, started) = (jobs.len(), std::time::Instant::now());
-        write_batch(&store, std::mem::take(&mut jobs)).await;
+        // A panic fails this batch's requests (their replies are dropped), not the writer.
+        let batch = std::panic::AssertUnwindSafe(write_batch(&store, std::mem::take(&mut jobs)));
+        if batch.catch_unwind().await.is_err() {
+            tracing::error!(size, "payment batch panicked; its requests failed");
+        }
         tracing::debug!(size, micros = started.elapsed().as_micros() as u64, "payment batch written");
     }
 }
@@ -128,19 +163,32 @@ async fn write_batch(store: &store::Store, jobs: Vec<CreateJob>) {
             let _ = job.reply.send(Err(CoreError::DuplicateReference));
         }
     }
-    match insert(store, &mut accepted).await {
-        Ok(()) => {
-            for job in accepted {
-                let result = if job.payment.id > 0 { Ok(job.payment) } else { Err(CoreError::DuplicateReference) };
-                let _ = job.reply.send(result);
-            }
+    if accepted.len() > 1 && insert(store, &mut accepted).await.is_err() {
+        // Something in the batch broke the statement: write each payment on its own, so
+        // one bad row fails only its own request.
+        tracing::warn!(size = accepted.len(), "payment batch failed; writing its payments one by one");
+        for job in accepted {
+            let mut single = [job];
+            let result = insert(store, &mut single).await;
+            let [job] = single;
+            reply(job, result);
         }
-        Err(err) => {
-            for job in accepted {
-                let _ = job.reply.send(Err(err.clone()));
-            }
-        }
+        return;
     }
+    let result = if accepted.len() == 1 { insert(store, &mut accepted).await } else { Ok(()) };
+    for job in accepted {
+        reply(job, result.clone());
+    }
+}
+
+/// Answers a request: its payment, a duplicate (not inserted), or the batch's error.
+fn reply(job: CreateJob, written: Result<(), CoreError>) {
+    let result = match written {
+        Ok(()) if job.payment.id > 0 => Ok(job.payment),
+        Ok(()) => Err(CoreError::DuplicateReference),
+        Err(err) => Err(err),
+    };
+    let _ = job.reply.send(result);
 }
 
 /// The inserted columns: all but the id and those a new payment leaves NULL (fewer
@@ -161,12 +209,15 @@ fn columns() -> impl Iterator<Item = payment::Column> {
     })
 }
 
-/// Inserts the payments and their events, setting the id of each inserted payment.
+/// Inserts the payments and their events; once committed, sets the id of each
+/// inserted payment (those left at 0 were duplicates). The jobs' prepared values and
+/// payloads are used up; a later attempt rebuilds them.
 async fn insert(store: &store::Store, jobs: &mut [CreateJob]) -> Result<(), CoreError> {
     let mut statement = Query::insert();
     statement.into_table(payment::Entity).columns(columns());
     for job in jobs.iter_mut() {
-        statement.values_panic(std::mem::take(&mut job.values));
+        let values = std::mem::take(&mut job.values);
+        statement.values_panic(if values.is_empty() { row(&job.payment, job.token.clone()) } else { values });
     }
     statement
         .on_conflict(
@@ -196,20 +247,21 @@ async fn insert(store: &store::Store, jobs: &mut [CreateJob]) -> Result<(), Core
     }
     drop(index);
     let mut events = Vec::with_capacity(ids.len());
-    for (i, id) in ids {
+    for &(i, id) in &ids {
         let job = &mut jobs[i];
-        job.payment.id = id;
         let mut payload = std::mem::take(&mut job.event);
+        if payload.is_null() {
+            payload = serde_json::json!({ "payment": job.payment });
+        }
         payload["payment"]["id"] = id.into();
-        events.push(NewEvent {
-            merchant_id: job.key.0,
-            event_type: EventType::PaymentCreated,
-            subject_id: Some(id),
-            payload,
-        });
+        let event_type = EventType::PaymentCreated;
+        events.push(NewEvent { merchant_id: job.key.0, event_type, subject_id: Some(id), payload });
     }
     outbox::emit(&txn, events).await?;
     txn.commit().await?;
+    for (i, id) in ids {
+        jobs[i].payment.id = id;
+    }
     Ok(())
 }
 

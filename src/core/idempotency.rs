@@ -2,9 +2,11 @@
 //! stored; a retry with the same key and the same request gets the stored response; the
 //! same key with a different request is refused. Records are kept 24 hours.
 //!
-//! A record is claimed with a lease: if the instance that claimed it dies before
-//! storing the response, a retry after the lease runs the request again (the dialect's
-//! own uniqueness rules, such as a duplicate invoice id, still hold).
+//! A record is claimed with a lease: if the instance that claimed it dies between its
+//! commit and storing the response, a retry after the lease runs the request again.
+//! What that retry may not do twice is guarded where the change is made: a payment by
+//! its unique reference (the retry answers the dialect's duplicate error), a refund by
+//! the request key stored on it (the retry gets the same refund).
 
 use chrono::Duration as ChronoDuration;
 use sea_orm::sea_query::OnConflict;
@@ -32,11 +34,17 @@ pub struct StoredResponse {
 /// What to do with a request carrying an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyBegin {
-    /// First use: run it, then call [`Gateway::idempotency_finish`].
-    Proceed,
+    /// First use: run it, then store its response with [`Gateway::idempotency_finish`]
+    /// under this claim.
+    Proceed(Claim),
     /// Seen before with the same request: answer with this.
     Replay(StoredResponse),
 }
+
+/// Proof of holding a key: only the holder may store its response or release it, so a
+/// request whose lease ran out and was taken over cannot overwrite the new holder's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim(String);
 
 impl Gateway {
     /// Claims `key` for a request whose fingerprint is `request_hash`.
@@ -48,12 +56,14 @@ impl Gateway {
         request_hash: &str,
     ) -> Result<IdempotencyBegin, CoreError> {
         let now = super::now();
+        let token = Claim(hex::encode(rand::random::<[u8; 12]>()));
         let claim = idempotency_key::ActiveModel {
             merchant_id: Set(merchant_id),
             scope: Set(scope.to_owned()),
             key: Set(key.to_owned()),
             request_hash: Set(request_hash.to_owned()),
             status: Set("in_progress".to_owned()),
+            claim: Set(token.0.clone()),
             response_status: Set(None),
             response_content_type: Set(None),
             response_body: Set(None),
@@ -72,7 +82,7 @@ impl Gateway {
             Some(row) if row.created_at < now - ChronoDuration::hours(RETENTION_HOURS) => {
                 idempotency_key::Entity::delete_by_id(row.id).exec(&txn).await?;
                 idempotency_key::Entity::insert(claim).exec_without_returning(&txn).await?;
-                Ok(IdempotencyBegin::Proceed)
+                Ok(IdempotencyBegin::Proceed(token))
             }
             Some(row) if row.request_hash != request_hash => Err(CoreError::IdempotencyKeyReused),
             Some(row) if row.status == "done" => Ok(IdempotencyBegin::Replay(StoredResponse {
@@ -83,11 +93,12 @@ impl Gateway {
             Some(row) if row.locked_until < now => {
                 let renew = idempotency_key::ActiveModel {
                     id: Set(row.id),
+                    claim: Set(token.0.clone()),
                     locked_until: Set(now + ChronoDuration::seconds(LEASE_SECS)),
                     ..Default::default()
                 };
                 idempotency_key::Entity::update(renew).exec(&txn).await?;
-                Ok(IdempotencyBegin::Proceed)
+                Ok(IdempotencyBegin::Proceed(token))
             }
             Some(_) => Err(CoreError::IdempotencyInProgress),
             None => {
@@ -105,7 +116,7 @@ impl Gateway {
                     .exec_without_returning(&txn)
                     .await?;
                 match inserted {
-                    TryInsertResult::Inserted(n) if n > 0 => Ok(IdempotencyBegin::Proceed),
+                    TryInsertResult::Inserted(n) if n > 0 => Ok(IdempotencyBegin::Proceed(token)),
                     _ => Err(CoreError::IdempotencyInProgress),
                 }
             }
@@ -120,6 +131,7 @@ impl Gateway {
         merchant_id: i64,
         scope: &str,
         key: &str,
+        claim: &Claim,
         response: StoredResponse,
     ) -> Result<(), CoreError> {
         let change = idempotency_key::ActiveModel {
@@ -134,6 +146,7 @@ impl Gateway {
             .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
             .filter(idempotency_key::Column::Scope.eq(scope))
             .filter(idempotency_key::Column::Key.eq(key))
+            .filter(idempotency_key::Column::Claim.eq(&claim.0))
             .exec(&self.store().writer)
             .await?;
         Ok(())
@@ -141,12 +154,19 @@ impl Gateway {
 
     /// Releases a claim without a response (the request failed inside paybridge), so
     /// a retry runs it again.
-    pub async fn idempotency_abandon(&self, merchant_id: i64, scope: &str, key: &str) -> Result<(), CoreError> {
+    pub async fn idempotency_abandon(
+        &self,
+        merchant_id: i64,
+        scope: &str,
+        key: &str,
+        claim: &Claim,
+    ) -> Result<(), CoreError> {
         idempotency_key::Entity::delete_many()
             .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
             .filter(idempotency_key::Column::Scope.eq(scope))
             .filter(idempotency_key::Column::Key.eq(key))
             .filter(idempotency_key::Column::Status.eq("in_progress"))
+            .filter(idempotency_key::Column::Claim.eq(&claim.0))
             .exec(&self.store().writer)
             .await?;
         Ok(())

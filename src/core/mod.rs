@@ -16,6 +16,7 @@
 //! - `outbox`: canonical events written in the same transaction as the change.
 //! - `merchants`: merchants and credentials (admin API, config fixtures).
 //! - `idempotency`: stored responses for `Idempotency-Key`.
+//! - `signatures`: request signatures already used (replay protection).
 //! - `store` (private): connections, entities, row conversions.
 
 pub mod error;
@@ -31,6 +32,7 @@ mod outbox;
 mod payments;
 mod refunds;
 mod settlements;
+mod signatures;
 mod store;
 
 use std::sync::Arc;
@@ -40,7 +42,7 @@ use sea_orm::{DatabaseTransaction, EntityTrait, Select};
 
 pub use access::{Principal, RateDecision, parse_allowlist_entry};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
-pub use idempotency::{IdempotencyBegin, StoredResponse};
+pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};
 pub use ledger::LedgerCheck;
 pub use merchants::{CredentialSeed, MerchantPatch, MerchantSeed, NewCredential, check_url};
 pub use money::{AmountError, Currency, Money};
@@ -118,6 +120,16 @@ impl Gateway {
     /// needs it.
     fn for_update<E: EntityTrait>(&self, query: Select<E>) -> Select<E> {
         self.store().for_update(query)
+    }
+}
+
+/// True when a JSON value holds a NUL character in any string or key.
+pub fn json_has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
     }
 }
 

@@ -70,6 +70,11 @@ pub enum AmountError {
     TooManyDigits,
 }
 
+/// The largest amount one payment, refund or settlement may have, in minor units
+/// (10¹⁵: ten trillion BDT, ten million BTC). Far below `i64::MAX`, so balances summed
+/// over millions of payments cannot overflow.
+pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
+
 /// An amount of money: minor units and a currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Money {
@@ -78,10 +83,13 @@ pub struct Money {
 }
 
 impl Money {
-    /// Money from a count of minor units; must be positive.
+    /// Money from a count of minor units; must be positive and at most [`MAX_MINOR`].
     pub fn from_minor(minor: i64, currency: Currency) -> Result<Money, AmountError> {
         if minor <= 0 {
             return Err(AmountError::NotPositive);
+        }
+        if minor > MAX_MINOR {
+            return Err(AmountError::TooLarge);
         }
         Ok(Money { minor, currency })
     }
@@ -203,6 +211,8 @@ mod tests {
         assert_eq!(Money::parse_major("-1", bdt()), Err(AmountError::NotPositive));
         assert_eq!(Money::parse_major("0", bdt()), Err(AmountError::NotPositive));
         assert_eq!(Money::parse_major("1e30", bdt()), Err(AmountError::TooLarge));
+        assert_eq!(Money::parse_major("10000000000000", bdt()).map(|m| m.minor()), Ok(MAX_MINOR));
+        assert_eq!(Money::parse_major("10000000000000.01", bdt()), Err(AmountError::TooLarge));
         assert_eq!(Money::parse_major("abc", bdt()), Err(AmountError::NotANumber));
         assert_eq!(Money::parse_major("1e-40", bdt()), Err(AmountError::TooManyDigits));
     }

@@ -45,7 +45,9 @@ pub(super) async fn emit<C: ConnectionTrait>(conn: &C, events: Vec<NewEvent>) ->
 /// An event as stored in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
-    /// Outbox id: increasing in commit order per instance.
+    /// Outbox id, increasing in insertion order. On Postgres ids are taken before
+    /// commit, so a transaction that commits later can show a smaller id: a reader
+    /// paging by `after` must allow for that.
     pub id: i64,
     /// Owner.
     pub merchant_id: i64,
@@ -81,24 +83,21 @@ impl Gateway {
     }
 
     /// Writes a `test.ping` event carrying the merchant's `data`, for the webhook engine
-    /// to deliver like any other.
+    /// to deliver like any other; returns its id.
     pub async fn emit_test_event(&self, principal: &Principal, data: serde_json::Value) -> Result<i64, CoreError> {
-        let txn = self.begin_write().await?;
-        let event = NewEvent::new(
-            principal.merchant_id(),
-            EventType::TestPing,
-            None,
-            &serde_json::json!({ "data": data, "dialect": principal.dialect() }),
-        );
-        emit(&txn, vec![event]).await?;
-        let id = outbox_event::Entity::find()
-            .filter(outbox_event::Column::MerchantId.eq(principal.merchant_id()))
-            .order_by_desc(outbox_event::Column::Id)
-            .one(&txn)
-            .await?
-            .map(|e| e.id)
-            .ok_or_else(|| CoreError::Internal("test event vanished".into()))?;
-        txn.commit().await?;
+        if super::json_has_nul(&data) {
+            return Err(CoreError::invalid("data", "must not contain NUL characters"));
+        }
+        let payload = serde_json::json!({ "data": data, "dialect": principal.dialect() });
+        let row = outbox_event::ActiveModel {
+            merchant_id: Set(principal.merchant_id()),
+            event_type: Set(EventType::TestPing.as_str().to_owned()),
+            subject_id: Set(None),
+            payload: Set(payload),
+            created_at: Set(super::now()),
+            ..Default::default()
+        };
+        let id = outbox_event::Entity::insert(row).exec(&self.store().writer).await?.last_insert_id;
         Ok(id)
     }
 }

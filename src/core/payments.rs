@@ -50,6 +50,9 @@ impl Gateway {
     /// The principal's merchant's payment with this reference in the principal's
     /// dialect namespace.
     pub async fn payment_by_reference(&self, principal: &Principal, reference: &str) -> Result<Payment, CoreError> {
+        if reference.contains('\0') {
+            return Err(CoreError::NotFound(Entity::Payment));
+        }
         let row = payment::Entity::find()
             .filter(reference_condition(principal, reference))
             .one(&self.store().reader)
@@ -83,6 +86,9 @@ impl Gateway {
 
     /// The payment behind a checkout token (the last segment of its checkout URL).
     pub async fn payment_by_checkout_token(&self, token: &str) -> Result<Payment, CoreError> {
+        if token.contains('\0') {
+            return Err(CoreError::NotFound(Entity::Payment));
+        }
         let row = payment::Entity::find()
             .filter(payment::Column::CheckoutToken.eq(token))
             .one(&self.store().reader)
@@ -97,6 +103,9 @@ impl Gateway {
     /// (automatic capture, balance credited) or held in `processing` until the merchant
     /// confirms it (manual capture).
     pub async fn complete_checkout(&self, token: &str, outcome: CheckoutOutcome) -> Result<CheckoutResult, CoreError> {
+        if token.contains('\0') {
+            return Err(CoreError::NotFound(Entity::Payment));
+        }
         let txn = self.begin_write().await?;
         let query = payment::Entity::find().filter(payment::Column::CheckoutToken.eq(token));
         let row = self.for_update(query).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
@@ -173,6 +182,9 @@ impl Gateway {
         reference: &str,
         claimed_txn_id: &str,
     ) -> Result<Payment, CoreError> {
+        if reference.contains('\0') {
+            return Err(CoreError::NotFound(Entity::Payment));
+        }
         let txn = self.begin_write().await?;
         let query = payment::Entity::find().filter(reference_condition(principal, reference));
         let row = self.for_update(query).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;

@@ -1,10 +1,13 @@
 //! Refunds: requested by the merchant into an admin queue (`pending`), then approved
 //! (`succeeded`, money leaves) or rejected (the reservation returns).
 //!
-//! A request reserves its amount from the available balance at once, and the sum of a
-//! payment's pending and succeeded refunds never exceeds what was captured: the payment
-//! row is locked (Postgres) or the single writer serializes (SQLite) while the sum is
-//! checked and the refund written.
+//! A request reserves its amount from the available balance at once; it is refused
+//! when the available balance cannot fund it (the merchant's money was settled out),
+//! and the sum of a payment's pending and succeeded refunds never exceeds what was
+//! captured. The merchant row and then the payment row are locked (Postgres; the same
+//! order as settlements) or the single writer serializes (SQLite) while this is checked
+//! and the refund written. A request carrying a key (the merchant's Idempotency-Key) is
+//! made once: the same key again returns the same refund.
 
 use std::collections::HashMap;
 
@@ -15,7 +18,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
 use super::payments::reference_condition;
-use super::store::{self, entities::payment, entities::refund};
+use super::store::{self, entities::merchant, entities::payment, entities::refund};
 use super::{CoreError, Entity, EventType, Gateway, Money, Payment, PaymentStatus, Principal, Refund, RefundStatus};
 
 /// How much of a payment to refund.
@@ -38,11 +41,35 @@ impl Gateway {
         reference: &str,
         amount: RefundAmount,
         reason: Option<String>,
+        request_key: Option<&str>,
     ) -> Result<Refund, CoreError> {
+        if reference.contains('\0') {
+            return Err(CoreError::NotFound(Entity::Payment));
+        }
+        if reason.as_deref().is_some_and(|r| r.contains('\0')) {
+            return Err(CoreError::invalid("reason", "must not contain NUL characters"));
+        }
         let txn = self.begin_write().await?;
+        self.for_update(merchant::Entity::find_by_id(principal.merchant_id()))
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound(Entity::Merchant))?;
         let query = payment::Entity::find().filter(reference_condition(principal, reference));
         let row = self.for_update(query).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
         let payment = store::payment(row, &self.settings().public_url)?;
+        if let Some(key) = request_key {
+            let earlier = refund::Entity::find()
+                .filter(refund::Column::MerchantId.eq(payment.merchant_id))
+                .filter(refund::Column::RequestKey.eq(key))
+                .one(&txn)
+                .await?;
+            if let Some(earlier) = earlier {
+                if earlier.payment_id != payment.id {
+                    return Err(CoreError::IdempotencyKeyReused);
+                }
+                return store::refund(earlier, payment.reference);
+            }
+        }
         let reserved = refunded_sum(&txn, payment.id, &[RefundStatus::Pending, RefundStatus::Succeeded]).await?;
         let refundable = payment.amount.minor() - reserved;
         match payment.status {
@@ -64,6 +91,14 @@ impl Gateway {
         if amount.minor() > refundable {
             return Err(CoreError::RefundExceedsPayment { refundable_minor: refundable.max(0) });
         }
+        let available = ledger::balances(&txn, payment.merchant_id)
+            .await?
+            .into_iter()
+            .find(|b| b.currency == currency)
+            .map_or(0, |b| b.available);
+        if amount.minor() > available {
+            return Err(CoreError::InsufficientBalance);
+        }
         let now = super::now();
         let row = refund::ActiveModel {
             payment_id: Set(payment.id),
@@ -72,6 +107,7 @@ impl Gateway {
             currency: Set(currency.code().to_owned()),
             status: Set(RefundStatus::Pending.as_str().to_owned()),
             reason: Set(reason),
+            request_key: Set(request_key.map(str::to_owned)),
             note: Set(None),
             created_at: Set(now),
             updated_at: Set(now),

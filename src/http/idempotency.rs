@@ -24,6 +24,18 @@ pub const REPLAYED: &str = "Idempotent-Replayed";
 /// How long a retry waits for the first request with its key.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The `Idempotency-Key` of the request being run, for operations that also make the
+/// change itself unique by it (see `core::idempotency`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey(pub String);
+
+impl RequestKey {
+    /// The key of `req`, when it carried one.
+    pub fn of(req: &Request) -> Option<&str> {
+        req.extensions().get::<RequestKey>().map(|k| k.0.as_str())
+    }
+}
+
 /// Renders a core error in the dialect's own shape.
 pub type ErrorRenderer = Arc<dyn Fn(CoreError) -> Response + Send + Sync>;
 
@@ -96,7 +108,8 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
         match begin {
             Ok(IdempotencyBegin::Replay(stored)) => Ok(replay(stored)),
             Err(err) => Ok((self.render)(err)),
-            Ok(IdempotencyBegin::Proceed) => {
+            Ok(IdempotencyBegin::Proceed(claim)) => {
+                req.extensions_mut().insert(RequestKey(key.clone()));
                 let response = match self.inner.call(req).await {
                     Ok(r) => r.into_response(),
                     Err(e) => e.into_response(),
@@ -104,12 +117,12 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
                 let (parts, body) = response.into_parts();
                 let bytes = body.into_bytes().await.unwrap_or_default();
                 let outcome = if parts.status.is_server_error() {
-                    self.gateway.idempotency_abandon(merchant_id, scope, &key).await
+                    self.gateway.idempotency_abandon(merchant_id, scope, &key, &claim).await
                 } else {
                     let content_type =
                         parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
                     let stored = StoredResponse { status: parts.status.as_u16(), content_type, body: bytes.to_vec() };
-                    self.gateway.idempotency_finish(merchant_id, scope, &key, stored).await
+                    self.gateway.idempotency_finish(merchant_id, scope, &key, &claim, stored).await
                 };
                 if let Err(err) = outcome {
                     tracing::error!(error = %err, "could not record idempotent response");

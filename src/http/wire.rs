@@ -60,7 +60,24 @@ impl<T: Type + DeserializeOwned> ParseFromJSON for Wire<T> {
         if !value.is_object() {
             return Ok(Wire(Err(vec![FieldIssue::new("body", "must be a JSON object")])));
         }
+        if let Some(path) = nul_path(&value, String::new()) {
+            return Ok(Wire(Err(vec![FieldIssue::new(path, "must not contain NUL characters")])));
+        }
         Ok(Wire(parse_value(value)))
+    }
+}
+
+/// The path of the first string or key holding a NUL character, which no database
+/// column can store.
+fn nul_path(value: &Value, path: String) -> Option<String> {
+    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() { "body".to_owned() } else { path }),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| if k.contains('\0') { Some(join(&k.replace('\0', ""))) } else { nul_path(v, join(k)) }),
+        _ => None,
     }
 }
 
@@ -175,6 +192,13 @@ mod tests {
         let body: Body =
             parse_value(serde_json::from_str(r#"{"invoice_id":"a","amount":12.250000000000000001}"#).unwrap()).unwrap();
         assert_eq!(body.amount.as_str(), "12.250000000000000001");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_with_their_path() {
+        let value = serde_json::json!({"invoice_id": "a", "metadata": {"tags": ["ok", "bad\u{0}"]}});
+        assert_eq!(nul_path(&value, String::new()).as_deref(), Some("metadata.tags[1]"));
+        assert_eq!(nul_path(&serde_json::json!({"a": "fine"}), String::new()), None);
     }
 
     #[test]

@@ -69,7 +69,44 @@ async fn concurrent_creates_of_distinct_invoices_all_succeed(backend: Backend) {
     assert_eq!(invoices.len(), 200, "each reply is its own payment");
 }
 
+async fn a_failing_row_fails_only_its_own_create(backend: Backend) {
+    let app = spawn_app(backend.clone()).await;
+    // A test-only trigger makes one reference fail inside the database, as a row the
+    // validation missed would.
+    let poison = match backend {
+        Backend::Sqlite => "CREATE TRIGGER poison BEFORE INSERT ON payments WHEN NEW.reference = 'POISON' \
+                           BEGIN SELECT RAISE(ABORT, 'poison'); END;"
+            .to_owned(),
+        Backend::Postgres(_) => "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN \
+             IF NEW.reference = 'POISON' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER poison BEFORE INSERT ON payments FOR EACH ROW EXECUTE FUNCTION poison();"
+            .to_owned(),
+    };
+    use sea_orm::ConnectionTrait;
+    app.db().await.execute_unprepared(&poison).await.expect("trigger");
+    let bodies: Vec<_> = (0..40)
+        .map(|i| {
+            let invoice = if i == 20 { "POISON".to_owned() } else { format!("OK-{i}") };
+            json!({ "invoice_id": invoice, "amount": 1, "currency": "BDT" })
+        })
+        .collect();
+    let replies = join_all(bodies.iter().map(|b| app.create_payment(b))).await;
+    for (i, reply) in replies.iter().enumerate() {
+        if i == 20 {
+            assert_eq!((reply.status, reply.code()), (500, "internal_error"), "{}", reply.body);
+        } else {
+            assert_eq!(reply.status, 200, "OK-{i} was in a batch with the poisoned row: {}", reply.body);
+        }
+    }
+    let list = app.send(app.reborn(Method::GET, "/transactions?limit=100")).await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 39);
+    let events = app.send(app.admin(Method::GET, "/events?limit=1000")).await;
+    let created = events.body.as_array().unwrap().iter().filter(|e| e["event_type"] == "payment.created").count();
+    assert_eq!(created, 39, "one payment.created per payment, none for the failed row");
+}
+
 db_test!(
+    a_failing_row_fails_only_its_own_create,
     concurrent_refunds_never_reserve_more_than_the_payment,
     concurrent_creates_with_one_invoice_id_succeed_once,
     concurrent_verifies_credit_the_balance_once,

@@ -330,57 +330,79 @@ impl TestApp {
         Database::connect(self.db_url.as_str()).await.expect("database connects")
     }
 
-    /// Checks the ledger from the database itself: every ledger transaction sums to
-    /// zero, and every merchant balance the API reports equals the sum of its postings.
+    /// Checks the ledger from the database itself, independently of how the core
+    /// computes balances: every ledger transaction sums to zero; every captured payment
+    /// has exactly one capture and no other payment has any; and every balance the API
+    /// reports equals what the business tables say it must be — reserved = pending
+    /// refunds, pending_settlement = processing settlements, available = captured
+    /// payments − pending and succeeded refunds − settlements.
     pub async fn assert_ledger_invariants(&self) {
         let db = self.db().await;
-        let backend = db.get_database_backend();
-        let unbalanced = db
-            .query_all_raw(Statement::from_string(
-                backend,
-                "SELECT transaction_id FROM ledger_postings GROUP BY transaction_id HAVING SUM(amount) <> 0",
-            ))
-            .await
-            .expect("query");
+        let rows = |sql: String| {
+            let db = &db;
+            async move { db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("query") }
+        };
+        let unbalanced =
+            rows("SELECT transaction_id FROM ledger_postings GROUP BY transaction_id HAVING SUM(amount) <> 0".into())
+                .await;
         assert!(unbalanced.is_empty(), "{} ledger transactions do not sum to zero", unbalanced.len());
-        let orphan = db
-            .query_all_raw(Statement::from_string(
-                backend,
-                "SELECT t.id FROM ledger_transactions t LEFT JOIN ledger_postings p ON p.transaction_id = t.id \
-                 GROUP BY t.id HAVING COUNT(p.id) < 2",
-            ))
-            .await
-            .expect("query");
-        assert!(orphan.is_empty(), "ledger transactions with fewer than two postings");
+        let thin = rows(
+            "SELECT t.id FROM ledger_transactions t LEFT JOIN ledger_postings p ON p.transaction_id = t.id \
+             GROUP BY t.id HAVING COUNT(p.id) < 2"
+                .into(),
+        )
+        .await;
+        assert!(thin.is_empty(), "ledger transactions with fewer than two postings");
+        let captures = rows(
+            "SELECT p.id FROM payments p LEFT JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'capture' \
+             GROUP BY p.id, p.captured_at \
+             HAVING COUNT(t.id) <> CASE WHEN p.captured_at IS NULL THEN 0 ELSE 1 END"
+                .into(),
+        )
+        .await;
+        assert!(captures.is_empty(), "{} payments without exactly one capture per capture", captures.len());
 
+        let sum = |sql: String| {
+            let rows = &rows;
+            async move {
+                let found = rows(format!("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM {sql}")).await;
+                found[0].try_get_by_index::<i64>(0).expect("sum")
+            }
+        };
         let merchants = self.send(self.admin(Method::GET, "/merchants")).await;
         for merchant in merchants.body.as_array().expect("merchant list") {
             let id = merchant["id"].as_i64().expect("id");
             let balances = self.send(self.admin(Method::GET, &format!("/merchants/{id}/balance"))).await;
             for balance in balances.body.as_array().expect("balances") {
-                let currency = balance["currency"].as_str().expect("currency");
-                for account in ["available", "reserved", "pending_settlement"] {
-                    let rows = db
-                        .query_all_raw(Statement::from_string(
-                            backend,
-                            format!(
-                                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_postings \
-                                 WHERE merchant_id = {id} AND account = '{account}' AND currency = '{currency}'"
-                            ),
-                        ))
-                        .await
-                        .expect("query");
-                    let minor: i64 = rows[0].try_get_by_index(0).expect("sum");
+                let code = balance["currency"].as_str().expect("currency");
+                let scope = format!("merchant_id = {id} AND currency = '{code}'");
+                let captured = sum(format!("payments WHERE {scope} AND captured_at IS NOT NULL")).await;
+                let pending_refunds = sum(format!("refunds WHERE {scope} AND status = 'pending'")).await;
+                let paid_refunds = sum(format!("refunds WHERE {scope} AND status = 'succeeded'")).await;
+                let settling = sum(format!("settlements WHERE {scope} AND status = 'processing'")).await;
+                let settled = sum(format!("settlements WHERE {scope}")).await;
+                let expected = [
+                    ("available", captured - pending_refunds - paid_refunds - settled),
+                    ("reserved", pending_refunds),
+                    ("pending_settlement", settling),
+                ];
+                let exponent = paybridge::core::Currency::parse(code).expect("known currency").exponent();
+                for (account, minor) in expected {
                     let reported: rust_decimal::Decimal =
                         balance[account].as_str().expect("amount").parse().expect("decimal");
-                    let exponent = paybridge::core::Currency::parse(currency).expect("known currency").exponent();
                     assert_eq!(
                         reported * rust_decimal::Decimal::from(10i64.pow(u32::from(exponent))),
                         rust_decimal::Decimal::from(minor),
-                        "merchant {id} {account} {currency}: API says {reported}, postings sum to {minor}"
+                        "merchant {id} {account} {code}: the API says {reported}, the business tables {minor} minor units"
                     );
                 }
+                assert!(minor_of(balance, "available", exponent) >= 0, "merchant {id} available went negative");
             }
         }
     }
+}
+
+fn minor_of(balance: &Value, account: &str, exponent: u8) -> i64 {
+    let reported: rust_decimal::Decimal = balance[account].as_str().expect("amount").parse().expect("decimal");
+    i64::try_from(reported * rust_decimal::Decimal::from(10i64.pow(u32::from(exponent)))).expect("fits")
 }

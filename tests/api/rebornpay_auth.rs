@@ -114,8 +114,8 @@ async fn signed_requests_are_verified(backend: Backend) {
     let body2 = json!({ "invoice_id": "SIG-2", "amount": 10, "currency": "BDT" }).to_string();
     let cases = [
         ("wrong secret", signed(&app, "/payment/create", &body2, now, "sk_other")),
-        ("stale timestamp", signed(&app, "/payment/create", &body2, now - 301, SECRET)),
-        ("future timestamp", signed(&app, "/payment/create", &body2, now + 301, SECRET)),
+        ("stale timestamp", signed(&app, "/payment/create", &body2, now - 310, SECRET)),
+        ("future timestamp", signed(&app, "/payment/create", &body2, now + 310, SECRET)),
         ("signature replayed on another body", signed(&app, "/payment/create", &body, now, SECRET).body(body2.clone())),
         (
             "timestamp without signature",
@@ -180,7 +180,53 @@ async fn rotated_secret_replaces_the_old_one_at_once(backend: Backend) {
     assert_eq!(reply.status, 200);
 }
 
+async fn a_signed_request_is_accepted_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let now = chrono::Utc::now().timestamp();
+    let body = json!({ "invoice_id": "INV-1", "amount": 10, "currency": "BDT" }).to_string();
+    let first = app.send(signed(&app, "/payment/create", &body, now, SECRET)).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let replay = app.send(signed(&app, "/payment/create", &body, now, SECRET)).await;
+    assert_eq!((replay.status, replay.code()), (401, "invalid_signature"), "the same signed request again");
+    assert!(replay.body["message"].as_str().unwrap().contains("already used"), "{}", replay.body);
+    // The same signature in capitals is the same signature.
+    let signature = hmac_sha256_hex(SECRET.as_bytes(), format!("{now}.{body}").as_bytes()).to_uppercase();
+    let upper = app
+        .reborn(Method::POST, "/payment/create")
+        .header("Content-Type", "application/json")
+        .header("X-Timestamp", now.to_string())
+        .header("X-Signature", signature)
+        .body(body.clone());
+    assert_eq!(app.send(upper).await.status, 401);
+    // Replaying a signed refund request cannot reserve twice.
+    app.captured_payment("PAID", json!(100)).await;
+    let refund = json!({ "invoice_id": "PAID", "amount": 10 }).to_string();
+    assert_eq!(app.send(signed(&app, "/refund/request", &refund, now, SECRET)).await.status, 200);
+    assert_eq!(app.send(signed(&app, "/refund/request", &refund, now, SECRET)).await.status, 401);
+    assert_eq!(app.balance().await["reserved"], json!(10));
+    // A fresh signature for the same body is a new request.
+    assert_eq!(app.send(signed(&app, "/refund/request", &refund, now + 1, SECRET)).await.status, 200);
+}
+
+async fn extreme_timestamps_are_refused_not_crashes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for ts in [i64::MIN, i64::MAX, -1, 0] {
+        let reply = app.send(signed(&app, "/payment/create", "{}", ts, SECRET)).await;
+        assert_eq!((reply.status, reply.code()), (401, "invalid_signature"), "X-Timestamp {ts}");
+    }
+    let reply = app
+        .send(
+            app.reborn(Method::GET, "/balance")
+                .header("X-Timestamp", "99999999999999999999")
+                .header("X-Signature", "00"),
+        )
+        .await;
+    assert_eq!((reply.status, reply.code()), (401, "invalid_signature"));
+}
+
 db_test!(
+    a_signed_request_is_accepted_once,
+    extreme_timestamps_are_refused_not_crashes,
     missing_or_wrong_credentials_are_refused,
     pending_and_suspended_merchants_are_not_approved,
     ip_allow_list_refuses_other_addresses,

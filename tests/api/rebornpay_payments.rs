@@ -215,7 +215,41 @@ async fn merchants_cannot_see_each_others_payments(backend: Backend) {
     assert_eq!(app.payment_status("INV-1").await.body["data"]["amount"], json!(100));
 }
 
+async fn nul_characters_are_invalid_input_not_errors(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let nul = "\u{0}";
+    for (field, value) in [
+        ("customer_name", json!(format!("Karim{nul}"))),
+        ("invoice_id", json!(format!("INV{nul}"))),
+        ("metadata", json!({ "note": format!("x{nul}") })),
+    ] {
+        let mut body = seed_body();
+        body[field] = value;
+        let reply = app.create_payment(&body).await;
+        assert_eq!((reply.status, reply.code()), (400, "invalid_body"), "{field}: {}", reply.body);
+    }
+    let reply = app.payment_status("INV%00").await;
+    assert_eq!((reply.status, reply.code()), (404, "payment_not_found"));
+    let ping = json!({ "event": "test.ping", "data": { "k": format!("v{nul}") } });
+    let reply = app.send(app.reborn(Method::POST, "/webhook/test").json(&ping)).await;
+    assert_eq!((reply.status, reply.code()), (400, "invalid_body"));
+    app.captured_payment("INV-1", json!(10)).await;
+    let refund = json!({ "invoice_id": "INV-1", "amount": 1, "reason": format!("r{nul}") });
+    let reply = app.send(app.reborn(Method::POST, "/refund/request").json(&refund)).await;
+    assert_eq!((reply.status, reply.code()), (400, "invalid_body"));
+}
+
+async fn invoice_ids_are_kept_exactly_as_sent(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reply = app.create_payment(&json!({ "invoice_id": " INV 7 ", "amount": 1, "currency": "BDT" })).await;
+    assert_eq!(reply.body["data"]["invoice_id"], " INV 7 ");
+    assert_eq!(app.payment_status("%20INV%207%20").await.status, 200);
+    assert_eq!(app.payment_status("INV%207").await.status, 404, "no silent trimming");
+}
+
 db_test!(
+    nul_characters_are_invalid_input_not_errors,
+    invoice_ids_are_kept_exactly_as_sent,
     seed_create_example_returns_a_checkout_url,
     unknown_invoice_is_payment_not_found,
     reusing_an_invoice_id_is_a_conflict,

@@ -120,7 +120,85 @@ async fn merchants_cannot_see_or_refund_each_others_payments(backend: Backend) {
     assert_eq!((reply.status, reply.code()), (404, "payment_not_found"));
 }
 
+async fn refunds_are_funded_from_the_available_balance(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.captured_payment("INV-1", json!(100)).await;
+    let settled = app.send(app.admin(Method::POST, "/merchants/1/settlements").json(&json!({ "amount": "70" }))).await;
+    assert_eq!(settled.status, 201, "{}", settled.body);
+    let reply = app.request_refund("INV-1", json!(40)).await;
+    assert_eq!((reply.status, reply.code()), (422, "insufficient_balance"), "only 30 is left to fund it");
+    assert_eq!(app.balance().await["reserved"], json!(0));
+    let reply = app.request_refund("INV-1", json!(30)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    app.assert_ledger_invariants().await;
+}
+
+async fn a_settlement_and_a_refund_cannot_both_take_the_money(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for round in 0..5 {
+        let invoice = format!("RACE-{round}");
+        app.captured_payment(&invoice, json!(100)).await;
+        let settle = app.send(app.admin(Method::POST, "/merchants/1/settlements").json(&json!({ "amount": "100" })));
+        let refund = app.request_refund(&invoice, json!(100));
+        let (settle, refund) = tokio::join!(settle, refund);
+        let won = [settle.status == 201, refund.status == 200];
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: settlement {settle_body} refund {refund_body}",
+            settle_body = settle.body,
+            refund_body = refund.body
+        );
+        app.assert_ledger_invariants().await;
+        // Clear the balance for the next round.
+        if refund.status == 200 {
+            let id = refund.body["data"]["refund_id"].as_str().unwrap().trim_start_matches("rf_").to_owned();
+            app.send(app.admin(Method::POST, &format!("/refunds/{id}/approve")).json(&json!({}))).await;
+        }
+    }
+}
+
+async fn a_lost_idempotent_response_does_not_refund_twice(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.captured_payment("INV-1", json!(100)).await;
+    let body = json!({ "invoice_id": "INV-1", "amount": 60 });
+    let send = || app.send(app.reborn(Method::POST, "/refund/request").header("Idempotency-Key", "r-1").json(&body));
+    let first = send().await;
+    assert_eq!(first.status, 200);
+    // As if the server died between committing the refund and storing the response.
+    use sea_orm::ConnectionTrait;
+    app.db().await.execute_unprepared("DELETE FROM idempotency_keys").await.unwrap();
+    let retry = send().await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(retry.header("Idempotent-Replayed"), None, "the request ran again");
+    assert_eq!(retry.body["data"]["refund_id"], first.body["data"]["refund_id"], "and found the same refund");
+    assert_eq!(app.balance().await["reserved"], json!(60), "reserved once");
+    // The key cannot be spent on another payment.
+    app.captured_payment("INV-2", json!(100)).await;
+    app.db().await.execute_unprepared("DELETE FROM idempotency_keys").await.unwrap();
+    let other = json!({ "invoice_id": "INV-2", "amount": 5 });
+    let reply =
+        app.send(app.reborn(Method::POST, "/refund/request").header("Idempotency-Key", "r-1").json(&other)).await;
+    assert_eq!((reply.status, reply.code()), (400, "invalid_body"));
+    app.assert_ledger_invariants().await;
+}
+
+async fn a_refund_reason_has_a_limit(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.captured_payment("INV-1", json!(100)).await;
+    let body = json!({ "invoice_id": "INV-1", "amount": 1, "reason": "x".repeat(501) });
+    let reply = app.send(app.reborn(Method::POST, "/refund/request").json(&body)).await;
+    assert_eq!((reply.status, reply.code()), (400, "invalid_body"));
+    assert_eq!(reply.body["details"][0]["field"], "reason");
+    let body = json!({ "invoice_id": "INV-1", "amount": 1, "reason": "x".repeat(500) });
+    assert_eq!(app.send(app.reborn(Method::POST, "/refund/request").json(&body)).await.status, 200);
+}
+
 db_test!(
+    refunds_are_funded_from_the_available_balance,
+    a_settlement_and_a_refund_cannot_both_take_the_money,
+    a_lost_idempotent_response_does_not_refund_twice,
+    a_refund_reason_has_a_limit,
     partial_then_full_refund_through_the_admin_queue,
     rejected_refund_returns_the_reservation,
     refunds_are_refused_when_they_cannot_be_paid,

@@ -103,6 +103,7 @@ pub mod refund {
         pub currency: String,
         pub status: String,
         pub reason: Option<String>,
+        pub request_key: Option<String>,
         pub note: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
@@ -214,11 +215,31 @@ pub mod idempotency_key {
         pub key: String,
         pub request_hash: String,
         pub status: String,
+        pub claim: String,
         pub response_status: Option<i32>,
         pub response_content_type: Option<String>,
         pub response_body: Option<Vec<u8>>,
         pub created_at: DateTimeUtc,
         pub locked_until: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod used_signature {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "used_signatures")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub credential_id: i64,
+        pub signature: String,
+        pub expires_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
