@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::types::*;
 use crate::core::{
-    CoreError, CredentialSeed, Currency, Dialect, MerchantPatch, MerchantSeed, MerchantStatus, Money, NewCredential,
+    CoreError, CredentialPatch, CredentialSeed, Currency, Dialect, MerchantPatch, MerchantSeed, MerchantStatus, Money,
     money::parse_decimal,
 };
 use crate::http::AppState;
@@ -181,7 +181,7 @@ impl AdminApi {
             let current = state.gateway.credential(id.0).await?;
             let (key_id, secret, _) = crate::adapters::new_credential(current.dialect, serde_json::Map::new());
             let single_token = key_id == secret;
-            let change = NewCredential {
+            let change = CredentialPatch {
                 key_id: single_token.then(|| key_id.clone()),
                 secret: Some(secret),
                 require_signature: None,
@@ -202,7 +202,7 @@ impl AdminApi {
     ) -> R<CredentialBody> {
         let result = async {
             let req = body.0.into_result()?;
-            let change = NewCredential { require_signature: req.require_signature, ..Default::default() };
+            let change = CredentialPatch { require_signature: req.require_signature, ..Default::default() };
             Ok(state.gateway.update_credential(id.0, change).await?.into())
         };
         R::ok(result.await)

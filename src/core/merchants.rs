@@ -65,7 +65,7 @@ pub struct MerchantPatch {
 
 /// A change to a credential; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
-pub struct NewCredential {
+pub struct CredentialPatch {
     /// Whether requests must be signed.
     pub require_signature: Option<bool>,
     /// New key material (rotation): public part.
@@ -207,7 +207,7 @@ impl Gateway {
     }
 
     /// Changes a credential; new key material replaces the old at once.
-    pub async fn update_credential(&self, id: i64, change: NewCredential) -> Result<Credential, CoreError> {
+    pub async fn update_credential(&self, id: i64, change: CredentialPatch) -> Result<Credential, CoreError> {
         let txn = self.begin_write().await?;
         let row = credential::Entity::find_by_id(id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Credential))?;
         if let Some(key_id) = &change.key_id {

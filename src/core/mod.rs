@@ -44,10 +44,10 @@ pub use access::{Principal, RateDecision, parse_allowlist_entry};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};
 pub use ledger::LedgerCheck;
-pub use merchants::{CredentialSeed, MerchantPatch, MerchantSeed, NewCredential, check_url};
+pub use merchants::{CredentialPatch, CredentialSeed, MerchantPatch, MerchantSeed, check_url};
 pub use money::{AmountError, Currency, Money};
 pub use outbox::Event;
-pub use payments::{CheckoutOutcome, CheckoutResult};
+pub use payments::CheckoutOutcome;
 pub use refunds::RefundAmount;
 pub use types::*;
 

@@ -39,13 +39,6 @@ pub enum CheckoutOutcome {
     Expired,
 }
 
-/// The payment after a checkout completion.
-#[derive(Debug, Clone)]
-pub struct CheckoutResult {
-    /// The payment as it now stands.
-    pub payment: Payment,
-}
-
 impl Gateway {
     /// The principal's merchant's payment with this reference in the principal's
     /// dialect namespace.
@@ -102,7 +95,7 @@ impl Gateway {
     /// [`CoreError::PaymentAlreadyCompleted`]. An approved payment is captured at once
     /// (automatic capture, balance credited) or held in `processing` until the merchant
     /// confirms it (manual capture).
-    pub async fn complete_checkout(&self, token: &str, outcome: CheckoutOutcome) -> Result<CheckoutResult, CoreError> {
+    pub async fn complete_checkout(&self, token: &str, outcome: CheckoutOutcome) -> Result<Payment, CoreError> {
         if token.contains('\0') {
             return Err(CoreError::NotFound(Entity::Payment));
         }
@@ -167,7 +160,7 @@ impl Gateway {
         if ran_out {
             return Err(CoreError::PaymentExpired);
         }
-        Ok(CheckoutResult { payment })
+        Ok(payment)
     }
 
     /// Confirms a payment the processor authorized, when the merchant's claimed

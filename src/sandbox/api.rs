@@ -156,7 +156,7 @@ impl SandboxApi {
                 Outcome::Cancelled => CheckoutOutcome::Cancelled,
                 Outcome::Expired => CheckoutOutcome::Expired,
             };
-            Ok(state.gateway.complete_checkout(&token, outcome).await?.payment.into())
+            Ok(state.gateway.complete_checkout(&token, outcome).await?.into())
         };
         Reply::ok(result.await)
     }
