@@ -82,7 +82,31 @@ async fn refunds_are_idempotent_too(backend: Backend) {
     assert_eq!(app.balance().await["reserved"], json!(60), "reserved once");
 }
 
+async fn keys_are_forgotten_after_24_hours(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = json!({ "invoice_id": "OLD-1", "amount": 10, "currency": "BDT" });
+    let reply =
+        app.send(app.reborn(Method::POST, "/payment/create").header("Idempotency-Key", "old").json(&first)).await;
+    assert_eq!(reply.status, 200);
+    use sea_orm::ConnectionTrait;
+    let db = app.db().await;
+    let stale = (chrono::Utc::now() - chrono::Duration::hours(25)).to_rfc3339();
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            format!("UPDATE idempotency_keys SET created_at = '{stale}'::timestamptz")
+        }
+        _ => format!("UPDATE idempotency_keys SET created_at = '{stale}'"),
+    };
+    db.execute_unprepared(&sql).await.unwrap();
+    let second = json!({ "invoice_id": "OLD-2", "amount": 10, "currency": "BDT" });
+    let reply =
+        app.send(app.reborn(Method::POST, "/payment/create").header("Idempotency-Key", "old").json(&second)).await;
+    assert_eq!(reply.status, 200, "a 25-hour-old key is free again: {}", reply.body);
+    assert_eq!(reply.body["data"]["invoice_id"], "OLD-2");
+}
+
 db_test!(
+    keys_are_forgotten_after_24_hours,
     a_retry_replays_the_first_response,
     the_same_key_with_another_body_is_invalid,
     concurrent_retries_create_one_payment,

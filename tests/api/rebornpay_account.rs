@@ -54,6 +54,16 @@ async fn settlements_move_the_available_balance_out(backend: Backend) {
 
     let rest = app.send(app.admin(Method::POST, "/merchants/1/settlements").json(&json!({}))).await;
     assert_eq!((rest.body["amount"].clone(), rest.body["status"].clone()), (json!("600"), json!("paid")));
+    let events = app.send(app.admin(Method::GET, "/events?merchant_id=1")).await;
+    let paid: Vec<_> = events
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == "settlement.paid")
+        .map(|e| e["payload"]["settlement"]["amount"]["minor"].clone())
+        .collect();
+    assert_eq!(paid, [json!(40000), json!(60000)], "settlement.paid for each paid settlement, in order");
     assert_eq!(app.balance().await["available"], json!(0));
 
     let empty = app.send(app.admin(Method::POST, "/merchants/1/settlements").json(&json!({}))).await;
