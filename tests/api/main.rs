@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod concurrency;
 mod config;
+mod conformance;
 mod idempotency;
 mod openapi;
 mod rebornpay_account;

@@ -1,0 +1,57 @@
+//! Every conformance suite in `conformance/suites`, run against an in-process server with
+//! the demo merchant's credentials, as QA would run it against a server started from
+//! the README.
+
+use paybridge_conformance::{Credentials, Options, Receiver, Suite, default_suites_dir, run};
+
+use crate::db_test;
+use crate::helpers::{ADMIN_TOKEN, Backend, spawn_app_with};
+
+/// The credentials file for `dialect`, from the demo merchant of the configuration.
+fn credentials(dialect: &str, config: &paybridge::config::Config, base: &str, receiver: &Receiver) -> Credentials {
+    let demo = &config.merchants[0];
+    let mut c = Credentials::default();
+    match dialect {
+        "rebornpay" => {
+            let keys = demo.rebornpay.as_ref().expect("the demo merchant has REBORNPAY keys");
+            c.set("credentials.api_key", &keys.api_key);
+            c.set("credentials.api_secret", &keys.api_secret);
+        }
+        other => panic!("no credentials for the {other} suite: add them here"),
+    }
+    c.set("admin.base_url", &format!("{base}/admin/v1"));
+    c.set("admin.token", ADMIN_TOKEN);
+    c.set("sandbox.base_url", &format!("{base}/sandbox/v1"));
+    c.set("webhooks.listen", &receiver.addr().to_string());
+    c
+}
+
+async fn every_suite_passes(backend: Backend) {
+    let receiver = Receiver::start("127.0.0.1:0").await.expect("receiver");
+    let hooks = format!("http://{}/hooks", receiver.addr());
+    // As the README's server: the demo merchant at its documented rate limit.
+    let app = spawn_app_with(backend, |c| {
+        c.merchants[0].rate_limit_per_minute = 120;
+        c.merchants[0].webhook_url = Some(hooks);
+    })
+    .await;
+    let dialects = Suite::dialects(&default_suites_dir());
+    assert!(dialects.contains(&"rebornpay".to_owned()));
+    for dialect in dialects {
+        let suite = Suite::load(&default_suites_dir(), &dialect).expect("suite loads");
+        let options = Options {
+            base_url: format!("{}/{dialect}", app.base),
+            credentials: credentials(&dialect, &app.config, &app.base, &receiver),
+            filters: Vec::new(),
+            skips: Vec::new(),
+        };
+        let report = run(&suite, &options, Some(&receiver)).await;
+        println!("{}", report.summary());
+        assert_eq!(report.failed(), 0, "{}", report.summary());
+        assert_eq!(report.skipped(), 0);
+        assert!(report.passed() >= suite.scenarios.len() / 2, "{}", report.summary());
+    }
+    app.assert_ledger_invariants().await;
+}
+
+db_test!(every_suite_passes);
