@@ -25,7 +25,10 @@
 //! - `src/main.rs` — the CLI: `serve`, `migrate`, `openapi`.
 //! - `migrations/` — crate `migration`, one dated file per migration.
 //! - `tests/api/` — integration tests against a server spawned on port 0, on SQLite
-//!   and (when `PAYBRIDGE_TEST_POSTGRES_URL` is set) Postgres.
+//!   and (when `PAYBRIDGE_TEST_POSTGRES_URL` is set) Postgres; `conformance.rs` there
+//!   runs every conformance suite in-process.
+//! - `conformance/` — crate `paybridge-conformance`: black-box suites as YAML and their
+//!   runner (it knows only HTTP, never this crate).
 //! - `openapi/` — the committed specs; `bench/` — the load benchmark.
 
 #[path = "../adapters/mod.rs"]

@@ -165,6 +165,7 @@ impl RebornApi {
         auth: ApiKeyAuth,
         _secret: ApiSecretAuth,
         /// How many (1–100, default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
     ) -> Reply<SettlementsResponse> {
         let result = async {
@@ -182,6 +183,7 @@ impl RebornApi {
         auth: ApiKeyAuth,
         _secret: ApiSecretAuth,
         /// How many (1–100, default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
         /// Only payments with this status.
         status: Query<Option<Status>>,

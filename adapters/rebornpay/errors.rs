@@ -16,6 +16,7 @@ use crate::core::{CoreError, Entity, FieldIssue};
 
 /// Every REBORNPAY error: `{"success": false, "error": code, "message", "details"?}`.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Always `false`.
     pub success: bool,
@@ -30,6 +31,7 @@ pub struct ErrorBody {
 
 /// One validation failure.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorDetail {
     /// The request field (or `body`).
     pub field: String,

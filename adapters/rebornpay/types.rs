@@ -16,6 +16,7 @@ pub const METHODS: &[&str] = &["bkash", "nagad", "rocket", "upay", "card"];
 
 /// `POST /api/v1/payment/create`.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreatePaymentRequest {
     /// Your unique invoice id (1–100 characters).
     #[oai(validator(min_length = 1, max_length = 100))]
@@ -24,15 +25,19 @@ pub struct CreatePaymentRequest {
     /// currency's precision.
     pub amount: JsonDecimal,
     /// ISO 4217 code, e.g. `BDT`.
+    #[oai(validator(pattern = "^[A-Za-z]{3,4}$"))]
     pub currency: String,
     /// Customer's name.
+    #[oai(validator(max_length = 200))]
     pub customer_name: Option<String>,
     /// Customer's phone, e.g. `+8801711000000`.
+    #[oai(validator(pattern = "^[0-9 +()-]{6,30}$"))]
     pub customer_phone: Option<String>,
     /// Customer's email.
     pub customer_email: Option<String>,
     /// `bkash`, `nagad`, `rocket`, `upay` or `card`; the customer chooses at checkout
     /// when absent.
+    #[oai(validator(pattern = "^(bkash|nagad|rocket|upay|card)$"))]
     pub payment_method: Option<String>,
     /// Any JSON object; returned as given.
     pub metadata: Option<serde_json::Value>,
@@ -188,6 +193,7 @@ impl From<Status> for PaymentStatus {
 
 /// A payment.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PaymentData {
     /// Your invoice id.
     pub invoice_id: String,
@@ -246,6 +252,7 @@ impl From<Payment> for PaymentData {
 
 /// `{"success": true, "message", "data": payment}`.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PaymentResponse {
     /// Always `true`.
     pub success: bool,
@@ -257,6 +264,7 @@ pub struct PaymentResponse {
 
 /// `POST /api/v1/payment/verify`.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VerifyRequest {
     /// Your invoice id.
     pub invoice_id: String,
@@ -269,6 +277,7 @@ pub struct VerifyRequest {
 
 /// A verification's result.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VerifyData {
     /// True when the payment is paid and credited.
     pub verified: bool,
@@ -279,6 +288,7 @@ pub struct VerifyData {
 
 /// `{"success": true, "message", "data": {verified, …payment}}`.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VerifyResponse {
     /// Always `true`.
     pub success: bool,
@@ -290,6 +300,7 @@ pub struct VerifyResponse {
 
 /// `POST /api/v1/refund/request`.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RefundRequest {
     /// The invoice to refund.
     pub invoice_id: String,
@@ -323,6 +334,7 @@ pub enum RefundState {
 
 /// A refund.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RefundData {
     /// Refund id, e.g. `rf_12`.
     pub refund_id: String,
@@ -376,6 +388,7 @@ impl From<Refund> for RefundData {
 
 /// `{"success": true, "message", "data": refund}`.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RefundResponse {
     /// Always `true`.
     pub success: bool,
@@ -387,6 +400,7 @@ pub struct RefundResponse {
 
 /// Balances in one currency, in major units.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CurrencyBalance {
     /// Currency code.
     pub currency: String,
@@ -412,6 +426,7 @@ impl From<&Balance> for CurrencyBalance {
 /// The merchant's balance: its default currency at the top level, every currency in
 /// `balances`.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BalanceData {
     /// The merchant's default currency.
     pub currency: String,
@@ -427,6 +442,7 @@ pub struct BalanceData {
 
 /// `{"success": true, "data": balance}`.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BalanceResponse {
     /// Always `true`.
     pub success: bool,
@@ -446,6 +462,7 @@ pub enum SettlementState {
 
 /// A settlement.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SettlementData {
     /// Settlement id, e.g. `st_3`.
     pub settlement_id: String,
@@ -479,6 +496,7 @@ impl From<Settlement> for SettlementData {
 
 /// `{"success": true, "data": [settlement…]}`, most recent first.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SettlementsResponse {
     /// Always `true`.
     pub success: bool,
@@ -488,6 +506,7 @@ pub struct SettlementsResponse {
 
 /// `{"success": true, "data": [payment…]}`, most recent first.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TransactionsResponse {
     /// Always `true`.
     pub success: bool,
@@ -497,6 +516,7 @@ pub struct TransactionsResponse {
 
 /// `POST /api/v1/webhook/test`.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WebhookTestRequest {
     /// Must be `test.ping`.
     pub event: String,
@@ -506,6 +526,7 @@ pub struct WebhookTestRequest {
 
 /// The queued test event.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WebhookTestData {
     /// `test.ping`.
     pub event: String,
@@ -517,6 +538,7 @@ pub struct WebhookTestData {
 
 /// `{"success": true, "message", "data": {event, event_id, webhook_url}}`.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WebhookTestResponse {
     /// Always `true`.
     pub success: bool,

@@ -44,6 +44,7 @@ impl From<MerchantStatus> for Status {
 
 /// A merchant.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MerchantBody {
     /// Id.
     pub id: i64,
@@ -80,6 +81,7 @@ impl From<Merchant> for MerchantBody {
 
 /// `POST /merchants`.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreateMerchant {
     /// Unique name.
     pub name: String,
@@ -97,6 +99,7 @@ pub struct CreateMerchant {
 
 /// `PATCH /merchants/{id}`: only the fields given change.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UpdateMerchant {
     /// New webhook URL; an empty string clears it.
     pub webhook_url: Option<String>,
@@ -151,6 +154,7 @@ impl From<Dialect> for DialectName {
 
 /// `POST /merchants/{id}/credentials`: key material is generated.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IssueCredential {
     /// The dialect.
     pub dialect: DialectName,
@@ -167,6 +171,7 @@ pub struct IssueCredential {
 
 /// `PATCH /credentials/{id}`.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UpdateCredential {
     /// Require signed requests (REBORNPAY).
     pub require_signature: Option<bool>,
@@ -174,6 +179,7 @@ pub struct UpdateCredential {
 
 /// A credential, secret included (the admin API is the place to read it).
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CredentialBody {
     /// Id.
     pub id: i64,
@@ -239,6 +245,7 @@ impl From<RefundState> for RefundStatus {
 
 /// A refund.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RefundBody {
     /// Id.
     pub id: i64,
@@ -288,6 +295,7 @@ impl From<Refund> for RefundBody {
 
 /// `POST /refunds/{id}/approve` or `/reject`.
 #[derive(Object, Deserialize, Debug, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Decision {
     /// A note shown to the merchant.
     pub note: Option<String>,
@@ -295,6 +303,7 @@ pub struct Decision {
 
 /// `POST /merchants/{id}/settlements`.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreateSettlement {
     /// Currency (default: the merchant's default currency).
     pub currency: Option<String>,
@@ -307,6 +316,7 @@ pub struct CreateSettlement {
 
 /// A settlement.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SettlementBody {
     /// Id.
     pub id: i64,
@@ -340,6 +350,7 @@ impl From<Settlement> for SettlementBody {
 
 /// Balances in one currency, decimal strings of major units.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BalanceBody {
     /// Currency.
     pub currency: String,
@@ -364,6 +375,7 @@ impl From<&Balance> for BalanceBody {
 
 /// An outbox event.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventBody {
     /// Id (increasing).
     pub id: i64,
@@ -394,6 +406,7 @@ impl From<Event> for EventBody {
 
 /// The ledger check.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LedgerCheckBody {
     /// Ledger transactions examined.
     pub transactions: u64,

@@ -12,6 +12,7 @@ use crate::core::{CoreError, ErrorClass, FieldIssue};
 
 /// `{"error": {...}}`.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Problem {
     /// The error.
     pub error: ProblemDetail,
@@ -19,18 +20,20 @@ pub struct Problem {
 
 /// What went wrong.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProblemDetail {
     /// Canonical error code, e.g. `validation_error`, `not_found`.
     pub code: String,
     /// A readable explanation.
     pub message: String,
     /// Field by field, for validation errors.
-    #[oai(skip_serializing_if_is_empty)]
-    pub details: Vec<IssueBody>,
+    #[oai(skip_serializing_if_is_none)]
+    pub details: Option<Vec<IssueBody>>,
 }
 
 /// One validation failure.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IssueBody {
     /// The field.
     pub field: String,
@@ -47,11 +50,14 @@ impl From<&CoreError> for Problem {
             error: ProblemDetail {
                 code: err.code().to_owned(),
                 message: err.public_message(),
-                details: err
-                    .details()
-                    .iter()
-                    .map(|FieldIssue { field, message }| IssueBody { field: field.clone(), message: message.clone() })
-                    .collect(),
+                details: Some(err.details()).filter(|d| !d.is_empty()).map(|d| {
+                    d.iter()
+                        .map(|FieldIssue { field, message }| IssueBody {
+                            field: field.clone(),
+                            message: message.clone(),
+                        })
+                        .collect()
+                }),
             },
         }
     }

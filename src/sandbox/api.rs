@@ -33,6 +33,7 @@ pub enum Outcome {
 
 /// A test card. Only its brand and last four digits are kept.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CardInput {
     /// Card number (Luhn-valid).
     pub number: String,
@@ -46,6 +47,7 @@ pub struct CardInput {
 
 /// A test wallet account.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WalletInput {
     /// Wallet phone number.
     pub phone: String,
@@ -55,6 +57,7 @@ pub struct WalletInput {
 
 /// `POST /checkout/{token}/complete`.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CompleteRequest {
     /// How the checkout ends.
     pub outcome: Outcome,
@@ -66,6 +69,7 @@ pub struct CompleteRequest {
 
 /// The payment after the checkout.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CheckoutState {
     /// Internal payment id.
     pub payment_id: i64,
@@ -89,6 +93,7 @@ pub struct CheckoutState {
 
 /// A processor attempt.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AttemptBody {
     /// Result code.
     pub code: String,
