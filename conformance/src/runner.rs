@@ -45,6 +45,14 @@ struct StepError {
     curl: Option<String>,
 }
 
+impl StepError {
+    /// The failure of the step labelled `step`.
+    fn at(self, step: String) -> Outcome {
+        let StepError { reason, request, received, curl } = self;
+        Outcome::Failed(Box::new(Failure { step, reason, request, received, curl }))
+    }
+}
+
 impl From<String> for StepError {
     fn from(reason: String) -> Self {
         StepError { reason, request: None, received: None, curl: None }
@@ -95,10 +103,7 @@ async fn run_scenario(
     for (name, template) in &scenario.vars {
         match vars.render(template) {
             Ok(value) => vars.set(name.clone(), Value::String(value)),
-            Err(reason) => {
-                let step = "vars".to_owned();
-                return Outcome::Failed(Box::new(Failure { step, reason, request: None, received: None, curl: None }));
-            }
+            Err(reason) => return StepError::from(reason).at("vars".to_owned()),
         }
     }
     let mut pending = Vec::new();
@@ -107,15 +112,8 @@ async fn run_scenario(
             pending.push(format!("{}: {reason}", step.label(i)));
             continue;
         }
-        let result = run_step(suite, step, options, client, receiver, &mut vars).await;
-        if let Err(err) = result {
-            return Outcome::Failed(Box::new(Failure {
-                step: step.label(i),
-                reason: err.reason,
-                request: err.request,
-                received: err.received,
-                curl: err.curl,
-            }));
+        if let Err(err) = run_step(suite, step, options, client, receiver, &mut vars).await {
+            return err.at(step.label(i));
         }
     }
     if pending.is_empty() { Outcome::Passed } else { Outcome::Pending(pending.join("; ")) }
