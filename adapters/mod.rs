@@ -9,7 +9,7 @@ pub mod rebornpay;
 use poem::Route;
 use rand::Rng;
 
-use crate::core::Dialect;
+use crate::core::{Credential, Dialect, Payment};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -21,6 +21,19 @@ pub fn docs() -> Vec<ApiDoc> {
 /// Mounts every dialect.
 pub fn mount(route: Route, state: &AppState) -> Route {
     rebornpay::mount(route, state, &rebornpay::doc())
+}
+
+/// Where the hosted checkout sends the customer once `payment` is decided, with the
+/// parameters its dialect adds; `None` when the merchant gave no URL for that outcome
+/// (the checkout then shows its own result page). `credential` is the merchant's
+/// credential of the payment's dialect, for dialects that sign their return.
+pub fn return_url(payment: &Payment, credential: Option<&Credential>) -> Option<String> {
+    let _ = credential;
+    match payment.namespace {
+        Dialect::Rebornpay => rebornpay::return_url(payment),
+        // Not built yet (issues 6–9): their payments get paybridge's result page.
+        Dialect::Shadhinpay | Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => None,
+    }
 }
 
 /// Fresh key material for a dialect credential, in the provider's customary form:

@@ -49,12 +49,18 @@ pub struct Config {
     pub database_url: String,
     /// Bearer token of the admin API.
     pub admin_token: Secret,
+    /// Key of the hosted checkout's CSRF tokens; instances behind one load balancer
+    /// need the same. Derived from `admin_token` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_secret: Option<Secret>,
     /// Base of checkout links and of the URLs printed at start-up.
     pub public_url: String,
     /// Proxies (IPs or CIDR ranges) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
     /// How long a payment can be paid, in seconds.
     pub payment_ttl_secs: u64,
+    /// How often unpaid payments past their expiry are expired, in seconds.
+    pub expiry_sweep_secs: u64,
     /// How long authenticated credentials are cached, in milliseconds.
     pub auth_cache_ttl_ms: u64,
     /// Database connections for reads.
@@ -182,9 +188,11 @@ impl Default for Config {
             listen: "127.0.0.1:8080".to_owned(),
             database_url: "sqlite://paybridge.db?mode=rwc".to_owned(),
             admin_token: "change-me".into(),
+            checkout_secret: None,
             public_url: "http://127.0.0.1:8080".to_owned(),
             trusted_proxies: Vec::new(),
             payment_ttl_secs: 15 * 60,
+            expiry_sweep_secs: 15,
             auth_cache_ttl_ms: 2000,
             db_max_connections: 8,
             log_credentials: true,
@@ -257,9 +265,11 @@ const ENV_KEYS: &[&str] = &[
     "listen",
     "database_url",
     "admin_token",
+    "checkout_secret",
     "public_url",
     "trusted_proxies",
     "payment_ttl_secs",
+    "expiry_sweep_secs",
     "auth_cache_ttl_ms",
     "db_max_connections",
     "log_credentials",
@@ -303,6 +313,9 @@ impl Config {
         if !url::Url::parse(&self.public_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
             return bad("public_url".into(), "must be an absolute http(s) URL");
         }
+        if self.expiry_sweep_secs == 0 {
+            return bad("expiry_sweep_secs".into(), "must be at least 1");
+        }
         if self.admin_token.expose().len() < 8 {
             return bad("admin_token".into(), "must be at least 8 characters");
         }
@@ -339,6 +352,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The key of the checkout's CSRF tokens.
+    pub fn checkout_key(&self) -> Vec<u8> {
+        match &self.checkout_secret {
+            Some(secret) => secret.expose().as_bytes().to_vec(),
+            None => crate::crypto::hmac_sha256_hex(self.admin_token.expose().as_bytes(), b"paybridge checkout csrf")
+                .into_bytes(),
+        }
     }
 
     /// Socket address to bind.

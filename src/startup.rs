@@ -60,6 +60,7 @@ impl Application {
             gateway,
             trusted_proxies: config.trusted_proxies.iter().filter_map(|p| parse_allowlist_entry(p)).collect(),
             admin_token: config.admin_token.expose().into(),
+            checkout_secret: config.checkout_key().into(),
         };
         Ok(Application { acceptor, port, state, config, metrics: Metrics::new() })
     }
@@ -112,11 +113,14 @@ impl Application {
     /// ten seconds).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintenance(self.state.gateway.clone()));
+        let sweep = Duration::from_secs(self.config.expiry_sweep_secs);
+        let expiry = tokio::spawn(expire_payments(self.state.gateway.clone(), sweep));
         let app = routes(&self.state, self.metrics.clone());
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
             .await;
         maintenance.abort();
+        expiry.abort();
         result
     }
 }
@@ -134,6 +138,29 @@ async fn maintenance(gateway: Gateway) {
         }
         if let Err(err) = gateway.purge_used_signatures().await {
             tracing::warn!(error = %err, "signature purge failed");
+        }
+    }
+}
+
+/// Expires unpaid payments past their expiry every `every`, in batches.
+async fn expire_payments(gateway: Gateway, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        loop {
+            match gateway.expire_overdue(500).await {
+                Ok(500) => continue,
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(expired = n, "unpaid payments expired");
+                    }
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "expiry sweep failed");
+                    break;
+                }
+            }
         }
     }
 }
@@ -177,8 +204,8 @@ fn routes(state: &AppState, metrics: Arc<Metrics>) -> impl poem::Endpoint + use<
             get(make_sync(move |_| {
                 Response::builder().content_type("text/plain; version=0.0.4").body(metrics_text.render())
             })),
-        )
-        .at("/checkout/:token", get(crate::checkout::page).data(state.clone()));
+        );
+    let route = crate::checkout::mount(route, state);
     let route = crate::admin::mount(route, state);
     let route = crate::sandbox::api::mount(route, state);
     let route = crate::adapters::mount(route, state);

@@ -84,3 +84,27 @@ pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
 pub fn new_keys(hex: &mut impl FnMut(usize) -> String) -> (String, String) {
     (format!("pk_live_{}", hex(12)), format!("sk_live_{}", hex(16)))
 }
+
+/// Where REBORNPAY's checkout returns the customer: the payment's `success_url`,
+/// `fail_url` or `cancel_url` (paybridge's extension to the create request), with
+/// `invoice_id`, `status` and `transaction_id` added. The status is REBORNPAY's, so a
+/// paid payment awaiting `verify` returns `status=processing`: the redirect is no proof
+/// of payment, verify is.
+pub fn return_url(payment: &crate::core::Payment) -> Option<String> {
+    use crate::core::PaymentStatus as S;
+    let target = match payment.status {
+        S::Processing | S::Succeeded | S::PartiallyRefunded | S::Refunded => payment.urls.success.as_ref(),
+        S::Failed | S::Expired => payment.urls.failure.as_ref(),
+        S::Cancelled => payment.urls.cancel.as_ref(),
+        S::Created => None,
+    }?;
+    let mut url = url::Url::parse(target).ok()?;
+    let status = poem_openapi::types::ToJSON::to_json(&types::Status::from(payment.status))?;
+    url.query_pairs_mut()
+        .append_pair("invoice_id", &payment.reference)
+        .append_pair("status", status.as_str().unwrap_or_default());
+    if let Some(txn) = &payment.processor_txn_id {
+        url.query_pairs_mut().append_pair("transaction_id", txn);
+    }
+    Some(url.into())
+}

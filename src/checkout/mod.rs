@@ -1,41 +1,196 @@
-//! The hosted checkout page at `/checkout/{token}`.
+//! The hosted checkout page at `/checkout/{token}`: server-rendered HTML that works
+//! without JavaScript. `GET` shows the payment and the method's form (or, once decided,
+//! its result); `POST` charges through the sandbox [`Processor`] and the core — the same
+//! path as the sandbox control API — then redirects to the dialect's return URL with its
+//! parameters (see `adapters::return_url`), or to this page's result.
 //!
-//! Not built yet (issue 4): the page answers `501 Not Implemented` with the payment's
-//! summary and how to complete it through the sandbox control API instead.
+//! A submission carries a CSRF token (an HMAC of the checkout token under the
+//! configured `checkout_secret`). A second submission — two tabs, a double click, a
+//! replayed POST — charges nothing: the core completes a payment once, and the repeat
+//! is sent where the first went. Card numbers and CVVs are reduced to brand and last
+//! four digits by the form and never stored, logged or shown again.
 
-use poem::http::StatusCode;
-use poem::web::{Data, Html, Path};
-use poem::{IntoResponse, Response, handler};
+pub mod form;
+pub mod view;
 
-use crate::core::CoreError;
-use crate::http::AppState;
+use askama::Template;
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Html, Path, Query};
+use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
+use serde::Deserialize;
 
-/// `GET /checkout/{token}`.
-#[handler]
-pub async fn page(state: Data<&AppState>, Path(token): Path<String>) -> Response {
-    match state.gateway.payment_by_checkout_token(&token).await {
-        Ok(payment) => {
-            let body = format!(
-                "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-                 content=\"width=device-width\"><title>paybridge checkout</title></head><body>\
-                 <h1>Checkout is not built yet</h1><p>Payment {} for {} {} is <b>{}</b>.</p>\
-                 <p>The hosted checkout page is not implemented in this paybridge. Complete the \
-                 payment with <code>POST /sandbox/v1/checkout/{}/complete</code>.</p></body></html>",
-                escape(&payment.reference),
-                payment.amount.to_major(),
-                payment.amount.currency(),
-                payment.status,
-                escape(&token),
-            );
-            Html(body).with_status(StatusCode::NOT_IMPLEMENTED).into_response()
+use crate::core::{CoreError, Merchant, Payment, PaymentStatus};
+use crate::crypto::{hmac_sha256_hex, verify_hmac_sha256_hex};
+use crate::http::{AppState, MAX_BODY_BYTES};
+use crate::sandbox::{Processor, Sandbox};
+use form::{CheckoutForm, FieldErrors, METHODS};
+use view::{MissingPage, PayPage, ResultPage, Summary};
+
+/// Mounts `GET` and `POST /checkout/{token}`.
+pub fn mount(route: Route, state: &AppState) -> Route {
+    route.at("/checkout/:token", get(show).post(submit).data(state.clone()))
+}
+
+/// The CSRF token of a checkout's form.
+fn csrf_for(state: &AppState, token: &str) -> String {
+    hmac_sha256_hex(&state.checkout_secret, format!("checkout:{token}").as_bytes())
+}
+
+#[derive(Deserialize)]
+struct MethodQuery {
+    method: Option<String>,
+}
+
+fn html(status: StatusCode, page: impl Template) -> Response {
+    match page.render() {
+        Ok(body) => Html(body).with_status(status).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "checkout page failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-        Err(CoreError::NotFound(_)) => {
-            Html("<!doctype html><h1>No such checkout</h1>").with_status(StatusCode::NOT_FOUND).into_response()
-        }
-        Err(err) => crate::http::problem::render(&err),
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+fn missing(status: StatusCode, title: &str, message: &str) -> Response {
+    html(status, MissingPage { title: title.to_owned(), message: message.to_owned() })
+}
+
+fn failure(err: &CoreError) -> Response {
+    match err {
+        CoreError::NotFound(_) => missing(
+            StatusCode::NOT_FOUND,
+            "No such checkout",
+            "This payment link does not exist. Check the link you were given.",
+        ),
+        _ => missing(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment."),
+    }
+}
+
+async fn load(state: &AppState, token: &str) -> Result<(Payment, Merchant), CoreError> {
+    let payment = state.gateway.payment_by_checkout_token(token).await?;
+    let merchant = state.gateway.merchant(payment.merchant_id).await?;
+    Ok((payment, merchant))
+}
+
+/// True while the customer can still pay.
+fn payable(payment: &Payment) -> bool {
+    payment.status == PaymentStatus::Created && crate::core::now() <= payment.expires_at
+}
+
+/// The method to show: the one the merchant fixed, else the one picked, else bKash.
+fn method_for(payment: &Payment, picked: Option<&str>) -> (String, bool) {
+    let valid = |m: &str| METHODS.iter().any(|(known, _)| *known == m);
+    match payment.method.as_deref().filter(|m| valid(m)) {
+        Some(fixed) => (fixed.to_owned(), true),
+        None => (picked.filter(|m| valid(m)).unwrap_or("bkash").to_owned(), false),
+    }
+}
+
+/// `GET /checkout/{token}`.
+#[handler]
+async fn show(state: Data<&AppState>, Path(token): Path<String>, Query(query): Query<MethodQuery>) -> Response {
+    let (payment, merchant) = match load(&state, &token).await {
+        Ok(found) => found,
+        Err(err) => return failure(&err),
+    };
+    if !payable(&payment) {
+        return result(&state, &payment, &merchant).await;
+    }
+    let (method, fixed) = method_for(&payment, query.method.as_deref());
+    let summary = Summary::new(&payment, &merchant, crate::core::now());
+    let form = CheckoutForm::default();
+    html(
+        StatusCode::OK,
+        PayPage::new(summary, &token, csrf_for(&state, &token), &method, fixed, &form, &FieldErrors::new()),
+    )
+}
+
+/// `POST /checkout/{token}`: pay or cancel.
+#[handler]
+async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -> Response {
+    let (payment, merchant) = match load(&state, &token).await {
+        Ok(found) => found,
+        Err(err) => return failure(&err),
+    };
+    let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.unwrap_or_default();
+    let form: CheckoutForm = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    if !verify_hmac_sha256_hex(&state.checkout_secret, format!("checkout:{token}").as_bytes(), &form.csrf) {
+        return missing(StatusCode::FORBIDDEN, "This form has expired", "Reload the payment page and try again.");
+    }
+    if !payable(&payment) {
+        // A repeat of a submission that already decided the payment: go where it went.
+        return redirect(&state, &token, &payment).await;
+    }
+    let outcome = if form.action == "cancel" {
+        crate::core::CheckoutOutcome::Cancelled
+    } else {
+        let (method, fixed) = method_for(&payment, form.method.as_deref());
+        match form.instrument(&method) {
+            Ok(instrument) => Sandbox.charge(&payment, &instrument),
+            Err(errors) => {
+                let summary = Summary::new(&payment, &merchant, crate::core::now());
+                let page = PayPage::new(summary, &token, csrf_for(&state, &token), &method, fixed, &form, &errors);
+                return html(StatusCode::UNPROCESSABLE_ENTITY, page);
+            }
+        }
+    };
+    match state.gateway.complete_checkout(&token, outcome).await {
+        Ok(done) => redirect(&state, &token, &done).await,
+        Err(CoreError::PaymentAlreadyCompleted | CoreError::PaymentExpired) => {
+            match state.gateway.payment_by_checkout_token(&token).await {
+                Ok(now) => redirect(&state, &token, &now).await,
+                Err(err) => failure(&err),
+            }
+        }
+        Err(err) => failure(&err),
+    }
+}
+
+/// Where the dialect sends the customer for this payment, if it says.
+async fn return_url(state: &AppState, payment: &Payment) -> Option<String> {
+    let credential = state.gateway.dialect_credential(payment.merchant_id, payment.namespace).await.ok().flatten();
+    crate::adapters::return_url(payment, credential.as_ref())
+}
+
+/// 303 to the dialect's return URL, or to this page (which shows the result).
+async fn redirect(state: &AppState, token: &str, payment: &Payment) -> Response {
+    let target = match return_url(state, payment).await {
+        Some(url) => url,
+        None => format!("/checkout/{token}"),
+    };
+    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, target).finish()
+}
+
+/// The page of a payment that can no longer be paid.
+async fn result(state: &AppState, payment: &Payment, merchant: &Merchant) -> Response {
+    let summary = Summary::new(payment, merchant, crate::core::now());
+    let attempt = payment.last_attempt.as_ref().map(|a| {
+        let code = if a.code.chars().all(|c| c.is_ascii_digit()) { format!(" ({})", a.code) } else { String::new() };
+        format!("{}{code}", a.message)
+    });
+    let (title, message, tone) = match payment.status {
+        PaymentStatus::Created => {
+            ("This payment link has expired", "Ask the merchant for a new one.".to_owned(), "bad")
+        }
+        PaymentStatus::Processing if payment.authorized_at.is_none() => (
+            "Your payment is being processed",
+            attempt.unwrap_or_else(|| "The payment provider has not decided yet.".into()),
+            "wait",
+        ),
+        PaymentStatus::Processing
+        | PaymentStatus::Succeeded
+        | PaymentStatus::PartiallyRefunded
+        | PaymentStatus::Refunded => ("Payment received", "Thank you — the merchant has been told.".to_owned(), "ok"),
+        PaymentStatus::Failed => {
+            ("Payment failed", attempt.unwrap_or_else(|| "The payment was declined.".into()), "bad")
+        }
+        PaymentStatus::Cancelled => {
+            ("Payment cancelled", "You cancelled this payment; nothing was charged.".to_owned(), "bad")
+        }
+        PaymentStatus::Expired => {
+            ("This payment link has expired", "Ask the merchant for a new one.".to_owned(), "bad")
+        }
+    };
+    let return_url = return_url(state, payment).await;
+    html(StatusCode::OK, ResultPage { summary, title: title.to_owned(), message, tone, return_url })
 }

@@ -196,6 +196,23 @@ impl Gateway {
         store::credential(row)
     }
 
+    /// A merchant's first active credential for `dialect` (what return codes and
+    /// redirects of that dialect are computed with).
+    pub async fn dialect_credential(
+        &self,
+        merchant_id: i64,
+        dialect: Dialect,
+    ) -> Result<Option<Credential>, CoreError> {
+        let row = credential::Entity::find()
+            .filter(credential::Column::MerchantId.eq(merchant_id))
+            .filter(credential::Column::Dialect.eq(dialect.as_str()))
+            .filter(credential::Column::Status.eq("active"))
+            .order_by_asc(credential::Column::Id)
+            .one(&self.store().reader)
+            .await?;
+        row.map(store::credential).transpose()
+    }
+
     /// Issues a credential to a merchant.
     pub async fn issue_credential(&self, merchant_id: i64, seed: CredentialSeed) -> Result<Credential, CoreError> {
         let txn = self.begin_write().await?;

@@ -22,6 +22,17 @@ pub enum CheckoutOutcome {
         /// What the customer paid with (nothing secret).
         instrument: Option<Instrument>,
     },
+    /// The processor has not decided yet; a later completion decides.
+    Pending {
+        /// The processor's transaction id.
+        processor_txn_id: String,
+        /// The method used.
+        method: String,
+        /// What the customer paid with (nothing secret).
+        instrument: Option<Instrument>,
+        /// Why it waits.
+        attempt: AttemptLog,
+    },
     /// The processor declined or failed it.
     Declined {
         /// The processor's transaction id, when it assigned one.
@@ -103,22 +114,33 @@ impl Gateway {
         let query = payment::Entity::find().filter(payment::Column::CheckoutToken.eq(token));
         let row = self.for_update(query).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
         let current = store::payment(row, &self.settings().public_url)?;
+        let awaiting_processor = current.status == PaymentStatus::Processing && current.authorized_at.is_none();
         match current.status {
             PaymentStatus::Created => {}
+            PaymentStatus::Processing if awaiting_processor && !matches!(outcome, CheckoutOutcome::Pending { .. }) => {}
             PaymentStatus::Expired => return Err(CoreError::PaymentExpired),
             _ => return Err(CoreError::PaymentAlreadyCompleted),
         }
         let now = super::now();
-        // Past its expiry a payment can only expire, whatever the processor said.
-        let ran_out = now > current.expires_at && !matches!(outcome, CheckoutOutcome::Expired);
+        // Past its expiry a payment the customer has not paid can only expire, whatever
+        // the processor said; one awaiting the processor's decision can still get it.
+        let ran_out = current.status == PaymentStatus::Created
+            && now > current.expires_at
+            && !matches!(outcome, CheckoutOutcome::Expired);
         let outcome = if ran_out { CheckoutOutcome::Expired } else { outcome };
 
         let mut change = payment::ActiveModel { updated_at: Set(now), ..Default::default() };
         let (status, event) = match &outcome {
             CheckoutOutcome::Approved { processor_txn_id, method, instrument } => {
-                change.processor_txn_id = Set(Some(processor_txn_id.clone()));
+                // A pending attempt approved later keeps the transaction it started.
+                let txn_id = current.processor_txn_id.clone().unwrap_or_else(|| processor_txn_id.clone());
+                change.processor_txn_id = Set(Some(txn_id));
                 change.method = Set(Some(method.clone()));
-                change.instrument = Set(instrument.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default()));
+                if instrument.is_some() || current.instrument.is_none() {
+                    change.instrument = Set(instrument.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default()));
+                }
+                change.attempt_code = Set(None);
+                change.attempt_message = Set(None);
                 change.authorized_at = Set(Some(now));
                 match current.capture_mode {
                     CaptureMode::Automatic => {
@@ -138,14 +160,29 @@ impl Gateway {
                 change.attempt_message = Set(Some(attempt.message.clone()));
                 (PaymentStatus::Failed, EventType::PaymentFailed)
             }
+            CheckoutOutcome::Pending { processor_txn_id, method, instrument, attempt } => {
+                change.processor_txn_id = Set(Some(processor_txn_id.clone()));
+                change.method = Set(Some(method.clone()));
+                change.instrument = Set(instrument.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default()));
+                change.attempt_code = Set(Some(attempt.code.clone()));
+                change.attempt_message = Set(Some(attempt.message.clone()));
+                (PaymentStatus::Processing, EventType::PaymentPending)
+            }
             CheckoutOutcome::Cancelled => (PaymentStatus::Cancelled, EventType::PaymentCancelled),
             CheckoutOutcome::Expired => (PaymentStatus::Expired, EventType::PaymentExpired),
         };
         change.status = Set(status.as_str().to_owned());
+        // Only from the state read above: of two racing completions, one applies.
+        let still_open = Condition::any().add(payment::Column::Status.eq(PaymentStatus::Created.as_str())).add(
+            Condition::all()
+                .add(payment::Column::Status.eq(PaymentStatus::Processing.as_str()))
+                .add(payment::Column::AuthorizedAt.is_null()),
+        );
         let updated = payment::Entity::update_many()
             .set(change)
             .filter(payment::Column::Id.eq(current.id))
-            .filter(payment::Column::Status.eq(PaymentStatus::Created.as_str()))
+            .filter(payment::Column::Status.eq(current.status.as_str()))
+            .filter(still_open)
             .exec(&txn)
             .await?;
         if updated.rows_affected != 1 {
@@ -185,7 +222,9 @@ impl Gateway {
         if current.processor_txn_id.as_deref() != Some(claimed_txn_id) {
             return Err(CoreError::TransactionMismatch);
         }
-        if current.status != PaymentStatus::Processing {
+        // Captured already, failed, or still awaiting the processor's decision: nothing
+        // to capture; report it as it stands.
+        if current.status != PaymentStatus::Processing || current.authorized_at.is_none() {
             return Ok(current);
         }
         let now = super::now();
@@ -210,6 +249,48 @@ impl Gateway {
         emit_payment_event(&txn, EventType::PaymentSucceeded, &payment).await?;
         txn.commit().await?;
         Ok(payment)
+    }
+
+    /// Expires up to `limit` payments whose checkout ran out without the customer
+    /// paying, writing `payment.expired` for each; returns how many. Run by a background
+    /// sweep, so expiry happens whether or not anyone opens the checkout again.
+    pub async fn expire_overdue(&self, limit: u64) -> Result<usize, CoreError> {
+        let now = super::now();
+        let due: Vec<i64> = payment::Entity::find()
+            .select_only()
+            .column(payment::Column::Id)
+            .filter(payment::Column::Status.eq(PaymentStatus::Created.as_str()))
+            .filter(payment::Column::ExpiresAt.lt(now))
+            .order_by_asc(payment::Column::ExpiresAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.store().reader)
+            .await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.begin_write().await?;
+        let mut expired = 0;
+        for id in due {
+            let change = payment::ActiveModel {
+                status: Set(PaymentStatus::Expired.as_str().to_owned()),
+                updated_at: Set(now),
+                ..Default::default()
+            };
+            let updated = payment::Entity::update_many()
+                .set(change)
+                .filter(payment::Column::Id.eq(id))
+                .filter(payment::Column::Status.eq(PaymentStatus::Created.as_str()))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected == 1 {
+                let payment = self.reload_payment(&txn, id).await?;
+                emit_payment_event(&txn, EventType::PaymentExpired, &payment).await?;
+                expired += 1;
+            }
+        }
+        txn.commit().await?;
+        Ok(expired)
     }
 
     pub(super) async fn reload_payment<C: sea_orm::ConnectionTrait>(

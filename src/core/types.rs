@@ -71,7 +71,8 @@ string_enum! {
     PaymentStatus {
         /// Waiting for the customer at checkout.
         Created => "created",
-        /// The processor holds the customer's funds; the merchant has not yet confirmed
+        /// The customer paid; either the processor has not decided yet
+        /// (`authorized_at` unset) or it approved and the merchant has not yet confirmed
         /// (manual capture).
         Processing => "processing",
         /// Captured: the merchant's balance is credited.
@@ -140,6 +141,8 @@ string_enum! {
         PaymentCreated => "payment.created",
         /// The processor authorized a payment awaiting merchant confirmation.
         PaymentProcessing => "payment.processing",
+        /// The processor took a payment but has not decided it yet.
+        PaymentPending => "payment.pending",
         /// A payment was captured.
         PaymentSucceeded => "payment.succeeded",
         /// A payment failed.

@@ -28,6 +28,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[IpNet]>,
     /// The bearer token of the admin API.
     pub admin_token: Arc<str>,
+    /// Key of the checkout forms' CSRF tokens.
+    pub checkout_secret: Arc<[u8]>,
 }
 
 impl AppState {

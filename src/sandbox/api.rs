@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::instrument::{Card, PaymentInstrument, Wallet};
 use super::{Processor, Sandbox};
-use crate::core::{AttemptLog, CheckoutOutcome, CoreError, Payment};
+use crate::core::{CheckoutOutcome, CoreError, Payment};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 use crate::http::problem::Reply;
@@ -21,7 +21,8 @@ use crate::http::wire::Wire;
 #[oai(rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
-    /// The processor approves.
+    /// The customer pays: the processor approves, unless a magic test card or wallet
+    /// number asks for pending or a decline.
     Success,
     /// The processor declines.
     Failed,
@@ -153,11 +154,7 @@ impl SandboxApi {
             let sandbox = Sandbox;
             let outcome = match req.outcome {
                 Outcome::Success => sandbox.charge(&payment, &instrument),
-                Outcome::Failed => sandbox.decline(
-                    &payment,
-                    &instrument,
-                    AttemptLog { code: "declined".into(), message: "Declined by the sandbox processor".into() },
-                ),
+                Outcome::Failed => sandbox.decline(&payment, &instrument),
                 Outcome::Cancelled => CheckoutOutcome::Cancelled,
                 Outcome::Expired => CheckoutOutcome::Expired,
             };

@@ -17,20 +17,33 @@ pub enum PaymentInstrument {
     None,
 }
 
-/// A card: brand and last four digits.
+/// A card: brand and last four digits, and what a sandbox test number asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Card {
     /// visa, mastercard, amex or card.
     pub brand: &'static str,
     /// Last four digits.
     pub last4: String,
+    /// The outcome a magic test card asks for.
+    pub magic: Option<Magic>,
 }
 
-/// A wallet account: last four digits of its number.
+/// A wallet account: last four digits of its number, and what a test number asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wallet {
     /// Last four digits.
     pub last4: String,
+    /// The outcome a magic test number asks for.
+    pub magic: Option<Magic>,
+}
+
+/// An outcome a sandbox test number asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Magic {
+    /// The processor has not decided yet.
+    Pending,
+    /// Declined with this code.
+    Decline(&'static str),
 }
 
 impl PaymentInstrument {
@@ -62,7 +75,11 @@ impl Card {
         if !issues.is_empty() {
             return Err(issues);
         }
-        Ok(Card { brand: brand(&digits), last4: digits[digits.len() - 4..].to_owned() })
+        Ok(Card {
+            brand: brand(&digits),
+            last4: digits[digits.len() - 4..].to_owned(),
+            magic: super::card_magic(&digits),
+        })
     }
 }
 
@@ -74,7 +91,8 @@ impl Wallet {
         if !allowed || !(6..=15).contains(&digits.len()) {
             return Err(vec![FieldIssue::new(field, "must be a phone number")]);
         }
-        Ok(Wallet { last4: digits[digits.len() - 4..].to_owned() })
+        let magic = super::wallet_magic(&digits);
+        Ok(Wallet { last4: digits[digits.len() - 4..].to_owned(), magic })
     }
 }
 
@@ -130,7 +148,7 @@ mod tests {
     #[test]
     fn cards_keep_only_brand_and_last_four() {
         let card = Card::parse("4242 4242 4242 4242", "12/99", "123", "card.").unwrap();
-        assert_eq!(card, Card { brand: "visa", last4: "4242".into() });
+        assert_eq!(card, Card { brand: "visa", last4: "4242".into(), magic: None });
         let issues = Card::parse("4242424242424241", "13/20", "12", "card.").unwrap_err();
         let fields: Vec<_> = issues.iter().map(|i| i.field.as_str()).collect();
         assert_eq!(fields, ["card.number", "card.expiry", "card.cvv"]);

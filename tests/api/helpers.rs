@@ -324,6 +324,43 @@ impl TestApp {
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
 
+    /// Creates a payment with `body` and returns its checkout URL.
+    pub async fn checkout_url(&self, body: &Value) -> String {
+        let reply = self.create_payment(body).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["data"]["checkout_url"].as_str().expect("checkout_url").to_owned()
+    }
+
+    /// `GET` of a checkout page: status and HTML.
+    pub async fn checkout_page(&self, url: &str) -> (u16, String) {
+        let response = self.client.get(url).send().await.expect("page");
+        (response.status().as_u16(), response.text().await.expect("html"))
+    }
+
+    /// Submits the checkout form at `url` (its CSRF token read from the page) with
+    /// `fields`, without following the redirect: status, `Location`, body.
+    pub async fn submit_checkout(&self, url: &str, fields: &[(&str, &str)]) -> (u16, Option<String>, String) {
+        let (_, html) = self.checkout_page(url).await;
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post_checkout(url, &form).await
+    }
+
+    /// Posts a checkout form as given (no CSRF token added).
+    pub async fn post_checkout(&self, url: &str, form: &[(&str, &str)]) -> (u16, Option<String>, String) {
+        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let response = client.post(url).form(form).send().await.expect("submit");
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (status, location, response.text().await.unwrap_or_default())
+    }
+
     /// A direct connection to the app's database, for invariant checks written
     /// independently of the core.
     pub async fn db(&self) -> DatabaseConnection {

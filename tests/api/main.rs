@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod checkout;
 mod concurrency;
 mod config;
 mod conformance;

@@ -102,22 +102,10 @@ async fn unknown_tokens_and_bad_bodies(backend: Backend) {
     assert_eq!((shown.status, shown.body["status"].clone()), (200, json!("created")));
 }
 
-async fn the_checkout_page_says_it_is_not_built_yet(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let url = app.new_payment("PAGE", json!(10)).await;
-    let response = app.client.get(&url).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 501);
-    let html = response.text().await.unwrap();
-    assert!(html.contains("PAGE") && html.contains("/sandbox/v1/checkout/"), "{html}");
-    let missing = app.client.get(format!("{}/checkout/nope", app.base)).send().await.unwrap();
-    assert_eq!(missing.status().as_u16(), 404);
-}
-
 db_test!(
     every_outcome_can_be_driven,
     a_checkout_completes_once,
     an_expired_payment_cannot_be_paid,
     cards_keep_only_brand_and_last_four,
     unknown_tokens_and_bad_bodies,
-    the_checkout_page_says_it_is_not_built_yet,
 );
