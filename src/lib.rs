@@ -17,8 +17,10 @@
 //!   field-level errors, the `Idempotency-Key` middleware, OpenAPI/Swagger UI helpers
 //!   and the error shape of paybridge's own APIs.
 //! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
-//! - [`sandbox`] — the sandbox processor and its control API (`/sandbox/v1`).
-//! - [`checkout`] — the hosted checkout page (`/checkout/{token}`; not built yet).
+//! - [`sandbox`] — the deterministic sandbox processor (magic test cards and wallets),
+//!   QR Money's result codes, and the control API (`/sandbox/v1`).
+//! - [`checkout`] — the hosted checkout page (`/checkout/{token}`): askama templates in
+//!   `templates/checkout/`, the form and its QR Money validation codes, redirects.
 //! - [`config`] — figment configuration and the fixture-merchant format.
 //! - [`startup`] — `Application::build` / `run_until_stopped`, the route table.
 //! - [`metrics`], [`telemetry`], [`crypto`] — Prometheus metrics, logging, HMAC.

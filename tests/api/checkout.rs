@@ -269,7 +269,35 @@ async fn unpaid_payments_expire_by_themselves(backend: Backend) {
     assert_eq!(app.payment_status("EXP").await.body["data"]["status"], "expired");
 }
 
+async fn card_numbers_and_cvvs_reach_neither_the_database_nor_the_logs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let pan = "4539148803436467";
+    let url = app.checkout_url(&payment("PAN", "card")).await;
+    let (status, _, _) = pay_card(&app, &url, "4539 1488 0343 6467").await;
+    assert_eq!(status, 303);
+    // And once through the sandbox control API, and once refused by validation.
+    let api = app.checkout_url(&payment("PAN-API", "card")).await;
+    let card = json!({ "number": "5425233430109903", "expiry": "12/35", "cvv": "731" });
+    assert_eq!(app.complete(&api, json!({ "outcome": "success", "card": card })).await.status, 200);
+    let refused = app.checkout_url(&payment("PAN-BAD", "card")).await;
+    pay_card(&app, &refused, "4539148803436468").await;
+
+    let status = app.payment_status("PAN").await;
+    assert_eq!(status.body["data"]["status"], "processing", "{}", status.body);
+    let db = app.database_dump().await;
+    assert!(db.contains("6467") && db.contains("visa"), "brand and last four are kept");
+    let logs = crate::helpers::captured_logs();
+    assert!(logs.contains("paybridge"), "logs were captured");
+    for (place, text) in [("database", &db), ("logs", &logs)] {
+        for secret in [pan, "4539 1488 0343 6467", "5425233430109903", "4539148803436468"] {
+            assert!(!text.contains(secret), "a card number is in the {place}");
+        }
+        assert!(!text.to_lowercase().contains("cvv"), "a CVV field is in the {place}");
+    }
+}
+
 db_test!(
+    card_numbers_and_cvvs_reach_neither_the_database_nor_the_logs,
     the_page_shows_the_payment_and_the_wallet_form,
     paying_with_a_wallet_redirects_to_the_success_url,
     a_double_submission_charges_once,
@@ -281,3 +309,19 @@ db_test!(
     without_return_urls_the_checkout_shows_the_result,
     unpaid_payments_expire_by_themselves,
 );
+
+#[test]
+fn the_readme_lists_every_test_card_by_the_rule() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let spaced = |n: String| {
+        n.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
+    };
+    for (code, message) in paybridge::sandbox::codes::DECLINES {
+        let row = format!("| `{}` | declined {code}: {message} |", spaced(test_card(code)));
+        assert!(readme.contains(&row), "README lacks {row}");
+    }
+    assert!(readme.contains(&format!("| `{}` | pending", spaced(test_card("000")))));
+    for (number, code) in paybridge::sandbox::TEST_WALLETS {
+        assert!(readme.contains(&format!("| `{number}` | failed {code}")), "README lacks wallet {number}");
+    }
+}

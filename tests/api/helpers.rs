@@ -94,6 +94,35 @@ pub fn test_config() -> Config {
     }
 }
 
+/// Everything every in-process server logged, at the most verbose level paybridge and
+/// its HTTP and database layers have: for tests that check what never reaches the logs.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::new("info,paybridge=trace,poem=trace,sea_orm=trace,sqlx=trace");
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| LogSink).with_ansi(false).try_init();
+    });
+}
+
 /// A running paybridge.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -148,6 +177,7 @@ async fn spawn_config(
     dir: Option<tempfile::TempDir>,
     schema: Option<(String, String)>,
 ) -> TestApp {
+    capture_logs();
     let app = Application::build(config.clone()).await.expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = oneshot::channel::<()>();
@@ -359,6 +389,47 @@ impl TestApp {
         let status = response.status().as_u16();
         let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
         (status, location, response.text().await.unwrap_or_default())
+    }
+
+    /// Every row of every table as text, and for SQLite the raw database and WAL files
+    /// too (what a disk image would reveal).
+    pub async fn database_dump(&self) -> String {
+        let db = self.db().await;
+        let mut dump = String::new();
+        let tables = [
+            "merchants",
+            "credentials",
+            "payments",
+            "refunds",
+            "settlements",
+            "ledger_transactions",
+            "ledger_postings",
+            "outbox_events",
+            "idempotency_keys",
+            "used_signatures",
+        ];
+        match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                for table in tables {
+                    let sql = format!("SELECT CAST(t AS TEXT) FROM {table} t");
+                    for row in
+                        db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("dump")
+                    {
+                        dump.push_str(&row.try_get_by_index::<String>(0).unwrap_or_default());
+                        dump.push('\n');
+                    }
+                }
+            }
+            _ => {
+                let path = self.db_url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default().to_owned();
+                for file in [path.clone(), format!("{path}-wal")] {
+                    if let Ok(bytes) = std::fs::read(&file) {
+                        dump.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+            }
+        }
+        dump
     }
 
     /// A direct connection to the app's database, for invariant checks written

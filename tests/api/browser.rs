@@ -1,0 +1,217 @@
+//! End to end in headless Chromium: a customer opens a REBORNPAY payment's checkout
+//! link, pays, and lands where the merchant said. Screenshots of every page go to
+//! `target/browser-screenshots/`. Without Chromium and chromedriver the tests say so and
+//! skip, unless PAYBRIDGE_TEST_REQUIRE_BROWSER is set (CI).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::Html;
+use poem::{Request, Route, Server, get, handler};
+use serde_json::json;
+
+use crate::db_test;
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A headless Chromium driven over WebDriver; the driver stops when this is dropped.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    shots: PathBuf,
+    taken: usize,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    async fn start(test: &str) -> Option<Browser> {
+        let chromium = std::env::var("PAYBRIDGE_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
+        let chromedriver = std::env::var("PAYBRIDGE_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.into());
+        if !std::path::Path::new(&chromium).exists() || !std::path::Path::new(&chromedriver).exists() {
+            assert!(
+                std::env::var_os("PAYBRIDGE_TEST_REQUIRE_BROWSER").is_none(),
+                "PAYBRIDGE_TEST_REQUIRE_BROWSER is set but {chromium} or {chromedriver} is missing"
+            );
+            eprintln!("skipped: Chromium or chromedriver is not installed (apt-get install chromium chromium-driver)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().expect("profile directory");
+        let mut caps = fantoccini::wd::Capabilities::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=412,915", format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let mut client = None;
+        for _ in 0..50 {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => {
+                    client = Some(c);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots").join(test);
+        std::fs::create_dir_all(&shots).expect("screenshot directory");
+        Some(Browser { client: client.expect("chromedriver answers"), driver, _profile: profile, shots, taken: 0 })
+    }
+
+    /// Saves a screenshot of the page as `NN-name.png`.
+    async fn screenshot(&mut self, name: &str) {
+        self.taken += 1;
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(self.shots.join(format!("{:02}-{name}.png", self.taken)), png).expect("saved");
+    }
+
+    async fn fill(&self, id: &str, text: &str) {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+            .send_keys(text)
+            .await
+            .expect("typed");
+    }
+
+    async fn text_of(&self, id: &str) -> String {
+        let element = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id(id)).await;
+        element.unwrap_or_else(|e| panic!("no #{id}: {e}")).text().await.expect("text")
+    }
+
+    /// Waits until the address starts with `prefix`; returns it.
+    async fn wait_for_url(&self, prefix: &str) -> String {
+        for _ in 0..100 {
+            let url = self.client.current_url().await.expect("url").to_string();
+            if url.starts_with(prefix) {
+                return url;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "never reached {prefix}: at {}",
+            self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default()
+        );
+    }
+}
+
+/// The merchant's shop: its thank-you page records the query it was sent.
+async fn shop() -> (String, Arc<Mutex<Vec<String>>>) {
+    #[handler]
+    fn done(req: &Request, seen: poem::web::Data<&Arc<Mutex<Vec<String>>>>) -> Html<&'static str> {
+        seen.lock().unwrap().push(req.uri().query().unwrap_or_default().to_owned());
+        Html("<!doctype html><title>Shop</title><h1 id=\"thanks\">Thank you for your order</h1>")
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+    let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
+    let app = poem::EndpointExt::data(Route::new().at("/done", get(done)), seen.clone());
+    tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
+    (format!("http://127.0.0.1:{port}"), seen)
+}
+
+async fn a_customer_pays_with_bkash_and_returns_to_the_shop(backend: Backend) {
+    let Some(mut browser) = Browser::start("bkash").await else { return };
+    let app: TestApp = spawn_app(backend).await;
+    let (shop, seen) = shop().await;
+    let body = json!({
+        "invoice_id": "WEB-1", "amount": 2500, "currency": "BDT", "payment_method": "bkash",
+        "customer_name": "Karim Rahman", "success_url": format!("{shop}/done"),
+    });
+    let url = app.checkout_url(&body).await;
+    browser.client.goto(&url).await.expect("checkout opens");
+    assert_eq!(browser.text_of("amount").await, "2,500.00 BDT");
+    browser.screenshot("checkout").await;
+    browser.fill("wallet_phone", "01711000000").await;
+    browser.fill("wallet_pin", "12345").await;
+    browser.screenshot("filled").await;
+    browser.client.find(Locator::Id("pay")).await.unwrap().click().await.expect("pay");
+    let landed = browser.wait_for_url(&format!("{shop}/done")).await;
+    assert_eq!(browser.text_of("thanks").await, "Thank you for your order");
+    browser.screenshot("returned").await;
+
+    let params: std::collections::HashMap<String, String> =
+        url::Url::parse(&landed).unwrap().query_pairs().into_owned().collect();
+    assert_eq!(params["invoice_id"], "WEB-1");
+    assert_eq!(seen.lock().unwrap().len(), 1, "the shop saw one return");
+    let verified = app.verify("WEB-1", &params["transaction_id"]).await;
+    assert_eq!(verified.body["data"]["verified"], true, "{}", verified.body);
+    assert_eq!(app.balance().await["available"], json!(2500));
+    browser.client.goto(&url).await.unwrap();
+    assert_eq!(browser.text_of("result").await.lines().next(), Some("Payment received"));
+    browser.screenshot("paid-link").await;
+    browser.client.clone().close().await.ok();
+}
+
+async fn a_declined_card_shows_the_decline(backend: Backend) {
+    let Some(mut browser) = Browser::start("declined-card").await else { return };
+    let app = spawn_app(backend).await;
+    let body = json!({ "invoice_id": "WEB-2", "amount": 99.5, "currency": "BDT", "payment_method": "card" });
+    let url = app.checkout_url(&body).await;
+    browser.client.goto(&url).await.expect("checkout opens");
+    browser.screenshot("card-form").await;
+    for (id, value) in [
+        ("card_name", "Karim Rahman"),
+        ("card_number", "4000 0000 0000 0051"),
+        ("card_expiry", "12/35"),
+        ("card_cvv", "123"),
+        ("email", "karim@example.com"),
+        ("phone", "+8801711000000"),
+        ("address", "12 Road 5"),
+        ("city", "Dhaka"),
+        ("state", "Dhaka"),
+        ("postal_code", "1207"),
+        ("country", "BD"),
+    ] {
+        browser.fill(id, value).await;
+    }
+    browser.client.find(Locator::Id("pay")).await.unwrap().click().await.expect("pay");
+    let message = browser.text_of("message").await;
+    assert_eq!(message, "Insufficient funds (005)");
+    browser.screenshot("declined").await;
+    assert_eq!(app.payment_status("WEB-2").await.body["data"]["status"], "failed");
+
+    // A card the validation refuses shows the QR Money code beside its field.
+    let url = app
+        .checkout_url(&json!({ "invoice_id": "WEB-3", "amount": 1, "currency": "BDT", "payment_method": "card" }))
+        .await;
+    browser.client.goto(&url).await.unwrap();
+    browser.fill("card_number", "4242 4242 4242 4241").await;
+    browser.client.find(Locator::Id("pay")).await.unwrap().click().await.unwrap();
+    assert_eq!(browser.text_of("card_number-error").await, "Invalid card number (040)");
+    browser.screenshot("invalid-card").await;
+    browser.client.clone().close().await.ok();
+}
+
+db_test!(a_customer_pays_with_bkash_and_returns_to_the_shop, a_declined_card_shows_the_decline);
