@@ -11,7 +11,7 @@ use crate::sandbox::instrument::{Card, PaymentInstrument, Wallet};
 
 /// The methods a customer can pick, with their display names.
 pub const METHODS: &[(&str, &str)] =
-    &[("bkash", "bKash"), ("nagad", "Nagad"), ("rocket", "Rocket"), ("upay", "Upay"), ("card", "Card")];
+    &[("bkash", "bKash"), ("nagad", "Nagad"), ("rocket", "Rocket"), ("upay", "Upay"), ("upi", "UPI"), ("card", "Card")];
 
 /// A method's display name.
 pub fn method_name(method: &str) -> &'static str {

@@ -130,6 +130,7 @@ pub fn transaction_id(method: &str) -> String {
         "nagad" => "NGD",
         "rocket" => "RKT",
         "upay" => "UPY",
+        "upi" => "UPI",
         "card" => "CRD",
         _ => "TXN",
     };
