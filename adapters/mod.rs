@@ -9,7 +9,7 @@ pub mod rebornpay;
 use poem::Route;
 use rand::Rng;
 
-use crate::core::{Credential, Dialect, Payment};
+use crate::core::{Credential, Dialect, Event, Merchant, Payment};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -21,6 +21,43 @@ pub fn docs() -> Vec<ApiDoc> {
 /// Mounts every dialect.
 pub fn mount(route: Route, state: &AppState) -> Route {
     rebornpay::mount(route, state, &rebornpay::doc())
+}
+
+/// A notification a dialect sends for an event.
+pub struct Formatted {
+    /// The dialect's event name (`payment.success`).
+    pub event_type: String,
+    /// Where it goes.
+    pub url: String,
+    /// The body's content type.
+    pub content_type: &'static str,
+    /// The body, exactly as sent and signed.
+    pub body: Vec<u8>,
+}
+
+/// How a dialect notifies merchants: the webhook engine dispatches each canonical event
+/// to the dialect it belongs to, which decides whether and how it is sent.
+pub trait WebhookDialect: Sync {
+    /// The notification `event` makes, or `None` when this dialect does not send one
+    /// (or the merchant has nowhere to receive it).
+    fn format(&self, event: &Event, merchant: &Merchant, credential: &Credential) -> Option<Formatted>;
+
+    /// The headers that sign `body`.
+    fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)>;
+
+    /// Whether the receiver's status acknowledges the delivery (2xx unless the dialect
+    /// says otherwise).
+    fn acknowledged(&self, status: u16) -> bool {
+        (200..300).contains(&status)
+    }
+}
+
+/// The webhook side of a dialect; `None` for dialects not built yet.
+pub fn webhooks(dialect: Dialect) -> Option<&'static dyn WebhookDialect> {
+    match dialect {
+        Dialect::Rebornpay => Some(&rebornpay::webhook::Webhooks),
+        Dialect::Shadhinpay | Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => None,
+    }
 }
 
 /// Where the hosted checkout sends the customer once `payment` is decided, with the

@@ -69,6 +69,51 @@ pub struct Config {
     pub log_credentials: bool,
     /// Fixture merchants, created at start-up when missing.
     pub merchants: Vec<MerchantFixture>,
+    /// Webhook delivery.
+    pub webhooks: WebhookConfig,
+    /// Whether this configuration is the built-in one alone (no file, no environment).
+    #[serde(skip)]
+    pub built_in: bool,
+}
+
+/// `[webhooks]`: how notifications are delivered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Deliver at all (off: events stay in the outbox).
+    pub enabled: bool,
+    /// Per-attempt timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// First retry delay, doubled on every failure (with ±20 % jitter).
+    pub backoff_initial_ms: u64,
+    /// Longest retry delay.
+    pub backoff_max_ms: u64,
+    /// How long after its creation a delivery is retried before it is marked dead.
+    pub retry_window_secs: u64,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    /// How often the queue is looked at when nothing wakes the worker, in milliseconds.
+    pub poll_ms: u64,
+    /// Refuse receivers on loopback, private, link-local and other non-public
+    /// addresses (checked after DNS resolution) — a guard against SSRF. When unset: on,
+    /// except for the built-in demo configuration, whose receiver is on loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_private_targets: Option<bool>,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            enabled: true,
+            timeout_ms: 10_000,
+            backoff_initial_ms: 5_000,
+            backoff_max_ms: 3_600_000,
+            retry_window_secs: 24 * 3600,
+            concurrency: 64,
+            poll_ms: 250,
+            block_private_targets: None,
+        }
+    }
 }
 
 /// A merchant declared in the configuration.
@@ -197,6 +242,8 @@ impl Default for Config {
             db_max_connections: 8,
             log_credentials: true,
             merchants: vec![demo_merchant()],
+            webhooks: WebhookConfig::default(),
+            built_in: true,
         }
     }
 }
@@ -273,6 +320,7 @@ const ENV_KEYS: &[&str] = &[
     "auth_cache_ttl_ms",
     "db_max_connections",
     "log_credentials",
+    "webhooks",
 ];
 
 impl Config {
@@ -296,7 +344,15 @@ impl Config {
             let key = key.as_str().to_ascii_lowercase();
             ENV_KEYS.contains(&key.split('.').next().unwrap_or_default())
         });
-        let config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        let from_env = std::env::vars().any(|(k, _)| {
+            k.strip_prefix("PAYBRIDGE_").is_some_and(|rest| {
+                let top = rest.split("__").next().unwrap_or_default().to_ascii_lowercase();
+                ENV_KEYS.contains(&top.as_str())
+            })
+        });
+        let from_file = file.is_some() || Path::new("paybridge.toml").exists();
+        let mut config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        config.built_in = !from_file && !from_env;
         config.validate()?;
         Ok(config)
     }
@@ -312,6 +368,15 @@ impl Config {
         }
         if !url::Url::parse(&self.public_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
             return bad("public_url".into(), "must be an absolute http(s) URL");
+        }
+        if self.webhooks.timeout_ms == 0 || self.webhooks.concurrency == 0 || self.webhooks.poll_ms == 0 {
+            return bad("webhooks".into(), "timeout_ms, concurrency and poll_ms must be at least 1");
+        }
+        if self.webhooks.backoff_initial_ms == 0 || self.webhooks.backoff_max_ms < self.webhooks.backoff_initial_ms {
+            return bad(
+                "webhooks.backoff_max_ms".into(),
+                "must be at least backoff_initial_ms, which must be positive",
+            );
         }
         if self.expiry_sweep_secs == 0 {
             return bad("expiry_sweep_secs".into(), "must be at least 1");
@@ -352,6 +417,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether webhooks to non-public addresses are refused.
+    pub fn blocks_private_webhook_targets(&self) -> bool {
+        self.webhooks.block_private_targets.unwrap_or(!self.built_in)
     }
 
     /// The key of the checkout's CSRF tokens.

@@ -11,8 +11,8 @@
 //!   private: nothing outside `core` can reach the database.
 //! - `adapters/` (module [`adapters`]) — one module per dialect, each `mod.rs` (mount and
 //!   spec), `api.rs` (operations), `types.rs` (wire types), `errors.rs` (CoreError →
-//!   dialect body) and `auth.rs`. They see only `core`'s public API, [`http`] and
-//!   [`crypto`].
+//!   dialect body), `auth.rs` and `webhook.rs` (notifications, formatted and signed).
+//!   They see only `core`'s public API, [`http`] and [`crypto`].
 //! - [`http`] — what every API shares: `AppState`, client IPs, the `Wire<T>` body with
 //!   field-level errors, the `Idempotency-Key` middleware, OpenAPI/Swagger UI helpers
 //!   and the error shape of paybridge's own APIs.
@@ -21,6 +21,8 @@
 //!   QR Money's result codes, and the control API (`/sandbox/v1`).
 //! - [`checkout`] — the hosted checkout page (`/checkout/{token}`): askama templates in
 //!   `templates/checkout/`, the form and its QR Money validation codes, redirects.
+//! - [`webhooks`] — the webhook engine: dispatch of outbox events to dialect formatters,
+//!   leasing, signed delivery with retries, the SSRF guard.
 //! - [`config`] — figment configuration and the fixture-merchant format.
 //! - [`startup`] — `Application::build` / `run_until_stopped`, the route table.
 //! - [`metrics`], [`telemetry`], [`crypto`] — Prometheus metrics, logging, HMAC.
@@ -45,3 +47,4 @@ pub mod metrics;
 pub mod sandbox;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;

@@ -1,16 +1,31 @@
-//! Prometheus metrics at `/metrics`: requests by service and status, and their latency.
+//! Prometheus metrics at `/metrics`: requests by service and status, their latency, and
+//! the webhook engine's outcomes and queue.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// This instance's metrics.
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Webhook delivery metrics.
+    pub webhooks: WebhookMetrics,
+}
+
+/// Webhook delivery metrics.
+pub struct WebhookMetrics {
+    /// Attempts by outcome: delivered, retry, dead, refused.
+    pub outcomes: IntCounterVec,
+    /// Deliveries waiting (pending or in flight).
+    pub queue_depth: IntGauge,
+    /// Seconds the oldest due delivery has waited.
+    pub oldest_due_seconds: Gauge,
+    /// Outbox events not yet turned into deliveries.
+    pub undispatched: IntGauge,
 }
 
 impl Metrics {
@@ -27,9 +42,29 @@ impl Metrics {
             &["service"],
         )
         .expect("metric definition is valid");
+        let webhooks = WebhookMetrics {
+            outcomes: IntCounterVec::new(
+                Opts::new("paybridge_webhook_deliveries_total", "Webhook delivery attempts by outcome"),
+                &["outcome"],
+            )
+            .expect("metric definition is valid"),
+            queue_depth: IntGauge::new("paybridge_webhook_queue_depth", "Webhook deliveries waiting or in flight")
+                .expect("metric definition is valid"),
+            oldest_due_seconds: Gauge::new(
+                "paybridge_webhook_oldest_due_seconds",
+                "Seconds the oldest due webhook delivery has waited",
+            )
+            .expect("metric definition is valid"),
+            undispatched: IntGauge::new("paybridge_outbox_undispatched", "Outbox events not yet dispatched")
+                .expect("metric definition is valid"),
+        };
         registry.register(Box::new(requests.clone())).expect("registered once");
         registry.register(Box::new(latency.clone())).expect("registered once");
-        Arc::new(Metrics { registry, requests, latency })
+        registry.register(Box::new(webhooks.outcomes.clone())).expect("registered once");
+        registry.register(Box::new(webhooks.queue_depth.clone())).expect("registered once");
+        registry.register(Box::new(webhooks.oldest_due_seconds.clone())).expect("registered once");
+        registry.register(Box::new(webhooks.undispatched.clone())).expect("registered once");
+        Arc::new(Metrics { registry, requests, latency, webhooks })
     }
 
     /// The Prometheus text exposition.

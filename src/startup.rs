@@ -109,16 +109,25 @@ impl Application {
         }
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish (up to
-    /// ten seconds).
+    /// Serves (and delivers webhooks) until `shutdown` completes, then lets in-flight
+    /// requests finish (up to ten seconds) and in-flight webhook deliveries finish or
+    /// go back to the queue.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintenance(self.state.gateway.clone()));
         let sweep = Duration::from_secs(self.config.expiry_sweep_secs);
         let expiry = tokio::spawn(expire_payments(self.state.gateway.clone(), sweep));
+        let engine = self.config.webhooks.enabled.then(|| {
+            let settings =
+                crate::webhooks::Settings::new(&self.config.webhooks, self.config.blocks_private_webhook_targets());
+            crate::webhooks::Engine::start(self.state.gateway.clone(), settings, self.metrics.clone())
+        });
         let app = routes(&self.state, self.metrics.clone());
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
             .await;
+        if let Some(engine) = engine {
+            engine.stop().await;
+        }
         maintenance.abort();
         expiry.abort();
         result

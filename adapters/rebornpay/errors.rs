@@ -59,7 +59,9 @@ fn code_and_status(err: &CoreError) -> (&'static str, StatusCode) {
         CoreError::NotFound(entity) => match entity {
             Entity::Payment => ("payment_not_found", StatusCode::NOT_FOUND),
             Entity::Refund => ("refund_not_found", StatusCode::NOT_FOUND),
-            Entity::Settlement | Entity::Merchant | Entity::Credential => ("not_found", StatusCode::NOT_FOUND),
+            Entity::Settlement | Entity::Merchant | Entity::Credential | Entity::Delivery => {
+                ("not_found", StatusCode::NOT_FOUND)
+            }
         },
         CoreError::DuplicateReference => ("duplicate_invoice_id", StatusCode::CONFLICT),
         CoreError::IdempotencyInProgress => ("request_in_progress", StatusCode::CONFLICT),

@@ -5,11 +5,13 @@
 //! - `api`: the nine operations.
 //! - `types`: wire types ⇄ canonical types.
 //! - `errors`: `CoreError` → REBORNPAY error body.
+//! - `webhook`: its notifications, formatted and signed.
 
 mod api;
 mod auth;
 mod errors;
 mod types;
+pub mod webhook;
 
 use std::sync::Arc;
 

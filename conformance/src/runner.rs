@@ -374,13 +374,15 @@ async fn await_webhook(
     let text = String::from_utf8_lossy(&delivery.body).into_owned();
     let seen = Seen { status: delivery.answered, headers: delivery.headers.clone(), text, json: delivery.json.clone() };
     if step.signed {
-        signing::verify_webhook(dialect, &options.credentials, &delivery.headers, &delivery.body).map_err(|e| {
-            StepError {
-                reason: format!("webhook signature does not verify: {e}"),
-                request: None,
-                received: Some(describe_seen(&seen)),
-                curl: None,
-            }
+        let mut credentials = options.credentials.clone();
+        for (key, value) in &step.credentials {
+            credentials.set(&format!("credentials.{key}"), &vars.render(value)?);
+        }
+        signing::verify_webhook(dialect, &credentials, &delivery.headers, &delivery.body).map_err(|e| StepError {
+            reason: format!("webhook signature does not verify: {e}"),
+            request: None,
+            received: Some(describe_seen(&seen)),
+            curl: None,
         })?;
     }
     Ok(seen)

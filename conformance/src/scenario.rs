@@ -161,6 +161,10 @@ pub struct WebhookStep {
     /// Require a signature that verifies under the dialect's scheme.
     #[serde(default = "yes")]
     pub signed: bool,
+    /// Credentials to verify with instead of the file's `[credentials]` (e.g. a
+    /// merchant the scenario created): `{ api_secret: "{{secret}}" }`.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, String>,
 }
 
 fn ten() -> u64 {

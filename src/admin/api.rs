@@ -29,6 +29,8 @@ enum Tag {
     Settlements,
     /// Outbox events and ledger checks.
     Operations,
+    /// Webhook deliveries and their attempts.
+    Webhooks,
 }
 
 /// `Authorization: Bearer <admin_token>`.
@@ -329,6 +331,49 @@ impl AdminApi {
         let limit = limit.0.unwrap_or(100).clamp(1, 1000);
         let events = state.gateway.events(merchant_id.0, after.0.unwrap_or(0), limit).await;
         R::ok(events.map(|es| es.into_iter().map(Into::into).collect()))
+    }
+
+    /// Webhook deliveries, newest first.
+    #[oai(path = "/webhooks/deliveries", method = "get", tag = "Tag::Webhooks")]
+    #[expect(clippy::too_many_arguments, reason = "one parameter per documented query filter")]
+    async fn deliveries(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// Only this merchant's.
+        merchant_id: Query<Option<i64>>,
+        /// Only this dialect event name (`payment.success`).
+        event: Query<Option<String>>,
+        /// Only in this state.
+        status: Query<Option<DeliveryState>>,
+        /// Only this subject (`payment:12`).
+        subject: Query<Option<String>>,
+        /// At most this many (default 100, max 1000).
+        limit: Query<Option<u64>>,
+    ) -> R<Vec<DeliveryBody>> {
+        let filter = crate::core::DeliveryFilter {
+            merchant_id: merchant_id.0,
+            event_type: event.0,
+            status: status.0.map(Into::into),
+            subject_key: subject.0,
+            limit: limit.0.unwrap_or(100).clamp(1, 1000),
+        };
+        R::ok(state.gateway.deliveries(&filter).await.map(|ds| ds.into_iter().map(Into::into).collect()))
+    }
+
+    /// A delivery and every attempt at it.
+    #[oai(path = "/webhooks/deliveries/:id", method = "get", tag = "Tag::Webhooks")]
+    async fn delivery(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<DeliveryDetail> {
+        R::ok(state.gateway.delivery(id.0).await.map(|(d, attempts)| DeliveryDetail {
+            delivery: d.into(),
+            attempts: attempts.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Send a delivery again: a new delivery of the same event, body and signing, due now.
+    #[oai(path = "/webhooks/deliveries/:id/replay", method = "post", tag = "Tag::Webhooks")]
+    async fn replay(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<DeliveryBody> {
+        R::created(state.gateway.replay_delivery(id.0).await.map(Into::into))
     }
 
     /// Check that every ledger transaction sums to zero.

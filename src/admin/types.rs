@@ -6,7 +6,8 @@ use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 
 use crate::core::{
-    Balance, Credential, Dialect, Event, Merchant, MerchantStatus, Refund, RefundStatus, Settlement, money::major_of,
+    Attempt, Balance, Credential, Delivery, DeliveryStatus, Dialect, Event, Merchant, MerchantStatus, Refund,
+    RefundStatus, Settlement, money::major_of,
 };
 
 /// Merchant status.
@@ -412,4 +413,145 @@ pub struct LedgerCheckBody {
     pub transactions: u64,
     /// Ids of transactions whose postings do not sum to zero (should be empty).
     pub unbalanced: Vec<i64>,
+}
+
+/// A webhook delivery's state.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its next attempt.
+    Pending,
+    /// Being sent.
+    Delivering,
+    /// Acknowledged.
+    Delivered,
+    /// Given up.
+    Dead,
+}
+
+impl From<DeliveryStatus> for DeliveryState {
+    fn from(s: DeliveryStatus) -> Self {
+        match s {
+            DeliveryStatus::Pending => DeliveryState::Pending,
+            DeliveryStatus::Delivering => DeliveryState::Delivering,
+            DeliveryStatus::Delivered => DeliveryState::Delivered,
+            DeliveryStatus::Dead => DeliveryState::Dead,
+        }
+    }
+}
+
+impl From<DeliveryState> for DeliveryStatus {
+    fn from(s: DeliveryState) -> Self {
+        match s {
+            DeliveryState::Pending => DeliveryStatus::Pending,
+            DeliveryState::Delivering => DeliveryStatus::Delivering,
+            DeliveryState::Delivered => DeliveryStatus::Delivered,
+            DeliveryState::Dead => DeliveryStatus::Dead,
+        }
+    }
+}
+
+/// A webhook delivery.
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct DeliveryBody {
+    /// Id (the `X-Paybridge-Delivery` header).
+    pub id: i64,
+    /// The outbox event (the `X-Paybridge-Event` header).
+    pub event_id: i64,
+    /// `event`, or `replay-…` for a replay.
+    pub origin: String,
+    /// Owner.
+    pub merchant_id: i64,
+    /// The dialect that formatted and signs it.
+    pub dialect: DialectName,
+    /// The dialect's event name.
+    pub event: String,
+    /// What ordering is kept within (`payment:12`).
+    pub subject: String,
+    /// Receiver.
+    pub url: String,
+    /// State.
+    pub status: DeliveryState,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Next attempt (when pending).
+    pub next_attempt_at: DateTime<Utc>,
+    /// Last HTTP status received.
+    pub last_status_code: Option<u16>,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// When the event happened.
+    pub event_at: DateTime<Utc>,
+    /// Acknowledged.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The body sent (UTF-8).
+    pub body: String,
+}
+
+impl From<Delivery> for DeliveryBody {
+    fn from(d: Delivery) -> Self {
+        DeliveryBody {
+            id: d.id,
+            event_id: d.event_id,
+            origin: d.origin,
+            merchant_id: d.merchant_id,
+            dialect: d.dialect.into(),
+            event: d.event_type,
+            subject: d.subject_key,
+            url: d.url,
+            status: d.status.into(),
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            event_at: d.event_at,
+            delivered_at: d.delivered_at,
+            body: String::from_utf8_lossy(&d.body).into_owned(),
+        }
+    }
+}
+
+/// One attempt at a delivery.
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AttemptBody {
+    /// When.
+    pub attempted_at: DateTime<Utc>,
+    /// Where.
+    pub url: String,
+    /// The HTTP status, when a response came.
+    pub status_code: Option<u16>,
+    /// What went wrong before a response.
+    pub error: Option<String>,
+    /// Milliseconds.
+    pub latency_ms: u32,
+    /// The first KiB of the response.
+    pub response_excerpt: Option<String>,
+}
+
+impl From<Attempt> for AttemptBody {
+    fn from(a: Attempt) -> Self {
+        AttemptBody {
+            attempted_at: a.attempted_at,
+            url: a.url,
+            status_code: a.status_code,
+            error: a.error,
+            latency_ms: a.latency_ms,
+            response_excerpt: a.response_excerpt,
+        }
+    }
+}
+
+/// A delivery and its attempts.
+#[derive(Object, Debug)]
+pub struct DeliveryDetail {
+    /// The delivery.
+    pub delivery: DeliveryBody,
+    /// Its attempts, oldest first.
+    pub attempts: Vec<AttemptBody>,
 }

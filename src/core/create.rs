@@ -48,9 +48,9 @@ pub(super) struct Creator {
 }
 
 impl Creator {
-    pub(super) fn start(store: store::Store) -> Creator {
+    pub(super) fn start(store: store::Store, events: std::sync::Arc<tokio::sync::Notify>) -> Creator {
         let (jobs, rx) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(run(rx, store));
+        tokio::spawn(run(rx, store, events));
         Creator { jobs }
     }
 }
@@ -138,7 +138,7 @@ fn checkout_token(now: chrono::DateTime<chrono::Utc>) -> String {
     format!("{micros:014x}{}", hex::encode(rand::rng().random::<[u8; 16]>()))
 }
 
-async fn run(mut rx: mpsc::Receiver<CreateJob>, store: store::Store) {
+async fn run(mut rx: mpsc::Receiver<CreateJob>, store: store::Store, events: std::sync::Arc<tokio::sync::Notify>) {
     use futures_util::FutureExt;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
@@ -148,6 +148,7 @@ async fn run(mut rx: mpsc::Receiver<CreateJob>, store: store::Store) {
         if batch.catch_unwind().await.is_err() {
             tracing::error!(size, "payment batch panicked; its requests failed");
         }
+        events.notify_waiters();
         tracing::debug!(size, micros = started.elapsed().as_micros() as u64, "payment batch written");
     }
 }

@@ -35,6 +35,8 @@ pub enum Entity {
     Merchant,
     /// A credential.
     Credential,
+    /// A webhook delivery.
+    Delivery,
 }
 
 impl Entity {
@@ -45,6 +47,7 @@ impl Entity {
             Entity::Settlement => "settlement",
             Entity::Merchant => "merchant",
             Entity::Credential => "credential",
+            Entity::Delivery => "webhook delivery",
         }
     }
 }

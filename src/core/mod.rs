@@ -16,6 +16,7 @@
 //! - `outbox`: canonical events written in the same transaction as the change.
 //! - `merchants`: merchants and credentials (admin API, config fixtures).
 //! - `idempotency`: stored responses for `Idempotency-Key`.
+//! - `deliveries`: the webhook delivery queue (dispatch, claim, attempts, replay).
 //! - `signatures`: request signatures already used (replay protection).
 //! - `store` (private): connections, entities, row conversions.
 
@@ -25,6 +26,7 @@ pub mod types;
 
 mod access;
 mod create;
+mod deliveries;
 mod idempotency;
 mod ledger;
 mod merchants;
@@ -41,6 +43,7 @@ use std::time::Duration;
 use sea_orm::{DatabaseTransaction, EntityTrait, Select};
 
 pub use access::{Principal, RateDecision, parse_allowlist_entry};
+pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, QueueStats};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};
 pub use ledger::LedgerCheck;
@@ -76,6 +79,7 @@ struct Inner {
     settings: CoreSettings,
     access: access::AccessControl,
     creator: create::Creator,
+    events: Arc<tokio::sync::Notify>,
     _checkpointer: Option<store::AbortOnDrop>,
 }
 
@@ -85,10 +89,11 @@ impl Gateway {
     pub async fn connect(database_url: &str, settings: CoreSettings) -> Result<Gateway, CoreError> {
         let store = store::Store::connect(database_url, settings.max_connections).await?;
         migrate_store(&store).await?;
-        let creator = create::Creator::start(store.clone());
+        let events = Arc::new(tokio::sync::Notify::new());
+        let creator = create::Creator::start(store.clone(), events.clone());
         let access = access::AccessControl::new(settings.auth_cache_ttl);
         let _checkpointer = store.start_checkpointer();
-        Ok(Gateway { inner: Arc::new(Inner { store, settings, access, creator, _checkpointer }) })
+        Ok(Gateway { inner: Arc::new(Inner { store, settings, access, creator, events, _checkpointer }) })
     }
 
     /// Applies pending migrations to the database at `database_url` and returns.
@@ -100,6 +105,16 @@ impl Gateway {
     /// True when the database answers.
     pub async fn ready(&self) -> bool {
         self.inner.store.ping().await.is_ok()
+    }
+
+    /// Woken after every commit that wrote outbox events (on this instance), so the
+    /// webhook engine need not poll hard.
+    pub fn events_written(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.events.clone()
+    }
+
+    fn notify_events(&self) {
+        self.inner.events.notify_waiters();
     }
 
     /// The settings this core runs with.

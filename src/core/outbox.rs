@@ -98,6 +98,7 @@ impl Gateway {
             ..Default::default()
         };
         let id = outbox_event::Entity::insert(row).exec(&self.store().writer).await?.last_insert_id;
+        self.notify_events();
         Ok(id)
     }
 }

@@ -194,6 +194,7 @@ impl Gateway {
         }
         emit_payment_event(&txn, event, &payment).await?;
         txn.commit().await?;
+        self.notify_events();
         if ran_out {
             return Err(CoreError::PaymentExpired);
         }
@@ -248,6 +249,7 @@ impl Gateway {
         credit_capture(&txn, &payment).await?;
         emit_payment_event(&txn, EventType::PaymentSucceeded, &payment).await?;
         txn.commit().await?;
+        self.notify_events();
         Ok(payment)
     }
 
@@ -290,6 +292,7 @@ impl Gateway {
             }
         }
         txn.commit().await?;
+        self.notify_events();
         Ok(expired)
     }
 

@@ -129,6 +129,7 @@ impl Gateway {
         .await?;
         emit_refund_event(&txn, EventType::RefundRequested, &refund, &payment).await?;
         txn.commit().await?;
+        self.notify_events();
         Ok(refund)
     }
 
@@ -267,6 +268,7 @@ impl Gateway {
             if decision == RefundStatus::Succeeded { EventType::RefundSucceeded } else { EventType::RefundRejected };
         emit_refund_event(&txn, event, &refund, &payment).await?;
         txn.commit().await?;
+        self.notify_events();
         Ok(refund)
     }
 }

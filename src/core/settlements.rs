@@ -67,6 +67,7 @@ impl Gateway {
         emit(&txn, EventType::SettlementCreated, &created).await?;
         let settlement = if pay_now { pay(&txn, created).await? } else { created };
         txn.commit().await?;
+        self.notify_events();
         Ok(settlement)
     }
 
@@ -84,6 +85,7 @@ impl Gateway {
         }
         let paid = pay(&txn, current).await?;
         txn.commit().await?;
+        self.notify_events();
         Ok(paid)
     }
 

@@ -84,8 +84,17 @@ pub fn test_config() -> Config {
         qrmoney: None,
         ..demo.clone()
     };
+    let mut webhooks = paybridge::config::WebhookConfig {
+        backoff_initial_ms: 200,
+        backoff_max_ms: 1000,
+        poll_ms: 50,
+        ..Default::default()
+    };
+    // Test receivers listen on loopback.
+    webhooks.block_private_targets = Some(false);
     Config {
         listen: "127.0.0.1:0".into(),
+        webhooks,
         admin_token: ADMIN_TOKEN.into(),
         public_url: "http://127.0.0.1:0".into(),
         log_credentials: false,

@@ -194,6 +194,7 @@ pub mod outbox_event {
         pub subject_id: Option<i64>,
         pub payload: Json,
         pub created_at: DateTimeUtc,
+        pub dispatched_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -240,6 +241,64 @@ pub mod used_signature {
         pub credential_id: i64,
         pub signature: String,
         pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod webhook_delivery {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub event_id: i64,
+        pub origin: String,
+        pub merchant_id: i64,
+        pub dialect: String,
+        pub credential_id: Option<i64>,
+        pub event_type: String,
+        pub subject_key: String,
+        pub url: String,
+        pub content_type: String,
+        pub body: Vec<u8>,
+        pub status: String,
+        pub attempts: i32,
+        pub next_attempt_at: DateTimeUtc,
+        pub lease_until: Option<DateTimeUtc>,
+        pub last_status_code: Option<i32>,
+        pub last_error: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub event_at: DateTimeUtc,
+        pub delivered_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod webhook_attempt {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_attempts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub delivery_id: i64,
+        pub attempted_at: DateTimeUtc,
+        pub url: String,
+        pub status_code: Option<i32>,
+        pub error: Option<String>,
+        pub latency_ms: i32,
+        pub response_excerpt: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,85 @@
+//! REBORNPAY's webhooks (DIALECTS.md): `{"event", "data"}` to the merchant's webhook URL,
+//! signed `X-REBORNPAY-Signature: sha256=<hex HMAC-SHA256(api_secret, raw body)>`.
+//!
+//! | canonical event | REBORNPAY event | data |
+//! |---|---|---|
+//! | payment.processing (approved, awaiting verify) | payment.success | invoice_id, transaction_id, amount, currency |
+//! | payment.succeeded, when captured automatically | payment.success | likewise |
+//! | payment.failed | payment.failed | likewise |
+//! | refund.succeeded | refund.processed | refund_id, invoice_id, amount, currency |
+//! | settlement.paid | settlement.paid | settlement_id, amount, currency |
+//! | test.ping | test.ping | the merchant's data |
+//!
+//! `payment.success` goes out when the processor approves, carrying the transaction id
+//! the merchant then passes to `verify`; verifying does not notify again.
+
+use serde_json::{Value, json};
+
+use super::types::refund_id;
+use crate::adapters::{Formatted, WebhookDialect};
+use crate::core::{CaptureMode, Credential, Event, Merchant, Money, Payment, Refund, Settlement};
+use crate::crypto::hmac_sha256_hex;
+
+/// REBORNPAY's formatter and signer.
+pub struct Webhooks;
+
+fn amount(money: &Money) -> Value {
+    money.to_major().to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
+}
+
+fn payment_data(p: &Payment) -> Value {
+    json!({
+        "invoice_id": p.reference,
+        "transaction_id": p.processor_txn_id,
+        "amount": amount(&p.amount),
+        "currency": p.amount.currency().code(),
+    })
+}
+
+fn part<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> {
+    serde_json::from_value(event.payload.get(key)?.clone()).ok()
+}
+
+impl WebhookDialect for Webhooks {
+    fn format(&self, event: &Event, merchant: &Merchant, _credential: &Credential) -> Option<Formatted> {
+        let url = merchant.webhook_url.clone()?;
+        let (name, data) = match event.event_type.as_str() {
+            "payment.processing" => ("payment.success", payment_data(&part::<Payment>(event, "payment")?)),
+            "payment.succeeded" => {
+                let payment: Payment = part(event, "payment")?;
+                if payment.capture_mode != CaptureMode::Automatic {
+                    return None;
+                }
+                ("payment.success", payment_data(&payment))
+            }
+            "payment.failed" => ("payment.failed", payment_data(&part::<Payment>(event, "payment")?)),
+            "refund.succeeded" => {
+                let refund: Refund = part(event, "refund")?;
+                let data = json!({
+                    "refund_id": refund_id(refund.id),
+                    "invoice_id": refund.payment_reference,
+                    "amount": amount(&refund.amount),
+                    "currency": refund.amount.currency().code(),
+                });
+                ("refund.processed", data)
+            }
+            "settlement.paid" => {
+                let settlement: Settlement = part(event, "settlement")?;
+                let data = json!({
+                    "settlement_id": format!("st_{}", settlement.id),
+                    "amount": amount(&settlement.amount),
+                    "currency": settlement.amount.currency().code(),
+                });
+                ("settlement.paid", data)
+            }
+            "test.ping" => ("test.ping", event.payload.get("data").cloned().unwrap_or_else(|| json!({}))),
+            _ => return None,
+        };
+        let body = serde_json::to_vec(&json!({ "event": name, "data": data })).ok()?;
+        Some(Formatted { event_type: name.to_owned(), url, content_type: "application/json", body })
+    }
+
+    fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)> {
+        vec![("X-REBORNPAY-Signature", format!("sha256={}", hmac_sha256_hex(credential.secret.as_bytes(), body)))]
+    }
+}
