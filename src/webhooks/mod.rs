@@ -123,7 +123,8 @@ async fn run(gateway: Gateway, settings: Settings, metrics: Arc<Metrics>, mut st
     let freed = Arc::new(Notify::new());
     let credentials = Arc::new(Credentials::default());
     let events = gateway.events_written();
-    let lease = settings.timeout + Duration::from_secs(30);
+    // Long enough to send and record; a dead instance's deliveries are due again after it.
+    let lease = settings.timeout * 2 + Duration::from_secs(5);
     let mut tasks = JoinSet::new();
     while !*stop.borrow() {
         let woken = events.notified();
@@ -136,6 +137,7 @@ async fn run(gateway: Gateway, settings: Settings, metrics: Arc<Metrics>, mut st
         }
         let free = permits.available_permits();
         if free > 0 {
+            let leased = Instant::now();
             match gateway.claim_deliveries(free as u64, lease).await {
                 Ok(claimed) if !claimed.is_empty() => {
                     busy = true;
@@ -146,6 +148,8 @@ async fn run(gateway: Gateway, settings: Settings, metrics: Arc<Metrics>, mut st
                             continue;
                         };
                         let job = Job {
+                            leased,
+                            lease,
                             gateway: gateway.clone(),
                             client: client.clone(),
                             settings: settings.clone(),
@@ -195,6 +199,9 @@ fn by_subject(claimed: Vec<Delivery>) -> Vec<Vec<Delivery>> {
 }
 
 struct Job {
+    /// When the group was claimed, and for how long.
+    leased: Instant,
+    lease: Duration,
     gateway: Gateway,
     client: Client,
     settings: Settings,
@@ -205,10 +212,13 @@ struct Job {
 }
 
 impl Job {
+    /// Sends a payment's deliveries one after another. Stopping, or a lease too short
+    /// for one more attempt (slow receivers), gives the rest back unsent.
     async fn send_all(&self, group: Vec<Delivery>) {
         let mut rest = group.into_iter();
         while let Some(delivery) = rest.next() {
-            if *self.stop.borrow() {
+            let lease_left = self.lease.saturating_sub(self.leased.elapsed());
+            if *self.stop.borrow() || lease_left < self.settings.timeout + Duration::from_secs(2) {
                 let ids: Vec<i64> = std::iter::once(delivery.id).chain(rest.map(|d| d.id)).collect();
                 if let Err(err) = self.gateway.release_deliveries(&ids).await {
                     tracing::warn!(error = %err, "could not release deliveries");

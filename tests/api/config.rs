@@ -70,6 +70,17 @@ fn a_missing_config_file_is_an_error() {
 }
 
 #[test]
+fn webhooks_to_private_addresses_are_refused_unless_running_the_built_in_demo() {
+    assert!(!Config::default().blocks_private_webhook_targets(), "the demo's receiver is on loopback");
+    assert!(load("").unwrap().blocks_private_webhook_targets(), "a real configuration is guarded");
+    let opted_out = load("[webhooks]\nblock_private_targets = false\n").unwrap();
+    assert!(!opted_out.blocks_private_webhook_targets());
+    let opted_in =
+        Config { webhooks: load("[webhooks]\nblock_private_targets = true\n").unwrap().webhooks, ..Config::default() };
+    assert!(opted_in.blocks_private_webhook_targets());
+}
+
+#[test]
 fn environment_overrides_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("paybridge.toml");

@@ -202,6 +202,12 @@ async fn spawn_config(
 }
 
 impl TestApp {
+    /// Starts a second instance on the same database and configuration, as another
+    /// server behind the same load balancer would be.
+    pub async fn spawn_peer(&self) -> TestApp {
+        spawn_config(self.config.clone(), self.db_url.clone(), None, None).await
+    }
+
     /// Stops this server and starts another on the same database and configuration,
     /// as a restart would.
     pub async fn restart(mut self) -> TestApp {

@@ -2,6 +2,7 @@
 //! on SQLite and (when `PAYBRIDGE_TEST_POSTGRES_URL` is set) on Postgres.
 
 mod helpers;
+mod hooks;
 
 mod admin;
 mod browser;
@@ -17,3 +18,4 @@ mod rebornpay_payments;
 mod rebornpay_refunds;
 mod sandbox;
 mod server;
+mod webhooks;
