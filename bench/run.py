@@ -169,10 +169,11 @@ def summary(results, args):
     return lines
 
 
-def write_results(lines):
+def write_results(lines, marker="create-vs-healthz"):
+    """Replaces the block between `<!-- {marker}:start/end -->` in RESULTS.md."""
     path = ROOT / "bench/RESULTS.md"
     text = path.read_text() if path.exists() else ""
-    start, end = "<!-- create-vs-healthz:start -->", "<!-- create-vs-healthz:end -->"
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     block = start + "\n" + "\n".join(lines) + "\n" + end
     if start in text and end in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end):]

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_initial_schema;
 mod m20261121_000002_webhooks;
+mod m20261121_000003_outbox_pending_index;
 
 /// Lists every migration in the order it must run.
 pub struct Migrator;
@@ -15,6 +16,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_initial_schema::Migration), Box::new(m20261121_000002_webhooks::Migration)]
+        vec![
+            Box::new(m20261121_000001_initial_schema::Migration),
+            Box::new(m20261121_000002_webhooks::Migration),
+            Box::new(m20261121_000003_outbox_pending_index::Migration),
+        ]
     }
 }
