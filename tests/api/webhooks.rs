@@ -353,36 +353,26 @@ async fn two_instances_deliver_each_event_once(backend: Backend) {
     assert!(a > 0 && b > 0, "both instances delivered: {a} and {b}");
 }
 
-db_test!(
-    every_rebornpay_event_is_signed_and_shaped,
-    a_receiver_that_was_down_gets_it_when_it_is_back,
-    errors_and_timeouts_are_retried,
-    redirects_are_not_followed_and_replies_are_cut,
-    private_targets_are_refused_when_guarded,
-    admins_list_inspect_and_replay_deliveries,
-    a_payments_notifications_go_one_at_a_time_in_order,
-    stopping_lets_a_delivery_in_flight_finish,
-    two_instances_deliver_each_event_once,
-);
-
 /// The real binary, killed with SIGKILL while deliveries are in flight, delivers them
 /// after it starts again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deliveries_survive_a_crash() {
+async fn deliveries_survive_a_crash(backend: Backend) {
     const EVENTS: usize = 10;
-    let dir = tempfile::tempdir().unwrap();
     let hooks = Hooks::start(0).await;
+    // An in-process instance with delivery off only holds the database (a temporary
+    // SQLite file, or a Postgres schema) for the binary, with the merchant the binary's
+    // fixture names, and removes it afterwards.
+    let holder = app_for(backend, &hooks.url, |c| c.webhooks.enabled = false).await;
+    let dir = tempfile::tempdir().unwrap();
     // Every first attempt hangs until the crash.
     hooks.script(vec![Answer { delay: Duration::from_secs(60), ..Answer::status(200) }; EVENTS]);
     let port = free_port();
     let config = dir.path().join("paybridge.toml");
-    let database = dir.path().join("paybridge.db");
     std::fs::write(
         &config,
         format!(
             r#"
 listen = "127.0.0.1:{port}"
-database_url = "sqlite://{database}?mode=rwc"
+database_url = "{database}"
 admin_token = "{ADMIN_TOKEN}"
 public_url = "http://127.0.0.1:{port}"
 
@@ -399,7 +389,7 @@ webhook_url = "{hooks}"
 rate_limit_per_minute = 0
 rebornpay = {{ api_key = "{KEY}", api_secret = "{SECRET}", require_signature = false }}
 "#,
-            database = database.display(),
+            database = holder.db_url,
             hooks = hooks.url,
         ),
     )
@@ -483,3 +473,16 @@ impl Drop for Server {
         let _ = self.0.wait();
     }
 }
+
+db_test!(
+    every_rebornpay_event_is_signed_and_shaped,
+    a_receiver_that_was_down_gets_it_when_it_is_back,
+    errors_and_timeouts_are_retried,
+    redirects_are_not_followed_and_replies_are_cut,
+    private_targets_are_refused_when_guarded,
+    admins_list_inspect_and_replay_deliveries,
+    a_payments_notifications_go_one_at_a_time_in_order,
+    stopping_lets_a_delivery_in_flight_finish,
+    two_instances_deliver_each_event_once,
+    deliveries_survive_a_crash,
+);
