@@ -33,7 +33,7 @@
 //!   runs every conformance suite in-process.
 //! - `conformance/` — crate `paybridge-conformance`: black-box suites as YAML and their
 //!   runner (it knows only HTTP, never this crate).
-//! - `openapi/` — the committed specs; `bench/` — the load benchmark.
+//! - `openapi/` — the committed specs; `bench/` — the load benchmarks (payment creation, webhook delivery).
 
 #[path = "../adapters/mod.rs"]
 pub mod adapters;
