@@ -118,7 +118,9 @@ async fn run(gateway: Gateway, settings: Settings, metrics: Arc<Metrics>, mut st
     let client = Client::new(settings.timeout, settings.block_private);
     let (results, results_rx) = mpsc::channel::<Record>(4096);
     let writer = tokio::spawn(write_results(gateway.clone(), results_rx));
-    let stats = tokio::spawn(report_queue(gateway.clone(), metrics.clone()));
+    // The queue gauges refresh every 20 polls, between 1 and 5 s.
+    let refresh = (settings.poll * 20).clamp(Duration::from_secs(1), Duration::from_secs(5));
+    let stats = tokio::spawn(report_queue(gateway.clone(), metrics.clone(), refresh));
     let permits = Arc::new(Semaphore::new(settings.concurrency));
     let freed = Arc::new(Notify::new());
     let credentials = Arc::new(Credentials::default());
@@ -301,8 +303,8 @@ async fn write_results(gateway: Gateway, mut rx: mpsc::Receiver<Record>) {
 }
 
 /// Keeps the queue gauges current.
-async fn report_queue(gateway: Gateway, metrics: Arc<Metrics>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+async fn report_queue(gateway: Gateway, metrics: Arc<Metrics>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         if let Ok(stats) = gateway.webhook_queue().await {

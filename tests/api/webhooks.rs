@@ -68,7 +68,7 @@ async fn delivery_in(app: &TestApp, event_id: i64, status: &str) -> Value {
 }
 
 /// One line of `/metrics`, as a number (0 when absent).
-async fn metric(app: &TestApp, series: &str) -> u64 {
+async fn metric(app: &TestApp, series: &str) -> f64 {
     let text = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     text.lines()
         .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
@@ -179,8 +179,8 @@ async fn errors_and_timeouts_are_retried(backend: Backend) {
     assert_eq!(attempts[2]["status_code"], 200);
     let gaps: Vec<Duration> = hits.windows(2).map(|w| w[1].at - w[0].at).collect();
     assert!(gaps.iter().all(|g| *g >= Duration::from_millis(150)), "backed off between attempts: {gaps:?}");
-    assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"retry\"}").await, 2);
-    assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"delivered\"}").await, 1);
+    assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"retry\"}").await, 2.0);
+    assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"delivered\"}").await, 1.0);
 }
 
 async fn redirects_are_not_followed_and_replies_are_cut(backend: Backend) {
@@ -220,7 +220,7 @@ async fn private_targets_are_refused_when_guarded(backend: Backend) {
         assert!(attempts[0]["error"].as_str().unwrap().contains("refused"), "{detail}");
     }
     assert!(hooks.hits().is_empty(), "the receiver was never reached");
-    assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"refused\"}").await, targets.len() as u64);
+    assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"refused\"}").await, targets.len() as f64);
 }
 
 async fn admins_list_inspect_and_replay_deliveries(backend: Backend) {
@@ -265,7 +265,7 @@ async fn admins_list_inspect_and_replay_deliveries(backend: Backend) {
     let wrong = app.request(Method::POST, &format!("/admin/v1/webhooks/deliveries/{id}/replay"));
     assert_eq!(app.send(wrong.bearer_auth(format!("{ADMIN_TOKEN}x"))).await.status, 401);
     assert_eq!(deliveries(&app, "event=test.ping").await.len(), 2, "refused replays queue nothing");
-    assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"delivered\"}").await, 2);
+    assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"delivered\"}").await, 2.0);
 }
 
 async fn a_payments_notifications_go_one_at_a_time_in_order(backend: Backend) {
@@ -349,8 +349,8 @@ async fn two_instances_deliver_each_event_once(backend: Backend) {
     assert_eq!(hits_after.len(), EVENTS, "and none twice");
     let series = "paybridge_webhook_deliveries_total{outcome=\"delivered\"}";
     let (a, b) = (metric(&first, series).await, metric(&second, series).await);
-    assert_eq!(a + b, EVENTS as u64);
-    assert!(a > 0 && b > 0, "both instances delivered: {a} and {b}");
+    assert_eq!(a + b, EVENTS as f64);
+    assert!(a > 0.0 && b > 0.0, "both instances delivered: {a} and {b}");
 }
 
 /// The real binary, killed with SIGKILL while deliveries are in flight, delivers them
@@ -474,6 +474,95 @@ impl Drop for Server {
     }
 }
 
+async fn a_delivery_is_dead_when_its_retry_window_closes(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let app = app_for(backend, &hooks.url, |c| c.webhooks.retry_window_secs = 1).await;
+    hooks.script(vec![Answer::status(500); 100]);
+    let event = ping(&app, json!({})).await;
+
+    let detail = delivery_in(&app, event, "dead").await;
+    let attempts = detail["attempts"].as_array().unwrap();
+    assert!(attempts.len() >= 2, "retried within the window first: {detail}");
+    assert!(attempts.iter().all(|a| a["status_code"] == 500), "{detail}");
+    let created = chrono::DateTime::parse_from_rfc3339(detail["delivery"]["created_at"].as_str().unwrap()).unwrap();
+    let last = attempts.last().unwrap()["attempted_at"].as_str().unwrap();
+    let last = chrono::DateTime::parse_from_rfc3339(last).unwrap();
+    assert!(last - created < chrono::TimeDelta::seconds(1), "no attempt after the window: {detail}");
+    let hits = hooks.hits().len();
+    sleep(Duration::from_millis(1500)).await;
+    assert_eq!(hooks.hits().len(), hits, "a dead delivery is not sent again");
+    assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"dead\"}").await, 1.0);
+}
+
+async fn the_queue_gauges_show_what_waits(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let app = app_for(backend, &hooks.url, |c| {
+        c.webhooks.concurrency = 1;
+        c.webhooks.timeout_ms = 10_000;
+    })
+    .await;
+    // One delivery at a time, and the receiver holds the first for 4 s: the others wait.
+    hooks.script([Answer { delay: Duration::from_secs(4), ..Answer::status(200) }]);
+    for n in 0..3 {
+        ping(&app, json!({ "n": n })).await;
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let depth = metric(&app, "paybridge_webhook_queue_depth").await;
+        let oldest = metric(&app, "paybridge_webhook_oldest_due_seconds").await;
+        if depth == 3.0 && oldest >= 1.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "queue depth {depth}, oldest due {oldest} s");
+        sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(metric(&app, "paybridge_outbox_undispatched").await, 0.0, "all dispatched, waiting to be sent");
+    assert_eq!(hooks.wait_for(3, WAIT, |_| true).await.len(), 3);
+    let deadline = Instant::now() + WAIT;
+    while metric(&app, "paybridge_webhook_queue_depth").await != 0.0 {
+        assert!(Instant::now() < deadline, "the queue never emptied in the gauge");
+        sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_slow_receiver_never_gets_one_notification_twice_at_once(backend: Backend) {
+    const EVENTS: usize = 30;
+    let hooks = Hooks::start(0).await;
+    // A 300 ms timeout makes the lease 5.6 s; one payment's 30 notifications, each
+    // timing out, take 9 s to go through one after another. Retries wait a minute, so
+    // every notification is sent exactly once within the test.
+    let mut app = app_for(backend, &hooks.url, |c| {
+        c.webhooks.enabled = false;
+        c.webhooks.timeout_ms = 300;
+        c.webhooks.backoff_initial_ms = 60_000;
+        c.webhooks.backoff_max_ms = 60_000;
+    })
+    .await;
+    app.captured_payment("INV-SLOW", json!(3000)).await;
+    for _ in 1..EVENTS {
+        let refund = app.request_refund("INV-SLOW", json!(100)).await;
+        let id = refund.body["data"]["refund_id"].as_str().unwrap().trim_start_matches("rf_").to_owned();
+        let approved = app.send(app.admin(Method::POST, &format!("/refunds/{id}/approve")).json(&json!({}))).await;
+        assert_eq!(approved.status, 200, "{}", approved.body);
+    }
+    hooks.script(vec![Answer { delay: Duration::from_secs(1), ..Answer::status(200) }; 100]);
+    app.config.webhooks.enabled = true;
+    let _app = app.restart().await;
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hooks.hits().iter().map(event_of).collect::<BTreeSet<_>>().len() < EVENTS {
+        assert!(Instant::now() < deadline, "not every notification was sent");
+        sleep(Duration::from_millis(100)).await;
+    }
+    sleep(Duration::from_millis(600)).await;
+    let mut sent: BTreeMap<i64, usize> = BTreeMap::new();
+    for hit in hooks.hits() {
+        *sent.entry(event_of(&hit)).or_default() += 1;
+    }
+    let twice: Vec<_> = sent.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent again while the first attempt was still in flight: {twice:?}");
+}
+
 db_test!(
     every_rebornpay_event_is_signed_and_shaped,
     a_receiver_that_was_down_gets_it_when_it_is_back,
@@ -485,4 +574,7 @@ db_test!(
     stopping_lets_a_delivery_in_flight_finish,
     two_instances_deliver_each_event_once,
     deliveries_survive_a_crash,
+    a_delivery_is_dead_when_its_retry_window_closes,
+    the_queue_gauges_show_what_waits,
+    a_slow_receiver_never_gets_one_notification_twice_at_once,
 );
