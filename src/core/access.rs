@@ -56,6 +56,23 @@ impl Principal {
     }
 }
 
+/// A rate-limit bucket: a dialect that publishes limits per endpoint class (ShadhinPay:
+/// 100/min for creation, 300/min for status) admits each request in its class's bucket.
+/// Each bucket is counted separately per merchant, and the merchant's own
+/// `rate_limit_per_minute` caps every one of them (0 = no limit at all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateClass {
+    /// The bucket's name, unique within the dialects that share a merchant.
+    pub name: &'static str,
+    /// The published limit per minute, before the merchant's cap.
+    pub per_minute: u32,
+}
+
+impl RateClass {
+    /// The merchant-wide bucket at the merchant's own limit.
+    pub const MERCHANT: RateClass = RateClass { name: "merchant", per_minute: u32::MAX };
+}
+
 /// The outcome of a rate-limit check that let the request through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateDecision {
@@ -68,10 +85,13 @@ pub struct RateDecision {
 type Limiter =
     RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, DefaultClock, StateInformationMiddleware>;
 
+type LimiterKey = (i64, &'static str);
+
 pub(super) struct AccessControl {
     ttl: Duration,
     cache: RwLock<HashMap<(Dialect, String), (Instant, Principal)>>,
-    limiters: Mutex<HashMap<i64, (u32, Arc<Limiter>)>>,
+    /// By merchant and rate class: the limit each was built for, and the limiter.
+    limiters: Mutex<HashMap<LimiterKey, (u32, Arc<Limiter>)>>,
 }
 
 impl AccessControl {
@@ -99,15 +119,15 @@ impl AccessControl {
         self.cache.write().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    fn limiter(&self, merchant_id: i64, per_minute: NonZeroU32) -> Arc<Limiter> {
+    fn limiter(&self, merchant_id: i64, class: &'static str, per_minute: NonZeroU32) -> Arc<Limiter> {
         let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
-        match limiters.get(&merchant_id) {
+        match limiters.get(&(merchant_id, class)) {
             Some((limit, limiter)) if *limit == per_minute.get() => limiter.clone(),
             _ => {
                 let limiter = Arc::new(
                     RateLimiter::direct(Quota::per_minute(per_minute)).with_middleware::<StateInformationMiddleware>(),
                 );
-                limiters.insert(merchant_id, (per_minute.get(), limiter.clone()));
+                limiters.insert((merchant_id, class), (per_minute.get(), limiter.clone()));
                 limiter
             }
         }
@@ -169,6 +189,16 @@ impl Gateway {
     /// approved, the client IP on its allow-list (when it has one) and the merchant
     /// under its rate limit.
     pub fn admit(&self, principal: &Principal, client_ip: Option<IpAddr>) -> Result<RateDecision, CoreError> {
+        self.admit_class(principal, client_ip, RateClass::MERCHANT)
+    }
+
+    /// [`Gateway::admit`], counting the request in `class`'s bucket.
+    pub fn admit_class(
+        &self,
+        principal: &Principal,
+        client_ip: Option<IpAddr>,
+        class: RateClass,
+    ) -> Result<RateDecision, CoreError> {
         if principal.merchant().status != MerchantStatus::Approved {
             return Err(CoreError::MerchantNotApproved);
         }
@@ -179,10 +209,11 @@ impl Gateway {
                 return Err(CoreError::IpNotAllowed);
             }
         }
-        let Some(per_minute) = NonZeroU32::new(principal.merchant().rate_limit_per_minute) else {
+        let Some(cap) = NonZeroU32::new(principal.merchant().rate_limit_per_minute) else {
             return Ok(RateDecision { limit: None, remaining: u32::MAX });
         };
-        let limiter = self.inner.access.limiter(principal.merchant_id(), per_minute);
+        let per_minute = NonZeroU32::new(class.per_minute).map_or(cap, |published| published.min(cap));
+        let limiter = self.inner.access.limiter(principal.merchant_id(), class.name, per_minute);
         match limiter.check() {
             Ok(snapshot) => {
                 Ok(RateDecision { limit: Some(per_minute.get()), remaining: snapshot.remaining_burst_capacity() })

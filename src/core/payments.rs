@@ -1,6 +1,8 @@
 //! Payments: lookups, checkout completion and capture. Creation is in `create`.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
@@ -67,25 +69,19 @@ impl Gateway {
 
     /// The principal's merchant's payments in its dialect namespace, newest first.
     pub async fn payments(&self, principal: &Principal, filter: &PaymentFilter) -> Result<Vec<Payment>, CoreError> {
-        let mut query = payment::Entity::find()
-            .filter(payment::Column::MerchantId.eq(principal.merchant_id()))
-            .filter(payment::Column::Namespace.eq(principal.dialect().as_str()));
-        if !filter.statuses.is_empty() {
-            query = query.filter(payment::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
-        }
-        if let Some(from) = filter.from {
-            query = query.filter(payment::Column::CreatedAt.gte(from));
-        }
-        if let Some(to) = filter.to {
-            query = query.filter(payment::Column::CreatedAt.lte(to));
-        }
-        let rows = query
+        let rows = filtered(principal, filter)
             .order_by_desc(payment::Column::Id)
             .limit(filter.limit)
             .offset(filter.offset)
             .all(&self.store().reader)
             .await?;
         rows.into_iter().map(|r| store::payment(r, &self.settings().public_url)).collect()
+    }
+
+    /// How many payments [`Gateway::payments`] pages through for `filter` (its limit
+    /// and offset aside).
+    pub async fn count_payments(&self, principal: &Principal, filter: &PaymentFilter) -> Result<u64, CoreError> {
+        Ok(filtered(principal, filter).count(&self.store().reader).await?)
     }
 
     /// The payment behind a checkout token (the last segment of its checkout URL).
@@ -324,6 +320,23 @@ async fn emit_payment_event<C: sea_orm::ConnectionTrait>(
 }
 
 /// Selects the principal's merchant's payment with `reference` in its namespace.
+/// The principal's payments that `filter` selects, unordered and unpaged.
+fn filtered(principal: &Principal, filter: &PaymentFilter) -> sea_orm::Select<payment::Entity> {
+    let mut query = payment::Entity::find()
+        .filter(payment::Column::MerchantId.eq(principal.merchant_id()))
+        .filter(payment::Column::Namespace.eq(principal.dialect().as_str()));
+    if !filter.statuses.is_empty() {
+        query = query.filter(payment::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(payment::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(payment::Column::CreatedAt.lte(to));
+    }
+    query
+}
+
 pub(super) fn reference_condition(principal: &Principal, reference: &str) -> Condition {
     Condition::all()
         .add(payment::Column::MerchantId.eq(principal.merchant_id()))
