@@ -8,13 +8,13 @@
 //! security schemes below document the headers in OpenAPI and hand the authenticated
 //! [`Principal`] to the operations.
 
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
-use poem_openapi::auth::ApiKey;
 
 use super::errors::render;
 use crate::core::{CoreError, Dialect, Principal};
 use crate::crypto::verify_hmac_sha256_hex;
+use crate::http::auth::{Admission, admitted, header, principal};
 use crate::http::{AppState, MAX_BODY_BYTES};
 
 /// Seconds a signed request's timestamp may differ from the server's clock.
@@ -22,23 +22,15 @@ pub const SIGNATURE_WINDOW_SECS: i64 = 300;
 
 /// `X-Api-Key`: your public key (`pk_live_…` / `pk_test_…`).
 #[derive(SecurityScheme)]
-#[oai(ty = "api_key", key_name = "X-Api-Key", key_in = "header", checker = "authenticated")]
+#[oai(ty = "api_key", key_name = "X-Api-Key", key_in = "header", checker = "principal")]
 pub struct ApiKeyAuth(pub Principal);
 
 /// `X-Api-Secret`: your secret key, sent with every request beside `X-Api-Key`.
 #[derive(SecurityScheme)]
-#[oai(ty = "api_key", key_name = "X-Api-Secret", key_in = "header", checker = "secret_checked")]
+#[oai(ty = "api_key", key_name = "X-Api-Secret", key_in = "header", checker = "admitted")]
 pub struct ApiSecretAuth(());
 
-async fn authenticated(req: &Request, _: ApiKey) -> Option<Principal> {
-    req.extensions().get::<Principal>().cloned()
-}
-
-async fn secret_checked(req: &Request, _: ApiKey) -> Option<()> {
-    req.extensions().get::<Principal>().map(|_| ())
-}
-
-/// The middleware.
+/// REBORNPAY's admission.
 pub struct RebornAuth {
     state: AppState,
 }
@@ -48,28 +40,8 @@ impl RebornAuth {
     pub fn new(state: AppState) -> RebornAuth {
         RebornAuth { state }
     }
-}
 
-impl<E: Endpoint> Middleware<E> for RebornAuth {
-    type Output = RebornAuthEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        RebornAuthEndpoint { inner, state: self.state.clone() }
-    }
-}
-
-/// The endpoint [`RebornAuth`] wraps around the API.
-pub struct RebornAuthEndpoint<E> {
-    inner: E,
-    state: AppState,
-}
-
-fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
-}
-
-impl<E: Endpoint> RebornAuthEndpoint<E> {
-    async fn admit(&self, req: &mut Request) -> Result<Principal, CoreError> {
+    async fn check(&self, req: &mut Request) -> Result<Principal, CoreError> {
         let (Some(key), Some(secret)) = (header(req, "X-Api-Key"), header(req, "X-Api-Secret")) else {
             return Err(CoreError::MissingCredentials);
         };
@@ -122,17 +94,9 @@ pub fn verify_signature(
     Ok(ts)
 }
 
-impl<E: Endpoint> Endpoint for RebornAuthEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, mut req: Request) -> Result<Response> {
-        match self.admit(&mut req).await {
-            Ok(principal) => {
-                req.extensions_mut().insert(principal);
-                self.inner.call(req).await.map(IntoResponse::into_response)
-            }
-            Err(err) => Ok(render(err)),
-        }
+impl Admission for RebornAuth {
+    async fn admit(&self, req: &mut Request) -> Result<Principal, Response> {
+        self.check(req).await.map_err(render)
     }
 }
 

@@ -8,11 +8,11 @@
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
+use poem_openapi::Object;
 use poem_openapi::payload::Json;
-use poem_openapi::types::{ParseFromJSON, ToJSON};
-use poem_openapi::{ApiResponse, Object};
 
 use crate::core::{CoreError, Entity, FieldIssue};
+use crate::http::reply::ErrorParts;
 
 /// Every REBORNPAY error: `{"success": false, "error": code, "message", "details"?}`.
 #[derive(Object, Debug, Clone)]
@@ -115,7 +115,8 @@ fn message(err: &CoreError) -> String {
 }
 
 /// The error body and status for a core error, plus `Retry-After` when rate limited.
-pub fn error_parts(err: &CoreError) -> (StatusCode, ErrorBody, Option<u64>) {
+pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
+    let err = &err;
     if let CoreError::Internal(detail) = err {
         tracing::error!(%detail, "internal error in rebornpay request");
     }
@@ -136,7 +137,7 @@ pub fn error_parts(err: &CoreError) -> (StatusCode, ErrorBody, Option<u64>) {
 
 /// Renders a core error as a complete REBORNPAY response (used by middleware).
 pub fn render(err: CoreError) -> Response {
-    let (status, body, retry_after) = error_parts(&err);
+    let (status, body, retry_after) = error_parts(err);
     let mut response = Json(body).into_response();
     response.set_status(status);
     if let Some(secs) = retry_after {
@@ -145,76 +146,29 @@ pub fn render(err: CoreError) -> Response {
     response
 }
 
-/// Every REBORNPAY operation's response: the success body or a documented error.
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "bad_request")]
-pub enum Reply<T: ParseFromJSON + ToJSON + Send + Sync> {
-    /// Success.
-    #[oai(status = 200)]
-    Ok(Json<T>),
-    /// `invalid_body`: validation failed (see `details`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// `missing_credentials`, `invalid_credentials` or `invalid_signature`.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// `merchant_not_approved` or `ip_not_allowed`.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// `payment_not_found` or `refund_not_found`.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// `duplicate_invoice_id`, or `request_in_progress` for a retried Idempotency-Key.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    /// `refund_exceeds_payment`, or `insufficient_balance` when the available balance
-    /// (after settlements) cannot fund a refund.
-    #[oai(status = 422)]
-    Unprocessable(Json<ErrorBody>),
-    /// `rate_limited`: 120 requests per minute per merchant.
-    #[oai(status = 429)]
-    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
-    /// `internal_error`.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    /// `not_implemented`.
-    #[oai(status = 501)]
-    NotImplemented(Json<ErrorBody>),
-}
-
-impl<T: ParseFromJSON + ToJSON + Send + Sync> From<CoreError> for Reply<T> {
-    fn from(err: CoreError) -> Self {
-        let (status, body, retry_after) = error_parts(&err);
-        let body = Json(body);
-        match status {
-            StatusCode::BAD_REQUEST => Reply::BadRequest(body),
-            StatusCode::UNAUTHORIZED => Reply::Unauthorized(body),
-            StatusCode::FORBIDDEN => Reply::Forbidden(body),
-            StatusCode::NOT_FOUND => Reply::NotFound(body),
-            StatusCode::CONFLICT => Reply::Conflict(body),
-            StatusCode::UNPROCESSABLE_ENTITY => Reply::Unprocessable(body),
-            StatusCode::TOO_MANY_REQUESTS => Reply::TooManyRequests(body, retry_after.unwrap_or(60)),
-            StatusCode::NOT_IMPLEMENTED => Reply::NotImplemented(body),
-            _ => Reply::Internal(body),
-        }
+crate::dialect_reply! {
+    /// Every REBORNPAY operation's response: the success body or a documented error.
+    Reply {
+        body: ErrorBody,
+        parts: error_parts,
+        /// `rate_limited`: 120 requests per minute per merchant.
+        TooManyRequests = 429,
+        /// `internal_error`.
+        Internal = 500,
+        /// `invalid_body`: validation failed (see `details`).
+        BadRequest = 400,
+        /// `missing_credentials`, `invalid_credentials` or `invalid_signature`.
+        Unauthorized = 401,
+        /// `merchant_not_approved` or `ip_not_allowed`.
+        Forbidden = 403,
+        /// `payment_not_found` or `refund_not_found`.
+        NotFound = 404,
+        /// `duplicate_invoice_id`, or `request_in_progress` for a retried Idempotency-Key.
+        Conflict = 409,
+        /// `refund_exceeds_payment`, or `insufficient_balance` when the available balance
+        /// (after settlements) cannot fund a refund.
+        Unprocessable = 422,
+        /// `not_implemented`.
+        NotImplemented = 501,
     }
-}
-
-impl<T: ParseFromJSON + ToJSON + Send + Sync> Reply<T> {
-    /// A success or the error's response.
-    pub fn from_result(result: Result<T, CoreError>) -> Reply<T> {
-        match result {
-            Ok(body) => Reply::Ok(Json(body)),
-            Err(err) => err.into(),
-        }
-    }
-}
-
-/// Turns anything poem-openapi could not parse (malformed JSON, wrong content type, a
-/// bad query parameter) into `invalid_body`.
-fn bad_request<T: ParseFromJSON + ToJSON + Send + Sync>(err: poem::Error) -> Reply<T> {
-    if crate::http::wire::is_auth_error(&err) {
-        return CoreError::MissingCredentials.into();
-    }
-    CoreError::Validation(vec![crate::http::wire::request_issue(&err)]).into()
 }

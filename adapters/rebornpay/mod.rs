@@ -15,11 +15,10 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use poem::{EndpointExt, Route};
+use poem::Route;
 use poem_openapi::{ExtraHeader, OpenApiService};
 
 use crate::http::AppState;
-use crate::http::idempotency::Idempotency;
 use crate::http::openapi::ApiDoc;
 
 /// Where the dialect is mounted.
@@ -75,11 +74,8 @@ pub fn doc() -> ApiDoc {
 
 /// Mounts the API and its docs.
 pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
-    let api = service()
-        .with(Idempotency::new(state.gateway.clone(), Arc::new(errors::render)))
-        .with(auth::RebornAuth::new(state.clone()))
-        .data(state.clone());
-    doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
+    let admission = auth::RebornAuth::new(state.clone());
+    crate::http::mount_dialect(route, doc, BASE, API_PREFIX, service(), state, Arc::new(errors::render), admission)
 }
 
 /// REBORNPAY key material: `pk_live_…` and `sk_live_…`.
@@ -100,13 +96,10 @@ pub fn return_url(payment: &crate::core::Payment) -> Option<String> {
         S::Cancelled => payment.urls.cancel.as_ref(),
         S::Created => None,
     }?;
-    let mut url = url::Url::parse(target).ok()?;
     let status = poem_openapi::types::ToJSON::to_json(&types::Status::from(payment.status))?;
-    url.query_pairs_mut()
-        .append_pair("invoice_id", &payment.reference)
-        .append_pair("status", status.as_str().unwrap_or_default());
+    let mut params = vec![("invoice_id", payment.reference.as_str()), ("status", status.as_str().unwrap_or_default())];
     if let Some(txn) = &payment.processor_txn_id {
-        url.query_pairs_mut().append_pair("transaction_id", txn);
+        params.push(("transaction_id", txn));
     }
-    Some(url.into())
+    crate::adapters::with_query(target, &params)
 }

@@ -9,6 +9,7 @@ use crate::core::{
     Balance, CaptureMode, CoreError, Currency, Customer, FieldIssue, Money, NewPayment, Payment, PaymentStatus,
     RedirectUrls, Refund, RefundStatus, Settlement, SettlementStatus, money::major_of,
 };
+use crate::http::fields::{check_email, check_len, check_metadata, check_phone, check_urls};
 use crate::http::wire::JsonDecimal;
 
 /// Payment methods the sandbox processor accepts.
@@ -67,40 +68,19 @@ impl CreatePaymentRequest {
             }
         };
         check_len("customer_name", self.customer_name.as_deref(), 200, &mut issues);
-        if let Some(phone) = &self.customer_phone {
-            let digits = phone.chars().filter(char::is_ascii_digit).count();
-            let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
-            if !allowed || !(6..=20).contains(&digits) {
-                issues.push(FieldIssue::new("customer_phone", "must be a phone number of 6 to 20 digits"));
-            }
-        }
-        if let Some(email) = &self.customer_email {
-            let valid = email.len() <= 254
-                && email.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
-            if !valid {
-                issues.push(FieldIssue::new("customer_email", "must be an email address"));
-            }
-        }
+        check_phone("customer_phone", self.customer_phone.as_deref(), &mut issues);
+        check_email("customer_email", self.customer_email.as_deref(), &mut issues);
         let method = self.payment_method.map(|m| m.to_ascii_lowercase());
         if let Some(m) = &method
             && !METHODS.contains(&m.as_str())
         {
             issues.push(FieldIssue::new("payment_method", format!("must be one of {}", METHODS.join(", "))));
         }
-        if let Some(metadata) = &self.metadata {
-            if !metadata.is_object() {
-                issues.push(FieldIssue::new("metadata", "must be a JSON object"));
-            } else if metadata.to_string().len() > 8 * 1024 {
-                issues.push(FieldIssue::new("metadata", "must be at most 8 KiB"));
-            }
-        }
-        for (field, url) in
-            [("success_url", &self.success_url), ("fail_url", &self.fail_url), ("cancel_url", &self.cancel_url)]
-        {
-            if let Some(url) = url {
-                crate::core::check_url(field, url, &mut issues);
-            }
-        }
+        check_metadata("metadata", self.metadata.as_ref(), &mut issues);
+        check_urls(
+            &[("success_url", &self.success_url), ("fail_url", &self.fail_url), ("cancel_url", &self.cancel_url)],
+            &mut issues,
+        );
         let (Some(amount), true) = (amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
@@ -119,12 +99,6 @@ impl CreatePaymentRequest {
                 notify: None,
             },
         })
-    }
-}
-
-fn check_len(field: &str, value: Option<&str>, max: usize, issues: &mut Vec<FieldIssue>) {
-    if value.is_some_and(|v| v.chars().count() > max) {
-        issues.push(FieldIssue::new(field, format!("must be at most {max} characters")));
     }
 }
 

@@ -2,10 +2,13 @@
 //! handlers reach through `Data<&AppState>`, client IPs, request bodies, idempotency,
 //! and OpenAPI/Swagger UI helpers. Nothing here knows a dialect.
 
+pub mod auth;
 pub mod client_ip;
+pub mod fields;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;
+pub mod reply;
 pub mod wire;
 
 use std::net::IpAddr;
@@ -37,4 +40,26 @@ impl AppState {
     pub fn client_ip(&self, req: &Request) -> Option<IpAddr> {
         client_ip::client_ip(req, &self.trusted_proxies)
     }
+}
+
+/// Mounts a dialect: its API `service` at `{base}{prefix}`, behind `admission` (outer)
+/// and the `Idempotency-Key` middleware (inner, with errors rendered by `render`), and
+/// its docs under `base`.
+#[allow(clippy::too_many_arguments)]
+pub fn mount_dialect<T: poem_openapi::OpenApi + 'static>(
+    route: poem::Route,
+    doc: &openapi::ApiDoc,
+    base: &str,
+    prefix: &str,
+    service: poem_openapi::OpenApiService<T, ()>,
+    state: &AppState,
+    render: idempotency::ErrorRenderer,
+    admission: impl auth::Admission,
+) -> poem::Route {
+    use poem::EndpointExt;
+    let api = service
+        .with(idempotency::Idempotency::new(state.gateway.clone(), render))
+        .with(auth::Authenticate::new(admission))
+        .data(state.clone());
+    doc.mount(route.nest(format!("{base}{prefix}"), api), base)
 }

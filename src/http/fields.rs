@@ -1,0 +1,75 @@
+//! Checks of the request fields several dialects share (customer contact details,
+//! metadata, URLs), each recording a [`FieldIssue`] under the dialect's field name so
+//! a request reports every bad field at once.
+
+use crate::core::{FieldIssue, check_url};
+
+/// At most `max` characters.
+pub fn check_len(field: &str, value: Option<&str>, max: usize, issues: &mut Vec<FieldIssue>) {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        issues.push(FieldIssue::new(field, format!("must be at most {max} characters")));
+    }
+}
+
+/// A phone number: 6 to 20 digits, with `+`, spaces, dashes and parentheses allowed.
+pub fn check_phone(field: &str, phone: Option<&str>, issues: &mut Vec<FieldIssue>) {
+    let Some(phone) = phone else { return };
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    if !allowed || !(6..=20).contains(&digits) {
+        issues.push(FieldIssue::new(field, "must be a phone number of 6 to 20 digits"));
+    }
+}
+
+/// An email address (`user@host.tld`, at most 254 characters).
+pub fn check_email(field: &str, email: Option<&str>, issues: &mut Vec<FieldIssue>) {
+    let Some(email) = email else { return };
+    let valid =
+        email.len() <= 254 && email.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+    if !valid {
+        issues.push(FieldIssue::new(field, "must be an email address"));
+    }
+}
+
+/// The merchant's metadata: a JSON object of at most 8 KiB.
+pub fn check_metadata(field: &str, metadata: Option<&serde_json::Value>, issues: &mut Vec<FieldIssue>) {
+    let Some(metadata) = metadata else { return };
+    if !metadata.is_object() {
+        issues.push(FieldIssue::new(field, "must be a JSON object"));
+    } else if metadata.to_string().len() > 8 * 1024 {
+        issues.push(FieldIssue::new(field, "must be at most 8 KiB"));
+    }
+}
+
+/// Optional absolute http(s) URLs, by field name.
+pub fn check_urls(urls: &[(&str, &Option<String>)], issues: &mut Vec<FieldIssue>) {
+    for (field, url) in urls {
+        if let Some(url) = url {
+            check_url(field, url, issues);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issues(check: impl FnOnce(&mut Vec<FieldIssue>)) -> Vec<String> {
+        let mut issues = Vec::new();
+        check(&mut issues);
+        issues.into_iter().map(|i| i.field).collect()
+    }
+
+    #[test]
+    fn each_check_names_its_field() {
+        assert!(issues(|i| check_phone("p", Some("+880 1712-345678"), i)).is_empty());
+        assert_eq!(issues(|i| check_phone("p", Some("12345"), i)), ["p"]);
+        assert_eq!(issues(|i| check_phone("p", Some("0171234567x"), i)), ["p"]);
+        assert!(issues(|i| check_email("e", Some("a@b.co"), i)).is_empty());
+        assert_eq!(issues(|i| check_email("e", Some("a@b"), i)), ["e"]);
+        assert_eq!(issues(|i| check_metadata("m", Some(&serde_json::json!([1])), i)), ["m"]);
+        assert_eq!(issues(|i| check_len("n", Some("abcd"), 3, i)), ["n"]);
+        assert!(issues(|i| check_len("n", Some("abc"), 3, i)).is_empty());
+        assert_eq!(issues(|i| check_urls(&[("u", &Some("ftp://x".into())), ("v", &None)], i)), ["u"]);
+    }
+}
