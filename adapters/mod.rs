@@ -5,6 +5,7 @@
 //! store, and never another dialect.
 
 pub mod rebornpay;
+pub mod shadhinpay;
 
 use poem::Route;
 use rand::Rng;
@@ -15,12 +16,13 @@ use crate::http::openapi::ApiDoc;
 
 /// Every dialect's OpenAPI document.
 pub fn docs() -> Vec<ApiDoc> {
-    vec![rebornpay::doc()]
+    vec![rebornpay::doc(), shadhinpay::doc()]
 }
 
 /// Mounts every dialect.
 pub fn mount(route: Route, state: &AppState) -> Route {
-    rebornpay::mount(route, state, &rebornpay::doc())
+    let route = rebornpay::mount(route, state, &rebornpay::doc());
+    shadhinpay::mount(route, state, &shadhinpay::doc())
 }
 
 /// A notification a dialect sends for an event.
@@ -56,7 +58,8 @@ pub trait WebhookDialect: Sync {
 pub fn webhooks(dialect: Dialect) -> Option<&'static dyn WebhookDialect> {
     match dialect {
         Dialect::Rebornpay => Some(&rebornpay::webhook::Webhooks),
-        Dialect::Shadhinpay | Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => None,
+        Dialect::Shadhinpay => Some(&shadhinpay::webhook::Webhooks),
+        Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => None,
     }
 }
 
@@ -68,9 +71,17 @@ pub fn return_url(payment: &Payment, credential: Option<&Credential>) -> Option<
     let _ = credential;
     match payment.namespace {
         Dialect::Rebornpay => rebornpay::return_url(payment),
-        // Not built yet (issues 6–9): their payments get paybridge's result page.
-        Dialect::Shadhinpay | Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => None,
+        Dialect::Shadhinpay => shadhinpay::return_url(payment),
+        // Not built yet (issues 7–9): their payments get paybridge's result page.
+        Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => None,
     }
+}
+
+/// `target` with `params` appended to its query; `None` when it is not a URL.
+pub(crate) fn with_query(target: &str, params: &[(&str, &str)]) -> Option<String> {
+    let mut url = url::Url::parse(target).ok()?;
+    url.query_pairs_mut().extend_pairs(params);
+    Some(url.into())
 }
 
 /// Fresh key material for a dialect credential, in the provider's customary form:
@@ -86,11 +97,8 @@ pub fn new_credential(
     let mut extra = given;
     let (key, secret) = match dialect {
         Dialect::Rebornpay => rebornpay::new_keys(&mut hex),
+        Dialect::Shadhinpay => shadhinpay::new_keys(&mut hex, &mut extra),
         // Until their dialects are built, the formats their fixtures use.
-        Dialect::Shadhinpay => {
-            extra.entry("business_id").or_insert_with(|| format!("biz_{}", hex(6)).into());
-            (format!("cl_{}", hex(10)), format!("sk_{}", hex(16)))
-        }
         Dialect::Qrmoney => {
             extra.entry("account_id").or_insert_with(|| account_id.to_string().into());
             extra.entry("merchant_id").or_insert_with(|| format!("m-{}", hex(4)).into());

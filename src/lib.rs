@@ -12,10 +12,13 @@
 //! - `adapters/` (module [`adapters`]) — one module per dialect, each `mod.rs` (mount and
 //!   spec), `api.rs` (operations), `types.rs` (wire types), `errors.rs` (CoreError →
 //!   dialect body), `auth.rs` and `webhook.rs` (notifications, formatted and signed).
-//!   They see only `core`'s public API, [`http`] and [`crypto`].
+//!   They see only `core`'s public API, [`http`] and [`crypto`]. Built:
+//!   `rebornpay`, `shadhinpay`; `adapters/mod.rs` routes webhooks and checkout returns
+//!   to them.
 //! - [`http`] — what every API shares: `AppState`, client IPs, the `Wire<T>` body with
-//!   field-level errors, the `Idempotency-Key` middleware, OpenAPI/Swagger UI helpers
-//!   and the error shape of paybridge's own APIs.
+//!   field-level errors, checks of shared request fields (`fields`), the
+//!   `Idempotency-Key` middleware, OpenAPI/Swagger UI helpers and the error shape of
+//!   paybridge's own APIs.
 //! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
 //! - [`sandbox`] — the deterministic sandbox processor (magic test cards and wallets),
 //!   QR Money's result codes, and the control API (`/sandbox/v1`).

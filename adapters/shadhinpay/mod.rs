@@ -1,0 +1,105 @@
+//! ShadhinPay (`../shared/seeds/shadhinpay.txt`), mounted at `/shadhinpay`: the
+//! provider's paths under `/shadhinpay/api/v1`, Swagger UI at `/shadhinpay/docs`.
+//!
+//! - `auth`: the three headers, business status, allow-list, rate-limit classes.
+//! - `api`: the four operations.
+//! - `types`: wire types ⇄ canonical types, `SP_…`/`RF_…` ids, pagination.
+//! - `errors`: `CoreError` → ShadhinPay's error codes.
+//! - `webhook`: notifications to the payment's `callback_url`, signed twice.
+
+mod api;
+mod auth;
+mod errors;
+mod types;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use poem::Route;
+use poem_openapi::{ExtraHeader, OpenApiService};
+
+use crate::core::{Payment, PaymentStatus};
+use crate::http::AppState;
+use crate::http::openapi::ApiDoc;
+
+/// Where the dialect is mounted.
+pub const BASE: &str = "/shadhinpay";
+const API_PREFIX: &str = "/api/v1";
+
+const DESCRIPTION: &str = "\
+ShadhinPay's Payments API as paybridge emulates it: point an existing integration at \
+`<paybridge>/shadhinpay/api/v1` instead of `https://api.shadhinpay.com/api/v1`.
+
+* Authenticate every request with `Client-Id`, `Business-Id` and `Secret-Key`. Each \
+missing header has its own code (`MISSING_CLIENT_ID`, `MISSING_BUSINESS_ID`, \
+`MISSING_SECRET_KEY`); a wrong one too (`INVALID_CLIENT_ID`, `INVALID_SECRET_KEY`, \
+`403 BUSINESS_NOT_AUTHORIZED`).
+* Rate limits per business and endpoint class, as the provider publishes them: 100 \
+payment creations, 300 status reads and 120 other requests per minute, each capped by \
+the business's own limit in paybridge (default 120/min; 0 turns limiting off). Over the \
+limit: `429 RATE_LIMIT_EXCEEDED` with `Retry-After`.
+* Amounts are integers in the smallest currency unit (1500 = 15.00 BDT); a decimal is a \
+`VALIDATION_ERROR`. Payment ids are `SP_<digits>`, refund ids `RF_<digits>`.
+* `payment_url` opens paybridge's hosted checkout (sandbox: see the README's magic \
+numbers); the link expires after 15 minutes. After paying the customer goes to \
+`success_url`; after cancelling, a decline or expiry to `cancel_url`; both get \
+`payment_id` and `status` added to the query.
+* Webhooks go to the payment's `callback_url` on every status change (payment.initiated, \
+.processing, .completed, .failed, .cancelled, .expired, .refunded) with the body's \
+`signature` and the `X-ShadhinPay-Signature` header, both HMAC-SHA256 with your secret key.
+* Refunds (partial with `amount`, full without) are `PROCESSING` until reviewed in \
+paybridge's admin refund queue; the payment is `REFUNDED` once its whole amount is \
+refunded, and stays `COMPLETED` after a partial refund. A refund is funded from the \
+available balance, which the business shares with its other dialects \
+(`422 INSUFFICIENT_BALANCE` once the money was settled out).
+* Any POST may carry `Idempotency-Key`: a retry with the same body replays the first \
+response (`Idempotent-Replayed: true`), so a retried create makes one payment.
+* `PAYMENT_ALREADY_COMPLETED` (409) is in the provider's table but none of these four \
+operations acts on a decided payment in a way that could produce it; `PAYMENT_EXPIRED` \
+(410) answers a refund of an expired payment.";
+
+fn service() -> OpenApiService<api::ShadhinApi, ()> {
+    OpenApiService::new(api::ShadhinApi, "ShadhinPay Payments API (paybridge)", env!("CARGO_PKG_VERSION"))
+        .description(DESCRIPTION)
+        .server(BASE.to_owned() + API_PREFIX)
+        .extra_request_header::<Option<String>, _>(
+            ExtraHeader::new("Idempotency-Key").description("Makes a POST safe to retry (kept 24 hours)."),
+        )
+        .extra_response_header::<Option<String>, _>(
+            ExtraHeader::new("Idempotent-Replayed").description("`true` when this is a stored response replayed."),
+        )
+}
+
+/// The OpenAPI document.
+pub fn doc() -> ApiDoc {
+    ApiDoc::from_service("shadhinpay", &service()).require_all_security()
+}
+
+/// Mounts the API and its docs.
+pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
+    let admission = auth::ShadhinAuth::new(state.clone());
+    crate::http::mount_dialect(route, doc, BASE, API_PREFIX, service(), state, Arc::new(errors::render), admission)
+}
+
+/// ShadhinPay key material: a client id and a secret key, plus a business id.
+pub fn new_keys(
+    hex: &mut impl FnMut(usize) -> String,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> (String, String) {
+    extra.entry("business_id").or_insert_with(|| format!("biz_{}", hex(6)).into());
+    (format!("cl_{}", hex(10)), format!("sk_{}", hex(16)))
+}
+
+/// Where the checkout returns the customer: `success_url` after a completed payment,
+/// `cancel_url` after a cancellation, decline or expiry; with `payment_id` and
+/// `status` added. An undecided payment stays on paybridge's page.
+pub fn return_url(payment: &Payment) -> Option<String> {
+    let target = match payment.status {
+        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => &payment.urls.success,
+        PaymentStatus::Failed | PaymentStatus::Expired => &payment.urls.failure,
+        PaymentStatus::Cancelled => &payment.urls.cancel,
+        PaymentStatus::Created | PaymentStatus::Processing => &None,
+    };
+    let status = types::Status::from(payment.status).wire();
+    crate::adapters::with_query(target.as_deref()?, &[("payment_id", &payment.reference), ("status", status)])
+}

@@ -1,0 +1,539 @@
+//! ShadhinPay wire types, in the provider's field names, and their conversions to and
+//! from the core's canonical types.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use poem_openapi::{Enum, Object};
+use rand::Rng;
+use serde::Deserialize;
+
+use crate::core::{
+    CaptureMode, CoreError, Currency, Customer, FieldIssue, Money, NewPayment, Payment, PaymentStatus, RedirectUrls,
+    Refund, RefundStatus, check_url,
+};
+use crate::http::fields::{check_email, check_len, check_metadata, check_phone, check_urls};
+use crate::http::wire::Wire;
+
+/// A parsed request body; an `amount` that is not an integer (`15.5`, `"1500"`) is
+/// explained in ShadhinPay's terms.
+pub fn parsed<T>(body: Wire<T>) -> Result<T, CoreError> {
+    body.0.map_err(|issues| {
+        let explain = |issue: FieldIssue| match issue.field.as_str() {
+            "amount" => FieldIssue::new("amount", MINOR_UNITS),
+            _ => issue,
+        };
+        CoreError::Validation(issues.into_iter().map(explain).collect())
+    })
+}
+
+const MINOR_UNITS: &str = "must be a positive integer in the smallest currency unit (1500 = 15.00 BDT)";
+
+/// `POST /payments`.
+#[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct CreatePaymentRequest {
+    /// Payment amount in the smallest currency unit, an integer (1500 = 15.00 BDT).
+    #[oai(validator(minimum(value = "1")))]
+    pub amount: i64,
+    /// Currency code, e.g. `BDT`.
+    #[oai(validator(pattern = "^[A-Za-z]{3,4}$"))]
+    pub currency: String,
+    /// Customer's phone number, e.g. `8801712345678`.
+    #[oai(validator(pattern = "^[0-9 +()-]{6,30}$"))]
+    pub customer_phone: String,
+    /// Customer's name.
+    #[oai(validator(max_length = 200))]
+    pub customer_name: Option<String>,
+    /// Customer's email.
+    pub customer_email: Option<String>,
+    /// URL for webhook notifications about this payment.
+    pub callback_url: String,
+    /// Redirect URL after successful payment.
+    pub success_url: Option<String>,
+    /// Redirect URL if the payment is cancelled (or fails).
+    pub cancel_url: Option<String>,
+    /// Custom key-value pairs, returned as given.
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl CreatePaymentRequest {
+    /// Validates the request into a canonical command with a fresh `SP_…` payment id,
+    /// reporting every bad field.
+    pub fn into_command(self) -> Result<NewPayment, CoreError> {
+        let mut issues = Vec::new();
+        let amount = match Currency::parse(&self.currency) {
+            Some(currency) if self.amount > 0 => match Money::from_minor(self.amount, currency) {
+                Ok(money) => Some(money),
+                Err(e) => {
+                    issues.push(FieldIssue::new("amount", e.to_string()));
+                    None
+                }
+            },
+            Some(_) => {
+                issues.push(FieldIssue::new("amount", MINOR_UNITS));
+                None
+            }
+            None => {
+                issues.push(FieldIssue::new("currency", "is not a supported currency code"));
+                None
+            }
+        };
+        if self.customer_phone.trim().is_empty() {
+            issues.push(FieldIssue::new("customer_phone", "is required"));
+        } else {
+            check_phone("customer_phone", Some(&self.customer_phone), &mut issues);
+        }
+        check_len("customer_name", self.customer_name.as_deref(), 200, &mut issues);
+        check_email("customer_email", self.customer_email.as_deref(), &mut issues);
+        check_url("callback_url", &self.callback_url, &mut issues);
+        check_urls(&[("success_url", &self.success_url), ("cancel_url", &self.cancel_url)], &mut issues);
+        check_metadata("metadata", self.metadata.as_ref(), &mut issues);
+        let (Some(amount), true) = (amount, issues.is_empty()) else {
+            return Err(CoreError::Validation(issues));
+        };
+        Ok(NewPayment {
+            reference: new_payment_id(),
+            amount,
+            capture_mode: CaptureMode::Automatic,
+            method: None,
+            description: None,
+            customer: Customer {
+                name: self.customer_name,
+                email: self.customer_email,
+                phone: Some(self.customer_phone),
+            },
+            metadata: self.metadata,
+            urls: RedirectUrls {
+                success: self.success_url,
+                // ShadhinPay has no failure URL: a failed payment returns to `cancel_url`.
+                failure: self.cancel_url.clone(),
+                cancel: self.cancel_url,
+                notify: Some(self.callback_url),
+            },
+        })
+    }
+}
+
+/// A fresh payment id: `SP_` + the creation time in milliseconds + 6 random digits,
+/// unique per merchant (a clash is retried by the caller).
+pub fn new_payment_id() -> String {
+    let millis = Utc::now().timestamp_millis();
+    format!("SP_{millis}{:06}", rand::rng().random_range(0..1_000_000))
+}
+
+/// A ShadhinPay payment status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Payment created, waiting for the customer.
+    Initiated,
+    /// The customer is completing the payment (the processor has not decided yet).
+    Processing,
+    /// Payment successful (a partial refund leaves it here).
+    Completed,
+    /// Payment failed.
+    Failed,
+    /// Payment cancelled by the customer.
+    Cancelled,
+    /// Payment link expired.
+    Expired,
+    /// The whole amount was refunded.
+    Refunded,
+}
+
+impl From<PaymentStatus> for Status {
+    fn from(status: PaymentStatus) -> Self {
+        match status {
+            PaymentStatus::Created => Status::Initiated,
+            PaymentStatus::Processing => Status::Processing,
+            PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded => Status::Completed,
+            PaymentStatus::Failed => Status::Failed,
+            PaymentStatus::Cancelled => Status::Cancelled,
+            PaymentStatus::Expired => Status::Expired,
+            PaymentStatus::Refunded => Status::Refunded,
+        }
+    }
+}
+
+impl Status {
+    /// The canonical statuses this one shows.
+    pub fn canonical(self) -> &'static [PaymentStatus] {
+        match self {
+            Status::Initiated => &[PaymentStatus::Created],
+            Status::Processing => &[PaymentStatus::Processing],
+            Status::Completed => &[PaymentStatus::Succeeded, PaymentStatus::PartiallyRefunded],
+            Status::Failed => &[PaymentStatus::Failed],
+            Status::Cancelled => &[PaymentStatus::Cancelled],
+            Status::Expired => &[PaymentStatus::Expired],
+            Status::Refunded => &[PaymentStatus::Refunded],
+        }
+    }
+
+    /// The status as it appears on the wire (`COMPLETED`).
+    pub fn wire(self) -> &'static str {
+        match self {
+            Status::Initiated => "INITIATED",
+            Status::Processing => "PROCESSING",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+            Status::Cancelled => "CANCELLED",
+            Status::Expired => "EXPIRED",
+            Status::Refunded => "REFUNDED",
+        }
+    }
+}
+
+/// The created payment.
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct CreatedPayment {
+    /// Payment id, `SP_<digits>`.
+    pub payment_id: String,
+    /// `INITIATED`.
+    pub status: Status,
+    /// Amount in the smallest currency unit.
+    pub amount: i64,
+    /// Currency code.
+    pub currency: String,
+    /// The hosted checkout page for the customer.
+    pub payment_url: String,
+    /// The checkout stops accepting payment at this time (15 minutes).
+    pub expires_at: DateTime<Utc>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Payment> for CreatedPayment {
+    fn from(p: Payment) -> Self {
+        CreatedPayment {
+            payment_id: p.reference,
+            status: p.status.into(),
+            amount: p.amount.minor(),
+            currency: p.amount.currency().code().to_owned(),
+            payment_url: p.checkout_url,
+            expires_at: p.expires_at,
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// `{"success": true, "message", "data": payment}`.
+#[derive(Object, Debug)]
+pub struct CreateResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// `Payment initiated successfully`.
+    pub message: String,
+    /// The payment.
+    pub data: CreatedPayment,
+}
+
+/// A payment.
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct PaymentDetails {
+    /// Payment id.
+    pub payment_id: String,
+    /// Current status.
+    pub status: Status,
+    /// Amount in the smallest currency unit.
+    pub amount: i64,
+    /// Currency code.
+    pub currency: String,
+    /// Customer's phone.
+    pub customer_phone: Option<String>,
+    /// Customer's name.
+    pub customer_name: Option<String>,
+    /// Customer's email.
+    pub customer_email: Option<String>,
+    /// The processor's transaction id, once the customer paid (e.g. `BKS…` for bKash).
+    pub transaction_id: Option<String>,
+    /// How the customer paid (`bkash`, `nagad`, `rocket`, `upay`, `card`), once known.
+    pub payment_method: Option<String>,
+    /// The hosted checkout page.
+    pub payment_url: String,
+    /// The checkout stops accepting payment at this time.
+    pub expires_at: DateTime<Utc>,
+    /// When the payment completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Your metadata.
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl From<Payment> for PaymentDetails {
+    fn from(p: Payment) -> Self {
+        PaymentDetails {
+            payment_id: p.reference,
+            status: p.status.into(),
+            amount: p.amount.minor(),
+            currency: p.amount.currency().code().to_owned(),
+            customer_phone: p.customer.phone,
+            customer_name: p.customer.name,
+            customer_email: p.customer.email,
+            transaction_id: p.processor_txn_id,
+            payment_method: p.method,
+            payment_url: p.checkout_url,
+            expires_at: p.expires_at,
+            completed_at: p.captured_at,
+            created_at: p.created_at,
+            metadata: p.metadata,
+        }
+    }
+}
+
+/// `{"success": true, "data": payment}`.
+#[derive(Object, Debug)]
+pub struct PaymentResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The payment.
+    pub data: PaymentDetails,
+}
+
+/// A payment in a list.
+#[derive(Object, Debug)]
+pub struct PaymentSummary {
+    /// Payment id.
+    pub payment_id: String,
+    /// Current status.
+    pub status: Status,
+    /// Amount in the smallest currency unit.
+    pub amount: i64,
+    /// Currency code.
+    pub currency: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Payment> for PaymentSummary {
+    fn from(p: Payment) -> Self {
+        PaymentSummary {
+            payment_id: p.reference,
+            status: p.status.into(),
+            amount: p.amount.minor(),
+            currency: p.amount.currency().code().to_owned(),
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// Where a page sits in the whole list.
+#[derive(Object, Debug)]
+pub struct Pagination {
+    /// This page's number (from 1).
+    pub current_page: u64,
+    /// Pages at this `limit` (0 when nothing matches).
+    pub total_pages: u64,
+    /// Payments matching the filters.
+    pub total_items: u64,
+    /// The `limit` used.
+    pub items_per_page: u64,
+}
+
+impl Pagination {
+    /// The pagination block of page `page` (from 1) of `total` items, `per_page` each.
+    pub fn new(page: u64, per_page: u64, total: u64) -> Pagination {
+        Pagination {
+            current_page: page,
+            total_pages: total.div_ceil(per_page),
+            total_items: total,
+            items_per_page: per_page,
+        }
+    }
+}
+
+/// A page of payments.
+#[derive(Object, Debug)]
+pub struct PaymentList {
+    /// Payments, most recent first.
+    pub payments: Vec<PaymentSummary>,
+    /// Where this page is.
+    pub pagination: Pagination,
+}
+
+/// `{"success": true, "data": {payments, pagination}}`.
+#[derive(Object, Debug)]
+pub struct ListResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// The page.
+    pub data: PaymentList,
+}
+
+/// A list request's paging, checked: `page` from 1, `limit` 1–100 (default 20).
+pub fn paging(page: Option<i64>, limit: Option<i64>) -> Result<(u64, u64), CoreError> {
+    let mut issues = Vec::new();
+    let page = page.unwrap_or(1);
+    if page < 1 {
+        issues.push(FieldIssue::new("page", "must be 1 or more"));
+    }
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        issues.push(FieldIssue::new("limit", "must be between 1 and 100"));
+    }
+    if issues.is_empty() { Ok((page as u64, limit as u64)) } else { Err(CoreError::Validation(issues)) }
+}
+
+/// Created at or after, created at or before.
+pub type DateRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The date range of a list request: RFC 3339 times, or dates (`2024-01-31`), where
+/// `from_date` means the start of that day and `to_date` its end (UTC).
+pub fn date_range(from: Option<&str>, to: Option<&str>) -> Result<DateRange, CoreError> {
+    let mut issues = Vec::new();
+    let mut parse = |field: &str, text: Option<&str>, end_of_day: bool| {
+        let text = text?.trim();
+        if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+            return Some(time.with_timezone(&Utc));
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            let time =
+                if end_of_day { NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999) } else { Some(NaiveTime::MIN) };
+            return time.map(|t| date.and_time(t).and_utc());
+        }
+        issues
+            .push(FieldIssue::new(field, "must be an ISO 8601 date (2024-01-31) or date-time (2024-01-31T12:00:00Z)"));
+        None
+    };
+    let from = parse("from_date", from, false);
+    let to = parse("to_date", to, true);
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        issues.push(FieldIssue::new("to_date", "must not be before from_date"));
+    }
+    if issues.is_empty() { Ok((from, to)) } else { Err(CoreError::Validation(issues)) }
+}
+
+/// `POST /payments/{payment_id}/refund`.
+#[derive(Object, Deserialize, Debug, Default)]
+#[oai(skip_serializing_if_is_none)]
+pub struct RefundRequest {
+    /// Partial refund amount in the smallest currency unit; the whole refundable rest
+    /// when absent.
+    #[oai(validator(minimum(value = "1")))]
+    pub amount: Option<i64>,
+    /// Reason for the refund.
+    #[oai(validator(max_length = 500))]
+    pub reason: Option<String>,
+}
+
+impl RefundRequest {
+    /// Checks the reason and amount.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let mut issues = Vec::new();
+        check_len("reason", self.reason.as_deref(), 500, &mut issues);
+        if self.amount.is_some_and(|a| a <= 0) {
+            issues.push(FieldIssue::new("amount", MINOR_UNITS));
+        }
+        if issues.is_empty() { Ok(()) } else { Err(CoreError::Validation(issues)) }
+    }
+}
+
+/// A refund's status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefundState {
+    /// Initiated; waiting for review.
+    Processing,
+    /// Paid back to the customer.
+    Completed,
+    /// Refused on review; the amount stays with the merchant.
+    Failed,
+}
+
+/// A refund.
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct RefundData {
+    /// Refund id, `RF_<digits>`.
+    pub refund_id: String,
+    /// The refunded payment.
+    pub payment_id: String,
+    /// Amount in the smallest currency unit.
+    pub amount: i64,
+    /// Currency code.
+    pub currency: String,
+    /// Status.
+    pub status: RefundState,
+    /// Your reason.
+    pub reason: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Refund ids on the wire: `RF_<number>`.
+pub fn refund_id(id: i64) -> String {
+    format!("RF_{id}")
+}
+
+impl From<Refund> for RefundData {
+    fn from(r: Refund) -> Self {
+        RefundData {
+            refund_id: refund_id(r.id),
+            payment_id: r.payment_reference,
+            amount: r.amount.minor(),
+            currency: r.amount.currency().code().to_owned(),
+            status: match r.status {
+                RefundStatus::Pending => RefundState::Processing,
+                RefundStatus::Succeeded => RefundState::Completed,
+                RefundStatus::Rejected => RefundState::Failed,
+            },
+            reason: r.reason,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// `{"success": true, "message", "data": refund}`.
+#[derive(Object, Debug)]
+pub struct RefundResponse {
+    /// Always `true`.
+    pub success: bool,
+    /// `Refund initiated successfully`.
+    pub message: String,
+    /// The refund.
+    pub data: RefundData,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_ids_are_sp_and_digits() {
+        let id = new_payment_id();
+        assert!(id.starts_with("SP_") && id[3..].chars().all(|c| c.is_ascii_digit()), "{id}");
+        assert_ne!(id, new_payment_id());
+    }
+
+    #[test]
+    fn pagination_counts_pages() {
+        let p = Pagination::new(1, 10, 48);
+        assert_eq!((p.total_pages, p.total_items, p.items_per_page), (5, 48, 10));
+        assert_eq!(Pagination::new(1, 20, 0).total_pages, 0);
+        assert_eq!(Pagination::new(3, 20, 40).total_pages, 2);
+    }
+
+    #[test]
+    fn paging_and_dates_are_checked() {
+        assert_eq!(paging(None, None).unwrap(), (1, 20));
+        assert!(paging(Some(0), None).is_err());
+        assert!(paging(None, Some(101)).is_err());
+        assert!(paging(None, Some(0)).is_err());
+        let (from, to) = date_range(Some("2024-01-01"), Some("2024-01-01")).unwrap();
+        assert_eq!(from.unwrap().to_rfc3339(), "2024-01-01T00:00:00+00:00");
+        assert_eq!(to.unwrap().to_rfc3339(), "2024-01-01T23:59:59.999999+00:00");
+        assert!(date_range(Some("2024-01-01T12:00:00Z"), None).is_ok());
+        assert!(date_range(Some("yesterday"), None).is_err());
+        assert!(date_range(Some("2024-02-01"), Some("2024-01-01")).is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in PaymentStatus::ALL {
+            assert!(Status::from(*status).canonical().contains(status));
+        }
+    }
+}

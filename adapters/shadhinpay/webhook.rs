@@ -1,0 +1,111 @@
+//! ShadhinPay's webhooks (DIALECTS.md), to the payment's `callback_url` on every status
+//! change:
+//!
+//! ```json
+//! {"event":"payment.completed","timestamp":"…","data":{"payment_id","status","amount",
+//!  "currency","transaction_id","payment_method","customer_phone","metadata"},
+//!  "signature":"sha256=…"}
+//! ```
+//!
+//! `signature` is "sha256=" + hex HMAC-SHA256(secret_key, the compact JSON of the body
+//! without `signature`, keys in the order sent); the `X-ShadhinPay-Signature` header is
+//! the same over the exact raw body sent.
+//!
+//! | canonical event | ShadhinPay event | `data.status` |
+//! |---|---|---|
+//! | payment.created | payment.initiated | INITIATED |
+//! | payment.pending, payment.processing | payment.processing | PROCESSING |
+//! | payment.succeeded | payment.completed | COMPLETED |
+//! | payment.failed | payment.failed | FAILED |
+//! | payment.cancelled | payment.cancelled | CANCELLED |
+//! | payment.expired | payment.expired | EXPIRED |
+//! | refund.succeeded | payment.refunded | REFUNDED, or COMPLETED after a partial refund |
+//!
+//! A refund's notification adds `refund_id` and `refund_amount` to `data`.
+
+use serde_json::{Map, Value, json};
+
+use super::types::{Status, refund_id};
+use crate::adapters::{Formatted, WebhookDialect};
+use crate::core::{Credential, Event, Merchant, Payment, Refund};
+use crate::crypto::hmac_sha256_hex;
+
+/// ShadhinPay's formatter and signer.
+pub struct Webhooks;
+
+fn part<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> {
+    serde_json::from_value(event.payload.get(key)?.clone()).ok()
+}
+
+fn payment_data(p: &Payment) -> Map<String, Value> {
+    let data = json!({
+        "payment_id": p.reference,
+        "status": Status::from(p.status).wire(),
+        "amount": p.amount.minor(),
+        "currency": p.amount.currency().code(),
+        "transaction_id": p.processor_txn_id,
+        "payment_method": p.method,
+        "customer_phone": p.customer.phone,
+        "metadata": p.metadata,
+    });
+    match data {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The body's signature: "sha256=" + hex HMAC-SHA256 of the compact JSON `unsigned`.
+pub fn body_signature(secret: &str, unsigned: &[u8]) -> String {
+    format!("sha256={}", hmac_sha256_hex(secret.as_bytes(), unsigned))
+}
+
+impl WebhookDialect for Webhooks {
+    fn format(&self, event: &Event, _merchant: &Merchant, credential: &Credential) -> Option<Formatted> {
+        let payment: Payment = part(event, "payment")?;
+        let url = payment.urls.notify.clone()?;
+        let name = match event.event_type.as_str() {
+            "payment.created" => "payment.initiated",
+            "payment.pending" | "payment.processing" => "payment.processing",
+            "payment.succeeded" => "payment.completed",
+            "payment.failed" => "payment.failed",
+            "payment.cancelled" => "payment.cancelled",
+            "payment.expired" => "payment.expired",
+            "refund.succeeded" => "payment.refunded",
+            _ => return None,
+        };
+        let mut data = payment_data(&payment);
+        if event.event_type == "refund.succeeded" {
+            let refund: Refund = part(event, "refund")?;
+            data.insert("refund_id".into(), refund_id(refund.id).into());
+            data.insert("refund_amount".into(), refund.amount.minor().into());
+        }
+        let mut body = json!({
+            "event": name,
+            "timestamp": event.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "data": data,
+        });
+        let signature = body_signature(&credential.secret, &serde_json::to_vec(&body).ok()?);
+        body["signature"] = signature.into();
+        let body = serde_json::to_vec(&body).ok()?;
+        Some(Formatted { event_type: name.to_owned(), url, content_type: "application/json", body })
+    }
+
+    fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)> {
+        vec![("X-ShadhinPay-Signature", format!("sha256={}", hmac_sha256_hex(credential.secret.as_bytes(), body)))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expected value computed with Python's hmac module.
+    #[test]
+    fn body_signature_is_hmac_of_the_compact_unsigned_body() {
+        let unsigned = br#"{"event":"payment.completed","timestamp":"2024-01-01T12:05:00Z","data":{"payment_id":"SP_1","status":"COMPLETED","amount":1500}}"#;
+        assert_eq!(
+            body_signature("secret", unsigned),
+            "sha256=7e98bc91541393e48732ee04294a9af6bee0177115ea4888ed84752eaa08fada"
+        );
+    }
+}
