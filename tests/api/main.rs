@@ -18,4 +18,6 @@ mod rebornpay_payments;
 mod rebornpay_refunds;
 mod sandbox;
 mod server;
+mod shadhinpay_payments;
+mod shadhinpay_refunds;
 mod webhooks;

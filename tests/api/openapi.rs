@@ -33,3 +33,28 @@ fn rebornpay_operations_require_key_and_secret_together() {
     }
     assert_eq!(doc.spec["servers"][0]["url"], "/rebornpay");
 }
+
+#[test]
+fn shadhinpay_operations_require_all_three_headers() {
+    let doc = all_docs().into_iter().find(|d| d.name == "shadhinpay").unwrap();
+    let paths = doc.spec["paths"].as_object().unwrap();
+    let mut operations: Vec<String> = Vec::new();
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            operations.push(format!("{method} {path}"));
+            let security = op["security"].as_array().unwrap();
+            assert_eq!(security.len(), 1, "{method} {path}: one requirement");
+            let mut schemes: Vec<&str> = security[0].as_object().unwrap().keys().map(String::as_str).collect();
+            schemes.sort_unstable();
+            assert_eq!(schemes, ["BusinessIdAuth", "ClientIdAuth", "SecretKeyAuth"], "{method} {path}");
+        }
+    }
+    operations.sort();
+    assert_eq!(
+        operations,
+        ["get /payments", "get /payments/{payment_id}", "post /payments", "post /payments/{payment_id}/refund"]
+    );
+    assert!(doc.spec["paths"]["/payments"]["post"]["responses"]["201"].is_object(), "create answers 201");
+    assert!(doc.spec["paths"]["/payments"]["post"]["responses"]["200"].is_null());
+    assert_eq!(doc.spec["servers"][0]["url"], "/shadhinpay/api/v1");
+}
