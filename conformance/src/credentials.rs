@@ -2,8 +2,11 @@
 //!
 //! ```toml
 //! [credentials]            # the merchant the suite runs as
-//! api_key = "pk_test_demo"
+//! api_key = "pk_test_demo"            # REBORNPAY: X-Api-Key, X-Api-Secret
 //! api_secret = "sk_test_demo"
+//! client_id = "demo_client_id"        # ShadhinPay: Client-Id, Business-Id,
+//! business_id = "demo_business_id"    # Secret-Key
+//! secret_key = "demo_secret_key"
 //!
 //! [admin]                  # paybridge only (scenarios tagged `admin`)
 //! base_url = "http://127.0.0.1:8080/admin/v1"

@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// Run a suite; exits 1 when any scenario fails.
     Run {
-        /// The dialect: rebornpay, …
+        /// The dialect: rebornpay, shadhinpay, …
         #[arg(long)]
         dialect: String,
         /// The dialect's base URL, e.g. http://127.0.0.1:8080/rebornpay.

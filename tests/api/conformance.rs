@@ -17,6 +17,12 @@ fn credentials(dialect: &str, config: &paybridge::config::Config, base: &str, re
             c.set("credentials.api_key", &keys.api_key);
             c.set("credentials.api_secret", &keys.api_secret);
         }
+        "shadhinpay" => {
+            let keys = demo.shadhinpay.as_ref().expect("the demo merchant has ShadhinPay credentials");
+            c.set("credentials.client_id", &keys.client_id);
+            c.set("credentials.business_id", &keys.business_id);
+            c.set("credentials.secret_key", &keys.secret_key);
+        }
         other => panic!("no credentials for the {other} suite: add them here"),
     }
     c.set("admin.base_url", &format!("{base}/admin/v1"));
@@ -37,6 +43,7 @@ async fn every_suite_passes(backend: Backend) {
     .await;
     let dialects = Suite::dialects(&default_suites_dir());
     assert!(dialects.contains(&"rebornpay".to_owned()));
+    assert!(dialects.contains(&"shadhinpay".to_owned()));
     for dialect in dialects {
         let suite = Suite::load(&default_suites_dir(), &dialect).expect("suite loads");
         let options = Options {
