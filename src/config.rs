@@ -71,7 +71,8 @@ pub struct Config {
     pub merchants: Vec<MerchantFixture>,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
-    /// Whether this configuration is the built-in one alone (no file, no environment).
+    /// Whether the merchants are the built-in demo's: no configuration file was read
+    /// (environment variables such as `PAYBRIDGE_DATABASE_URL` do not change that).
     #[serde(skip)]
     pub built_in: bool,
 }
@@ -344,15 +345,11 @@ impl Config {
             let key = key.as_str().to_ascii_lowercase();
             ENV_KEYS.contains(&key.split('.').next().unwrap_or_default())
         });
-        let from_env = std::env::vars().any(|(k, _)| {
-            k.strip_prefix("PAYBRIDGE_").is_some_and(|rest| {
-                let top = rest.split("__").next().unwrap_or_default().to_ascii_lowercase();
-                ENV_KEYS.contains(&top.as_str())
-            })
-        });
         let from_file = file.is_some() || Path::new("paybridge.toml").exists();
         let mut config: Config = figment.merge(env).extract().map_err(Box::new)?;
-        config.built_in = !from_file && !from_env;
+        // The demo merchant's receiver is on loopback; where webhooks go is only ever
+        // changed by a file, so the environment (a database URL…) keeps the demo's rule.
+        config.built_in = !from_file;
         config.validate()?;
         Ok(config)
     }
