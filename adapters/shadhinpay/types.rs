@@ -387,6 +387,10 @@ pub fn date_range(from: Option<&str>, to: Option<&str>) -> Result<DateRange, Cor
         if let Ok(time) = DateTime::parse_from_rfc3339(text) {
             return Some(time.with_timezone(&Utc));
         }
+        // A date-time without an offset is UTC.
+        if let Ok(time) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+            return Some(time.and_utc());
+        }
         if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             let time =
                 if end_of_day { NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999) } else { Some(NaiveTime::MIN) };
@@ -526,6 +530,8 @@ mod tests {
         assert_eq!(from.unwrap().to_rfc3339(), "2024-01-01T00:00:00+00:00");
         assert_eq!(to.unwrap().to_rfc3339(), "2024-01-01T23:59:59.999999+00:00");
         assert!(date_range(Some("2024-01-01T12:00:00Z"), None).is_ok());
+        let (naive, _) = date_range(Some("2024-01-01T12:00:00"), None).unwrap();
+        assert_eq!(naive.unwrap().to_rfc3339(), "2024-01-01T12:00:00+00:00", "no offset means UTC");
         assert!(date_range(Some("yesterday"), None).is_err());
         assert!(date_range(Some("2024-02-01"), Some("2024-01-01")).is_err());
     }

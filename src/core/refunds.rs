@@ -75,6 +75,8 @@ impl Gateway {
         match payment.status {
             PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded => {}
             PaymentStatus::Refunded => return Err(CoreError::RefundExceedsPayment { refundable_minor: 0 }),
+            // Past its expiry but not yet swept: it can no longer be paid.
+            PaymentStatus::Created if payment.expires_at <= super::now() => return Err(CoreError::PaymentExpired),
             other => return Err(CoreError::InvalidPaymentState { status: other.as_str() }),
         }
         let currency = payment.amount.currency();

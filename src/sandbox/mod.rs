@@ -112,14 +112,16 @@ impl Sandbox {
     }
 }
 
-/// The method a charge uses: a card is `card`; otherwise the method the payment was
-/// created with, or bKash.
+/// The method a charge uses: a card is `card`; a wallet the wallet method the payment
+/// was created with, or bKash; nothing given, the payment's method so far (a pending
+/// card payment decided later stays a card payment), or bKash.
 fn method_of(payment: &Payment, instrument: &PaymentInstrument) -> String {
     match instrument {
         PaymentInstrument::Card(_) => "card".to_owned(),
-        PaymentInstrument::Wallet(_) | PaymentInstrument::None => {
+        PaymentInstrument::Wallet(_) => {
             payment.method.clone().filter(|m| m != "card").unwrap_or_else(|| "bkash".to_owned())
         }
+        PaymentInstrument::None => payment.method.clone().unwrap_or_else(|| "bkash".to_owned()),
     }
 }
 

@@ -389,6 +389,23 @@ async fn checkout_returns_to_success_and_cancel_urls(backend: Backend) {
     assert_eq!(get(&app, declined["payment_id"].as_str().unwrap()).await.body["data"]["status"], "FAILED");
 }
 
+async fn a_pending_card_payment_is_decided_later(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let data = create(&app, &seed_body("https://yoursite.com/webhook")).await;
+    let (url, id) = (data["payment_url"].as_str().unwrap(), data["payment_id"].as_str().unwrap());
+    let card = json!({ "number": "4000000000000002", "expiry": "12/40", "cvv": "123" });
+    app.complete(url, json!({ "outcome": "success", "card": card })).await;
+    let pending = get(&app, id).await.body["data"].clone();
+    assert_eq!((pending["status"].clone(), pending["payment_method"].clone()), (json!("PROCESSING"), json!("card")));
+    let txn = pending["transaction_id"].clone();
+    // The processor decides: the payment completes as the card payment it was.
+    let decided = app.complete(url, json!({ "outcome": "success" })).await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    let done = get(&app, id).await.body["data"].clone();
+    assert_eq!((done["status"].clone(), done["payment_method"].clone()), (json!("COMPLETED"), json!("card")));
+    assert_eq!(done["transaction_id"], txn, "the transaction keeps its id");
+}
+
 async fn one_balance_across_dialects(backend: Backend) {
     let app = spawn_app(backend).await;
     let before = app.balance().await["available"].clone();
@@ -410,5 +427,6 @@ db_test!(
     each_endpoint_class_has_its_own_limit,
     the_business_limit_caps_every_class,
     checkout_returns_to_success_and_cancel_urls,
+    a_pending_card_payment_is_decided_later,
     one_balance_across_dialects,
 );

@@ -88,6 +88,18 @@ async fn only_completed_payments_refund(backend: Backend) {
     assert_eq!(app.balance().await["reserved"], json!(0), "no refused refund reserved anything");
 }
 
+async fn an_overdue_payment_is_expired_before_the_sweep_runs(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.payment_ttl_secs = 1;
+        c.expiry_sweep_secs = 3600;
+    })
+    .await;
+    let open = create(&app, &seed_body("https://yoursite.com/webhook")).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let reply = refund(&app, open["payment_id"].as_str().unwrap(), Some(json!({ "amount": 100 }))).await;
+    assert_eq!((reply.status, code(&reply)), (410, "PAYMENT_EXPIRED"), "{}", reply.body);
+}
+
 async fn fifty_racing_refunds_never_exceed_the_payment(backend: Backend) {
     let app = spawn_app(backend).await;
     let id = completed(&app, 1500).await;
@@ -227,6 +239,7 @@ async fn every_status_change_is_notified_and_doubly_signed(backend: Backend) {
 db_test!(
     partial_then_full_refund,
     only_completed_payments_refund,
+    an_overdue_payment_is_expired_before_the_sweep_runs,
     fifty_racing_refunds_never_exceed_the_payment,
     fifty_duplicate_creates_make_one_payment,
     every_status_change_is_notified_and_doubly_signed,
