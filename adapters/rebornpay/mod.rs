@@ -75,7 +75,8 @@ pub fn doc() -> ApiDoc {
 /// Mounts the API and its docs.
 pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
     let admission = auth::RebornAuth::new(state.clone());
-    crate::http::mount_dialect(route, doc, BASE, API_PREFIX, service(), state, Arc::new(errors::render), admission)
+    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission);
+    doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
 }
 
 /// REBORNPAY key material: `pk_live_…` and `sk_live_…`.

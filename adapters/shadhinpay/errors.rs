@@ -207,6 +207,16 @@ impl IntoResponse for Failure {
     }
 }
 
+/// A path or method the API does not have: `NOT_FOUND` (404) or `METHOD_NOT_ALLOWED`
+/// (405) in ShadhinPay's error body.
+pub fn no_such_endpoint(status: StatusCode) -> Response {
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "This endpoint does not take that method"),
+        _ => ("NOT_FOUND", "No such endpoint"),
+    };
+    Failure::new(status, code, message).into_response()
+}
+
 /// Renders a core error as a complete ShadhinPay response (used by middleware).
 pub fn render(err: CoreError) -> Response {
     Failure::from(err).into_response()

@@ -15,7 +15,9 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use poem::Route;
+use poem::error::{MethodNotAllowedError, NotFoundError};
+use poem::http::StatusCode;
+use poem::{EndpointExt, Route};
 use poem_openapi::{ExtraHeader, OpenApiService};
 
 use crate::core::{Payment, PaymentStatus};
@@ -78,7 +80,10 @@ pub fn doc() -> ApiDoc {
 /// Mounts the API and its docs.
 pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
     let admission = auth::ShadhinAuth::new(state.clone());
-    crate::http::mount_dialect(route, doc, BASE, API_PREFIX, service(), state, Arc::new(errors::render), admission)
+    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission)
+        .catch_error(|_: NotFoundError| async { errors::no_such_endpoint(StatusCode::NOT_FOUND) })
+        .catch_error(|_: MethodNotAllowedError| async { errors::no_such_endpoint(StatusCode::METHOD_NOT_ALLOWED) });
+    doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
 }
 
 /// ShadhinPay key material: a client id and a secret key, plus a business id.

@@ -11,7 +11,7 @@ use crate::core::{
     Refund, RefundStatus, check_url,
 };
 use crate::http::fields::{check_email, check_len, check_metadata, check_phone, check_urls};
-use crate::http::wire::Wire;
+use crate::http::wire::{UtcSeconds, Wire};
 
 /// A parsed request body; an `amount` that is not an integer (`15.5`, `"1500"`) is
 /// explained in ShadhinPay's terms.
@@ -197,9 +197,9 @@ pub struct CreatedPayment {
     /// The hosted checkout page for the customer.
     pub payment_url: String,
     /// The checkout stops accepting payment at this time (15 minutes).
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: UtcSeconds,
     /// Created.
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcSeconds,
 }
 
 impl From<Payment> for CreatedPayment {
@@ -210,8 +210,8 @@ impl From<Payment> for CreatedPayment {
             amount: p.amount.minor(),
             currency: p.amount.currency().code().to_owned(),
             payment_url: p.checkout_url,
-            expires_at: p.expires_at,
-            created_at: p.created_at,
+            expires_at: p.expires_at.into(),
+            created_at: p.created_at.into(),
         }
     }
 }
@@ -252,11 +252,11 @@ pub struct PaymentDetails {
     /// The hosted checkout page.
     pub payment_url: String,
     /// The checkout stops accepting payment at this time.
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: UtcSeconds,
     /// When the payment completed.
-    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<UtcSeconds>,
     /// Created.
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcSeconds,
     /// Your metadata.
     pub metadata: Option<serde_json::Value>,
 }
@@ -274,9 +274,9 @@ impl From<Payment> for PaymentDetails {
             transaction_id: p.processor_txn_id,
             payment_method: p.method,
             payment_url: p.checkout_url,
-            expires_at: p.expires_at,
-            completed_at: p.captured_at,
-            created_at: p.created_at,
+            expires_at: p.expires_at.into(),
+            completed_at: p.captured_at.map(Into::into),
+            created_at: p.created_at.into(),
             metadata: p.metadata,
         }
     }
@@ -303,7 +303,7 @@ pub struct PaymentSummary {
     /// Currency code.
     pub currency: String,
     /// Created.
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcSeconds,
 }
 
 impl From<Payment> for PaymentSummary {
@@ -313,7 +313,7 @@ impl From<Payment> for PaymentSummary {
             status: p.status.into(),
             amount: p.amount.minor(),
             currency: p.amount.currency().code().to_owned(),
-            created_at: p.created_at,
+            created_at: p.created_at.into(),
         }
     }
 }
@@ -464,7 +464,7 @@ pub struct RefundData {
     /// Your reason.
     pub reason: Option<String>,
     /// Created.
-    pub created_at: DateTime<Utc>,
+    pub created_at: UtcSeconds,
 }
 
 /// Refund ids on the wire: `RF_<number>`.
@@ -485,7 +485,7 @@ impl From<Refund> for RefundData {
                 RefundStatus::Rejected => RefundState::Failed,
             },
             reason: r.reason,
-            created_at: r.created_at,
+            created_at: r.created_at.into(),
         }
     }
 }

@@ -29,6 +29,7 @@ use super::types::{Status, refund_id};
 use crate::adapters::{Formatted, WebhookDialect};
 use crate::core::{Credential, Event, Merchant, Payment, Refund};
 use crate::crypto::hmac_sha256_hex;
+use crate::http::wire::UtcSeconds;
 
 /// ShadhinPay's formatter and signer.
 pub struct Webhooks;
@@ -81,7 +82,7 @@ impl WebhookDialect for Webhooks {
         }
         let mut body = json!({
             "event": name,
-            "timestamp": event.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "timestamp": UtcSeconds(event.created_at).to_string(),
             "data": data,
         });
         let signature = body_signature(&credential.secret, &serde_json::to_vec(&body).ok()?);

@@ -42,24 +42,18 @@ impl AppState {
     }
 }
 
-/// Mounts a dialect: its API `service` at `{base}{prefix}`, behind `admission` (outer)
-/// and the `Idempotency-Key` middleware (inner, with errors rendered by `render`), and
-/// its docs under `base`.
-#[allow(clippy::too_many_arguments)]
-pub fn mount_dialect<T: poem_openapi::OpenApi + 'static>(
-    route: poem::Route,
-    doc: &openapi::ApiDoc,
-    base: &str,
-    prefix: &str,
+/// A dialect's API endpoint: `service` behind `admission` (outer) and the
+/// `Idempotency-Key` middleware (inner, with errors rendered by `render`).
+pub fn dialect_api<T: poem_openapi::OpenApi + 'static, A: auth::Admission>(
     service: poem_openapi::OpenApiService<T, ()>,
     state: &AppState,
     render: idempotency::ErrorRenderer,
-    admission: impl auth::Admission,
-) -> poem::Route {
+    admission: A,
+) -> impl poem::Endpoint<Output = poem::Response> + use<T, A> {
     use poem::EndpointExt;
-    let api = service
+    service
         .with(idempotency::Idempotency::new(state.gateway.clone(), render))
         .with(auth::Authenticate::new(admission))
-        .data(state.clone());
-    doc.mount(route.nest(format!("{base}{prefix}"), api), base)
+        .data(state.clone())
+        .map_to_response()
 }

@@ -176,6 +176,61 @@ impl ToJSON for JsonDecimal {
     }
 }
 
+/// A time as providers print it: RFC 3339 in UTC to the second, `2024-01-01T12:15:00Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcSeconds(pub chrono::DateTime<chrono::Utc>);
+
+impl From<chrono::DateTime<chrono::Utc>> for UtcSeconds {
+    fn from(time: chrono::DateTime<chrono::Utc>) -> Self {
+        UtcSeconds(time)
+    }
+}
+
+impl std::fmt::Display for UtcSeconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
+}
+
+impl Type for UtcSeconds {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string(date-time)".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "date-time")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for UtcSeconds {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(text)) => chrono::DateTime::parse_from_rfc3339(&text)
+                .map(|t| UtcSeconds(t.with_timezone(&chrono::Utc)))
+                .map_err(|_| ParseError::custom("not an RFC 3339 date-time")),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl ToJSON for UtcSeconds {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +247,12 @@ mod tests {
         let body: Body =
             parse_value(serde_json::from_str(r#"{"invoice_id":"a","amount":12.250000000000000001}"#).unwrap()).unwrap();
         assert_eq!(body.amount.as_str(), "12.250000000000000001");
+    }
+
+    #[test]
+    fn times_print_to_the_second_in_utc() {
+        let time = chrono::DateTime::parse_from_rfc3339("2024-01-01T18:15:00.123456+06:00").unwrap().to_utc();
+        assert_eq!(UtcSeconds(time).to_json(), Some(Value::String("2024-01-01T12:15:00Z".into())));
     }
 
     #[test]

@@ -248,6 +248,11 @@ async fn bad_fields_are_validation_errors_that_change_nothing(backend: Backend) 
     assert_eq!(total(&app).await, 0);
     let reply = get(&app, "SP_123").await;
     assert_eq!((reply.status, code(&reply)), (404, "PAYMENT_NOT_FOUND"));
+    // Paths and methods the API lacks answer in its own error body too.
+    let reply = app.send(shadhin(&app, Method::GET, "/payments/SP_1/receipt")).await;
+    assert_eq!((reply.status, code(&reply)), (404, "NOT_FOUND"), "{}", reply.body);
+    let reply = app.send(shadhin(&app, Method::DELETE, "/payments")).await;
+    assert_eq!((reply.status, code(&reply)), (405, "METHOD_NOT_ALLOWED"), "{}", reply.body);
 }
 
 async fn pages_and_filters_count_exactly(backend: Backend) {
