@@ -44,6 +44,12 @@ pub trait WebhookDialect: Sync {
     /// (or the merchant has nowhere to receive it).
     fn format(&self, event: &Event, merchant: &Merchant, credential: &Credential) -> Option<Formatted>;
 
+    /// Which of the merchant's active credentials of this dialect signs its
+    /// notifications (the first, unless the dialect says otherwise).
+    fn signer<'a>(&self, credentials: &[&'a Credential]) -> Option<&'a Credential> {
+        credentials.first().copied()
+    }
+
     /// The headers that sign `body`.
     fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)>;
 

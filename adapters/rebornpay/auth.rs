@@ -14,7 +14,7 @@ use poem_openapi::SecurityScheme;
 use super::errors::render;
 use crate::core::{CoreError, Dialect, Principal};
 use crate::crypto::verify_hmac_sha256_hex;
-use crate::http::auth::{Admission, admitted, header, principal};
+use crate::http::auth::{Admission, Admitted, admitted, header, principal};
 use crate::http::{AppState, MAX_BODY_BYTES};
 
 /// Seconds a signed request's timestamp may differ from the server's clock.
@@ -95,8 +95,8 @@ pub fn verify_signature(
 }
 
 impl Admission for RebornAuth {
-    async fn admit(&self, req: &mut Request) -> Result<Principal, Response> {
-        self.check(req).await.map_err(render)
+    async fn admit(&self, req: &mut Request) -> Result<Admitted, Response> {
+        self.check(req).await.map(Admitted::from).map_err(render)
     }
 }
 

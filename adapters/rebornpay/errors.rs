@@ -59,7 +59,7 @@ fn code_and_status(err: &CoreError) -> (&'static str, StatusCode) {
         CoreError::NotFound(entity) => match entity {
             Entity::Payment => ("payment_not_found", StatusCode::NOT_FOUND),
             Entity::Refund => ("refund_not_found", StatusCode::NOT_FOUND),
-            Entity::Settlement | Entity::Merchant | Entity::Credential | Entity::Delivery => {
+            Entity::Settlement | Entity::Merchant | Entity::Credential | Entity::Delivery | Entity::Payout => {
                 ("not_found", StatusCode::NOT_FOUND)
             }
         },

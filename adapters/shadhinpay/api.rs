@@ -104,6 +104,7 @@ impl ShadhinApi {
                 offset: (page - 1).saturating_mul(per_page),
                 from,
                 to,
+                created_by: None,
             };
             let total = state.gateway.count_payments(&auth.0, &filter).await?;
             let payments = if filter.offset < total { state.gateway.payments(&auth.0, &filter).await? } else { vec![] };

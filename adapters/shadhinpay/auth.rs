@@ -15,14 +15,14 @@ use poem_openapi::SecurityScheme;
 use super::errors::{AuthFailure, Failure};
 use crate::core::{CoreError, Dialect, Principal, RateClass};
 use crate::http::AppState;
-use crate::http::auth::{Admission, admitted, header, principal};
+use crate::http::auth::{Admission, Admitted, admitted, header, principal};
 
 /// Payment creation: 100 requests per minute.
-pub const CREATE: RateClass = RateClass { name: "shadhinpay.create", per_minute: 100 };
+pub const CREATE: RateClass = RateClass::per_minute("shadhinpay.create", 100);
 /// Payment status: 300 requests per minute.
-pub const STATUS: RateClass = RateClass { name: "shadhinpay.status", per_minute: 300 };
+pub const STATUS: RateClass = RateClass::per_minute("shadhinpay.status", 300);
 /// Everything else (list, refund): 120 requests per minute.
-pub const OTHER: RateClass = RateClass { name: "shadhinpay.other", per_minute: 120 };
+pub const OTHER: RateClass = RateClass::per_minute("shadhinpay.other", 120);
 
 /// `Client-Id`: your client id.
 #[derive(SecurityScheme)]
@@ -93,7 +93,7 @@ pub fn rate_class(method: &Method, path: &str) -> RateClass {
 }
 
 impl Admission for ShadhinAuth {
-    async fn admit(&self, req: &mut Request) -> Result<Principal, Response> {
+    async fn admit(&self, req: &mut Request) -> Result<Admitted, Response> {
         let principal = self.check(req).await.map_err(IntoResponse::into_response)?;
         // A POST without a body (a full refund with nothing to say) is `{}`.
         if req.method() == Method::POST && req.headers().get(CONTENT_TYPE).is_none() {
@@ -107,7 +107,7 @@ impl Admission for ShadhinAuth {
                 Err(_) => return Err(Failure::from(CoreError::invalid("body", "is larger than 1 MiB")).into_response()),
             }
         }
-        Ok(principal)
+        Ok(principal.into())
     }
 }
 

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_initial_schema;
 mod m20261121_000002_webhooks;
 mod m20261121_000003_outbox_pending_index;
+mod m20261121_000004_payouts_and_users;
 
 /// Lists every migration in the order it must run.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_initial_schema::Migration),
             Box::new(m20261121_000002_webhooks::Migration),
             Box::new(m20261121_000003_outbox_pending_index::Migration),
+            Box::new(m20261121_000004_payouts_and_users::Migration),
         ]
     }
 }

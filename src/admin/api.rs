@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 use super::types::*;
 use crate::core::{
     CoreError, CredentialPatch, CredentialSeed, Currency, Dialect, MerchantPatch, MerchantSeed, MerchantStatus, Money,
-    money::parse_decimal,
+    PayoutFilter, money::parse_decimal,
 };
 use crate::http::AppState;
 use crate::http::problem::Reply;
@@ -25,6 +25,8 @@ enum Tag {
     Credentials,
     /// The refund queue.
     Refunds,
+    /// The payout queue.
+    Payouts,
     /// Settlements and balances.
     Settlements,
     /// Outbox events and ledger checks.
@@ -186,14 +188,15 @@ impl AdminApi {
             let change = CredentialPatch {
                 key_id: single_token.then(|| key_id.clone()),
                 secret: Some(secret),
-                require_signature: None,
+                ..Default::default()
             };
             Ok(state.gateway.update_credential(id.0, change).await?.into())
         };
         R::ok(result.await)
     }
 
-    /// Require (or stop requiring) signed requests for a credential.
+    /// Change a credential: require (or stop requiring) signed requests; change a
+    /// StarPay user's role.
     #[oai(path = "/credentials/:id", method = "patch", tag = "Tag::Credentials")]
     async fn update_credential(
         &self,
@@ -204,10 +207,31 @@ impl AdminApi {
     ) -> R<CredentialBody> {
         let result = async {
             let req = body.0.into_result()?;
-            let change = CredentialPatch { require_signature: req.require_signature, ..Default::default() };
+            if let Some(role) = &req.role
+                && !crate::config::STARPAY_ROLES.contains(&role.as_str())
+            {
+                return Err(CoreError::invalid("role", "must be super_admin, admin, merchant, partner or api_user"));
+            }
+            let change =
+                CredentialPatch { require_signature: req.require_signature, role: req.role, ..Default::default() };
             Ok(state.gateway.update_credential(id.0, change).await?.into())
         };
         R::ok(result.await)
+    }
+
+    /// Suspend a credential (a StarPay user): its key stops working at once, and a
+    /// user's suspension is notified as `user.suspended`.
+    #[oai(path = "/credentials/:id/suspend", method = "post", tag = "Tag::Credentials")]
+    async fn suspend_credential(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
+        let change = CredentialPatch { suspended: Some(true), ..Default::default() };
+        R::ok(state.gateway.update_credential(id.0, change).await.map(Into::into))
+    }
+
+    /// Reinstate a suspended credential.
+    #[oai(path = "/credentials/:id/reinstate", method = "post", tag = "Tag::Credentials")]
+    async fn reinstate_credential(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
+        let change = CredentialPatch { suspended: Some(false), ..Default::default() };
+        R::ok(state.gateway.update_credential(id.0, change).await.map(Into::into))
     }
 
     /// List refunds, newest first (default: the pending queue).
@@ -254,6 +278,57 @@ impl AdminApi {
         let result = async {
             let note = body.0.into_result()?.note;
             Ok(state.gateway.reject_refund(id.0, note).await?.into())
+        };
+        R::ok(result.await)
+    }
+
+    /// List payouts, newest first (default: the pending queue).
+    #[oai(path = "/payouts", method = "get", tag = "Tag::Payouts")]
+    async fn payouts(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// Status filter (default `pending`).
+        status: Query<Option<PayoutState>>,
+        /// Only this merchant's.
+        merchant_id: Query<Option<i64>>,
+    ) -> R<Vec<PayoutBody>> {
+        let status = status.0.unwrap_or(PayoutState::Pending).into();
+        let filter = PayoutFilter { statuses: vec![status], limit: 500, ..Default::default() };
+        let payouts = state.gateway.payouts(merchant_id.0, &filter).await;
+        R::ok(payouts.map(|(ps, _)| ps.into_iter().map(Into::into).collect()))
+    }
+
+    /// Mark a pending payout paid: the reserved money leaves and `payout.processed` is
+    /// emitted.
+    #[oai(path = "/payouts/:id/approve", method = "post", tag = "Tag::Payouts")]
+    async fn approve_payout(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        id: Path<i64>,
+        body: Json<Wire<Decision>>,
+    ) -> R<PayoutBody> {
+        let result = async {
+            let note = body.0.into_result()?.note;
+            Ok(state.gateway.approve_payout(id.0, note).await?.into())
+        };
+        R::ok(result.await)
+    }
+
+    /// Reject a pending payout: the reservation returns to the available balance and
+    /// `payout.rejected` is emitted.
+    #[oai(path = "/payouts/:id/reject", method = "post", tag = "Tag::Payouts")]
+    async fn reject_payout(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        id: Path<i64>,
+        body: Json<Wire<Decision>>,
+    ) -> R<PayoutBody> {
+        let result = async {
+            let note = body.0.into_result()?.note;
+            Ok(state.gateway.reject_payout(id.0, note).await?.into())
         };
         R::ok(result.await)
     }

@@ -6,8 +6,8 @@ use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 
 use crate::core::{
-    Attempt, Balance, Credential, Delivery, DeliveryStatus, Dialect, Event, Merchant, MerchantStatus, Refund,
-    RefundStatus, Settlement, money::major_of,
+    Attempt, Balance, Credential, Delivery, DeliveryStatus, Dialect, Event, Merchant, MerchantStatus, Payout,
+    PayoutStatus, Refund, RefundStatus, Settlement, money::major_of,
 };
 
 /// Merchant status.
@@ -176,6 +176,8 @@ pub struct IssueCredential {
 pub struct UpdateCredential {
     /// Require signed requests (REBORNPAY).
     pub require_signature: Option<bool>,
+    /// A StarPay user's new role (super_admin, admin, merchant, partner, api_user).
+    pub role: Option<String>,
 }
 
 /// A credential, secret included (the admin API is the place to read it).
@@ -290,6 +292,82 @@ impl From<Refund> for RefundBody {
             note: r.note,
             created_at: r.created_at,
             decided_at: r.decided_at,
+        }
+    }
+}
+
+/// A payout's status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutState {
+    /// Waiting for a decision; the amount is reserved.
+    Pending,
+    /// Paid to the bank account.
+    Processed,
+    /// Rejected; the reservation returned.
+    Rejected,
+}
+
+impl From<PayoutState> for PayoutStatus {
+    fn from(s: PayoutState) -> Self {
+        match s {
+            PayoutState::Pending => PayoutStatus::Pending,
+            PayoutState::Processed => PayoutStatus::Processed,
+            PayoutState::Rejected => PayoutStatus::Rejected,
+        }
+    }
+}
+
+/// A payout.
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct PayoutBody {
+    /// Id.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// The credential (user) that asked for it.
+    pub created_by: Option<i64>,
+    /// The dialect it came through.
+    pub dialect: DialectName,
+    /// Amount, decimal string of major units.
+    pub amount: String,
+    /// Currency.
+    pub currency: String,
+    /// Status.
+    pub status: PayoutState,
+    /// The bank account, in the dialect's fields.
+    pub destination: serde_json::Value,
+    /// The merchant's reference.
+    pub reference: Option<String>,
+    /// The admin's note.
+    pub note: Option<String>,
+    /// Requested.
+    pub created_at: DateTime<Utc>,
+    /// Decided.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl From<Payout> for PayoutBody {
+    fn from(p: Payout) -> Self {
+        PayoutBody {
+            id: p.id,
+            merchant_id: p.merchant_id,
+            created_by: p.created_by,
+            dialect: p.namespace.into(),
+            amount: p.amount.to_major().to_string(),
+            currency: p.amount.currency().code().to_owned(),
+            status: match p.status {
+                PayoutStatus::Pending => PayoutState::Pending,
+                PayoutStatus::Processed => PayoutState::Processed,
+                PayoutStatus::Rejected => PayoutState::Rejected,
+            },
+            destination: p.destination,
+            reference: p.reference,
+            note: p.note,
+            created_at: p.created_at,
+            decided_at: p.decided_at,
         }
     }
 }

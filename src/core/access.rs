@@ -56,21 +56,45 @@ impl Principal {
     }
 }
 
-/// A rate-limit bucket: a dialect that publishes limits per endpoint class (ShadhinPay:
-/// 100/min for creation, 300/min for status) admits each request in its class's bucket.
-/// Each bucket is counted separately per merchant, and the merchant's own
-/// `rate_limit_per_minute` caps every one of them (0 = no limit at all).
+/// A rate-limit bucket. A dialect that publishes limits per endpoint class (ShadhinPay:
+/// 100/min for creation, 300/min for status) or per user (StarPay: per role, per hour)
+/// admits each request in its bucket. Buckets are counted per merchant, or per
+/// credential for per-user limits. The merchant's own `rate_limit_per_minute` caps
+/// every per-minute bucket; 0 turns all limits off for the merchant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateClass {
     /// The bucket's name, unique within the dialects that share a merchant.
     pub name: &'static str,
-    /// The published limit per minute, before the merchant's cap.
-    pub per_minute: u32,
+    /// The published limit per window, before the merchant's cap.
+    pub limit: u32,
+    /// The window.
+    pub window: RateWindow,
+    /// Counted per credential (user) rather than per merchant.
+    pub per_credential: bool,
+}
+
+/// The window a rate limit counts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateWindow {
+    /// Per minute.
+    Minute,
+    /// Per hour.
+    Hour,
 }
 
 impl RateClass {
     /// The merchant-wide bucket at the merchant's own limit.
-    pub const MERCHANT: RateClass = RateClass { name: "merchant", per_minute: u32::MAX };
+    pub const MERCHANT: RateClass = RateClass::per_minute("merchant", u32::MAX);
+
+    /// A merchant-wide bucket of `limit` requests per minute.
+    pub const fn per_minute(name: &'static str, limit: u32) -> RateClass {
+        RateClass { name, limit, window: RateWindow::Minute, per_credential: false }
+    }
+
+    /// A per-credential bucket of `limit` requests per hour.
+    pub const fn per_user_hour(name: &'static str, limit: u32) -> RateClass {
+        RateClass { name, limit, window: RateWindow::Hour, per_credential: true }
+    }
 }
 
 /// The outcome of a rate-limit check that let the request through.
@@ -119,15 +143,17 @@ impl AccessControl {
         self.cache.write().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    fn limiter(&self, merchant_id: i64, class: &'static str, per_minute: NonZeroU32) -> Arc<Limiter> {
+    fn limiter(&self, owner: i64, class: RateClass, limit: NonZeroU32) -> Arc<Limiter> {
         let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
-        match limiters.get(&(merchant_id, class)) {
-            Some((limit, limiter)) if *limit == per_minute.get() => limiter.clone(),
+        match limiters.get(&(owner, class.name)) {
+            Some((current, limiter)) if *current == limit.get() => limiter.clone(),
             _ => {
-                let limiter = Arc::new(
-                    RateLimiter::direct(Quota::per_minute(per_minute)).with_middleware::<StateInformationMiddleware>(),
-                );
-                limiters.insert((merchant_id, class), (per_minute.get(), limiter.clone()));
+                let quota = match class.window {
+                    RateWindow::Minute => Quota::per_minute(limit),
+                    RateWindow::Hour => Quota::per_hour(limit),
+                };
+                let limiter = Arc::new(RateLimiter::direct(quota).with_middleware::<StateInformationMiddleware>());
+                limiters.insert((owner, class.name), (limit.get(), limiter.clone()));
                 limiter
             }
         }
@@ -212,11 +238,18 @@ impl Gateway {
         let Some(cap) = NonZeroU32::new(principal.merchant().rate_limit_per_minute) else {
             return Ok(RateDecision { limit: None, remaining: u32::MAX });
         };
-        let per_minute = NonZeroU32::new(class.per_minute).map_or(cap, |published| published.min(cap));
-        let limiter = self.inner.access.limiter(principal.merchant_id(), class.name, per_minute);
+        let Some(published) = NonZeroU32::new(class.limit) else {
+            return Err(CoreError::RateLimited { retry_after_secs: 60 });
+        };
+        let limit = match class.window {
+            RateWindow::Minute => published.min(cap),
+            RateWindow::Hour => published,
+        };
+        let owner = if class.per_credential { principal.credential().id } else { principal.merchant_id() };
+        let limiter = self.inner.access.limiter(owner, class, limit);
         match limiter.check() {
             Ok(snapshot) => {
-                Ok(RateDecision { limit: Some(per_minute.get()), remaining: snapshot.remaining_burst_capacity() })
+                Ok(RateDecision { limit: Some(limit.get()), remaining: snapshot.remaining_burst_capacity() })
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());

@@ -122,6 +122,7 @@ fn job(
         expires_at: now + settings.payment_ttl,
         authorized_at: None,
         captured_at: None,
+        created_by: Some(principal.credential().id),
     };
     let (reply, rx) = oneshot::channel();
     let key = (payment.merchant_id, payment.namespace, payment.reference.clone());
@@ -285,6 +286,7 @@ fn row(p: &Payment, token: String) -> Vec<Expr> {
         created_at: Set(p.created_at),
         updated_at: Set(p.updated_at),
         expires_at: Set(p.expires_at),
+        created_by: Set(p.created_by),
         ..Default::default()
     };
     columns()

@@ -37,6 +37,8 @@ pub enum Entity {
     Credential,
     /// A webhook delivery.
     Delivery,
+    /// A payout.
+    Payout,
 }
 
 impl Entity {
@@ -48,6 +50,7 @@ impl Entity {
             Entity::Merchant => "merchant",
             Entity::Credential => "credential",
             Entity::Delivery => "webhook delivery",
+            Entity::Payout => "payout",
         }
     }
 }

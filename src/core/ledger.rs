@@ -11,6 +11,9 @@
 //! | refund paid         | reserved −A, refunds_paid +A                    |
 //! | settlement created  | available −A, pending_settlement +A             |
 //! | settlement paid     | pending_settlement −A, settlements_paid +A      |
+//! | payout requested    | available −A, reserved +A                       |
+//! | payout rejected     | reserved −A, available +A                       |
+//! | payout processed    | reserved −A, payouts_paid +A                    |
 
 use std::collections::BTreeMap;
 
@@ -29,6 +32,7 @@ pub(super) enum Account {
     ProcessorClearing,
     RefundsPaid,
     SettlementsPaid,
+    PayoutsPaid,
 }
 
 impl Account {
@@ -40,6 +44,7 @@ impl Account {
             Account::ProcessorClearing => "processor_clearing",
             Account::RefundsPaid => "refunds_paid",
             Account::SettlementsPaid => "settlements_paid",
+            Account::PayoutsPaid => "payouts_paid",
         }
     }
 }
@@ -50,6 +55,7 @@ pub(super) struct Subject {
     pub payment_id: Option<i64>,
     pub refund_id: Option<i64>,
     pub settlement_id: Option<i64>,
+    pub payout_id: Option<i64>,
 }
 
 /// Records one movement of `amount` from account `from` to account `to`.
@@ -68,6 +74,7 @@ pub(super) async fn transfer<C: ConnectionTrait>(
         payment_id: Set(subject.payment_id),
         refund_id: Set(subject.refund_id),
         settlement_id: Set(subject.settlement_id),
+        payout_id: Set(subject.payout_id),
         created_at: Set(super::now()),
         ..Default::default()
     };

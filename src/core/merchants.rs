@@ -8,7 +8,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use super::access::parse_allowlist_entry;
 use super::store::{self, entities::credential, entities::merchant};
-use super::{CoreError, Credential, Currency, Dialect, Entity, FieldIssue, Gateway, Merchant, MerchantStatus};
+use super::{
+    CoreError, Credential, Currency, Dialect, Entity, EventType, FieldIssue, Gateway, Merchant, MerchantStatus,
+};
 
 /// A merchant to create, with the credentials it starts with.
 #[derive(Debug, Clone)]
@@ -72,6 +74,11 @@ pub struct CredentialPatch {
     pub key_id: Option<String>,
     /// New key material (rotation): secret part.
     pub secret: Option<String>,
+    /// New role (StarPay users).
+    pub role: Option<String>,
+    /// Suspend (`true`: the key stops working at once, `user.suspended` for users) or
+    /// reinstate (`false`).
+    pub suspended: Option<bool>,
 }
 
 impl Gateway {
@@ -213,13 +220,20 @@ impl Gateway {
         row.map(store::credential).transpose()
     }
 
-    /// Issues a credential to a merchant.
+    /// Issues a credential to a merchant. A credential with a role is a user (StarPay):
+    /// its creation emits `user.created`.
     pub async fn issue_credential(&self, merchant_id: i64, seed: CredentialSeed) -> Result<Credential, CoreError> {
         let txn = self.begin_write().await?;
         merchant::Entity::find_by_id(merchant_id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Merchant))?;
         let created = insert_credential(&txn, merchant_id, &seed).await?;
+        if created.role.is_some() {
+            emit_user(&txn, EventType::UserCreated, &created).await?;
+        }
         txn.commit().await?;
         self.inner.access.invalidate();
+        if created.role.is_some() {
+            self.notify_events();
+        }
         Ok(created)
     }
 
@@ -240,12 +254,47 @@ impl Gateway {
         if let Some(secret) = change.secret {
             update.secret = Set(secret);
         }
+        if let Some(role) = change.role {
+            if row.role.is_none() {
+                return Err(CoreError::invalid("role", "only a user (a credential with a role) has a role"));
+            }
+            update.role = Set(Some(role));
+        }
+        let newly_suspended = change.suspended == Some(true) && row.status == "active";
+        if let Some(suspended) = change.suspended {
+            update.status = Set(if suspended { "suspended" } else { "active" }.to_owned());
+        }
         credential::Entity::update_many().set(update).filter(credential::Column::Id.eq(id)).exec(&txn).await?;
         let row = credential::Entity::find_by_id(id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Credential))?;
+        let updated = store::credential(row)?;
+        let user_suspended = newly_suspended && updated.role.is_some();
+        if user_suspended {
+            emit_user(&txn, EventType::UserSuspended, &updated).await?;
+        }
         txn.commit().await?;
         self.inner.access.invalidate();
-        store::credential(row)
+        if user_suspended {
+            self.notify_events();
+        }
+        Ok(updated)
     }
+}
+
+/// `user.created` / `user.suspended`: the user without its key.
+async fn emit_user<C: ConnectionTrait>(conn: &C, event: EventType, user: &Credential) -> Result<(), CoreError> {
+    let payload = serde_json::json!({
+        "dialect": user.dialect,
+        "user": {
+            "id": user.id,
+            "merchant_id": user.merchant_id,
+            "name": user.label,
+            "role": user.role,
+            "status": if user.active { "active" } else { "suspended" },
+            "extra": user.extra,
+        },
+    });
+    super::outbox::emit(conn, vec![super::outbox::NewEvent::new(user.merchant_id, event, Some(user.id), &payload)])
+        .await
 }
 
 async fn insert_merchant<C: ConnectionTrait>(conn: &C, seed: &MerchantSeed) -> Result<Merchant, CoreError> {

@@ -11,7 +11,8 @@
 //! - `access`: credentials → [`Principal`], the auth cache, IP allow-lists, rate limits.
 //! - `create`: payment creation, batched (the hot path).
 //! - `payments`: lookups, checkout completion, capture.
-//! - `refunds`, `settlements`: the admin-queued refund flow and payouts to merchants.
+//! - `refunds`, `settlements`: the admin-queued refund flow and settlements to merchants.
+//! - `payouts`: merchant-requested payouts to bank accounts, reserved then decided by an admin.
 //! - `ledger`: double-entry postings and the balances derived from them.
 //! - `outbox`: canonical events written in the same transaction as the change.
 //! - `merchants`: merchants and credentials (admin API, config fixtures).
@@ -32,6 +33,7 @@ mod ledger;
 mod merchants;
 mod outbox;
 mod payments;
+mod payouts;
 mod refunds;
 mod settlements;
 mod signatures;
@@ -42,7 +44,7 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseTransaction, EntityTrait, Select};
 
-pub use access::{Principal, RateClass, RateDecision, parse_allowlist_entry};
+pub use access::{Principal, RateClass, RateDecision, RateWindow, parse_allowlist_entry};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, QueueStats};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};

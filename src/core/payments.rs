@@ -334,6 +334,9 @@ fn filtered(principal: &Principal, filter: &PaymentFilter) -> sea_orm::Select<pa
     if let Some(to) = filter.to {
         query = query.filter(payment::Column::CreatedAt.lte(to));
     }
+    if let Some(credential) = filter.created_by {
+        query = query.filter(payment::Column::CreatedBy.eq(credential));
+    }
     query
 }
 

@@ -125,6 +125,18 @@ string_enum! {
 }
 
 string_enum! {
+    /// Payout lifecycle: pending (admin queue, amount reserved) → processed | rejected.
+    PayoutStatus {
+        /// Waiting for an admin; the amount is reserved.
+        Pending => "pending",
+        /// Paid to the bank account.
+        Processed => "processed",
+        /// Refused; the reservation returned to the available balance.
+        Rejected => "rejected",
+    }
+}
+
+string_enum! {
     /// Settlement lifecycle: processing → paid.
     SettlementStatus {
         /// Moved out of the available balance, not yet paid.
@@ -161,6 +173,16 @@ string_enum! {
         SettlementCreated => "settlement.created",
         /// A settlement was paid.
         SettlementPaid => "settlement.paid",
+        /// A payout was requested (its amount reserved).
+        PayoutRequested => "payout.requested",
+        /// A payout was paid.
+        PayoutProcessed => "payout.processed",
+        /// A payout was rejected.
+        PayoutRejected => "payout.rejected",
+        /// A user (a credential with a role) was created.
+        UserCreated => "user.created",
+        /// A user was suspended.
+        UserSuspended => "user.suspended",
         /// A merchant asked for a test event.
         TestPing => "test.ping",
     }
@@ -286,6 +308,10 @@ pub struct Payment {
     pub authorized_at: Option<DateTime<Utc>>,
     /// Captured (balance credited).
     pub captured_at: Option<DateTime<Utc>>,
+    /// The credential (user) that created it, for dialects whose users see only their
+    /// own history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<i64>,
 }
 
 /// A refund.
@@ -328,6 +354,61 @@ pub struct Settlement {
     pub created_at: DateTime<Utc>,
     /// Paid.
     pub paid_at: Option<DateTime<Utc>>,
+}
+
+/// A payout: money the merchant asked to be paid to a bank account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payout {
+    /// Internal id.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// The credential (user) that asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<i64>,
+    /// The dialect it was requested through.
+    pub namespace: Dialect,
+    /// The amount.
+    pub amount: Money,
+    /// State.
+    pub status: PayoutStatus,
+    /// Where it goes (the dialect's bank-account fields).
+    pub destination: serde_json::Value,
+    /// The merchant's reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The admin's note on approval or rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Requested.
+    pub created_at: DateTime<Utc>,
+    /// Processed or rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// A command to request a payout, already validated by the dialect.
+#[derive(Debug, Clone)]
+pub struct NewPayout {
+    /// The amount.
+    pub amount: Money,
+    /// The bank account, in the dialect's fields.
+    pub destination: serde_json::Value,
+    /// The merchant's reference.
+    pub reference: Option<String>,
+}
+
+/// Options for listing payouts, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct PayoutFilter {
+    /// Only these statuses (any when empty).
+    pub statuses: Vec<PayoutStatus>,
+    /// Only those this credential asked for.
+    pub created_by: Option<i64>,
+    /// At most this many.
+    pub limit: u64,
+    /// Skip this many.
+    pub offset: u64,
 }
 
 /// A merchant's balances in one currency, derived from ledger postings (minor units).
@@ -403,4 +484,6 @@ pub struct PaymentFilter {
     pub from: Option<DateTime<Utc>>,
     /// Created at or before.
     pub to: Option<DateTime<Utc>>,
+    /// Only those this credential (user) created.
+    pub created_by: Option<i64>,
 }

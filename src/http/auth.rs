@@ -18,7 +18,22 @@ use crate::core::Principal;
 /// rewrite the request (e.g. read the body a signature covers and put it back).
 pub trait Admission: Send + Sync + 'static {
     /// Admits `req` or refuses it.
-    fn admit(&self, req: &mut Request) -> impl Future<Output = Result<Principal, Response>> + Send;
+    fn admit(&self, req: &mut Request) -> impl Future<Output = Result<Admitted, Response>> + Send;
+}
+
+/// An admitted request: who it is, and headers every response to it carries (StarPay's
+/// `X-RateLimit-*`).
+pub struct Admitted {
+    /// The caller.
+    pub principal: Principal,
+    /// Headers added to the response, whatever it is.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl From<Principal> for Admitted {
+    fn from(principal: Principal) -> Admitted {
+        Admitted { principal, headers: Vec::new() }
+    }
 }
 
 /// The middleware.
@@ -52,9 +67,19 @@ impl<E: Endpoint, A: Admission> Endpoint for AuthenticateEndpoint<E, A> {
 
     async fn call(&self, mut req: Request) -> Result<Response> {
         match self.admission.admit(&mut req).await {
-            Ok(principal) => {
+            Ok(Admitted { principal, headers }) => {
                 req.extensions_mut().insert(principal);
-                self.inner.call(req).await.map(IntoResponse::into_response)
+                let mut response = match self.inner.call(req).await {
+                    Ok(response) => response.into_response(),
+                    Err(err) if headers.is_empty() => return Err(err),
+                    Err(err) => err.into_response(),
+                };
+                for (name, value) in headers {
+                    if let Ok(value) = poem::http::HeaderValue::from_str(&value) {
+                        response.headers_mut().insert(name, value);
+                    }
+                }
+                Ok(response)
             }
             Err(refusal) => Ok(refusal),
         }

@@ -21,15 +21,15 @@ pub fn deliveries(event: &Event, merchant: &Merchant, credentials: &[Credential]
     };
     dialects.dedup();
     let id_of = |key: &str| event.payload.get(key).and_then(|v| v.get("id")).and_then(Value::as_i64);
-    let subject_key = match (id_of("payment"), id_of("settlement")) {
-        (Some(id), _) => format!("payment:{id}"),
-        (None, Some(id)) => format!("settlement:{id}"),
-        (None, None) => format!("event:{}", event.id),
-    };
+    let subject_key = ["payment", "settlement", "payout", "user"]
+        .into_iter()
+        .find_map(|kind| id_of(kind).map(|id| format!("{kind}:{id}")))
+        .unwrap_or_else(|| format!("event:{}", event.id));
     let mut out = Vec::new();
     for dialect in dialects {
         let Some(hooks) = crate::adapters::webhooks(dialect) else { continue };
-        let Some(credential) = credentials.iter().find(|c| c.dialect == dialect && c.active) else { continue };
+        let theirs: Vec<&Credential> = credentials.iter().filter(|c| c.dialect == dialect && c.active).collect();
+        let Some(credential) = hooks.signer(&theirs) else { continue };
         if let Some(formatted) = hooks.format(event, merchant, credential) {
             out.push(NewDelivery {
                 dialect,

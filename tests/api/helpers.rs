@@ -504,9 +504,11 @@ impl TestApp {
                 let paid_refunds = sum(format!("refunds WHERE {scope} AND status = 'succeeded'")).await;
                 let settling = sum(format!("settlements WHERE {scope} AND status = 'processing'")).await;
                 let settled = sum(format!("settlements WHERE {scope}")).await;
+                let pending_payouts = sum(format!("payouts WHERE {scope} AND status = 'pending'")).await;
+                let paid_payouts = sum(format!("payouts WHERE {scope} AND status = 'processed'")).await;
                 let expected = [
-                    ("available", captured - pending_refunds - paid_refunds - settled),
-                    ("reserved", pending_refunds),
+                    ("available", captured - pending_refunds - paid_refunds - settled - pending_payouts - paid_payouts),
+                    ("reserved", pending_refunds + pending_payouts),
                     ("pending_settlement", settling),
                 ];
                 let exponent = paybridge::core::Currency::parse(code).expect("known currency").exponent();

@@ -81,6 +81,7 @@ pub mod payment {
         pub expires_at: DateTimeUtc,
         pub authorized_at: Option<DateTimeUtc>,
         pub captured_at: Option<DateTimeUtc>,
+        pub created_by: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -138,6 +139,35 @@ pub mod settlement {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod payout {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payouts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub merchant_id: i64,
+        pub created_by: Option<i64>,
+        pub namespace: String,
+        pub amount: i64,
+        pub currency: String,
+        pub status: String,
+        pub destination: Json,
+        pub reference: Option<String>,
+        pub note: Option<String>,
+        pub request_key: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub decided_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod ledger_transaction {
     use sea_orm::entity::prelude::*;
 
@@ -152,6 +182,7 @@ pub mod ledger_transaction {
         pub refund_id: Option<i64>,
         pub settlement_id: Option<i64>,
         pub created_at: DateTimeUtc,
+        pub payout_id: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

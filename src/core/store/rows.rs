@@ -1,12 +1,12 @@
 //! Row → canonical type conversions. A row that does not convert is corrupt data and
 //! becomes [`CoreError::Internal`], never a panic.
 
-use super::entities::{credential, merchant, payment, refund, settlement};
+use super::entities::{credential, merchant, payment, payout, refund, settlement};
 use crate::core::error::CoreError;
 use crate::core::money::{Currency, Money};
 use crate::core::types::{
-    AttemptLog, CaptureMode, Credential, Dialect, Merchant, MerchantStatus, Payment, PaymentStatus, Refund,
-    RefundStatus, Settlement, SettlementStatus,
+    AttemptLog, CaptureMode, Credential, Dialect, Merchant, MerchantStatus, Payment, PaymentStatus, Payout,
+    PayoutStatus, Refund, RefundStatus, Settlement, SettlementStatus,
 };
 
 fn corrupt(what: &str, value: &str) -> CoreError {
@@ -55,6 +55,7 @@ pub(crate) fn payment(row: payment::Model, public_url: &str) -> Result<Payment, 
         expires_at: row.expires_at,
         authorized_at: row.authorized_at,
         captured_at: row.captured_at,
+        created_by: row.created_by,
     })
 }
 
@@ -73,6 +74,23 @@ pub(crate) fn refund(row: refund::Model, payment_reference: String) -> Result<Re
         amount: money(row.amount, &row.currency)?,
         status: parse("refund status", &row.status, RefundStatus::parse)?,
         reason: row.reason,
+        note: row.note,
+        created_at: row.created_at,
+        decided_at: row.decided_at,
+    })
+}
+
+/// A payout row.
+pub(crate) fn payout(row: payout::Model) -> Result<Payout, CoreError> {
+    Ok(Payout {
+        id: row.id,
+        merchant_id: row.merchant_id,
+        created_by: row.created_by,
+        namespace: parse("namespace", &row.namespace, Dialect::parse)?,
+        amount: money(row.amount, &row.currency)?,
+        status: parse("payout status", &row.status, PayoutStatus::parse)?,
+        destination: row.destination,
+        reference: row.reference,
         note: row.note,
         created_at: row.created_at,
         decided_at: row.decided_at,
