@@ -6,6 +6,7 @@
 
 pub mod rebornpay;
 pub mod shadhinpay;
+pub mod starpay;
 
 use poem::Route;
 use rand::Rng;
@@ -16,13 +17,14 @@ use crate::http::openapi::ApiDoc;
 
 /// Every dialect's OpenAPI document.
 pub fn docs() -> Vec<ApiDoc> {
-    vec![rebornpay::doc(), shadhinpay::doc()]
+    vec![rebornpay::doc(), shadhinpay::doc(), starpay::doc()]
 }
 
 /// Mounts every dialect.
 pub fn mount(route: Route, state: &AppState) -> Route {
     let route = rebornpay::mount(route, state, &rebornpay::doc());
-    shadhinpay::mount(route, state, &shadhinpay::doc())
+    let route = shadhinpay::mount(route, state, &shadhinpay::doc());
+    starpay::mount(route, state, &starpay::doc())
 }
 
 /// A notification a dialect sends for an event.
@@ -65,7 +67,8 @@ pub fn webhooks(dialect: Dialect) -> Option<&'static dyn WebhookDialect> {
     match dialect {
         Dialect::Rebornpay => Some(&rebornpay::webhook::Webhooks),
         Dialect::Shadhinpay => Some(&shadhinpay::webhook::Webhooks),
-        Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => None,
+        Dialect::Starpay => Some(&starpay::webhook::Webhooks),
+        Dialect::Payrequest | Dialect::Qrmoney => None,
     }
 }
 
@@ -78,9 +81,24 @@ pub fn return_url(payment: &Payment, credential: Option<&Credential>) -> Option<
     match payment.namespace {
         Dialect::Rebornpay => rebornpay::return_url(payment),
         Dialect::Shadhinpay => shadhinpay::return_url(payment),
-        // Not built yet (issues 7–9): their payments get paybridge's result page.
-        Dialect::Starpay | Dialect::Payrequest | Dialect::Qrmoney => None,
+        Dialect::Starpay => starpay::return_url(payment),
+        // Not built yet (issues 8–9): their payments get paybridge's result page.
+        Dialect::Payrequest | Dialect::Qrmoney => None,
     }
+}
+
+/// A part of an event's canonical payload (`payment`, `refund`, `payout`…).
+pub(crate) fn event_part<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> {
+    serde_json::from_value(event.payload.get(key)?.clone()).ok()
+}
+
+/// An amount in major units as a JSON number (`2500.5`).
+pub(crate) fn major_number(money: &crate::core::Money) -> serde_json::Value {
+    money
+        .to_major()
+        .to_string()
+        .parse::<serde_json::Number>()
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 /// `target` with `params` appended to its query; `None` when it is not a URL.
@@ -111,7 +129,8 @@ pub fn new_credential(
             let token = hex(20);
             (token.clone(), token)
         }
-        Dialect::Starpay | Dialect::Payrequest => {
+        Dialect::Starpay => starpay::new_key(&mut hex),
+        Dialect::Payrequest => {
             let token = hex(20);
             (token.clone(), token)
         }

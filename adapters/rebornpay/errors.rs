@@ -6,13 +6,12 @@
 //! invalid_signature). State conflicts the provider documents no code for are shown as
 //! `invalid_body` with a `details` entry that says what is wrong.
 
+use poem::Response;
 use poem::http::StatusCode;
-use poem::{IntoResponse, Response};
 use poem_openapi::Object;
-use poem_openapi::payload::Json;
 
 use crate::core::{CoreError, Entity, FieldIssue};
-use crate::http::reply::ErrorParts;
+use crate::http::reply::{ErrorParts, render_parts};
 
 /// Every REBORNPAY error: `{"success": false, "error": code, "message", "details"?}`.
 #[derive(Object, Debug, Clone)]
@@ -137,13 +136,7 @@ pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
 
 /// Renders a core error as a complete REBORNPAY response (used by middleware).
 pub fn render(err: CoreError) -> Response {
-    let (status, body, retry_after) = error_parts(err);
-    let mut response = Json(body).into_response();
-    response.set_status(status);
-    if let Some(secs) = retry_after {
-        response.headers_mut().insert("Retry-After", secs.into());
-    }
-    response
+    render_parts(error_parts(err))
 }
 
 crate::dialect_reply! {

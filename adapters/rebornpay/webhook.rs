@@ -16,58 +16,50 @@
 use serde_json::{Value, json};
 
 use super::types::refund_id;
-use crate::adapters::{Formatted, WebhookDialect};
-use crate::core::{CaptureMode, Credential, Event, Merchant, Money, Payment, Refund, Settlement};
+use crate::adapters::{Formatted, WebhookDialect, event_part, major_number};
+use crate::core::{CaptureMode, Credential, Event, Merchant, Payment, Refund, Settlement};
 use crate::crypto::hmac_sha256_hex;
 
 /// REBORNPAY's formatter and signer.
 pub struct Webhooks;
 
-fn amount(money: &Money) -> Value {
-    money.to_major().to_string().parse::<serde_json::Number>().map_or(Value::Null, Value::Number)
-}
-
 fn payment_data(p: &Payment) -> Value {
     json!({
         "invoice_id": p.reference,
         "transaction_id": p.processor_txn_id,
-        "amount": amount(&p.amount),
+        "amount": major_number(&p.amount),
         "currency": p.amount.currency().code(),
     })
-}
-
-fn part<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> {
-    serde_json::from_value(event.payload.get(key)?.clone()).ok()
 }
 
 impl WebhookDialect for Webhooks {
     fn format(&self, event: &Event, merchant: &Merchant, _credential: &Credential) -> Option<Formatted> {
         let url = merchant.webhook_url.clone()?;
         let (name, data) = match event.event_type.as_str() {
-            "payment.processing" => ("payment.success", payment_data(&part::<Payment>(event, "payment")?)),
+            "payment.processing" => ("payment.success", payment_data(&event_part::<Payment>(event, "payment")?)),
             "payment.succeeded" => {
-                let payment: Payment = part(event, "payment")?;
+                let payment: Payment = event_part(event, "payment")?;
                 if payment.capture_mode != CaptureMode::Automatic {
                     return None;
                 }
                 ("payment.success", payment_data(&payment))
             }
-            "payment.failed" => ("payment.failed", payment_data(&part::<Payment>(event, "payment")?)),
+            "payment.failed" => ("payment.failed", payment_data(&event_part::<Payment>(event, "payment")?)),
             "refund.succeeded" => {
-                let refund: Refund = part(event, "refund")?;
+                let refund: Refund = event_part(event, "refund")?;
                 let data = json!({
                     "refund_id": refund_id(refund.id),
                     "invoice_id": refund.payment_reference,
-                    "amount": amount(&refund.amount),
+                    "amount": major_number(&refund.amount),
                     "currency": refund.amount.currency().code(),
                 });
                 ("refund.processed", data)
             }
             "settlement.paid" => {
-                let settlement: Settlement = part(event, "settlement")?;
+                let settlement: Settlement = event_part(event, "settlement")?;
                 let data = json!({
                     "settlement_id": format!("st_{}", settlement.id),
-                    "amount": amount(&settlement.amount),
+                    "amount": major_number(&settlement.amount),
                     "currency": settlement.amount.currency().code(),
                 });
                 ("settlement.paid", data)

@@ -20,10 +20,9 @@
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::Object;
-use poem_openapi::payload::Json;
 
 use crate::core::{CoreError, Entity, FieldIssue};
-use crate::http::reply::ErrorParts;
+use crate::http::reply::{ErrorParts, render_parts};
 
 /// Every ShadhinPay error.
 #[derive(Object, Debug, Clone)]
@@ -198,12 +197,7 @@ impl From<CoreError> for Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let mut response = Json(self.body()).into_response();
-        response.set_status(self.status);
-        if let Some(secs) = self.retry_after {
-            response.headers_mut().insert("Retry-After", secs.into());
-        }
-        response
+        render_parts((self.status, self.body(), self.retry_after))
     }
 }
 

@@ -26,17 +26,13 @@
 use serde_json::{Map, Value, json};
 
 use super::types::{Status, refund_id};
-use crate::adapters::{Formatted, WebhookDialect};
+use crate::adapters::{Formatted, WebhookDialect, event_part};
 use crate::core::{Credential, Event, Merchant, Payment, Refund};
 use crate::crypto::hmac_sha256_hex;
 use crate::http::wire::UtcSeconds;
 
 /// ShadhinPay's formatter and signer.
 pub struct Webhooks;
-
-fn part<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> {
-    serde_json::from_value(event.payload.get(key)?.clone()).ok()
-}
 
 fn payment_data(p: &Payment) -> Map<String, Value> {
     let data = json!({
@@ -62,7 +58,7 @@ pub fn body_signature(secret: &str, unsigned: &[u8]) -> String {
 
 impl WebhookDialect for Webhooks {
     fn format(&self, event: &Event, _merchant: &Merchant, credential: &Credential) -> Option<Formatted> {
-        let payment: Payment = part(event, "payment")?;
+        let payment: Payment = event_part(event, "payment")?;
         let url = payment.urls.notify.clone()?;
         let name = match event.event_type.as_str() {
             "payment.created" => "payment.initiated",
@@ -76,13 +72,13 @@ impl WebhookDialect for Webhooks {
         };
         let mut data = payment_data(&payment);
         if event.event_type == "refund.succeeded" {
-            let refund: Refund = part(event, "refund")?;
+            let refund: Refund = event_part(event, "refund")?;
             data.insert("refund_id".into(), refund_id(refund.id).into());
             data.insert("refund_amount".into(), refund.amount.minor().into());
         }
         let mut body = json!({
             "event": name,
-            "timestamp": UtcSeconds(event.created_at).to_string(),
+            "timestamp": UtcSeconds::from(event.created_at).to_string(),
             "data": data,
         });
         let signature = body_signature(&credential.secret, &serde_json::to_vec(&body).ok()?);

@@ -60,7 +60,7 @@ impl Principal {
 /// 100/min for creation, 300/min for status) or per user (StarPay: per role, per hour)
 /// admits each request in its bucket. Buckets are counted per merchant, or per
 /// credential for per-user limits. The merchant's own `rate_limit_per_minute` caps
-/// every per-minute bucket; 0 turns all limits off for the merchant.
+/// every per-minute bucket (0 turns them off); per-user hourly tiers always apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateClass {
     /// The bucket's name, unique within the dialects that share a merchant.
@@ -235,15 +235,16 @@ impl Gateway {
                 return Err(CoreError::IpNotAllowed);
             }
         }
-        let Some(cap) = NonZeroU32::new(principal.merchant().rate_limit_per_minute) else {
-            return Ok(RateDecision { limit: None, remaining: u32::MAX });
-        };
         let Some(published) = NonZeroU32::new(class.limit) else {
             return Err(CoreError::RateLimited { retry_after_secs: 60 });
         };
-        let limit = match class.window {
-            RateWindow::Minute => published.min(cap),
-            RateWindow::Hour => published,
+        let cap = NonZeroU32::new(principal.merchant().rate_limit_per_minute);
+        let limit = match (class.window, cap) {
+            (RateWindow::Minute, None) => return Ok(RateDecision { limit: None, remaining: u32::MAX }),
+            (RateWindow::Minute, Some(cap)) => published.min(cap),
+            // A per-user tier the dialect publishes (StarPay) applies whatever the
+            // merchant's per-minute setting.
+            (RateWindow::Hour, _) => published,
         };
         let owner = if class.per_credential { principal.credential().id } else { principal.merchant_id() };
         let limiter = self.inner.access.limiter(owner, class, limit);

@@ -67,6 +67,17 @@ impl Gateway {
         store::payment(row, &self.settings().public_url)
     }
 
+    /// The principal's merchant's payment with internal id `id` in its dialect namespace.
+    pub async fn payment_by_id(&self, principal: &Principal, id: i64) -> Result<Payment, CoreError> {
+        let row = payment::Entity::find_by_id(id)
+            .filter(payment::Column::MerchantId.eq(principal.merchant_id()))
+            .filter(payment::Column::Namespace.eq(principal.dialect().as_str()))
+            .one(&self.store().reader)
+            .await?
+            .ok_or(CoreError::NotFound(Entity::Payment))?;
+        store::payment(row, &self.settings().public_url)
+    }
+
     /// The principal's merchant's payments in its dialect namespace, newest first.
     pub async fn payments(&self, principal: &Principal, filter: &PaymentFilter) -> Result<Vec<Payment>, CoreError> {
         let rows = filtered(principal, filter)

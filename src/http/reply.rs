@@ -16,6 +16,17 @@ use crate::core::CoreError;
 /// when rate limited.
 pub type ErrorParts<B> = (StatusCode, B, Option<u64>);
 
+/// The complete response of an error: its body at its status, with `Retry-After` when
+/// rate limited.
+pub fn render_parts<B: poem_openapi::types::ToJSON>((status, body, retry_after): ErrorParts<B>) -> Response {
+    let mut response = poem_openapi::payload::Json(body).into_response();
+    response.set_status(status);
+    if let Some(secs) = retry_after {
+        response.headers_mut().insert("Retry-After", secs.into());
+    }
+    response
+}
+
 /// What poem-openapi could not parse (malformed JSON, a wrong content type, a bad
 /// query or path parameter) as a core error: a validation error naming the parameter,
 /// or missing credentials when a security scheme found none.

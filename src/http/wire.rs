@@ -176,23 +176,31 @@ impl ToJSON for JsonDecimal {
     }
 }
 
-/// A time as providers print it: RFC 3339 in UTC to the second, `2024-01-01T12:15:00Z`.
+/// A time as providers print it: RFC 3339 in UTC with a `Z`, to the second
+/// (`2024-01-01T12:15:00Z`, [`UtcSeconds`]) or to the millisecond
+/// (`2026-04-05T06:00:00.000Z`, [`UtcMillis`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UtcSeconds(pub chrono::DateTime<chrono::Utc>);
+pub struct UtcTime<const MILLIS: bool>(pub chrono::DateTime<chrono::Utc>);
 
-impl From<chrono::DateTime<chrono::Utc>> for UtcSeconds {
+/// `2024-01-01T12:15:00Z`.
+pub type UtcSeconds = UtcTime<false>;
+/// `2026-04-05T06:00:00.000Z`.
+pub type UtcMillis = UtcTime<true>;
+
+impl<const MILLIS: bool> From<chrono::DateTime<chrono::Utc>> for UtcTime<MILLIS> {
     fn from(time: chrono::DateTime<chrono::Utc>) -> Self {
-        UtcSeconds(time)
+        UtcTime(time)
     }
 }
 
-impl std::fmt::Display for UtcSeconds {
+impl<const MILLIS: bool> std::fmt::Display for UtcTime<MILLIS> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        let precision = if MILLIS { chrono::SecondsFormat::Millis } else { chrono::SecondsFormat::Secs };
+        f.write_str(&self.0.to_rfc3339_opts(precision, true))
     }
 }
 
-impl Type for UtcSeconds {
+impl<const MILLIS: bool> Type for UtcTime<MILLIS> {
     const IS_REQUIRED: bool = true;
     type RawValueType = Self;
     type RawElementValueType = Self;
@@ -214,18 +222,18 @@ impl Type for UtcSeconds {
     }
 }
 
-impl ParseFromJSON for UtcSeconds {
+impl<const MILLIS: bool> ParseFromJSON for UtcTime<MILLIS> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value {
             Some(Value::String(text)) => chrono::DateTime::parse_from_rfc3339(&text)
-                .map(|t| UtcSeconds(t.with_timezone(&chrono::Utc)))
+                .map(|t| UtcTime(t.with_timezone(&chrono::Utc)))
                 .map_err(|_| ParseError::custom("not an RFC 3339 date-time")),
             other => Err(ParseError::expected_type(other.unwrap_or_default())),
         }
     }
 }
 
-impl ToJSON for UtcSeconds {
+impl<const MILLIS: bool> ToJSON for UtcTime<MILLIS> {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.to_string()))
     }
@@ -252,7 +260,8 @@ mod tests {
     #[test]
     fn times_print_to_the_second_in_utc() {
         let time = chrono::DateTime::parse_from_rfc3339("2024-01-01T18:15:00.123456+06:00").unwrap().to_utc();
-        assert_eq!(UtcSeconds(time).to_json(), Some(Value::String("2024-01-01T12:15:00Z".into())));
+        assert_eq!(UtcSeconds::from(time).to_json(), Some(Value::String("2024-01-01T12:15:00Z".into())));
+        assert_eq!(UtcMillis::from(time).to_string(), "2024-01-01T12:15:00.123Z");
     }
 
     #[test]

@@ -1,0 +1,160 @@
+//! StarPay's error envelope, `{"success": false, "error": {"code", "message", "status",
+//! "timestamp"}}` as the seed's sample shows it, and the mapping of every
+//! [`CoreError`] onto the seed's codes.
+//!
+//! | code | HTTP | when |
+//! |---|---|---|
+//! | missing_fields | 400 | a required field is absent (`details` names it) |
+//! | invalid_fields | 400 | paybridge's addition: a field is present but wrong |
+//! | invalid_api_key | 401 | `X-API-KEY` missing, unknown, regenerated or its user suspended |
+//! | insufficient_permissions | 403 | the role may not use the endpoint; the account is not approved; the IP is not allowed |
+//! | not_found | 404 | no such record for this user |
+//! | duplicate_order_id | 409 | the order id was used before |
+//! | insufficient_balance | 422 | the available balance cannot cover the payout |
+//! | rate_limit_exceeded | 429 | over the role's hourly limit; `Retry-After` |
+//! | database_error | 500 | something failed on our side |
+
+use poem::Response;
+use poem::http::StatusCode;
+use poem_openapi::Object;
+
+use crate::core::{CoreError, FieldIssue};
+use crate::http::reply::{ErrorParts, render_parts};
+use crate::http::wire::UtcMillis;
+
+/// Every StarPay error.
+#[derive(Object, Debug, Clone)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    /// What went wrong.
+    pub error: ErrorInfo,
+}
+
+/// The error.
+#[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ErrorInfo {
+    /// The error code, e.g. `invalid_api_key`.
+    pub code: String,
+    /// A readable explanation.
+    pub message: String,
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// When the error happened.
+    pub timestamp: UtcMillis,
+    /// paybridge's addition: the fields at fault.
+    pub details: Option<Vec<ErrorDetail>>,
+}
+
+/// One field at fault.
+#[derive(Object, Debug, Clone)]
+pub struct ErrorDetail {
+    /// The request field or parameter.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The code, status and message of a core error.
+fn describe(err: &CoreError) -> (&'static str, StatusCode, String) {
+    use StatusCode as S;
+    match err {
+        CoreError::Validation(issues) if issues.iter().any(|i| i.message == "is required") => {
+            ("missing_fields", S::BAD_REQUEST, "Required parameters are missing".into())
+        }
+        CoreError::Validation(_) => ("invalid_fields", S::BAD_REQUEST, "Some parameters are not valid".into()),
+        CoreError::IdempotencyKeyReused
+        | CoreError::InvalidPaymentState { .. }
+        | CoreError::PaymentAlreadyCompleted
+        | CoreError::PaymentExpired
+        | CoreError::AlreadyDecided(_)
+        | CoreError::TransactionMismatch
+        | CoreError::RefundExceedsPayment { .. } => ("invalid_fields", S::BAD_REQUEST, err.public_message()),
+        CoreError::MissingCredentials | CoreError::InvalidCredentials | CoreError::InvalidSignature(_) => {
+            ("invalid_api_key", S::UNAUTHORIZED, "The provided API key is invalid or does not exist.".into())
+        }
+        CoreError::Forbidden => {
+            ("insufficient_permissions", S::FORBIDDEN, "Your role does not have access to this endpoint.".into())
+        }
+        CoreError::MerchantNotApproved => {
+            ("insufficient_permissions", S::FORBIDDEN, "The account is not approved or is suspended.".into())
+        }
+        CoreError::IpNotAllowed => {
+            ("insufficient_permissions", S::FORBIDDEN, "Requests from this IP address are not allowed.".into())
+        }
+        CoreError::NotFound(_) => ("not_found", S::NOT_FOUND, "Record does not exist.".into()),
+        CoreError::DuplicateReference => ("duplicate_order_id", S::CONFLICT, "Order ID already exists.".into()),
+        CoreError::IdempotencyInProgress => {
+            ("request_in_progress", S::CONFLICT, "A request with this Idempotency-Key is still being processed.".into())
+        }
+        CoreError::InsufficientBalance => {
+            ("insufficient_balance", S::UNPROCESSABLE_ENTITY, "Not enough wallet balance.".into())
+        }
+        CoreError::RateLimited { .. } => ("rate_limit_exceeded", S::TOO_MANY_REQUESTS, "Too many requests.".into()),
+        CoreError::NotImplemented(what) => ("not_implemented", S::NOT_IMPLEMENTED, format!("{what} is not built yet")),
+        CoreError::Internal(_) => ("database_error", S::INTERNAL_SERVER_ERROR, "Internal server error.".into()),
+    }
+}
+
+/// The status, body and `Retry-After` of a core error.
+pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
+    if let CoreError::Internal(detail) = &err {
+        tracing::error!(%detail, "internal error in starpay request");
+    }
+    let (code, status, message) = describe(&err);
+    let details = match &err {
+        CoreError::Validation(issues) => Some(issues.as_slice()),
+        _ => None,
+    }
+    .map(|issues: &[FieldIssue]| {
+        issues.iter().map(|i| ErrorDetail { field: i.field.clone(), message: i.message.clone() }).collect()
+    });
+    let body = ErrorBody {
+        success: false,
+        error: ErrorInfo {
+            code: code.to_owned(),
+            message,
+            status: status.as_u16(),
+            timestamp: chrono::Utc::now().into(),
+            details,
+        },
+    };
+    let retry_after = match err {
+        CoreError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+        _ => None,
+    };
+    (status, body, retry_after)
+}
+
+/// Renders a core error as a complete StarPay response (used by middleware).
+pub fn render(err: CoreError) -> Response {
+    render_parts(error_parts(err))
+}
+
+crate::dialect_reply! {
+    /// Every StarPay operation's response: the success body or a documented error.
+    /// The variants are named after the codes they carry.
+    Reply {
+        body: ErrorBody,
+        parts: error_parts,
+        /// `rate_limit_exceeded`: over the role's hourly limit (`Retry-After` in seconds).
+        TooManyRequests = 429,
+        /// `database_error`.
+        Internal = 500,
+        /// `missing_fields` or `invalid_fields` (see `details`).
+        MissingOrInvalidFields = 400,
+        /// `invalid_api_key`.
+        InvalidApiKey = 401,
+        /// `insufficient_permissions`.
+        InsufficientPermissions = 403,
+        /// `not_found`.
+        RecordNotFound = 404,
+        /// `duplicate_order_id`, or `request_in_progress` for a retried Idempotency-Key.
+        DuplicateOrderId = 409,
+        /// `insufficient_balance`.
+        InsufficientBalance = 422,
+        /// `not_implemented`.
+        NotBuiltYet = 501,
+    }
+}
