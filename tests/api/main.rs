@@ -20,4 +20,5 @@ mod sandbox;
 mod server;
 mod shadhinpay_payments;
 mod shadhinpay_refunds;
+mod starpay;
 mod webhooks;

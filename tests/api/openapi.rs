@@ -58,3 +58,37 @@ fn shadhinpay_operations_require_all_three_headers() {
     assert!(doc.spec["paths"]["/payments"]["post"]["responses"]["200"].is_null());
     assert_eq!(doc.spec["servers"][0]["url"], "/shadhinpay/api/v1");
 }
+
+#[test]
+fn starpay_operations_take_the_api_key() {
+    let doc = all_docs().into_iter().find(|d| d.name == "starpay").unwrap();
+    let mut operations: Vec<String> = Vec::new();
+    for (path, ops) in doc.spec["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            operations.push(format!("{method} {path}"));
+            assert_eq!(op["security"], serde_json::json!([{ "ApiKeyAuth": [] }]), "{method} {path}");
+            let ok = if method == "post" { "201" } else { "200" };
+            let headers = &op["responses"][ok]["headers"];
+            assert!(headers["X-RATELIMIT-LIMIT"].is_object(), "{method} {path} documents X-RateLimit-Limit: {headers}");
+        }
+    }
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "get /balance",
+            "get /payments",
+            "get /payments/{id}",
+            "get /payouts",
+            "get /profile",
+            "post /payments",
+            "post /payouts"
+        ]
+    );
+    let scheme = &doc.spec["components"]["securitySchemes"]["ApiKeyAuth"];
+    assert_eq!(
+        (scheme["name"].as_str(), scheme["in"].as_str()),
+        (Some("X-API-KEY"), Some("header")),
+        "Try it out sends it"
+    );
+}
