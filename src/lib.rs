@@ -6,19 +6,21 @@
 //!
 //! - [`core`] — the canonical payment core and its only door, [`core::Gateway`]:
 //!   `Money`, merchants and credentials, the payment state machine, refunds,
-//!   settlements, the double-entry ledger, the transactional outbox, idempotency
+//!   settlements, payouts, the double-entry ledger, the transactional outbox, idempotency
 //!   records and the `CoreError` table. Its `store` (sea-orm entities, connections) is
 //!   private: nothing outside `core` can reach the database.
 //! - `adapters/` (module [`adapters`]) — one module per dialect, each `mod.rs` (mount and
 //!   spec), `api.rs` (operations), `types.rs` (wire types), `errors.rs` (CoreError →
 //!   dialect body), `auth.rs` and `webhook.rs` (notifications, formatted and signed).
 //!   They see only `core`'s public API, [`http`] and [`crypto`]. Built:
-//!   `rebornpay`, `shadhinpay`; `adapters/mod.rs` routes webhooks and checkout returns
-//!   to them.
+//!   `rebornpay`, `shadhinpay`, `starpay` (plus `roles.rs`: its role × endpoint
+//!   table); `adapters/mod.rs` routes webhooks and checkout returns to them.
 //! - [`http`] — what every API shares: `AppState`, client IPs, the `Wire<T>` body with
-//!   field-level errors, checks of shared request fields (`fields`), the
-//!   `Idempotency-Key` middleware, OpenAPI/Swagger UI helpers and the error shape of
-//!   paybridge's own APIs.
+//!   field-level errors and provider time formats (`wire`), checks of shared request
+//!   fields (`fields`), the admission frame every dialect's auth plugs into (`auth`),
+//!   the dialect response macro and `201` wrapper (`reply`), the `Idempotency-Key`
+//!   middleware, OpenAPI/Swagger UI helpers and the error shape of paybridge's own
+//!   APIs.
 //! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
 //! - [`sandbox`] — the deterministic sandbox processor (magic test cards and wallets),
 //!   QR Money's result codes, and the control API (`/sandbox/v1`).

@@ -48,8 +48,7 @@ response (`Idempotent-Replayed: true`); the same key with another body is `inval
 `{\"success\": false, \"error\": code, \"message\", \"details\"?}`.";
 
 fn service() -> OpenApiService<api::RebornApi, ()> {
-    OpenApiService::new(api::RebornApi, "REBORNPAY Payment API (paybridge)", env!("CARGO_PKG_VERSION"))
-        .description(DESCRIPTION)
+    crate::http::openapi::dialect_service(api::RebornApi, "REBORNPAY Payment API (paybridge)", DESCRIPTION)
         .server(BASE)
         .url_prefix(API_PREFIX)
         .extra_request_header::<Option<String>, _>(
@@ -58,12 +57,6 @@ fn service() -> OpenApiService<api::RebornApi, ()> {
         .extra_request_header::<Option<String>, _>(
             ExtraHeader::new("X-Signature")
                 .description("Lowercase hex HMAC-SHA256(secret, \"{X-Timestamp}.{body}\"), for a signed request."),
-        )
-        .extra_request_header::<Option<String>, _>(
-            ExtraHeader::new("Idempotency-Key").description("Makes a POST safe to retry (kept 24 hours)."),
-        )
-        .extra_response_header::<Option<String>, _>(
-            ExtraHeader::new("Idempotent-Replayed").description("`true` when this is a stored response replayed."),
         )
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use poem::error::{MethodNotAllowedError, NotFoundError};
 use poem::http::StatusCode;
 use poem::{EndpointExt, Route};
-use poem_openapi::{ExtraHeader, OpenApiService};
+use poem_openapi::OpenApiService;
 
 use crate::core::{Payment, PaymentStatus};
 use crate::http::AppState;
@@ -61,15 +61,8 @@ operations acts on a decided payment in a way that could produce it; `PAYMENT_EX
 (410) answers a refund of an expired payment.";
 
 fn service() -> OpenApiService<api::ShadhinApi, ()> {
-    OpenApiService::new(api::ShadhinApi, "ShadhinPay Payments API (paybridge)", env!("CARGO_PKG_VERSION"))
-        .description(DESCRIPTION)
+    crate::http::openapi::dialect_service(api::ShadhinApi, "ShadhinPay Payments API (paybridge)", DESCRIPTION)
         .server(BASE.to_owned() + API_PREFIX)
-        .extra_request_header::<Option<String>, _>(
-            ExtraHeader::new("Idempotency-Key").description("Makes a POST safe to retry (kept 24 hours)."),
-        )
-        .extra_response_header::<Option<String>, _>(
-            ExtraHeader::new("Idempotent-Replayed").description("`true` when this is a stored response replayed."),
-        )
 }
 
 /// The OpenAPI document.

@@ -70,15 +70,8 @@ raw body)>` with the account owner's key (its `merchant` user).
 response (`Idempotent-Replayed: true`).";
 
 fn service() -> OpenApiService<api::StarApi, ()> {
-    OpenApiService::new(api::StarApi, "StarPay API (paybridge)", env!("CARGO_PKG_VERSION"))
-        .description(DESCRIPTION)
+    crate::http::openapi::dialect_service(api::StarApi, "StarPay API (paybridge)", DESCRIPTION)
         .server(BASE.to_owned() + API_PREFIX)
-        .extra_request_header::<Option<String>, _>(
-            ExtraHeader::new("Idempotency-Key").description("Makes a POST safe to retry (kept 24 hours)."),
-        )
-        .extra_response_header::<Option<String>, _>(
-            ExtraHeader::new("Idempotent-Replayed").description("`true` when this is a stored response replayed."),
-        )
         .extra_response_header::<Option<u32>, _>(
             ExtraHeader::new("X-RateLimit-Limit").description("Requests your role may make per hour."),
         )

@@ -108,3 +108,18 @@ fn yaml_value(value: &Value) -> serde_yaml::Value {
         Value::Object(map) => Y::Mapping(map.iter().map(|(k, v)| (Y::String(k.clone()), yaml_value(v))).collect()),
     }
 }
+
+/// A dialect's OpenAPI service: `api` titled and described, with the headers every
+/// dialect shares documented (`Idempotency-Key` in, `Idempotent-Replayed` out).
+pub fn dialect_service<T: OpenApi>(api: T, title: &str, description: &str) -> OpenApiService<T, ()> {
+    OpenApiService::new(api, title, env!("CARGO_PKG_VERSION"))
+        .description(description)
+        .extra_request_header::<Option<String>, _>(
+            poem_openapi::ExtraHeader::new("Idempotency-Key")
+                .description("Makes a POST safe to retry (kept 24 hours)."),
+        )
+        .extra_response_header::<Option<String>, _>(
+            poem_openapi::ExtraHeader::new("Idempotent-Replayed")
+                .description("`true` when this is a stored response replayed."),
+        )
+}
