@@ -4,6 +4,7 @@
 //! A dialect sees only `core`'s public API, `http` helpers and `crypto`; never the
 //! store, and never another dialect.
 
+pub mod payrequest;
 pub mod rebornpay;
 pub mod shadhinpay;
 pub mod starpay;
@@ -17,14 +18,15 @@ use crate::http::openapi::ApiDoc;
 
 /// Every dialect's OpenAPI document.
 pub fn docs() -> Vec<ApiDoc> {
-    vec![rebornpay::doc(), shadhinpay::doc(), starpay::doc()]
+    vec![rebornpay::doc(), shadhinpay::doc(), starpay::doc(), payrequest::doc()]
 }
 
 /// Mounts every dialect.
 pub fn mount(route: Route, state: &AppState) -> Route {
     let route = rebornpay::mount(route, state, &rebornpay::doc());
     let route = shadhinpay::mount(route, state, &shadhinpay::doc());
-    starpay::mount(route, state, &starpay::doc())
+    let route = starpay::mount(route, state, &starpay::doc());
+    payrequest::mount(route, state, &payrequest::doc())
 }
 
 /// A notification a dialect sends for an event.
@@ -68,22 +70,24 @@ pub fn webhooks(dialect: Dialect) -> Option<&'static dyn WebhookDialect> {
         Dialect::Rebornpay => Some(&rebornpay::webhook::Webhooks),
         Dialect::Shadhinpay => Some(&shadhinpay::webhook::Webhooks),
         Dialect::Starpay => Some(&starpay::webhook::Webhooks),
-        Dialect::Payrequest | Dialect::Qrmoney => None,
+        // PayRequest V1 documents no notifications.
+        Dialect::Payrequest => None,
+        Dialect::Qrmoney => None,
     }
 }
 
 /// Where the hosted checkout sends the customer once `payment` is decided, with the
 /// parameters its dialect adds; `None` when the merchant gave no URL for that outcome
-/// (the checkout then shows its own result page). `credential` is the merchant's
-/// credential of the payment's dialect, for dialects that sign their return.
+/// (the checkout then shows its own result page). `credential` is the one
+/// the payment was created with, for dialects that sign their return.
 pub fn return_url(payment: &Payment, credential: Option<&Credential>) -> Option<String> {
-    let _ = credential;
     match payment.namespace {
         Dialect::Rebornpay => rebornpay::return_url(payment),
         Dialect::Shadhinpay => shadhinpay::return_url(payment),
         Dialect::Starpay => starpay::return_url(payment),
-        // Not built yet (issues 8–9): their payments get paybridge's result page.
-        Dialect::Payrequest | Dialect::Qrmoney => None,
+        Dialect::Payrequest => payrequest::return_url(payment, credential),
+        // Not built yet (issue 9): its payments get paybridge's result page.
+        Dialect::Qrmoney => None,
     }
 }
 

@@ -211,6 +211,11 @@ pub struct StarpayUserFixture {
 pub struct PayrequestFixture {
     /// The token sent in the body.
     pub token: String,
+    /// The payment service provider the account is connected to: `sandbox` (the
+    /// default), `none` (answers `nointegration`) or another name (answers
+    /// `pspnotsupported`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psp: Option<String>,
 }
 
 /// `qrmoney = { api_key, account_id, merchant_id }`.
@@ -276,7 +281,7 @@ pub fn demo_merchant() -> MerchantFixture {
                 name: format!("Demo {role}"),
             })
             .collect(),
-        payrequest: Some(PayrequestFixture { token: "pr_test_demo".to_owned() }),
+        payrequest: Some(PayrequestFixture { token: "pr_test_demo".to_owned(), psp: None }),
         qrmoney: Some(QrmoneyFixture {
             api_key: "qr_test_demo".to_owned(),
             account_id: "1001".to_owned(),
@@ -469,7 +474,10 @@ impl MerchantFixture {
             });
         }
         if let Some(p) = &self.payrequest {
-            credentials.push(cred(Dialect::Payrequest, &p.token, &p.token));
+            credentials.push(CredentialSeed {
+                extra: serde_json::json!({ "psp": p.psp.as_deref().unwrap_or("sandbox") }),
+                ..cred(Dialect::Payrequest, &p.token, &p.token)
+            });
         }
         if let Some(q) = &self.qrmoney {
             credentials.push(CredentialSeed {

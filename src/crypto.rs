@@ -22,9 +22,21 @@ pub fn verify_hmac_sha256_hex(key: &[u8], message: &[u8], signature_hex: &str) -
     mac.verify_slice(&signature).is_ok()
 }
 
+/// Lowercase hex MD5 of `text` (PayRequest's return codes; not a secret-keeping hash).
+pub fn md5_hex(text: &str) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(text.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn md5_matches_rfc_1321() {
+        assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+    }
 
     #[test]
     fn hmac_matches_rfc_4231_case_2() {

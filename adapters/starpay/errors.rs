@@ -158,3 +158,31 @@ crate::dialect_reply! {
         NotBuiltYet = 501,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Entity;
+
+    #[test]
+    fn every_seed_code_has_its_envelope() {
+        let cases = [
+            (CoreError::Validation(vec![FieldIssue::new("order_id", "is required")]), "missing_fields", 400),
+            (CoreError::invalid("amount", "must be positive"), "invalid_fields", 400),
+            (CoreError::InvalidCredentials, "invalid_api_key", 401),
+            (CoreError::InsufficientBalance, "insufficient_balance", 422),
+            (CoreError::Forbidden, "insufficient_permissions", 403),
+            (CoreError::NotFound(Entity::Payout), "not_found", 404),
+            (CoreError::DuplicateReference, "duplicate_order_id", 409),
+            (CoreError::RateLimited { retry_after_secs: 36 }, "rate_limit_exceeded", 429),
+            (CoreError::Internal("disk full".into()), "database_error", 500),
+        ];
+        for (err, code, status) in cases {
+            let (http, body, _) = error_parts(err);
+            assert_eq!((body.error.code.as_str(), body.error.status, http.as_u16()), (code, status, status));
+            assert!(!body.success);
+            assert!(!body.error.message.is_empty());
+            assert!(!body.error.message.contains("disk full"), "internal details stay in the logs");
+        }
+    }
+}

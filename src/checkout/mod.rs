@@ -148,7 +148,10 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
 
 /// Where the dialect sends the customer for this payment, if it says.
 async fn return_url(state: &AppState, payment: &Payment) -> Option<String> {
-    let credential = state.gateway.dialect_credential(payment.merchant_id, payment.namespace).await.ok().flatten();
+    let credential = match payment.created_by {
+        Some(id) => state.gateway.credential(id).await.ok(),
+        None => state.gateway.dialect_credential(payment.merchant_id, payment.namespace).await.ok().flatten(),
+    };
     crate::adapters::return_url(payment, credential.as_ref())
 }
 

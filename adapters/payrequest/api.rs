@@ -1,0 +1,206 @@
+//! PayRequest V1's two operations. The token travels in the body, so each operation
+//! authenticates itself; every answer, error or not, is HTTP 200 as the provider's
+//! was (but for a rate-limited request: 429 with `Retry-After`).
+
+use poem::web::Data;
+use poem_openapi::payload::{Form, Json};
+use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
+
+use super::types::*;
+use crate::core::{CoreError, Currency, Dialect, Payment, Principal};
+use crate::http::AppState;
+
+#[derive(Tags)]
+enum Tag {
+    /// Payment requests.
+    Payments,
+}
+
+/// `create`'s body: JSON or a form, the same fields.
+#[derive(ApiRequest)]
+enum CreateBody {
+    /// A JSON object.
+    Json(Json<CreateRequest>),
+    /// `application/x-www-form-urlencoded`.
+    Form(Form<CreateRequest>),
+}
+
+/// `get`'s body: JSON or a form.
+#[derive(ApiRequest)]
+enum GetBody {
+    /// A JSON object.
+    Json(Json<GetRequest>),
+    /// `application/x-www-form-urlencoded`.
+    Form(Form<GetRequest>),
+}
+
+/// `create`'s answer.
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "create_unreadable")]
+enum CreateReply {
+    /// `{"status": "success", "url"}`, or `{"status": "error", "error"}` with one of
+    /// the documented codes.
+    #[oai(status = 200)]
+    Ok(Json<CreateResponse>),
+    /// Too many requests (`error` `unknown`); retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    Limited(Json<CreateResponse>, #[oai(header = "Retry-After")] u64),
+}
+
+/// `get`'s answer.
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "get_unreadable")]
+enum GetReply {
+    /// `{"status": "paid" | "failed" | "pending"}`, or `{"status": "error", "error"}`.
+    #[oai(status = 200)]
+    Ok(Json<GetResponse>),
+    /// Too many requests (`error` `unknown`); retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    Limited(Json<GetResponse>, #[oai(header = "Retry-After")] u64),
+}
+
+fn create_error(err: PrError) -> CreateResponse {
+    CreateResponse {
+        status: "error".into(),
+        url: None,
+        error: Some(err.code.into()),
+        realerror: err.realerror,
+        id: None,
+    }
+}
+
+fn get_error(err: PrError) -> GetResponse {
+    GetResponse { status: "error".into(), error: Some(err.code.into()), realerror: err.realerror }
+}
+
+fn create_unreadable(err: poem::Error) -> CreateReply {
+    CreateReply::Ok(Json(create_error(PrError::unknown(format!("the body could not be read: {err}")))))
+}
+
+fn get_unreadable(err: poem::Error) -> GetReply {
+    GetReply::Ok(Json(get_error(PrError::unknown(format!("the body could not be read: {err}")))))
+}
+
+/// Why a request was refused, and when to retry if it was rate limited.
+struct Refusal(PrError, Option<u64>);
+
+impl From<PrError> for Refusal {
+    fn from(err: PrError) -> Refusal {
+        Refusal(err, None)
+    }
+}
+
+impl From<CoreError> for Refusal {
+    fn from(err: CoreError) -> Refusal {
+        match err {
+            CoreError::MissingCredentials => PrError::code("notoken").into(),
+            CoreError::InvalidCredentials | CoreError::MerchantNotApproved => PrError::code("novalidtoken").into(),
+            CoreError::NotFound(_) => PrError::code("nosuchlink").into(),
+            CoreError::RateLimited { retry_after_secs } => Refusal(
+                PrError::unknown(format!("too many requests; retry after {retry_after_secs} s")),
+                Some(retry_after_secs),
+            ),
+            CoreError::Internal(detail) => {
+                tracing::error!(%detail, "internal error in payrequest request");
+                PrError::unknown("internal error").into()
+            }
+            other => PrError::unknown(other.public_message()).into(),
+        }
+    }
+}
+
+/// The token's principal, admitted, with a processor it can use.
+async fn admitted(state: &AppState, request: &poem::Request, token: Option<&str>) -> Result<Principal, Refusal> {
+    let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or(PrError::code("notoken"))?;
+    let principal = state.gateway.authenticate(Dialect::Payrequest, token, None).await?;
+    state.gateway.admit(&principal, state.client_ip(request))?;
+    match principal.credential().extra.get("psp").and_then(|p| p.as_str()).unwrap_or("sandbox") {
+        "sandbox" => Ok(principal),
+        "" | "none" => Err(PrError::code("nointegration").into()),
+        _ => Err(PrError::code("pspnotsupported").into()),
+    }
+}
+
+/// The URL `create` answers: a shareable payment link, or (`direct`) the checkout.
+fn url_for(payment: &Payment, direct: bool) -> String {
+    if direct {
+        payment.checkout_url.clone()
+    } else {
+        payment.checkout_url.replacen("/checkout/", &format!("{}/l/", super::BASE), 1)
+    }
+}
+
+/// The PayRequest V1 API.
+pub struct PayRequestApi;
+
+#[OpenApi]
+impl PayRequestApi {
+    /// Create a payment request; answers the payment link (`type` link, the default) or
+    /// the URL to redirect the customer to (`type` direct).
+    #[oai(path = "/create/", method = "post", tag = "Tag::Payments")]
+    async fn create(&self, state: Data<&AppState>, request: &poem::Request, body: CreateBody) -> CreateReply {
+        let req = match body {
+            CreateBody::Json(Json(req)) | CreateBody::Form(Form(req)) => req,
+        };
+        match create(&state, request, req).await {
+            Ok(answer) => CreateReply::Ok(Json(answer)),
+            Err(Refusal(err, Some(secs))) => CreateReply::Limited(Json(create_error(err)), secs),
+            Err(Refusal(err, None)) => CreateReply::Ok(Json(create_error(err))),
+        }
+    }
+
+    /// Retrieve a payment request's status: `paid`, `failed` or `pending`.
+    #[oai(path = "/get/", method = "post", tag = "Tag::Payments")]
+    async fn get(&self, state: Data<&AppState>, request: &poem::Request, body: GetBody) -> GetReply {
+        let req = match body {
+            GetBody::Json(Json(req)) | GetBody::Form(Form(req)) => req,
+        };
+        let result = async {
+            let principal = admitted(&state, request, req.token.as_deref()).await?;
+            let id = text(&req.id).ok_or(PrError::code("noid"))?;
+            let payment = state.gateway.payment_by_reference(&principal, &id).await?;
+            Ok::<_, Refusal>(GetResponse { status: status_of(payment.status).into(), error: None, realerror: None })
+        };
+        match result.await {
+            Ok(answer) => GetReply::Ok(Json(answer)),
+            Err(Refusal(err, Some(secs))) => GetReply::Limited(Json(get_error(err)), secs),
+            Err(Refusal(err, None)) => GetReply::Ok(Json(get_error(err))),
+        }
+    }
+}
+
+async fn create(state: &AppState, request: &poem::Request, req: CreateRequest) -> Result<CreateResponse, Refusal> {
+    let principal = admitted(state, request, req.token.as_deref()).await?;
+    let direct = match req.kind.as_deref().map(str::trim) {
+        None | Some("") | Some("link") => false,
+        Some("direct") => true,
+        Some(_) => return Err(PrError::unknown("type must be link or direct").into()),
+    };
+    let currency = Currency::parse(&principal.merchant().default_currency)
+        .ok_or_else(|| PrError::unknown("the account's default currency is not supported"))?;
+    let id = text(&req.id).unwrap_or_else(new_id);
+    let command = req.into_command(id.clone(), currency)?;
+    let payment = match state.gateway.create_payment(&principal, command.clone()).await {
+        Ok(payment) => payment,
+        // The same request again (a retry) gets the same link; another one with a used
+        // id is refused.
+        Err(CoreError::DuplicateReference) => {
+            let earlier = state.gateway.payment_by_reference(&principal, &id).await?;
+            let same = earlier.amount == command.amount
+                && earlier.description == command.description
+                && earlier.urls == command.urls;
+            if !same {
+                return Err(PrError::unknown(format!("id {id} is already used by another payment request")).into());
+            }
+            earlier
+        }
+        Err(other) => return Err(other.into()),
+    };
+    Ok(CreateResponse {
+        status: "success".into(),
+        url: Some(url_for(&payment, direct)),
+        error: None,
+        realerror: None,
+        id: Some(payment.reference),
+    })
+}
