@@ -150,6 +150,12 @@ pub fn json_has_nul(value: &serde_json::Value) -> bool {
     }
 }
 
+/// A row count or offset as SQL takes it: at most `i64::MAX` (the drivers bind
+/// signed integers, and a larger `u64` from a client's page number would not fit).
+pub(crate) fn sql_count(n: u64) -> u64 {
+    n.min(i64::MAX as u64)
+}
+
 /// The current time at the precision every backend stores (microseconds), so a value
 /// returned at once equals the value read back later.
 pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {

@@ -82,8 +82,8 @@ impl Gateway {
     pub async fn payments(&self, principal: &Principal, filter: &PaymentFilter) -> Result<Vec<Payment>, CoreError> {
         let rows = filtered(principal, filter)
             .order_by_desc(payment::Column::Id)
-            .limit(filter.limit)
-            .offset(filter.offset)
+            .limit(super::sql_count(filter.limit))
+            .offset(super::sql_count(filter.offset))
             .all(&self.store().reader)
             .await?;
         rows.into_iter().map(|r| store::payment(r, &self.settings().public_url)).collect()

@@ -118,7 +118,15 @@ impl Gateway {
         }
         let db = &self.store().reader;
         let total = query.clone().count(db).await?;
-        let rows = query.order_by_desc(payout::Column::Id).limit(filter.limit).offset(filter.offset).all(db).await?;
+        if filter.offset >= total {
+            return Ok((Vec::new(), total));
+        }
+        let rows = query
+            .order_by_desc(payout::Column::Id)
+            .limit(super::sql_count(filter.limit))
+            .offset(super::sql_count(filter.offset))
+            .all(db)
+            .await?;
         Ok((rows.into_iter().map(store::payout).collect::<Result<_, _>>()?, total))
     }
 

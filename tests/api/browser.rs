@@ -1,5 +1,5 @@
 //! End to end in headless Chromium: a customer opens a REBORNPAY payment's checkout
-//! link, pays, and lands where the merchant said. Screenshots of every page go to
+//! link (or a PayRequest payment link), pays, and lands where the merchant said. Screenshots of every page go to
 //! `target/browser-screenshots/`. Without Chromium and chromedriver the tests say so and
 //! skip, unless PAYBRIDGE_TEST_REQUIRE_BROWSER is set (CI).
 
@@ -214,4 +214,32 @@ async fn a_declined_card_shows_the_decline(backend: Backend) {
     browser.client.clone().close().await.ok();
 }
 
-db_test!(a_customer_pays_with_bkash_and_returns_to_the_shop, a_declined_card_shows_the_decline);
+async fn a_payrequest_link_is_paid_and_returns_md5_codes(backend: Backend) {
+    let Some(mut browser) = Browser::start("payrequest").await else { return };
+    let app = spawn_app(backend).await;
+    let (shop, _) = shop().await;
+    // The seed's example, but returning to this test's shop and as a shareable link.
+    let mut body = crate::payrequest::seed_example();
+    body["response"] = json!(format!("{shop}/done"));
+    body["type"] = json!("link");
+    let reply = app.send(app.request(reqwest::Method::POST, "/payrequest/api/create/").json(&body)).await;
+    let link = reply.body["url"].as_str().expect("a link").to_owned();
+    assert!(link.contains("/payrequest/l/"), "{link}");
+    browser.client.goto(&link).await.expect("the link opens");
+    browser.wait_for_url(&format!("{}/checkout/", app.base)).await;
+    assert_eq!(browser.text_of("amount").await, "12.25 BDT");
+    browser.screenshot("payrequest-checkout").await;
+    browser.fill("wallet_phone", "01711000000").await;
+    browser.fill("wallet_pin", "1234").await;
+    browser.client.find(Locator::Id("pay")).await.unwrap().click().await.expect("pay");
+    let landed = browser.wait_for_url(&format!("{shop}/done")).await;
+    browser.screenshot("payrequest-returned").await;
+    assert_eq!(crate::payrequest::merchant_checks(&landed, crate::payrequest::TOKEN, "PR-000012457"), Some("success"));
+    browser.client.clone().close().await.ok();
+}
+
+db_test!(
+    a_customer_pays_with_bkash_and_returns_to_the_shop,
+    a_declined_card_shows_the_decline,
+    a_payrequest_link_is_paid_and_returns_md5_codes,
+);

@@ -12,6 +12,7 @@ mod config;
 mod conformance;
 mod idempotency;
 mod openapi;
+mod payrequest;
 mod rebornpay_account;
 mod rebornpay_auth;
 mod rebornpay_payments;

@@ -92,3 +92,15 @@ fn starpay_operations_take_the_api_key() {
         "Try it out sends it"
     );
 }
+
+#[test]
+fn payrequest_documents_json_and_forms() {
+    let doc = all_docs().into_iter().find(|d| d.name == "payrequest").unwrap();
+    for path in ["/api/create", "/api/get"] {
+        let content = &doc.spec["paths"][path]["post"]["requestBody"]["content"];
+        let types: Vec<&str> = content.as_object().expect(path).keys().map(String::as_str).collect();
+        assert!(types.iter().any(|t| t.starts_with("application/json")), "{path}: {types:?}");
+        assert!(types.contains(&"application/x-www-form-urlencoded"), "{path}: {types:?}");
+    }
+    assert_eq!(doc.spec["servers"][0]["url"], "/payrequest");
+}

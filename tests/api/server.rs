@@ -20,7 +20,7 @@ async fn health_readiness_and_metrics_answer(backend: Backend) {
 async fn index_and_swagger_ui_are_served(backend: Backend) {
     let app = spawn_app(backend).await;
     let index = app.client.get(&app.base).send().await.unwrap().text().await.unwrap();
-    for service in ["rebornpay", "shadhinpay", "starpay", "admin", "sandbox"] {
+    for service in ["rebornpay", "shadhinpay", "starpay", "payrequest", "admin", "sandbox"] {
         assert!(index.contains(&format!("/{service}/docs")), "index links {service}");
         let docs = app.client.get(format!("{}/{service}/docs", app.base)).send().await.unwrap();
         assert_eq!(docs.status().as_u16(), 200, "{service}/docs");
@@ -47,7 +47,7 @@ fn the_cli_writes_every_spec() {
         .status()
         .unwrap();
     assert!(status.success());
-    for name in ["rebornpay", "shadhinpay", "starpay", "admin", "sandbox"] {
+    for name in ["rebornpay", "shadhinpay", "starpay", "payrequest", "admin", "sandbox"] {
         assert!(dir.path().join(format!("{name}.yaml")).exists(), "{name}.yaml");
     }
 }
