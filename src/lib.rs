@@ -14,7 +14,8 @@
 //!   dialect body), `auth.rs` and `webhook.rs` (notifications, formatted and signed).
 //!   They see only `core`'s public API, [`http`] and [`crypto`]. Built:
 //!   `rebornpay`, `shadhinpay`, `starpay` (plus `roles.rs`: its role × endpoint
-//!   table); `adapters/mod.rs` routes webhooks and checkout returns to them.
+//!   table), `payrequest` (two operations, no auth middleware: the token is in the
+//!   body); `adapters/mod.rs` routes webhooks and checkout returns to them.
 //! - [`http`] — what every API shares: `AppState`, client IPs, the `Wire<T>` body with
 //!   field-level errors and provider time formats (`wire`), checks of shared request
 //!   fields (`fields`), the admission frame every dialect's auth plugs into (`auth`),
