@@ -119,3 +119,13 @@ async fn restarting_with_the_same_fixtures_changes_nothing(backend: Backend) {
 }
 
 db_test!(restarting_with_the_same_fixtures_changes_nothing);
+
+#[test]
+fn the_readme_fixture_example_loads() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a toml block");
+    let config = load(block).unwrap_or_else(|e| panic!("the README's example does not load: {e}"));
+    let qa = &config.merchants[0];
+    assert!(qa.rebornpay.is_some() && qa.shadhinpay.is_some() && qa.payrequest.is_some());
+    assert_eq!(qa.starpay_users[0].role, "merchant");
+}
