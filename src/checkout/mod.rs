@@ -147,7 +147,7 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
 }
 
 /// Where the dialect sends the customer for this payment, if it says.
-async fn return_url(state: &AppState, payment: &Payment) -> Option<String> {
+pub(crate) async fn return_url(state: &AppState, payment: &Payment) -> Option<String> {
     let credential = match payment.created_by {
         Some(id) => state.gateway.credential(id).await.ok(),
         None => state.gateway.dialect_credential(payment.merchant_id, payment.namespace).await.ok().flatten(),

@@ -90,6 +90,10 @@ pub struct CheckoutState {
     pub currency: String,
     /// Decline code and message, for failed payments.
     pub last_attempt: Option<AttemptBody>,
+    /// Where the hosted checkout sends the customer now: the dialect's return URL with
+    /// the parameters it adds (REBORNPAY's `status`, PayRequest's MD5 `response` and
+    /// `return_id`…); absent while undecided or when the merchant gave none.
+    pub return_url: Option<String>,
 }
 
 /// A processor attempt.
@@ -114,8 +118,15 @@ impl From<Payment> for CheckoutState {
             amount: p.amount.to_major().to_string(),
             currency: p.amount.currency().code().to_owned(),
             last_attempt: p.last_attempt.map(|a| AttemptBody { code: a.code, message: a.message }),
+            return_url: None,
         }
     }
+}
+
+/// The payment's state with the return URL the checkout would redirect to.
+async fn state_of(state: &AppState, payment: Payment) -> CheckoutState {
+    let return_url = crate::checkout::return_url(state, &payment).await;
+    CheckoutState { return_url, ..payment.into() }
 }
 
 /// The sandbox control API.
@@ -126,7 +137,8 @@ impl SandboxApi {
     /// The payment behind a checkout token.
     #[oai(path = "/checkout/:token", method = "get")]
     async fn show(&self, state: Data<&AppState>, token: Path<String>) -> Reply<CheckoutState> {
-        Reply::ok(state.gateway.payment_by_checkout_token(&token).await.map(Into::into))
+        let result = async { Ok(state_of(&state, state.gateway.payment_by_checkout_token(&token).await?).await) };
+        Reply::ok(result.await)
     }
 
     /// Complete a checkout with the outcome you choose; answers with the payment's
@@ -158,7 +170,7 @@ impl SandboxApi {
                 Outcome::Cancelled => CheckoutOutcome::Cancelled,
                 Outcome::Expired => CheckoutOutcome::Expired,
             };
-            Ok(state.gateway.complete_checkout(&token, outcome).await?.into())
+            Ok(state_of(&state, state.gateway.complete_checkout(&token, outcome).await?).await)
         };
         Reply::ok(result.await)
     }

@@ -179,7 +179,24 @@ async fn every_error_code_in_the_body(backend: Backend) {
     assert_eq!(all.body, json!({ "status": "error", "error": "nosuchlink" }), "exactly the documented body");
 }
 
+async fn the_sandbox_api_shows_the_return_url(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut body = seed_example();
+    body["id"] = json!("PR-SANDBOX-1");
+    let url = post(&app, "create/", &body).await.body["url"].as_str().unwrap().to_owned();
+    let paid = app.complete(&url, json!({ "outcome": "success", "wallet": { "phone": "01711000000" } })).await;
+    let return_url = paid.body["return_url"].as_str().expect("return_url").to_owned();
+    assert_eq!(merchant_checks(&return_url, TOKEN, "PR-SANDBOX-1"), Some("success"), "{return_url}");
+    // Undecided payments have none yet.
+    body["id"] = json!("PR-SANDBOX-2");
+    let url = post(&app, "create/", &body).await.body["url"].as_str().unwrap().to_owned();
+    let token = url.rsplit('/').next().unwrap();
+    let shown = app.send(app.request(Method::GET, &format!("/sandbox/v1/checkout/{token}"))).await;
+    assert!(shown.body.get("return_url").is_none(), "{}", shown.body);
+}
+
 db_test!(
+    the_sandbox_api_shows_the_return_url,
     the_seed_example_pays_and_returns_md5_codes,
     a_failed_payment_returns_failed_codes,
     json_and_forms_on_either_path,
