@@ -3,7 +3,9 @@
 //! Variables: everything in the credentials file as `{{section.key}}` (e.g.
 //! `{{credentials.api_key}}`, `{{admin.token}}`), values captured by earlier steps by
 //! their name, `{{run_id}}` (unique per scenario run, stable within it), `{{uuid}}` (a
-//! fresh UUID at every use) and `{{now}}` / `{{now+N}}` / `{{now-N}}` (Unix seconds).
+//! fresh UUID at every use), `{{now}}` / `{{now+N}}` / `{{now-N}}` (Unix seconds) and
+//! `{{md5('literal', variable, …)}}`: the lowercase hex MD5 of its arguments joined
+//! (PayRequest's return codes, computed the way a merchant's handler computes them).
 
 use std::collections::BTreeMap;
 
@@ -31,6 +33,17 @@ impl Vars {
                     None => 0,
                 };
                 Some(Value::from(chrono::Utc::now().timestamp() + offset))
+            }
+            _ if name.starts_with("md5(") && name.ends_with(')') => {
+                let mut text = String::new();
+                for arg in name[4..name.len() - 1].split(',').map(str::trim) {
+                    match arg.strip_prefix('\'').and_then(|a| a.strip_suffix('\'')) {
+                        Some(literal) => text.push_str(literal),
+                        None => text.push_str(&as_text(&self.get(arg)?)),
+                    }
+                }
+                use md5::Digest;
+                Some(Value::String(hex::encode(md5::Md5::digest(text.as_bytes()))))
             }
             _ => self.values.get(name).cloned(),
         }
@@ -107,5 +120,8 @@ mod tests {
         let past: i64 = v.render("{{now-400}}").unwrap().parse().unwrap();
         assert!((now - 402..=now - 398).contains(&past));
         assert_ne!(v.render("{{uuid}}").unwrap(), v.render("{{uuid}}").unwrap());
+        // md5("successpk_1"), computed with Python.
+        assert_eq!(v.render("{{md5('success', credentials.api_key)}}").unwrap(), "1c21b7321c8cebd47a6b2bd63c5110c4");
+        assert!(v.render("{{md5('a', nope)}}").is_err());
     }
 }
