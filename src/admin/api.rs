@@ -259,11 +259,7 @@ impl AdminApi {
         id: Path<i64>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {
-        let result = async {
-            let note = body.0.into_result()?.note;
-            Ok(state.gateway.approve_refund(id.0, note).await?.into())
-        };
-        R::ok(result.await)
+        R::ok(decided(body, |note| state.gateway.approve_refund(id.0, note)).await)
     }
 
     /// Reject a pending refund: the reservation returns to the available balance.
@@ -275,11 +271,7 @@ impl AdminApi {
         id: Path<i64>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {
-        let result = async {
-            let note = body.0.into_result()?.note;
-            Ok(state.gateway.reject_refund(id.0, note).await?.into())
-        };
-        R::ok(result.await)
+        R::ok(decided(body, |note| state.gateway.reject_refund(id.0, note)).await)
     }
 
     /// List payouts, newest first (default: the pending queue).
@@ -309,11 +301,7 @@ impl AdminApi {
         id: Path<i64>,
         body: Json<Wire<Decision>>,
     ) -> R<PayoutBody> {
-        let result = async {
-            let note = body.0.into_result()?.note;
-            Ok(state.gateway.approve_payout(id.0, note).await?.into())
-        };
-        R::ok(result.await)
+        R::ok(decided(body, |note| state.gateway.approve_payout(id.0, note)).await)
     }
 
     /// Reject a pending payout: the reservation returns to the available balance and
@@ -326,11 +314,7 @@ impl AdminApi {
         id: Path<i64>,
         body: Json<Wire<Decision>>,
     ) -> R<PayoutBody> {
-        let result = async {
-            let note = body.0.into_result()?.note;
-            Ok(state.gateway.reject_payout(id.0, note).await?.into())
-        };
-        R::ok(result.await)
+        R::ok(decided(body, |note| state.gateway.reject_payout(id.0, note)).await)
     }
 
     /// A merchant's balances per currency.
@@ -457,4 +441,13 @@ impl AdminApi {
         let check = state.gateway.check_ledger().await;
         R::ok(check.map(|c| LedgerCheckBody { transactions: c.transactions, unbalanced: c.unbalanced }))
     }
+}
+
+/// Runs an admin decision (approve or reject) with the note of its body.
+async fn decided<T, U: Into<T>, F: Future<Output = Result<U, CoreError>>>(
+    body: Json<Wire<Decision>>,
+    decide: impl FnOnce(Option<String>) -> F,
+) -> Result<T, CoreError> {
+    let note = body.0.into_result()?.note;
+    Ok(decide(note).await?.into())
 }
