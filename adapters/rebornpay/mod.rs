@@ -68,7 +68,7 @@ pub fn doc() -> ApiDoc {
 /// Mounts the API and its docs.
 pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
     let admission = auth::RebornAuth::new(state.clone());
-    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission);
+    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission, None);
     doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
 }
 

@@ -15,9 +15,7 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use poem::error::{MethodNotAllowedError, NotFoundError};
-use poem::http::StatusCode;
-use poem::{EndpointExt, Route};
+use poem::Route;
 use poem_openapi::OpenApiService;
 
 use crate::core::{Payment, PaymentStatus};
@@ -73,9 +71,8 @@ pub fn doc() -> ApiDoc {
 /// Mounts the API and its docs.
 pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
     let admission = auth::ShadhinAuth::new(state.clone());
-    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission)
-        .catch_error(|_: NotFoundError| async { errors::no_such_endpoint(StatusCode::NOT_FOUND) })
-        .catch_error(|_: MethodNotAllowedError| async { errors::no_such_endpoint(StatusCode::METHOD_NOT_ALLOWED) });
+    let unknown_routes = Some(errors::no_such_endpoint as fn(_) -> _);
+    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission, unknown_routes);
     doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
 }
 

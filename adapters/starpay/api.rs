@@ -78,7 +78,7 @@ impl StarApi {
         status: Query<Option<PaymentState>>,
         /// Created at or after (RFC 3339, e.g. `2026-04-01T00:00:00Z`).
         from: Query<Option<chrono::DateTime<chrono::Utc>>>,
-        /// Created at or before (RFC 3339).
+        /// Created at or before (RFC 3339; inclusive to the millisecond).
         to: Query<Option<chrono::DateTime<chrono::Utc>>>,
         /// Page, from 1 (default 1).
         #[oai(validator(minimum(value = "1")))]
@@ -100,7 +100,8 @@ impl StarApi {
                 limit: per_page,
                 offset: (page - 1).saturating_mul(per_page),
                 from: from.0,
-                to: to.0,
+                // Times are shown to the millisecond: `to` takes in the whole one it names.
+                to: to.0.map(|t| t + chrono::Duration::microseconds(999)),
                 created_by: owner_filter(&auth.0, scope),
             };
             let total = state.gateway.count_payments(&auth.0, &filter).await?;

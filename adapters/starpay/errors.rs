@@ -127,6 +127,21 @@ pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
     (status, body, retry_after)
 }
 
+/// A path or method the API does not have: `not_found` (404) or `method_not_allowed`
+/// (405) in the error envelope.
+pub fn no_such_endpoint(status: StatusCode) -> Response {
+    let mut parts = error_parts(CoreError::NotFound(crate::core::Entity::Payment));
+    parts.0 = status;
+    parts.1.error.status = status.as_u16();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        parts.1.error.code = "method_not_allowed".into();
+        parts.1.error.message = "This endpoint does not take that method.".into();
+    } else {
+        parts.1.error.message = "No such endpoint.".into();
+    }
+    render_parts(parts)
+}
+
 /// Renders a core error as a complete StarPay response (used by middleware).
 pub fn render(err: CoreError) -> Response {
     render_parts(error_parts(err))

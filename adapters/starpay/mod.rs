@@ -50,8 +50,8 @@ key (admin API: `POST /admin/v1/credentials/{id}/rotate`) or suspending its user
   \"Own\" means created with that user's key; the team is every user of the account. \
 Users are created, re-roled, suspended and re-keyed through paybridge's admin API.
 * Hourly limits per user: super_admin and admin 2,000, merchant and partner 500, \
-api_user 100. Every response to a known key carries `X-RateLimit-Limit` and \
-`X-RateLimit-Remaining`; over the limit: `429 rate_limit_exceeded` with `Retry-After`.
+api_user 100. Every response to a known key of an approved account carries \
+`X-RateLimit-Limit` and `X-RateLimit-Remaining`; over the limit: `429 rate_limit_exceeded` with `Retry-After`.
 * Amounts are major units of the currency (5000 = 5,000.00 INR); the account's default \
 currency applies when `currency` is absent. `order_id` is unique per account \
 (`409 duplicate_order_id`).
@@ -88,7 +88,8 @@ pub fn doc() -> ApiDoc {
 /// Mounts the API and its docs.
 pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
     let admission = auth::StarAuth::new(state.clone());
-    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission);
+    let unknown_routes = Some(errors::no_such_endpoint as fn(_) -> _);
+    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission, unknown_routes);
     doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
 }
 

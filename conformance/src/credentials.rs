@@ -8,6 +8,10 @@
 //! business_id = "demo_business_id"    # Secret-Key
 //! secret_key = "demo_secret_key"
 //!
+//! [starpay]                # a dialect's own section: while that dialect's suite
+//! api_key = "sp_test_merchant"        # runs, its keys replace [credentials]' keys of
+//! api_user_key = "sp_test_api_user"   # the same name (StarPay: X-API-KEY per user)
+//!
 //! [admin]                  # paybridge only (scenarios tagged `admin`)
 //! base_url = "http://127.0.0.1:8080/admin/v1"
 //! token = "change-me"
@@ -56,6 +60,21 @@ impl Credentials {
         Ok(Credentials { values })
     }
 
+    /// The values a `dialect`'s suite runs with: the file's, where the dialect's own
+    /// section (`[starpay]`) replaces `[credentials]` keys of the same name (one file
+    /// can then hold every dialect's demo credentials although several call their key
+    /// `api_key`).
+    pub fn for_dialect(&self, dialect: &str) -> Credentials {
+        let mut out = self.clone();
+        let prefix = format!("{dialect}.");
+        for (key, value) in &self.values {
+            if let Some(name) = key.strip_prefix(&prefix) {
+                out.values.insert(format!("credentials.{name}"), value.clone());
+            }
+        }
+        out
+    }
+
     /// Sets a value (`section.key`).
     pub fn set(&mut self, key: &str, value: &str) {
         self.values.insert(key.to_owned(), value.to_owned());
@@ -82,5 +101,18 @@ mod tests {
         assert_eq!(c.get("credentials.api_key").unwrap(), "pk");
         assert!(c.get("admin.token").unwrap_err().contains("admin.token"));
         assert!(Credentials::parse("api_key = \"pk\"").is_err());
+    }
+
+    #[test]
+    fn a_dialect_section_replaces_credentials_keys() {
+        let c = Credentials::parse(
+            "[credentials]\napi_key = \"pk\"\napi_secret = \"sk\"\n[starpay]\napi_key = \"sp\"\nadmin_key = \"spa\"\n",
+        )
+        .unwrap();
+        let star = c.for_dialect("starpay");
+        assert_eq!(star.get("credentials.api_key").unwrap(), "sp");
+        assert_eq!(star.get("credentials.admin_key").unwrap(), "spa");
+        assert_eq!(star.get("credentials.api_secret").unwrap(), "sk");
+        assert_eq!(c.for_dialect("rebornpay").get("credentials.api_key").unwrap(), "pk");
     }
 }

@@ -21,13 +21,14 @@ struct Cli {
 enum Command {
     /// Run a suite; exits 1 when any scenario fails.
     Run {
-        /// The dialect: rebornpay, shadhinpay, …
+        /// The dialect: rebornpay, shadhinpay, starpay, …
         #[arg(long)]
         dialect: String,
         /// The dialect's base URL, e.g. http://127.0.0.1:8080/rebornpay.
         #[arg(long)]
         base_url: String,
-        /// The credentials file (TOML; see conformance/demo.toml).
+        /// The credentials file (TOML; see conformance/demo.toml): its `[credentials]`,
+        /// with the dialect's own section (`[starpay]`) replacing keys of the same name.
         #[arg(long)]
         credentials: PathBuf,
         /// Only scenarios whose name contains this or that have this tag (repeatable).
@@ -79,7 +80,7 @@ async fn run_cli(command: Command, suites: PathBuf) -> anyhow::Result<ExitCode> 
         }
         Command::Run { dialect, base_url, credentials, filter, skip, junit } => {
             let suite = Suite::load(&suites, &dialect)?;
-            let credentials = Credentials::load(&credentials)?;
+            let credentials = Credentials::load(&credentials)?.for_dialect(&dialect);
             let receiver = match credentials.get("webhooks.listen") {
                 Ok(listen) => Some(Receiver::start(&listen).await?),
                 Err(_) => None,

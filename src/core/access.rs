@@ -116,11 +116,13 @@ pub(super) struct AccessControl {
     cache: RwLock<HashMap<(Dialect, String), (Instant, Principal)>>,
     /// By merchant and rate class: the limit each was built for, and the limiter.
     limiters: Mutex<HashMap<LimiterKey, (u32, Arc<Limiter>)>>,
+    /// Bumped by every admin change of merchants and credentials.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl AccessControl {
     pub(super) fn new(ttl: Duration) -> AccessControl {
-        AccessControl { ttl, cache: RwLock::default(), limiters: Mutex::default() }
+        AccessControl { ttl, cache: RwLock::default(), limiters: Mutex::default(), generation: Default::default() }
     }
 
     fn cached(&self, dialect: Dialect, key_id: &str) -> Option<Principal> {
@@ -141,6 +143,7 @@ impl AccessControl {
     /// Forgets every cached credential (after an admin change).
     pub(super) fn invalidate(&self) {
         self.cache.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     fn limiter(&self, owner: i64, class: RateClass, limit: NonZeroU32) -> Arc<Limiter> {
@@ -161,6 +164,12 @@ impl AccessControl {
 }
 
 impl Gateway {
+    /// A number that changes whenever this instance changes a merchant or credential:
+    /// caches of credentials outside the core compare it to know they are stale.
+    pub fn credentials_generation(&self) -> u64 {
+        self.inner.access.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Finds the active credential `key_id` of `dialect` and, when `secret` is given,
     /// checks it in constant time. An empty key is [`CoreError::MissingCredentials`];
     /// an unknown key or a wrong secret is [`CoreError::InvalidCredentials`].

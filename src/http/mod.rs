@@ -43,17 +43,26 @@ impl AppState {
 }
 
 /// A dialect's API endpoint: `service` behind `admission` (outer) and the
-/// `Idempotency-Key` middleware (inner, with errors rendered by `render`).
+/// `Idempotency-Key` middleware (inner, with errors rendered by `render`). With
+/// `unknown_routes`, paths and methods the API lacks are answered by it (404 or 405 in
+/// the dialect's own error body) instead of poem's plain text.
 pub fn dialect_api<T: poem_openapi::OpenApi + 'static, A: auth::Admission>(
     service: poem_openapi::OpenApiService<T, ()>,
     state: &AppState,
     render: idempotency::ErrorRenderer,
     admission: A,
+    unknown_routes: Option<fn(poem::http::StatusCode) -> poem::Response>,
 ) -> impl poem::Endpoint<Output = poem::Response> + use<T, A> {
     use poem::EndpointExt;
-    service
-        .with(idempotency::Idempotency::new(state.gateway.clone(), render))
-        .with(auth::Authenticate::new(admission))
-        .data(state.clone())
-        .map_to_response()
+    use poem::error::{MethodNotAllowedError, NotFoundError};
+    use poem::http::StatusCode;
+    let api = service.with(idempotency::Idempotency::new(state.gateway.clone(), render));
+    let api = match unknown_routes {
+        None => api.boxed(),
+        Some(answer) => api
+            .catch_error(move |_: NotFoundError| async move { answer(StatusCode::NOT_FOUND) })
+            .catch_error(move |_: MethodNotAllowedError| async move { answer(StatusCode::METHOD_NOT_ALLOWED) })
+            .boxed(),
+    };
+    api.with(auth::Authenticate::new(admission)).data(state.clone()).map_to_response()
 }

@@ -97,19 +97,22 @@ impl Engine {
 
 type Record = (Attempt, AttemptOutcome);
 
-/// Signing credentials, briefly cached.
+/// Signing credentials, briefly cached: for 5 s, and never past a change of
+/// credentials made through this instance (a rotated key signs at once).
 #[derive(Default)]
-struct Credentials(Mutex<HashMap<i64, (Instant, Credential)>>);
+struct Credentials(Mutex<HashMap<i64, (Instant, u64, Credential)>>);
 
 impl Credentials {
     async fn get(&self, gateway: &Gateway, id: i64) -> Option<Credential> {
-        if let Some((at, credential)) = self.0.lock().ok()?.get(&id)
+        let generation = gateway.credentials_generation();
+        if let Some((at, seen, credential)) = self.0.lock().ok()?.get(&id)
             && at.elapsed() < Duration::from_secs(5)
+            && *seen == generation
         {
             return Some(credential.clone());
         }
         let credential = gateway.credential(id).await.ok()?;
-        self.0.lock().ok()?.insert(id, (Instant::now(), credential.clone()));
+        self.0.lock().ok()?.insert(id, (Instant::now(), generation, credential.clone()));
         Some(credential)
     }
 }

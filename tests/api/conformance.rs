@@ -1,6 +1,6 @@
-//! Every conformance suite in `conformance/suites`, run against an in-process server with
-//! the demo merchant's credentials, as QA would run it against a server started from
-//! the README.
+//! Every conformance suite in `conformance/suites` (rebornpay, shadhinpay, starpay,
+//! payrequest), run against an in-process server with the demo merchant's credentials, as
+//! QA would run it against a server started from the README with conformance/demo.toml.
 
 use paybridge_conformance::{Credentials, Options, Receiver, Suite, default_suites_dir, run};
 
@@ -23,6 +23,19 @@ fn credentials(dialect: &str, config: &paybridge::config::Config, base: &str, re
             c.set("credentials.business_id", &keys.business_id);
             c.set("credentials.secret_key", &keys.secret_key);
         }
+        "payrequest" => {
+            let keys = demo.payrequest.as_ref().expect("the demo merchant has a PayRequest token");
+            c.set("credentials.token", &keys.token);
+        }
+        "starpay" => {
+            // One key per user; `api_key` is the merchant-role user's, the account owner
+            // whose key signs the webhooks.
+            for user in &demo.starpay_users {
+                let name = if user.role == "merchant" { "api_key".to_owned() } else { format!("{}_key", user.role) };
+                c.set(&format!("credentials.{name}"), &user.api_key);
+            }
+            assert!(c.get("credentials.api_key").is_ok(), "the demo merchant has a merchant-role StarPay user");
+        }
         other => panic!("no credentials for the {other} suite: add them here"),
     }
     c.set("admin.base_url", &format!("{base}/admin/v1"));
@@ -44,11 +57,20 @@ async fn every_suite_passes(backend: Backend) {
     let dialects = Suite::dialects(&default_suites_dir());
     assert!(dialects.contains(&"rebornpay".to_owned()));
     assert!(dialects.contains(&"shadhinpay".to_owned()));
+    assert!(dialects.contains(&"starpay".to_owned()));
+    let demo_toml = default_suites_dir().parent().expect("suites live in conformance/").join("demo.toml");
+    let demo_toml = Credentials::load(&demo_toml).expect("conformance/demo.toml loads");
     for dialect in dialects {
         let suite = Suite::load(&default_suites_dir(), &dialect).expect("suite loads");
+        let credentials = credentials(&dialect, &app.config, &app.base, &receiver);
+        // QA runs the suites with conformance/demo.toml: it must hold the same keys.
+        let file = demo_toml.for_dialect(&dialect);
+        for (key, value) in credentials.iter().filter(|(key, _)| key.starts_with("credentials.")) {
+            assert_eq!(file.get(key).ok().as_ref(), Some(value), "conformance/demo.toml's {key} for {dialect}");
+        }
         let options = Options {
             base_url: format!("{}/{dialect}", app.base),
-            credentials: credentials(&dialect, &app.config, &app.base, &receiver),
+            credentials,
             filters: Vec::new(),
             skips: Vec::new(),
         };

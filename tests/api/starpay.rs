@@ -255,6 +255,18 @@ async fn orders_are_unique_and_fields_checked(backend: Backend) {
     assert_eq!(future.body["pagination"]["total"], 0);
     let not_txn = app.send(star(&app, "merchant", Method::GET, "/payments/TXN-2026-001")).await;
     assert_eq!((not_txn.status, code(&not_txn)), (404, "not_found"));
+    // `to` set to a payment's shown created_at includes it.
+    let shown = first.body["data"]["created_at"].as_str().unwrap().to_owned();
+    let upto = app.send(star(&app, "merchant", Method::GET, &format!("/payments?to={shown}"))).await;
+    assert_eq!(upto.body["pagination"]["total"], 1, "{}", upto.body);
+    // Paths and methods the API lacks answer in its envelope.
+    let reply = app.send(star(&app, "merchant", Method::GET, "/refunds")).await;
+    assert_eq!((reply.status, code(&reply)), (404, "not_found"), "{}", reply.body);
+    let reply = app.send(star(&app, "merchant", Method::DELETE, "/payments")).await;
+    assert_eq!(
+        (reply.status, code(&reply), reply.body["error"]["status"].clone()),
+        (405, "method_not_allowed", json!(405))
+    );
 }
 
 async fn an_api_user_gets_a_hundred_requests_an_hour(backend: Backend) {
@@ -319,6 +331,21 @@ async fn users_are_managed_through_the_admin_api(backend: Backend) {
     let bad_role =
         app.send(app.admin(Method::PATCH, &format!("/credentials/{id}")).json(&json!({ "role": "owner" }))).await;
     assert_eq!(bad_role.status, 400);
+
+    // The owner's key regenerated: the next notification is signed with the new key.
+    let users = app.send(app.admin(Method::GET, &format!("/merchants/{demo}/credentials"))).await.body;
+    let owner = users.as_array().unwrap().iter().find(|c| c["key_id"] == key("merchant")).unwrap()["id"].clone();
+    let owner_key = app.send(app.admin(Method::POST, &format!("/credentials/{owner}/rotate"))).await.body["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send(
+        app.admin(Method::POST, &format!("/merchants/{demo}/credentials"))
+            .json(&json!({ "dialect": "starpay", "role": "partner", "label": "Mina" })),
+    )
+    .await;
+    let hit = hooks.wait_for(1, Duration::from_secs(20), |h| h.json["name"] == "Mina").await;
+    verify_webhook("starpay", &signed_by(&owner_key), &hit[0].headers, &hit[0].body).expect("signed with the new key");
 
     // A regenerated key replaces the old one at once.
     let rotated = app.send(app.admin(Method::POST, &format!("/credentials/{id}/rotate"))).await;
