@@ -178,7 +178,9 @@ async fn create(state: &AppState, request: &poem::Request, req: CreateRequest) -
     };
     let currency = Currency::parse(&principal.merchant().default_currency)
         .ok_or_else(|| PrError::unknown("the account's default currency is not supported"))?;
-    let id = text(&req.id).unwrap_or_else(new_id);
+    let given = text(&req.id);
+    let generated = given.is_none();
+    let id = given.unwrap_or_else(new_id);
     let command = req.into_command(id.clone(), currency)?;
     let payment = match state.gateway.create_payment(&principal, command.clone()).await {
         Ok(payment) => payment,
@@ -201,6 +203,6 @@ async fn create(state: &AppState, request: &poem::Request, req: CreateRequest) -
         url: Some(url_for(&payment, direct)),
         error: None,
         realerror: None,
-        id: Some(payment.reference),
+        id: generated.then_some(payment.reference),
     })
 }

@@ -63,7 +63,8 @@ pub struct CreateResponse {
     pub error: Option<String>,
     /// For `unknown`: what went wrong.
     pub realerror: Option<String>,
-    /// paybridge's addition: the id used (the one you sent, or the one generated).
+    /// The id paybridge generated, when you sent none (absent otherwise, so the answer
+    /// to a request with an id is exactly the provider's).
     pub id: Option<String>,
 }
 
