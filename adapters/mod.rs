@@ -54,6 +54,14 @@ pub trait WebhookDialect: Sync {
         credentials.first().copied()
     }
 
+    /// For a body that signs itself (ShadhinPay's `signature` field): the body signed
+    /// with `credential` as it is now, so a delivery queued before a key rotation is
+    /// still signed consistently when sent. `None` sends the body as queued.
+    fn resign(&self, body: &[u8], credential: &Credential) -> Option<Vec<u8>> {
+        let _ = (body, credential);
+        None
+    }
+
     /// The headers that sign `body`.
     fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)>;
 

@@ -71,8 +71,7 @@ pub struct Config {
     pub merchants: Vec<MerchantFixture>,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
-    /// Whether the merchants are the built-in demo's: no configuration file was read
-    /// (environment variables such as `PAYBRIDGE_DATABASE_URL` do not change that).
+    /// Whether this configuration is the built-in one alone (no file, no environment).
     #[serde(skip)]
     pub built_in: bool,
 }
@@ -346,15 +345,22 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("paybridge.toml")),
         }
+        let from_env = std::env::vars().any(|(k, _)| {
+            k.strip_prefix("PAYBRIDGE_").is_some_and(|rest| {
+                let top = rest.split("__").next().unwrap_or_default().to_ascii_lowercase();
+                ENV_KEYS.contains(&top.as_str())
+            })
+        });
         let env = Env::prefixed("PAYBRIDGE_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
             ENV_KEYS.contains(&key.split('.').next().unwrap_or_default())
         });
         let from_file = file.is_some() || Path::new("paybridge.toml").exists();
         let mut config: Config = figment.merge(env).extract().map_err(Box::new)?;
-        // The demo merchant's receiver is on loopback; where webhooks go is only ever
-        // changed by a file, so the environment (a database URL…) keeps the demo's rule.
-        config.built_in = !from_file;
+        // Only the built-in demo alone may deliver to loopback: anything configured (a
+        // file, or a variable such as a database URL, which makes a deployment) is guarded
+        // unless it opts out with `webhooks.block_private_targets = false`.
+        config.built_in = !from_file && !from_env;
         config.validate()?;
         Ok(config)
     }

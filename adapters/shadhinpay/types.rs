@@ -402,6 +402,11 @@ pub fn date_range(from: Option<&str>, to: Option<&str>) -> Result<DateRange, Cor
     };
     let from = parse("from_date", from, false);
     let to = parse("to_date", to, true);
+    for (field, time) in [("from_date", from), ("to_date", to)] {
+        if time.is_some_and(|t| !(1..=9999).contains(&chrono::Datelike::year(&t))) {
+            issues.push(FieldIssue::new(field, "must be in the years 1 to 9999"));
+        }
+    }
     if let (Some(from), Some(to)) = (from, to)
         && from > to
     {
@@ -534,6 +539,8 @@ mod tests {
         assert_eq!(naive.unwrap().to_rfc3339(), "2024-01-01T12:00:00+00:00", "no offset means UTC");
         assert!(date_range(Some("yesterday"), None).is_err());
         assert!(date_range(Some("2024-02-01"), Some("2024-01-01")).is_err());
+        assert!(date_range(Some("-5000-01-01"), None).is_err(), "a year no database stores");
+        assert!(date_range(None, Some("+262142-12-31T23:59:59Z")).is_err());
     }
 
     #[test]

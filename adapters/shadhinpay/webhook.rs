@@ -51,6 +51,13 @@ fn payment_data(p: &Payment) -> Map<String, Value> {
     }
 }
 
+/// `body` with its `signature` added last, over its compact JSON without it.
+fn signed(mut body: Value, credential: &Credential) -> Option<Vec<u8>> {
+    let signature = body_signature(&credential.secret, &serde_json::to_vec(&body).ok()?);
+    body.as_object_mut()?.insert("signature".into(), signature.into());
+    serde_json::to_vec(&body).ok()
+}
+
 /// The body's signature: "sha256=" + hex HMAC-SHA256 of the compact JSON `unsigned`.
 pub fn body_signature(secret: &str, unsigned: &[u8]) -> String {
     format!("sha256={}", hmac_sha256_hex(secret.as_bytes(), unsigned))
@@ -76,15 +83,19 @@ impl WebhookDialect for Webhooks {
             data.insert("refund_id".into(), refund_id(refund.id).into());
             data.insert("refund_amount".into(), refund.amount.minor().into());
         }
-        let mut body = json!({
+        let body = json!({
             "event": name,
             "timestamp": UtcSeconds::from(event.created_at).to_string(),
             "data": data,
         });
-        let signature = body_signature(&credential.secret, &serde_json::to_vec(&body).ok()?);
-        body["signature"] = signature.into();
-        let body = serde_json::to_vec(&body).ok()?;
+        let body = signed(body, credential)?;
         Some(Formatted { event_type: name.to_owned(), url, content_type: "application/json", body })
+    }
+
+    fn resign(&self, body: &[u8], credential: &Credential) -> Option<Vec<u8>> {
+        let mut body: Value = serde_json::from_slice(body).ok()?;
+        body.as_object_mut()?.remove("signature");
+        signed(body, credential)
     }
 
     fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)> {

@@ -90,6 +90,11 @@ impl StarApi {
         let result = async {
             let scope = require(&auth.0, Action::ReadPayments)?;
             let (page, per_page) = paging(page.0, limit.0)?;
+            for (field, time) in [("from", from.0), ("to", to.0)] {
+                if time.is_some_and(|t| !(1..=9999).contains(&chrono::Datelike::year(&t))) {
+                    return Err(CoreError::invalid(field, "must be a date-time in the years 1 to 9999"));
+                }
+            }
             if let (Some(from), Some(to)) = (from.0, to.0)
                 && from > to
             {
@@ -101,7 +106,7 @@ impl StarApi {
                 offset: (page - 1).saturating_mul(per_page),
                 from: from.0,
                 // Times are shown to the millisecond: `to` takes in the whole one it names.
-                to: to.0.map(|t| t + chrono::Duration::microseconds(999)),
+                to: to.0.map(|t| t.checked_add_signed(chrono::Duration::microseconds(999)).unwrap_or(t)),
                 created_by: owner_filter(&auth.0, scope),
             };
             let total = state.gateway.count_payments(&auth.0, &filter).await?;

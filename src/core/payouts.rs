@@ -42,6 +42,16 @@ impl Gateway {
                 .one(&txn)
                 .await?;
             if let Some(earlier) = earlier {
+                // The same request again, by the same user, is the same payout; anything
+                // else reusing the key is refused rather than answered with another payout.
+                let same = earlier.created_by == Some(principal.credential().id)
+                    && earlier.amount == cmd.amount.minor()
+                    && earlier.currency == cmd.amount.currency().code()
+                    && earlier.destination == cmd.destination
+                    && earlier.reference == cmd.reference;
+                if !same {
+                    return Err(CoreError::IdempotencyKeyReused);
+                }
                 return store::payout(earlier);
             }
         }

@@ -1,4 +1,5 @@
-//! `Idempotency-Key` for every mutating call of every dialect.
+//! `Idempotency-Key` for every mutating call of every dialect, scoped to the credential
+//! (the user) that sent it.
 //!
 //! Mounted inside a dialect's authentication (it needs the [`Principal`]): the first
 //! request with a key runs and its response (anything but a 5xx) is stored; the same
@@ -95,7 +96,10 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
         req.set_body(body);
 
         let merchant_id = principal.merchant_id();
-        let scope = principal.dialect().as_str();
+        // Per credential: a StarPay user never replays another user's answer (nor one
+        // its role could not have made).
+        let scope = format!("{}:{}", principal.dialect().as_str(), principal.credential().id);
+        let scope = scope.as_str();
         let deadline = tokio::time::Instant::now() + WAIT;
         let begin = loop {
             match self.gateway.idempotency_begin(merchant_id, scope, &key, &hash).await {

@@ -19,6 +19,7 @@ pub fn deliveries(event: &Event, merchant: &Merchant, credentials: &[Credential]
         Some(dialect) => vec![dialect],
         None => credentials.iter().map(|c| c.dialect).collect(),
     };
+    dialects.sort_by_key(|d| d.as_str());
     dialects.dedup();
     let id_of = |key: &str| event.payload.get(key).and_then(|v| v.get("id")).and_then(Value::as_i64);
     let subject_key = ["payment", "settlement", "payout", "user"]

@@ -257,10 +257,12 @@ impl Job {
             };
             return (attempt, AttemptOutcome::Dead);
         };
-        let mut headers = hooks.sign(&delivery.body, &credential);
+        // A body that carries its own signature is signed again with the key of now.
+        let body = hooks.resign(&delivery.body, &credential).unwrap_or_else(|| delivery.body.clone());
+        let mut headers = hooks.sign(&body, &credential);
         headers.push(("X-Paybridge-Delivery", delivery.id.to_string()));
         headers.push(("X-Paybridge-Event", delivery.event_id.to_string()));
-        let sent = self.client.post(&delivery.url, &delivery.content_type, &headers, delivery.body.clone()).await;
+        let sent = self.client.post(&delivery.url, &delivery.content_type, &headers, body).await;
         let acknowledged = sent.status.is_some_and(|s| hooks.acknowledged(s));
         let outcome = if acknowledged {
             AttemptOutcome::Delivered

@@ -236,7 +236,30 @@ async fn every_status_change_is_notified_and_doubly_signed(backend: Backend) {
     );
 }
 
+async fn a_retry_after_a_key_rotation_is_signed_with_the_new_key_twice(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    hooks.script([crate::hooks::Answer::status(500)]);
+    let app = spawn_app(backend).await;
+    let data = create(&app, &seed_body(&format!("{}/rotated", hooks.url))).await;
+    let id = data["payment_id"].as_str().unwrap().to_owned();
+    let first = hooks.wait_for(1, Duration::from_secs(20), |h| h.json["event"] == "payment.initiated").await;
+    verify_webhook("shadhinpay", &credentials(), &first[0].headers, &first[0].body).expect("signed with the old key");
+    // Rotate while the delivery waits for its retry.
+    let merchants = app.send(app.admin(Method::GET, "/merchants")).await.body;
+    let demo = merchants.as_array().unwrap().iter().find(|m| m["name"] == "Demo Shop").unwrap()["id"].clone();
+    let creds = app.send(app.admin(Method::GET, &format!("/merchants/{demo}/credentials"))).await.body;
+    let cred = creds.as_array().unwrap().iter().find(|c| c["dialect"] == "shadhinpay").unwrap()["id"].clone();
+    let rotated = app.send(app.admin(Method::POST, &format!("/credentials/{cred}/rotate"))).await;
+    let secret = rotated.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(secret, SECRET_KEY);
+    let hits = hooks.wait_for(2, Duration::from_secs(20), |h| h.json["data"]["payment_id"] == id.as_str()).await;
+    let mut new_key = Credentials::default();
+    new_key.set("credentials.secret_key", &secret);
+    verify_webhook("shadhinpay", &new_key, &hits[1].headers, &hits[1].body).expect("header and body both signed anew");
+}
+
 db_test!(
+    a_retry_after_a_key_rotation_is_signed_with_the_new_key_twice,
     partial_then_full_refund,
     only_completed_payments_refund,
     an_overdue_payment_is_expired_before_the_sweep_runs,

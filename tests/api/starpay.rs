@@ -213,6 +213,23 @@ async fn payouts_reserve_then_process_or_return(backend: Backend) {
     app.assert_ledger_invariants().await;
 }
 
+async fn a_payout_key_is_one_users_one_payout(backend: Backend) {
+    let app = spawn_app(backend).await;
+    funded(&app, "merchant", "ORD-1", json!(100)).await;
+    let keyed = |role: &str, amount: Value| {
+        star(&app, role, Method::POST, "/payouts").header("Idempotency-Key", "po-1").json(&bank(amount))
+    };
+    let first = app.send(keyed("api_user", json!(10))).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let replay = app.send(keyed("api_user", json!(10))).await;
+    assert_eq!((replay.header("Idempotent-Replayed"), &replay.body["data"]), (Some("true"), &first.body["data"]));
+    // Another user with the same key: not answered with the first user's payout.
+    let other = app.send(keyed("partner", json!(10))).await;
+    assert_eq!((other.status, code(&other)), (400, "invalid_fields"), "{}", other.body);
+    assert_eq!(inr_available(&app).await, json!(90), "one payout reserved");
+    app.assert_ledger_invariants().await;
+}
+
 async fn fifty_racing_payouts_never_overdraw(backend: Backend) {
     let app = spawn_app(backend).await;
     funded(&app, "merchant", "ORD-1", json!(1000)).await;
@@ -255,6 +272,23 @@ async fn orders_are_unique_and_fields_checked(backend: Backend) {
     assert_eq!(future.body["pagination"]["total"], 0);
     let not_txn = app.send(star(&app, "merchant", Method::GET, "/payments/TXN-2026-001")).await;
     assert_eq!((not_txn.status, code(&not_txn)), (404, "not_found"));
+    // Years no database stores are refused, not a crash or a 500.
+    for query in ["to=%2B262142-12-31T23:59:59.999999999Z", "from=-262143-01-01T00:00:00Z"] {
+        let reply = app.send(star(&app, "api_user", Method::GET, &format!("/payments?{query}"))).await;
+        assert_eq!((reply.status, code(&reply)), (400, "invalid_fields"), "{query}: {}", reply.body);
+    }
+    // An Idempotency-Key is the user's own: another user's same key replays nothing.
+    let keyed = |role: &str| {
+        star(&app, role, Method::POST, "/payments").header("Idempotency-Key", "k-1").json(&order("IDEM-1", json!(5)))
+    };
+    let first_try = app.send(keyed("api_user")).await;
+    assert_eq!(app.send(keyed("api_user")).await.header("Idempotent-Replayed"), Some("true"));
+    let other_user = app.send(keyed("partner")).await;
+    assert_eq!(
+        (other_user.status, code(&other_user), other_user.header("Idempotent-Replayed")),
+        (409, "duplicate_order_id", None)
+    );
+    assert_eq!(first_try.status, 201);
     // `to` set to a payment's shown created_at includes it.
     let shown = first.body["data"]["created_at"].as_str().unwrap().to_owned();
     let upto = app.send(star(&app, "merchant", Method::GET, &format!("/payments?to={shown}"))).await;
@@ -419,6 +453,7 @@ db_test!(
     each_role_sees_its_scope,
     payouts_reserve_then_process_or_return,
     fifty_racing_payouts_never_overdraw,
+    a_payout_key_is_one_users_one_payout,
     orders_are_unique_and_fields_checked,
     an_api_user_gets_a_hundred_requests_an_hour,
     users_are_managed_through_the_admin_api,

@@ -563,7 +563,26 @@ async fn a_slow_receiver_never_gets_one_notification_twice_at_once(backend: Back
     assert!(twice.is_empty(), "sent again while the first attempt was still in flight: {twice:?}");
 }
 
+async fn a_merchant_event_goes_once_per_dialect(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let app = app_for(backend, &hooks.url, |_| {}).await;
+    // A second REBORNPAY key, issued after the merchant's other dialects' credentials.
+    let issued =
+        app.send(app.admin(Method::POST, "/merchants/1/credentials").json(&json!({ "dialect": "rebornpay" }))).await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    app.captured_payment("INV-1", json!(1000)).await;
+    let settlement =
+        app.send(app.admin(Method::POST, "/merchants/1/settlements").json(&json!({ "amount": "500" }))).await;
+    let id = settlement.body["id"].clone();
+    app.send(app.admin(Method::POST, &format!("/settlements/{id}/pay"))).await;
+    hooks.wait_for(1, WAIT, |h| h.json["event"] == "settlement.paid").await;
+    sleep(Duration::from_millis(500)).await;
+    let paid = hooks.hits().into_iter().filter(|h| h.json["event"] == "settlement.paid").count();
+    assert_eq!(paid, 1, "one REBORNPAY notification, whatever the number of its keys");
+}
+
 db_test!(
+    a_merchant_event_goes_once_per_dialect,
     every_rebornpay_event_is_signed_and_shaped,
     a_receiver_that_was_down_gets_it_when_it_is_back,
     errors_and_timeouts_are_retried,
