@@ -11,6 +11,7 @@ use super::errors::Reply;
 use super::types::*;
 use crate::core::{CoreError, PaymentFilter, RefundAmount};
 use crate::http::AppState;
+use crate::http::fields::paging;
 use crate::http::idempotency::RequestKey;
 use crate::http::reply::Created;
 use crate::http::wire::Wire;
@@ -106,8 +107,7 @@ impl ShadhinApi {
                 to,
                 created_by: None,
             };
-            let total = state.gateway.count_payments(&auth.0, &filter).await?;
-            let payments = if filter.offset < total { state.gateway.payments(&auth.0, &filter).await? } else { vec![] };
+            let (payments, total) = state.gateway.payment_page(&auth.0, &filter).await?;
             Ok(ListResponse {
                 success: true,
                 data: PaymentList {

@@ -361,20 +361,6 @@ pub struct ListResponse {
     pub data: PaymentList,
 }
 
-/// A list request's paging, checked: `page` from 1, `limit` 1–100 (default 20).
-pub fn paging(page: Option<i64>, limit: Option<i64>) -> Result<(u64, u64), CoreError> {
-    let mut issues = Vec::new();
-    let page = page.unwrap_or(1);
-    if page < 1 {
-        issues.push(FieldIssue::new("page", "must be 1 or more"));
-    }
-    let limit = limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        issues.push(FieldIssue::new("limit", "must be between 1 and 100"));
-    }
-    if issues.is_empty() { Ok((page as u64, limit as u64)) } else { Err(CoreError::Validation(issues)) }
-}
-
 /// Created at or after, created at or before.
 pub type DateRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -526,11 +512,7 @@ mod tests {
     }
 
     #[test]
-    fn paging_and_dates_are_checked() {
-        assert_eq!(paging(None, None).unwrap(), (1, 20));
-        assert!(paging(Some(0), None).is_err());
-        assert!(paging(None, Some(101)).is_err());
-        assert!(paging(None, Some(0)).is_err());
+    fn dates_are_checked() {
         let (from, to) = date_range(Some("2024-01-01"), Some("2024-01-01")).unwrap();
         assert_eq!(from.unwrap().to_rfc3339(), "2024-01-01T00:00:00+00:00");
         assert_eq!(to.unwrap().to_rfc3339(), "2024-01-01T23:59:59.999999+00:00");

@@ -12,6 +12,7 @@ use super::roles::{Action, owner_filter, require, role_of};
 use super::types::*;
 use crate::core::{CoreError, Entity, PaymentFilter, PayoutFilter};
 use crate::http::AppState;
+use crate::http::fields::paging;
 use crate::http::idempotency::RequestKey;
 use crate::http::reply::Created;
 use crate::http::wire::{JsonDecimal, Wire};
@@ -109,8 +110,7 @@ impl StarApi {
                 to: to.0.map(|t| t.checked_add_signed(chrono::Duration::microseconds(999)).unwrap_or(t)),
                 created_by: owner_filter(&auth.0, scope),
             };
-            let total = state.gateway.count_payments(&auth.0, &filter).await?;
-            let payments = if filter.offset < total { state.gateway.payments(&auth.0, &filter).await? } else { vec![] };
+            let (payments, total) = state.gateway.payment_page(&auth.0, &filter).await?;
             Ok(PaymentList {
                 success: true,
                 data: payments.into_iter().map(Into::into).collect(),

@@ -277,20 +277,6 @@ pub struct PaymentList {
     pub pagination: Pagination,
 }
 
-/// `page` (from 1) and `limit` (1–100, default 20), checked.
-pub fn paging(page: Option<i64>, limit: Option<i64>) -> Result<(u64, u64), CoreError> {
-    let page = page.unwrap_or(1);
-    let limit = limit.unwrap_or(20);
-    let mut issues = Vec::new();
-    if page < 1 {
-        issues.push(FieldIssue::new("page", "must be 1 or more"));
-    }
-    if !(1..=100).contains(&limit) {
-        issues.push(FieldIssue::new("limit", "must be between 1 and 100"));
-    }
-    if issues.is_empty() { Ok((page as u64, limit as u64)) } else { Err(CoreError::Validation(issues)) }
-}
-
 /// `POST /payouts`: a payout to a bank account.
 #[derive(Object, Deserialize, Debug)]
 #[oai(skip_serializing_if_is_none)]

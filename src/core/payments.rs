@@ -89,10 +89,18 @@ impl Gateway {
         rows.into_iter().map(|r| store::payment(r, &self.settings().public_url)).collect()
     }
 
-    /// How many payments [`Gateway::payments`] pages through for `filter` (its limit
-    /// and offset aside).
-    pub async fn count_payments(&self, principal: &Principal, filter: &PaymentFilter) -> Result<u64, CoreError> {
-        Ok(filtered(principal, filter).count(&self.store().reader).await?)
+    /// The page of [`Gateway::payments`] that `filter` asks for, and how many payments
+    /// it selects in all (its limit and offset aside). A page past the end is empty.
+    pub async fn payment_page(
+        &self,
+        principal: &Principal,
+        filter: &PaymentFilter,
+    ) -> Result<(Vec<Payment>, u64), CoreError> {
+        let total = filtered(principal, filter).count(&self.store().reader).await?;
+        if filter.offset >= total {
+            return Ok((Vec::new(), total));
+        }
+        Ok((self.payments(principal, filter).await?, total))
     }
 
     /// The payment behind a checkout token (the last segment of its checkout URL).

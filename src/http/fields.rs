@@ -2,7 +2,7 @@
 //! metadata, URLs), each recording a [`FieldIssue`] under the dialect's field name so
 //! a request reports every bad field at once.
 
-use crate::core::{FieldIssue, check_url};
+use crate::core::{CoreError, FieldIssue, check_url};
 
 /// At most `max` characters.
 pub fn check_len(field: &str, value: Option<&str>, max: usize, issues: &mut Vec<FieldIssue>) {
@@ -50,6 +50,21 @@ pub fn check_urls(urls: &[(&str, &Option<String>)], issues: &mut Vec<FieldIssue>
     }
 }
 
+/// A list request's paging, checked: `page` from 1 (default 1), `limit` 1–100 (default
+/// 20); returns `(page, limit)`.
+pub fn paging(page: Option<i64>, limit: Option<i64>) -> Result<(u64, u64), CoreError> {
+    let mut issues = Vec::new();
+    let page = page.unwrap_or(1);
+    if page < 1 {
+        issues.push(FieldIssue::new("page", "must be 1 or more"));
+    }
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        issues.push(FieldIssue::new("limit", "must be between 1 and 100"));
+    }
+    if issues.is_empty() { Ok((page as u64, limit as u64)) } else { Err(CoreError::Validation(issues)) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +86,10 @@ mod tests {
         assert_eq!(issues(|i| check_len("n", Some("abcd"), 3, i)), ["n"]);
         assert!(issues(|i| check_len("n", Some("abc"), 3, i)).is_empty());
         assert_eq!(issues(|i| check_urls(&[("u", &Some("ftp://x".into())), ("v", &None)], i)), ["u"]);
+        assert_eq!(paging(None, None).unwrap(), (1, 20));
+        assert_eq!(paging(Some(3), Some(100)).unwrap(), (3, 100));
+        for (page, limit) in [(Some(0), None), (Some(-1), None), (None, Some(0)), (None, Some(101))] {
+            assert!(paging(page, limit).is_err(), "{page:?} {limit:?}");
+        }
     }
 }
