@@ -90,8 +90,8 @@ pub fn return_url(payment: &crate::core::Payment) -> Option<String> {
         S::Cancelled => payment.urls.cancel.as_ref(),
         S::Created => None,
     }?;
-    let status = poem_openapi::types::ToJSON::to_json(&types::Status::from(payment.status))?;
-    let mut params = vec![("invoice_id", payment.reference.as_str()), ("status", status.as_str().unwrap_or_default())];
+    let status = crate::http::wire::enum_text(&types::Status::from(payment.status));
+    let mut params = vec![("invoice_id", payment.reference.as_str()), ("status", status.as_str())];
     if let Some(txn) = &payment.processor_txn_id {
         params.push(("transaction_id", txn));
     }

@@ -6,10 +6,10 @@ use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 
 use crate::core::{
-    Balance, CaptureMode, CoreError, Currency, Customer, FieldIssue, Money, NewPayment, Payment, PaymentStatus,
-    RedirectUrls, Refund, RefundStatus, Settlement, SettlementStatus, money::major_of,
+    Balance, CaptureMode, CoreError, Currency, Customer, FieldIssue, NewPayment, Payment, PaymentStatus, RedirectUrls,
+    Refund, RefundStatus, Settlement, SettlementStatus, money::major_of,
 };
-use crate::http::fields::{check_email, check_len, check_metadata, check_phone, check_urls};
+use crate::http::fields::{check_email, check_len, check_metadata, check_phone, check_urls, major_amount};
 use crate::http::wire::JsonDecimal;
 
 /// Payment methods the sandbox processor accepts.
@@ -61,7 +61,7 @@ impl CreatePaymentRequest {
             issues.push(FieldIssue::new("invoice_id", "must be 1 to 100 printable characters"));
         }
         let amount = match Currency::parse(&self.currency) {
-            Some(currency) => parse_amount(&self.amount, currency, &mut issues),
+            Some(currency) => major_amount(&self.amount, currency, &mut issues),
             None => {
                 issues.push(FieldIssue::new("currency", "is not a supported currency code"));
                 None
@@ -99,17 +99,6 @@ impl CreatePaymentRequest {
                 notify: None,
             },
         })
-    }
-}
-
-/// Parses an amount of major units in `currency`, recording an issue when it is not one.
-pub fn parse_amount(amount: &JsonDecimal, currency: Currency, issues: &mut Vec<FieldIssue>) -> Option<Money> {
-    match Money::parse_major(amount.as_str(), currency) {
-        Ok(money) => Some(money),
-        Err(e) => {
-            issues.push(FieldIssue::new("amount", e.to_string()));
-            None
-        }
     }
 }
 

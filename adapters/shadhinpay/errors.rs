@@ -139,8 +139,8 @@ impl From<CoreError> for Failure {
                 Failure::new(S::GONE, "PAYMENT_EXPIRED", "The payment link expired before it was paid")
             }
             CoreError::InvalidPaymentState { status } => {
-                let status =
-                    crate::core::PaymentStatus::parse(status).map_or(status, |s| super::types::Status::from(s).wire());
+                let status = crate::core::PaymentStatus::parse(status)
+                    .map_or(status.to_owned(), |s| crate::http::wire::enum_text(&super::types::Status::from(s)));
                 validation(vec![FieldIssue::new(
                     "payment_id",
                     format!("the payment is {status}; only a COMPLETED payment can be refunded"),

@@ -95,6 +95,6 @@ pub fn return_url(payment: &Payment) -> Option<String> {
         PaymentStatus::Cancelled => &payment.urls.cancel,
         PaymentStatus::Created | PaymentStatus::Processing => &None,
     };
-    let status = types::Status::from(payment.status).wire();
-    crate::adapters::with_query(target.as_deref()?, &[("payment_id", &payment.reference), ("status", status)])
+    let status = crate::http::wire::enum_text(&types::Status::from(payment.status));
+    crate::adapters::with_query(target.as_deref()?, &[("payment_id", &payment.reference), ("status", &status)])
 }

@@ -167,19 +167,6 @@ impl Status {
             Status::Refunded => &[PaymentStatus::Refunded],
         }
     }
-
-    /// The status as it appears on the wire (`COMPLETED`).
-    pub fn wire(self) -> &'static str {
-        match self {
-            Status::Initiated => "INITIATED",
-            Status::Processing => "PROCESSING",
-            Status::Completed => "COMPLETED",
-            Status::Failed => "FAILED",
-            Status::Cancelled => "CANCELLED",
-            Status::Expired => "EXPIRED",
-            Status::Refunded => "REFUNDED",
-        }
-    }
 }
 
 /// The created payment.

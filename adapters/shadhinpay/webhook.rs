@@ -29,7 +29,7 @@ use super::types::{Status, refund_id};
 use crate::adapters::{Formatted, WebhookDialect, event_part};
 use crate::core::{Credential, Event, Merchant, Payment, Refund};
 use crate::crypto::hmac_sha256_hex;
-use crate::http::wire::UtcSeconds;
+use crate::http::wire::{UtcSeconds, enum_text};
 
 /// ShadhinPay's formatter and signer.
 pub struct Webhooks;
@@ -37,7 +37,7 @@ pub struct Webhooks;
 fn payment_data(p: &Payment) -> Map<String, Value> {
     let data = json!({
         "payment_id": p.reference,
-        "status": Status::from(p.status).wire(),
+        "status": enum_text(&Status::from(p.status)),
         "amount": p.amount.minor(),
         "currency": p.amount.currency().code(),
         "transaction_id": p.processor_txn_id,

@@ -106,6 +106,6 @@ pub fn return_url(payment: &Payment) -> Option<String> {
         PaymentStatus::Created | PaymentStatus::Processing => None,
         _ => payment.urls.success.as_deref(),
     }?;
-    let status = types::PaymentState::from(payment.status).wire();
-    crate::adapters::with_query(target, &[("order_id", &payment.reference), ("status", status)])
+    let status = crate::http::wire::enum_text(&types::PaymentState::from(payment.status));
+    crate::adapters::with_query(target, &[("order_id", &payment.reference), ("status", &status)])
 }

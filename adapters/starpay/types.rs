@@ -10,7 +10,7 @@ use crate::core::{
     Balance, CaptureMode, CoreError, Currency, Customer, FieldIssue, Money, NewPayment, NewPayout, Payment,
     PaymentStatus, Payout, PayoutStatus, RedirectUrls, check_url, money::major_of,
 };
-use crate::http::fields::{check_email, check_len, check_metadata, check_phone};
+use crate::http::fields::{check_email, check_len, check_metadata, check_phone, major_amount};
 use crate::http::wire::{JsonDecimal, UtcMillis};
 
 /// Payment methods the sandbox processor accepts.
@@ -21,13 +21,7 @@ fn amount_in(amount: &JsonDecimal, currency: &str, issues: &mut Vec<FieldIssue>)
         issues.push(FieldIssue::new("currency", "is not a supported currency code"));
         return None;
     };
-    match Money::parse_major(amount.as_str(), currency) {
-        Ok(money) => Some(money),
-        Err(e) => {
-            issues.push(FieldIssue::new("amount", e.to_string()));
-            None
-        }
-    }
+    major_amount(amount, currency, issues)
 }
 
 fn required(field: &str, value: &str, max: usize, issues: &mut Vec<FieldIssue>) {
@@ -149,18 +143,6 @@ impl PaymentState {
     /// The canonical statuses this one shows.
     pub fn canonical(self) -> Vec<PaymentStatus> {
         PaymentStatus::ALL.iter().copied().filter(|s| PaymentState::from(*s) == self).collect()
-    }
-
-    /// The wire name.
-    pub fn wire(self) -> &'static str {
-        match self {
-            PaymentState::Pending => "pending",
-            PaymentState::Processing => "processing",
-            PaymentState::Completed => "completed",
-            PaymentState::Failed => "failed",
-            PaymentState::Cancelled => "cancelled",
-            PaymentState::Expired => "expired",
-        }
     }
 }
 

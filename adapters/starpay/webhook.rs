@@ -19,7 +19,7 @@ use super::types::{PaymentState, payout_id, transaction_id};
 use crate::adapters::{Formatted, WebhookDialect, event_part, major_number};
 use crate::core::{Credential, Event, Merchant, Payment, Payout, PayoutStatus};
 use crate::crypto::hmac_sha256_hex;
-use crate::http::wire::UtcMillis;
+use crate::http::wire::{UtcMillis, enum_text};
 
 /// StarPay's formatter and signer.
 pub struct Webhooks;
@@ -36,7 +36,7 @@ fn body(event: &Event) -> Option<Value> {
                 "order_id": p.reference,
                 "amount": major_number(&p.amount),
                 "currency": p.amount.currency().code(),
-                "status": PaymentState::from(p.status).wire(),
+                "status": enum_text(&PaymentState::from(p.status)),
                 "payer": p.customer.name,
                 "timestamp": timestamp,
                 "transaction_id": transaction_id(p.id),

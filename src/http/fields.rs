@@ -2,7 +2,8 @@
 //! metadata, URLs), each recording a [`FieldIssue`] under the dialect's field name so
 //! a request reports every bad field at once.
 
-use crate::core::{CoreError, FieldIssue, check_url};
+use crate::core::{CoreError, Currency, FieldIssue, Money, check_url};
+use crate::http::wire::JsonDecimal;
 
 /// At most `max` characters.
 pub fn check_len(field: &str, value: Option<&str>, max: usize, issues: &mut Vec<FieldIssue>) {
@@ -46,6 +47,18 @@ pub fn check_urls(urls: &[(&str, &Option<String>)], issues: &mut Vec<FieldIssue>
     for (field, url) in urls {
         if let Some(url) = url {
             check_url(field, url, issues);
+        }
+    }
+}
+
+/// `amount`: major units of `currency` (a JSON number as written), recording an issue
+/// when it is not one.
+pub fn major_amount(amount: &JsonDecimal, currency: Currency, issues: &mut Vec<FieldIssue>) -> Option<Money> {
+    match Money::parse_major(amount.as_str(), currency) {
+        Ok(money) => Some(money),
+        Err(e) => {
+            issues.push(FieldIssue::new("amount", e.to_string()));
+            None
         }
     }
 }

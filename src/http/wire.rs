@@ -114,6 +114,15 @@ pub fn is_auth_error(err: &poem::Error) -> bool {
     err.status() == poem::http::StatusCode::UNAUTHORIZED
 }
 
+/// The wire name of a value of a dialect's `#[derive(Enum)]` type (`COMPLETED`,
+/// `partially_refunded`), as its JSON shows it.
+pub fn enum_text<T: ToJSON>(value: &T) -> String {
+    match value.to_json() {
+        Some(Value::String(text)) => text,
+        other => other.map(|v| v.to_string()).unwrap_or_default(),
+    }
+}
+
 /// A JSON number kept exactly as written (`2500`, `2500.50`, `1e3`), for amounts.
 /// Needs serde_json's `arbitrary_precision`, which this crate enables.
 #[derive(Debug, Clone, PartialEq, Eq)]
