@@ -45,3 +45,53 @@ pub fn deliveries(event: &Event, merchant: &Merchant, credentials: &[Credential]
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::MerchantStatus;
+
+    fn credential(id: i64, dialect: Dialect) -> Credential {
+        Credential {
+            id,
+            merchant_id: 1,
+            dialect,
+            key_id: format!("key{id}"),
+            secret: format!("secret{id}"),
+            role: None,
+            label: None,
+            extra: serde_json::json!({}),
+            require_signature: false,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn a_merchant_event_makes_one_delivery_per_dialect() {
+        let merchant = Merchant {
+            id: 1,
+            name: "Shop".into(),
+            status: MerchantStatus::Approved,
+            webhook_url: Some("https://shop.example/hooks".into()),
+            ip_allowlist: vec![],
+            rate_limit_per_minute: 0,
+            default_currency: "BDT".into(),
+            created_at: chrono::Utc::now(),
+        };
+        let event = Event {
+            id: 7,
+            merchant_id: 1,
+            event_type: "test.ping".into(),
+            subject_id: None,
+            payload: serde_json::json!({ "data": {} }),
+            created_at: chrono::Utc::now(),
+        };
+        // A second REBORNPAY key issued after another dialect's credential.
+        let credentials =
+            [credential(1, Dialect::Rebornpay), credential(2, Dialect::Shadhinpay), credential(3, Dialect::Rebornpay)];
+        let made = deliveries(&event, &merchant, &credentials);
+        let rebornpay = made.iter().filter(|d| d.dialect == Dialect::Rebornpay).count();
+        assert_eq!(rebornpay, 1, "{made:?}");
+        assert_eq!(made[0].credential_id, Some(1), "the dialect's first credential signs");
+    }
+}
