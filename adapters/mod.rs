@@ -5,6 +5,7 @@
 //! store, and never another dialect.
 
 pub mod payrequest;
+pub mod qrmoney;
 pub mod rebornpay;
 pub mod shadhinpay;
 pub mod starpay;
@@ -18,7 +19,7 @@ use crate::http::openapi::ApiDoc;
 
 /// Every dialect's OpenAPI document.
 pub fn docs() -> Vec<ApiDoc> {
-    vec![rebornpay::doc(), shadhinpay::doc(), starpay::doc(), payrequest::doc()]
+    vec![rebornpay::doc(), shadhinpay::doc(), starpay::doc(), payrequest::doc(), qrmoney::doc()]
 }
 
 /// Mounts every dialect.
@@ -26,7 +27,8 @@ pub fn mount(route: Route, state: &AppState) -> Route {
     let route = rebornpay::mount(route, state, &rebornpay::doc());
     let route = shadhinpay::mount(route, state, &shadhinpay::doc());
     let route = starpay::mount(route, state, &starpay::doc());
-    payrequest::mount(route, state, &payrequest::doc())
+    let route = payrequest::mount(route, state, &payrequest::doc());
+    qrmoney::mount(route, state, &qrmoney::doc())
 }
 
 /// A notification a dialect sends for an event.
@@ -80,7 +82,7 @@ pub fn webhooks(dialect: Dialect) -> Option<&'static dyn WebhookDialect> {
         Dialect::Starpay => Some(&starpay::webhook::Webhooks),
         // PayRequest V1 documents no notifications.
         Dialect::Payrequest => None,
-        Dialect::Qrmoney => None,
+        Dialect::Qrmoney => Some(&qrmoney::webhook::Webhooks),
     }
 }
 
@@ -94,8 +96,19 @@ pub fn return_url(payment: &Payment, credential: Option<&Credential>) -> Option<
         Dialect::Shadhinpay => shadhinpay::return_url(payment),
         Dialect::Starpay => starpay::return_url(payment),
         Dialect::Payrequest => payrequest::return_url(payment, credential),
-        // Not built yet (issue 9): its payments get paybridge's result page.
-        Dialect::Qrmoney => None,
+        Dialect::Qrmoney => qrmoney::return_url(payment),
+    }
+}
+
+/// Checks the dialect identifiers and settings a credential's `extra` holds (QR Money's
+/// `settings`), before the admin API stores them.
+pub fn check_extra(
+    dialect: Dialect,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), crate::core::CoreError> {
+    match dialect {
+        Dialect::Qrmoney => qrmoney::check_extra(extra),
+        _ => Ok(()),
     }
 }
 
@@ -134,13 +147,7 @@ pub fn new_credential(
     let (key, secret) = match dialect {
         Dialect::Rebornpay => rebornpay::new_keys(&mut hex),
         Dialect::Shadhinpay => shadhinpay::new_keys(&mut hex, &mut extra),
-        // Until their dialects are built, the formats their fixtures use.
-        Dialect::Qrmoney => {
-            extra.entry("account_id").or_insert_with(|| account_id.to_string().into());
-            extra.entry("merchant_id").or_insert_with(|| format!("m-{}", hex(4)).into());
-            let token = hex(20);
-            (token.clone(), token)
-        }
+        Dialect::Qrmoney => qrmoney::new_keys(&mut hex, &mut extra, account_id),
         Dialect::Starpay => starpay::new_key(&mut hex),
         Dialect::Payrequest => {
             let token = hex(20);

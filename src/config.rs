@@ -217,7 +217,7 @@ pub struct PayrequestFixture {
     pub psp: Option<String>,
 }
 
-/// `qrmoney = { api_key, account_id, merchant_id }`.
+/// `qrmoney = { api_key, account_id, merchant_id, settings = { fee_percent, max_amount, … } }`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QrmoneyFixture {
@@ -227,6 +227,9 @@ pub struct QrmoneyFixture {
     pub account_id: String,
     /// The merchant id QR Money reports.
     pub merchant_id: String,
+    /// Fees and limits (`adapters::qrmoney::settings`).
+    #[serde(default)]
+    pub settings: Option<serde_json::Value>,
 }
 
 /// StarPay roles, in the provider's order.
@@ -285,6 +288,7 @@ pub fn demo_merchant() -> MerchantFixture {
             api_key: "qr_test_demo".to_owned(),
             account_id: "1001".to_owned(),
             merchant_id: "demo-merchant".to_owned(),
+            settings: None,
         }),
     }
 }
@@ -415,6 +419,12 @@ impl Config {
                     return bad(key(&format!("ip_allowlist[{j}]")), "must be an IP address or CIDR range");
                 }
             }
+            if let Some(settings) = m.qrmoney.as_ref().and_then(|q| q.settings.as_ref())
+                && let Err(err) = crate::adapters::qrmoney::settings::Settings::parse(settings)
+            {
+                let detail = err.details().iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>();
+                return bad(key("qrmoney.settings"), &detail.join("; "));
+            }
             for (j, user) in m.starpay_users.iter().enumerate() {
                 if !STARPAY_ROLES.contains(&user.role.as_str()) {
                     return bad(
@@ -487,7 +497,12 @@ impl MerchantFixture {
         }
         if let Some(q) = &self.qrmoney {
             credentials.push(CredentialSeed {
-                extra: serde_json::json!({ "account_id": q.account_id, "merchant_id": q.merchant_id }),
+                extra: match &q.settings {
+                    Some(settings) => serde_json::json!({
+                        "account_id": q.account_id, "merchant_id": q.merchant_id, "settings": settings,
+                    }),
+                    None => serde_json::json!({ "account_id": q.account_id, "merchant_id": q.merchant_id }),
+                },
                 ..cred(Dialect::Qrmoney, &q.api_key, &q.api_key)
             });
         }

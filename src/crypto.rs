@@ -2,11 +2,18 @@
 //! and return codes. Comparisons of secrets are constant-time.
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Sha256, Sha512};
 
 /// Lowercase hex HMAC-SHA256 of `message` under `key`.
 pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Lowercase hex HMAC-SHA512 of `message` under `key` (QR Money's notifications).
+pub fn hmac_sha512_hex(key: &[u8], message: &[u8]) -> String {
+    let mut mac = <Hmac<Sha512> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(message);
     hex::encode(mac.finalize().into_bytes())
 }
@@ -36,6 +43,14 @@ mod tests {
     fn md5_matches_rfc_1321() {
         assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn hmac_sha512_matches_rfc_4231_case_2() {
+        assert_eq!(
+            hmac_sha512_hex(b"Jefe", b"what do ya want for nothing?"),
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
+        );
     }
 
     #[test]

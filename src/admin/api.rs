@@ -153,6 +153,7 @@ impl AdminApi {
                 Some(_) => return Err(CoreError::invalid("extra", "must be a JSON object")),
             };
             let (key_id, secret, extra) = crate::adapters::new_credential(dialect, given);
+            crate::adapters::check_extra(dialect, extra.as_object().unwrap_or(&serde_json::Map::new()))?;
             let role = match (dialect, req.role) {
                 (Dialect::Starpay, Some(role)) if crate::config::STARPAY_ROLES.contains(&role.as_str()) => Some(role),
                 (Dialect::Starpay, _) => {
@@ -196,7 +197,7 @@ impl AdminApi {
     }
 
     /// Change a credential: require (or stop requiring) signed requests; change a
-    /// StarPay user's role.
+    /// StarPay user's role; set dialect settings (QR Money's fees and limits).
     #[oai(path = "/credentials/:id", method = "patch", tag = "Tag::Credentials")]
     async fn update_credential(
         &self,
@@ -212,8 +213,19 @@ impl AdminApi {
             {
                 return Err(CoreError::invalid("role", "must be super_admin, admin, merchant, partner or api_user"));
             }
-            let change =
-                CredentialPatch { require_signature: req.require_signature, role: req.role, ..Default::default() };
+            let given: Option<serde_json::Map<_, _>> = req.extra.map(|extra| extra.into_iter().collect());
+            if let Some(given) = &given {
+                let credential = state.gateway.credential(id.0).await?;
+                let mut extra = credential.extra.as_object().cloned().unwrap_or_default();
+                extra.extend(given.clone());
+                crate::adapters::check_extra(credential.dialect, &extra)?;
+            }
+            let change = CredentialPatch {
+                require_signature: req.require_signature,
+                role: req.role,
+                extra: given,
+                ..Default::default()
+            };
             Ok(state.gateway.update_credential(id.0, change).await?.into())
         };
         R::ok(result.await)

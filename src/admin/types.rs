@@ -178,6 +178,9 @@ pub struct UpdateCredential {
     pub require_signature: Option<bool>,
     /// A StarPay user's new role (super_admin, admin, merchant, partner, api_user).
     pub role: Option<String>,
+    /// Dialect identifiers and settings to set, key by key (the rest are kept): e.g. a
+    /// QR Money credential's `settings` (fees and limits, see the README).
+    pub extra: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 /// A credential, secret included (the admin API is the place to read it).

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::http::fields as payer;
 use crate::sandbox::codes;
 use crate::sandbox::instrument::{Card, PaymentInstrument, Wallet};
 
@@ -74,41 +75,20 @@ impl CheckoutForm {
     pub fn instrument(&self, method: &str) -> Result<PaymentInstrument, FieldErrors> {
         let mut errors = FieldErrors::new();
         if method == "card" {
-            let name = text(&self.card_name);
-            if !(2..=100).contains(&name.chars().count())
-                || !name.chars().all(|c| c.is_alphabetic() || " .'-".contains(c))
-            {
-                errors.insert("card_name", error("025"));
-            }
-            let email = text(&self.email);
-            let valid_email = email.len() <= 254
-                && email
-                    .split_once('@')
-                    .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.ends_with('.'));
-            if !valid_email {
-                errors.insert("email", error("009"));
-            }
-            let phone = text(&self.phone);
-            let digits = phone.chars().filter(char::is_ascii_digit).count();
-            if !(6..=20).contains(&digits) || !phone.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) {
-                errors.insert("phone", error("033"));
-            }
-            for (field, value, code) in
-                [("address", &self.address, "034"), ("city", &self.city, "035"), ("state", &self.state, "036")]
-            {
-                if !(2..=100).contains(&text(value).chars().count()) {
+            let checks = [
+                ("card_name", payer::valid_name(text(&self.card_name)), "025"),
+                ("email", payer::valid_email(text(&self.email)), "009"),
+                ("phone", payer::valid_phone(text(&self.phone)), "033"),
+                ("address", payer::valid_line(text(&self.address)), "034"),
+                ("city", payer::valid_line(text(&self.city)), "035"),
+                ("state", payer::valid_line(text(&self.state)), "036"),
+                ("postal_code", payer::valid_postal_code(text(&self.postal_code)), "010"),
+                ("country", payer::valid_country(text(&self.country)), "037"),
+            ];
+            for (field, valid, code) in checks {
+                if !valid {
                     errors.insert(field, error(code));
                 }
-            }
-            let postal = text(&self.postal_code);
-            if !(2..=12).contains(&postal.len())
-                || !postal.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
-            {
-                errors.insert("postal_code", error("010"));
-            }
-            let country = text(&self.country).to_ascii_uppercase();
-            if country.len() != 2 || country.parse::<iso_country::Country>().is_err() {
-                errors.insert("country", error("037"));
             }
             match Card::parse(text(&self.card_number), text(&self.card_expiry), text(&self.card_cvv), "") {
                 Ok(card) if errors.is_empty() => return Ok(PaymentInstrument::Card(card)),

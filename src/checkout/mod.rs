@@ -4,6 +4,10 @@
 //! path as the sandbox control API — then redirects to the dialect's return URL with its
 //! parameters (see `adapters::return_url`), or to this page's result.
 //!
+//! A card payment awaiting its issuer (QR Money's `4000 0000 0000 0002`) is decided at
+//! `/checkout/{token}/challenge`, the sandbox's 3-D Secure challenge: the customer
+//! approves it or fails authentication (declined, code 004).
+//!
 //! A submission carries a CSRF token (an HMAC of the checkout token under the
 //! configured `checkout_secret`). A second submission — two tabs, a double click, a
 //! replayed POST — charges nothing: the core completes a payment once, and the repeat
@@ -19,16 +23,18 @@ use poem::web::{Data, Html, Path, Query};
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
 use serde::Deserialize;
 
-use crate::core::{CoreError, Merchant, Payment, PaymentStatus};
+use crate::core::{AttemptLog, CheckoutOutcome, CoreError, Merchant, Payment, PaymentStatus};
 use crate::crypto::{hmac_sha256_hex, verify_hmac_sha256_hex};
 use crate::http::{AppState, MAX_BODY_BYTES};
 use crate::sandbox::{Processor, Sandbox};
 use form::{CheckoutForm, FieldErrors, METHODS};
-use view::{MissingPage, PayPage, ResultPage, Summary};
+use view::{ChallengePage, MissingPage, PayPage, ResultPage, Summary};
 
-/// Mounts `GET` and `POST /checkout/{token}`.
+/// Mounts `GET` and `POST /checkout/{token}` and its `/challenge`.
 pub fn mount(route: Route, state: &AppState) -> Route {
-    route.at("/checkout/:token", get(show).post(submit).data(state.clone()))
+    route
+        .at("/checkout/:token", get(show).post(submit).data(state.clone()))
+        .at("/checkout/:token/challenge", get(challenge).post(answer_challenge).data(state.clone()))
 }
 
 /// The CSRF token of a checkout's form.
@@ -122,7 +128,7 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
         return redirect(&state, &token, &payment).await;
     }
     let outcome = if form.action == "cancel" {
-        crate::core::CheckoutOutcome::Cancelled
+        CheckoutOutcome::Cancelled
     } else {
         let (method, fixed) = method_for(&payment, form.method.as_deref());
         match form.instrument(&method) {
@@ -134,11 +140,78 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
             }
         }
     };
-    match state.gateway.complete_checkout(&token, outcome).await {
-        Ok(done) => redirect(&state, &token, &done).await,
+    finish(&state, &token, outcome).await
+}
+
+/// True while a card payment waits for its issuer: the challenge can decide it.
+fn awaiting_challenge(payment: &Payment) -> bool {
+    payment.status == PaymentStatus::Processing
+        && payment.authorized_at.is_none()
+        && payment.method.as_deref() == Some("card")
+}
+
+/// `GET /checkout/{token}/challenge`.
+#[handler]
+async fn challenge(state: Data<&AppState>, Path(token): Path<String>) -> Response {
+    let (payment, merchant) = match load(&state, &token).await {
+        Ok(found) => found,
+        Err(err) => return failure(&err),
+    };
+    if !awaiting_challenge(&payment) {
+        return result(&state, &payment, &merchant).await;
+    }
+    let card = payment.instrument.as_ref().map_or_else(String::new, |i| {
+        format!("{} •••• {}", i.brand.as_deref().unwrap_or("card"), i.last4.as_deref().unwrap_or(""))
+    });
+    let summary = Summary::new(&payment, &merchant, crate::core::now());
+    html(StatusCode::OK, ChallengePage { summary, csrf: csrf_for(&state, &token), token, card })
+}
+
+#[derive(Deserialize, Default)]
+struct ChallengeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// `POST /checkout/{token}/challenge`: approve, or fail authentication (004).
+#[handler]
+async fn answer_challenge(state: Data<&AppState>, Path(token): Path<String>, body: Body) -> Response {
+    let payment = match state.gateway.payment_by_checkout_token(&token).await {
+        Ok(payment) => payment,
+        Err(err) => return failure(&err),
+    };
+    let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.unwrap_or_default();
+    let form: ChallengeForm = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    if !verify_hmac_sha256_hex(&state.checkout_secret, format!("checkout:{token}").as_bytes(), &form.csrf) {
+        return missing(StatusCode::FORBIDDEN, "This form has expired", "Reload the payment page and try again.");
+    }
+    if !awaiting_challenge(&payment) {
+        return redirect(&state, &token, &payment).await;
+    }
+    let txn_id = payment.processor_txn_id.clone().unwrap_or_else(|| crate::sandbox::transaction_id("card"));
+    let outcome = match form.action.as_str() {
+        "approve" => CheckoutOutcome::Approved { processor_txn_id: txn_id, method: "card".into(), instrument: None },
+        "fail" => CheckoutOutcome::Declined {
+            processor_txn_id: Some(txn_id),
+            method: Some("card".into()),
+            instrument: payment.instrument.clone(),
+            attempt: AttemptLog { code: "004".into(), message: crate::sandbox::codes::known("004").into() },
+        },
+        _ => return missing(StatusCode::BAD_REQUEST, "Unknown answer", "Choose approve or fail."),
+    };
+    finish(&state, &token, outcome).await
+}
+
+/// Completes the checkout with `outcome` and sends the customer on; a repeat of a
+/// submission that already decided the payment goes where the first went.
+async fn finish(state: &AppState, token: &str, outcome: CheckoutOutcome) -> Response {
+    match state.gateway.complete_checkout(token, outcome).await {
+        Ok(done) => redirect(state, token, &done).await,
         Err(CoreError::PaymentAlreadyCompleted | CoreError::PaymentExpired) => {
-            match state.gateway.payment_by_checkout_token(&token).await {
-                Ok(now) => redirect(&state, &token, &now).await,
+            match state.gateway.payment_by_checkout_token(token).await {
+                Ok(now) => redirect(state, token, &now).await,
                 Err(err) => failure(&err),
             }
         }

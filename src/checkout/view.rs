@@ -178,6 +178,20 @@ pub struct ResultPage {
     pub return_url: Option<String>,
 }
 
+/// The sandbox's 3-D Secure challenge of a card payment awaiting its issuer.
+#[derive(Template)]
+#[template(path = "checkout/challenge.html")]
+pub struct ChallengePage {
+    /// Summary.
+    pub summary: Summary,
+    /// Checkout token.
+    pub token: String,
+    /// CSRF token.
+    pub csrf: String,
+    /// "visa •••• 0002", or empty.
+    pub card: String,
+}
+
 /// A page with no payment behind it.
 #[derive(Template)]
 #[template(path = "checkout/missing.html")]

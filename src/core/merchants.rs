@@ -79,6 +79,9 @@ pub struct CredentialPatch {
     /// Suspend (`true`: the key stops working at once, `user.suspended` for users) or
     /// reinstate (`false`).
     pub suspended: Option<bool>,
+    /// Dialect identifiers and settings to set: each top-level key replaces the
+    /// credential's own (QR Money's `settings`); keys not given are kept.
+    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Gateway {
@@ -259,6 +262,14 @@ impl Gateway {
                 return Err(CoreError::invalid("role", "only a user (a credential with a role) has a role"));
             }
             update.role = Set(Some(role));
+        }
+        if let Some(given) = change.extra {
+            let mut extra = match row.extra.clone() {
+                serde_json::Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            };
+            extra.extend(given);
+            update.extra = Set(serde_json::Value::Object(extra));
         }
         let newly_suspended = change.suspended == Some(true) && row.status == "active";
         if let Some(suspended) = change.suspended {

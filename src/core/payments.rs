@@ -8,8 +8,8 @@ use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
 use super::store::{self, entities::payment};
 use super::{
-    AttemptLog, CaptureMode, CoreError, Entity, EventType, Gateway, Instrument, Payment, PaymentFilter, PaymentStatus,
-    Principal,
+    AttemptLog, CaptureMode, CoreError, Currency, Entity, EventType, Gateway, Instrument, Payment, PaymentFilter,
+    PaymentStatus, Principal,
 };
 
 /// How a checkout ended, as the processor reports it.
@@ -101,6 +101,30 @@ impl Gateway {
             return Ok((Vec::new(), total));
         }
         Ok((self.payments(principal, filter).await?, total))
+    }
+
+    /// How many of the principal's merchant's payments in its dialect namespace, in
+    /// `currency`, with one of `statuses`, were created at or after `since`, and their
+    /// total in minor units (for limits such as "at most 10 payments a day").
+    pub async fn payment_usage(
+        &self,
+        principal: &Principal,
+        statuses: &[PaymentStatus],
+        currency: Currency,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(u64, i64), CoreError> {
+        use sea_orm::sea_query::{Alias, Expr, Func};
+        let filter = PaymentFilter { statuses: statuses.to_vec(), from: Some(since), ..PaymentFilter::default() };
+        let row: Option<(i64, Option<i64>)> = filtered(principal, &filter)
+            .filter(payment::Column::Currency.eq(currency.code()))
+            .select_only()
+            .expr(Func::cast_as(Func::count(Expr::col(payment::Column::Id)), Alias::new("BIGINT")))
+            .expr(Func::cast_as(Func::sum(Expr::col(payment::Column::Amount)), Alias::new("BIGINT")))
+            .into_tuple()
+            .one(&self.store().reader)
+            .await?;
+        let (count, total) = row.unwrap_or_default();
+        Ok((u64::try_from(count).unwrap_or_default(), total.unwrap_or_default()))
     }
 
     /// The payment behind a checkout token (the last segment of its checkout URL).

@@ -314,6 +314,14 @@ pub struct Payment {
     pub created_by: Option<i64>,
 }
 
+impl Payment {
+    /// The checkout token: the last segment of its checkout URL, the capability the
+    /// hosted checkout and the sandbox control API take.
+    pub fn checkout_token(&self) -> &str {
+        self.checkout_url.rsplit('/').next().unwrap_or_default()
+    }
+}
+
 /// A refund.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refund {

@@ -13,6 +13,7 @@ mod conformance;
 mod idempotency;
 mod openapi;
 mod payrequest;
+mod qrmoney;
 mod rebornpay_account;
 mod rebornpay_auth;
 mod rebornpay_payments;

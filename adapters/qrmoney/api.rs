@@ -1,0 +1,190 @@
+//! The three QR Money operations. The create is host-to-host: the card arrives in the
+//! request, the account's limits are checked, and the sandbox processor charges it
+//! before the answer is sent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{OpenApi, Tags};
+
+use super::auth::ApiKeyAuth;
+use super::errors::Reply;
+use super::settings::{Attempt, Settings, Usage, periods};
+use super::types::*;
+use crate::core::{
+    AttemptLog, CheckoutOutcome, CoreError, Entity, Gateway, Payment, PaymentStatus, Principal, RefundAmount,
+};
+use crate::http::AppState;
+use crate::http::wire::Wire;
+use crate::sandbox::instrument::PaymentInstrument;
+use crate::sandbox::{Processor, Sandbox, codes};
+
+#[derive(Tags)]
+enum Tag {
+    /// Card payment requests, their status and refunds.
+    Payments,
+}
+
+/// How often a create retries when its fresh reference is taken.
+const REFERENCE_ATTEMPTS: usize = 5;
+
+/// Payments that count towards the daily and monthly limits: approved or awaiting the
+/// issuer.
+const COUNTED: &[PaymentStatus] =
+    &[PaymentStatus::Processing, PaymentStatus::Succeeded, PaymentStatus::PartiallyRefunded, PaymentStatus::Refunded];
+
+/// One lock per merchant with count or total limits: its creates check the usage and
+/// charge one at a time, so concurrent requests cannot together exceed a limit.
+static USAGE_LOCKS: LazyLock<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
+
+fn usage_lock(merchant_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+    let mut locks = USAGE_LOCKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    locks.entry(merchant_id).or_default().clone()
+}
+
+/// The QR Money API.
+pub struct QrApi;
+
+/// True when `account_id` is the API key's account.
+fn own_account(principal: &Principal, account_id: &str) -> bool {
+    match principal.credential().extra.get("account_id") {
+        Some(serde_json::Value::String(id)) => id == account_id,
+        Some(serde_json::Value::Number(id)) => id.to_string() == account_id,
+        _ => false,
+    }
+}
+
+/// A payment request id from the path; anything else finds nothing.
+fn request_id(text: &str) -> Result<i64, CoreError> {
+    text.trim().parse().map_err(|_| CoreError::NotFound(Entity::Payment))
+}
+
+async fn usage(gateway: &Gateway, principal: &Principal, payment: &Attempt<'_>) -> Result<Usage, CoreError> {
+    let (day, month) = periods(crate::core::now());
+    let unit = payment.amount.currency();
+    Ok(Usage {
+        day: gateway.payment_usage(principal, COUNTED, unit, day).await?,
+        month: gateway.payment_usage(principal, COUNTED, unit, month).await?,
+    })
+}
+
+impl CreateResponse {
+    fn new(payment: &Payment, recipient: &str) -> CreateResponse {
+        let status = PaymentRequestStatus::new(payment, recipient);
+        let challenge_required = status.transaction_status_id == 3;
+        let redirect_url = if challenge_required {
+            Some(format!("{}/challenge", payment.checkout_url))
+        } else {
+            super::return_url(payment)
+        };
+        CreateResponse { payment_request_id: payment.id, status, redirect_url, challenge_required }
+    }
+}
+
+#[OpenApi]
+impl QrApi {
+    /// Create a card payment request (host to host): the card is charged at once and
+    /// the answer is its status. A declined card is not an error: it answers 200 with
+    /// `transactionStatusId` 2 and the reason in `lastLog`. A card the issuer wants to
+    /// authenticate answers `transactionStatusId` 3 and `challengeRequired`, with the
+    /// challenge page in `redirectUrl`.
+    #[oai(path = "/payments/h2h/:accountId", method = "post", tag = "Tag::Payments")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        /// Your account id (from the dashboard).
+        #[oai(name = "accountId")]
+        account_id: Path<String>,
+        body: Json<Wire<CreatePaymentRequest>>,
+    ) -> Reply<CreateResponse> {
+        let result = async {
+            let principal = &auth.0;
+            if !own_account(principal, &account_id) {
+                return Err(CoreError::NotFound(Entity::Merchant));
+            }
+            let checked = body.0.into_result()?.check()?;
+            let settings = Settings::of(principal.credential())?;
+            let attempt = Attempt {
+                amount: checked.payment.amount,
+                country: &checked.country,
+                origin_domain: checked.origin_domain.as_deref(),
+            };
+            let lock = settings.counts_usage().then(|| usage_lock(principal.merchant_id()));
+            let _one_at_a_time = match &lock {
+                Some(lock) => Some(lock.lock().await),
+                None => None,
+            };
+            let usage = match lock {
+                Some(_) => usage(&state.gateway, principal, &attempt).await?,
+                None => Usage::default(),
+            };
+            let decline = settings.decline(&attempt, usage);
+            let mut command = checked.payment;
+            let mut tries = 1;
+            let payment = loop {
+                match state.gateway.create_payment(principal, command.clone()).await {
+                    Err(CoreError::DuplicateReference) if tries < REFERENCE_ATTEMPTS => {
+                        tries += 1;
+                        command.reference = new_reference();
+                    }
+                    other => break other?,
+                }
+            };
+            let card = PaymentInstrument::Card(checked.card);
+            let outcome = match decline {
+                // The account's own limits: declined before any processor sees it.
+                Some(code) => CheckoutOutcome::Declined {
+                    processor_txn_id: None,
+                    method: Some("card".into()),
+                    instrument: card.describe("card"),
+                    attempt: AttemptLog { code: code.to_owned(), message: codes::known(code).to_owned() },
+                },
+                None => Sandbox.charge(&payment, &card),
+            };
+            let payment = state.gateway.complete_checkout(payment.checkout_token(), outcome).await?;
+            Ok(CreateResponse::new(&payment, &principal.merchant().name))
+        };
+        Reply::from_result(result.await)
+    }
+
+    /// A payment request's status, with its transaction and last attempt.
+    #[oai(path = "/payment-requests/status/:id", method = "get", tag = "Tag::Payments")]
+    async fn status(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        /// The payment request identifier from the create response.
+        id: Path<String>,
+    ) -> Reply<PaymentRequestStatus> {
+        let result = async {
+            let payment = state.gateway.payment_by_id(&auth.0, request_id(&id)?).await?;
+            Ok(PaymentRequestStatus::new(&payment, &auth.0.merchant().name))
+        };
+        Reply::from_result(result.await)
+    }
+
+    /// Refund a paid payment request in full. The refund is `pending` until reviewed in
+    /// paybridge's admin refund queue; asking again answers the same refund.
+    #[oai(path = "/payments/h2h/refund/:id", method = "get", tag = "Tag::Payments")]
+    async fn refund(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        /// The payment request identifier.
+        id: Path<String>,
+    ) -> Reply<RefundResponse> {
+        let result = async {
+            let payment = state.gateway.payment_by_id(&auth.0, request_id(&id)?).await?;
+            // One full refund per payment request: a repeated GET finds the first.
+            let key = format!("qrmoney:refund:{}", payment.id);
+            let refund =
+                state.gateway.request_refund(&auth.0, &payment.reference, RefundAmount::Rest, None, Some(&key)).await?;
+            Ok(refund.into())
+        };
+        Reply::from_result(result.await)
+    }
+}

@@ -1,0 +1,104 @@
+//! QR Money H2H (`../shared/seeds/qrmoney-h2h.txt`), mounted at `/qrmoney` (the
+//! provider's paths under it), Swagger UI at `/qrmoney/docs`.
+//!
+//! - `auth`: `X-API-Key`, the merchant's status, allow-list and rate limit.
+//! - `api`: the card payment request (charged at once), its status, its refund.
+//! - `types`: the request and its checks, the status object, the seed's status ids.
+//! - `settings`: the account's fee and limits (decline codes 014, 018–024, 047).
+//! - `errors`: `CoreError` → problem details with the seed's codes.
+//! - `webhook`: form-encoded notifications signed with `X-Signature`.
+
+mod api;
+mod auth;
+mod errors;
+pub mod settings;
+mod types;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use poem::Route;
+use poem_openapi::OpenApiService;
+
+use crate::core::{CoreError, Payment, PaymentStatus};
+use crate::http::AppState;
+use crate::http::openapi::ApiDoc;
+
+/// Where the dialect is mounted.
+pub const BASE: &str = "/qrmoney";
+
+const DESCRIPTION: &str = "\
+QR Money Solutions' host-to-host card payments as paybridge emulates them: point an \
+existing integration at `<paybridge>/qrmoney` instead of `https://apay.qrmoneysolutions.com`.
+
+* Authenticate with `X-API-Key`; a missing or unknown key answers `401` with code `048`. \
+`{accountId}` in the create path is your account id; another answers `404` `043`.
+* `POST /payments/h2h/{accountId}` charges the card at once (sandbox: see the README's \
+test cards) and answers the payment request's status plus `paymentRequestId`, \
+`redirectUrl` and `challengeRequired`. Declines are answers, not errors: \
+`transactionStatusId` 2 with the code and message in `lastLog` (001–024, 047, 998, 999). \
+Card `4000 0000 0000 0002` needs 3-D Secure: `transactionStatusId` 3, and \
+`redirectUrl` is the challenge page where the customer approves or fails it.
+* Status ids as QR Money's table: `paymentRequestStatusId` 1 paid, 2 unpaid, 3 cancelled; \
+`transactionStatusId` 0 waiting, 1 approved, 2 declined, 3 pending.
+* Units USD, EUR, BTC (8 decimals), USDT (6) and other ISO 4217 codes at their precision.
+* A bad field answers `400` problem details: `code` is QR Money's (025–048; 009 email, \
+010 postal code) and `errors` lists every bad field with its code.
+* Your account's limits decline with their codes: blocked origin domain 014, max/min \
+amount 018/019, currency 020, daily/monthly count 021/022 and total 023/024, country 047 \
+(set by paybridge's admin API, see the README).
+* Notifications: `POST application/x-www-form-urlencoded` to `notifyUrl` once a payment \
+is approved, declined, cancelled or expired, with `X-Signature` = \
+Base64(hex(HMAC-SHA512(API key, raw body))).
+* `GET /payments/h2h/refund/{id}` refunds a paid request in full; the refund is \
+`pending` until reviewed in paybridge's admin queue, and asking again answers the same \
+refund. Any POST may carry `Idempotency-Key`.";
+
+fn service() -> OpenApiService<api::QrApi, ()> {
+    crate::http::openapi::dialect_service(api::QrApi, "QR Money H2H API (paybridge)", DESCRIPTION).server(BASE)
+}
+
+/// The OpenAPI document.
+pub fn doc() -> ApiDoc {
+    ApiDoc::from_service("qrmoney", &service()).require_all_security()
+}
+
+/// Mounts the API and its docs.
+pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
+    let admission = auth::QrAuth::new(state.clone());
+    let unknown_routes = Some(errors::no_such_endpoint as fn(_) -> _);
+    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission, unknown_routes);
+    doc.mount(route.nest(BASE, api), BASE)
+}
+
+/// QR Money key material: one API key, plus the account and merchant ids.
+pub fn new_keys(
+    hex: &mut impl FnMut(usize) -> String,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+    account_id: u32,
+) -> (String, String) {
+    extra.entry("account_id").or_insert_with(|| account_id.to_string().into());
+    extra.entry("merchant_id").or_insert_with(|| format!("m-{}", hex(4)).into());
+    let key = format!("qr_{}", hex(20));
+    (key.clone(), key)
+}
+
+/// Checks a credential's `extra`: `settings`, when present, must be valid settings.
+pub fn check_extra(extra: &serde_json::Map<String, serde_json::Value>) -> Result<(), CoreError> {
+    match extra.get("settings") {
+        None | Some(serde_json::Value::Null) => Ok(()),
+        Some(settings) => settings::Settings::parse(settings).map(|_| ()),
+    }
+}
+
+/// Where the customer goes once `payment` is decided: `successUrl` after an approval,
+/// `failureUrl` after a decline, cancellation or expiry, as given.
+pub fn return_url(payment: &Payment) -> Option<String> {
+    match payment.status {
+        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => {
+            payment.urls.success.clone()
+        }
+        PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired => payment.urls.failure.clone(),
+        PaymentStatus::Created | PaymentStatus::Processing => None,
+    }
+}

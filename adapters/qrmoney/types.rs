@@ -1,0 +1,396 @@
+//! QR Money's wire types and their translation to and from the core: the card payment
+//! request with its checks (each bad field gets the seed's code), the status object,
+//! and the seed's status ids.
+//!
+//! | payment | `paymentRequestStatusId` | `transactionStatusId` | `lastLog.code` |
+//! |---|---|---|---|
+//! | created, not charged yet | 2 unpaid | 0 waiting | — |
+//! | awaiting the issuer (3-D Secure challenge) | 2 unpaid | 3 pending | — |
+//! | approved (and refunded later) | 1 paid | 1 approved | `000` |
+//! | declined | 2 unpaid | 2 declined | the decline code (001–024, 047, 998, 999) |
+//! | cancelled | 3 cancelled | 2 declined | `012` |
+//! | expired | 3 cancelled | 2 declined | `013` |
+//!
+//! `id`, `paymentRequestId` and `transactionId` are the same number: a host-to-host
+//! payment request has exactly one transaction, and either id finds it at
+//! `/payment-requests/status/{id}` and `/payments/h2h/refund/{id}`. `transactionNumber`
+//! is the processor's transaction id (`CRD…`).
+
+use std::collections::BTreeMap;
+
+use poem_openapi::Object;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::core::{
+    CaptureMode, CoreError, Currency, Customer, FieldIssue, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund,
+};
+use crate::http::fields::{self, check_len, check_urls, major_amount};
+use crate::http::wire::JsonDecimal;
+use crate::sandbox::codes;
+use crate::sandbox::instrument::Card;
+
+/// `POST /payments/h2h/{accountId}`: a card payment request. The card number and CVV
+/// are reduced to brand and last four digits before anything is kept.
+#[derive(Object, Deserialize)]
+#[oai(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePaymentRequest {
+    /// Card holder name (025).
+    pub name: String,
+    /// Card number, Luhn-valid (040). Sandbox: `4000 0000 0000 NNNC` declines with code
+    /// NNN, `4000 0000 0000 000C` asks for a 3-D Secure challenge.
+    pub number: String,
+    /// Card expiration, `MM/YY`, not in the past (041).
+    pub expiration: String,
+    /// Card CVV, 3 or 4 digits (042).
+    pub cvv: String,
+    /// Payer email address (009).
+    pub email: String,
+    /// Payer phone number (033).
+    pub phone_number: String,
+    /// Payer address (034).
+    pub address: String,
+    /// Payer city (035).
+    pub city: String,
+    /// Payer state name or code, e.g. Florida or FL (036).
+    pub state: String,
+    /// Payer postal code (010).
+    pub postal_code: String,
+    /// Payer country, ISO 3166-1 alpha-2, e.g. US (037).
+    pub country: String,
+    /// Payer birth date, `YYYYMMDD` (044).
+    pub birth_date: Option<String>,
+    /// Payment amount in major units, e.g. 10.50, at most the unit's precision (026).
+    pub amount: JsonDecimal,
+    /// Payment currency: USD, EUR, BTC, USDT or another ISO 4217 code (027).
+    pub unit: String,
+    /// The merchant's own reference, free text up to 255 characters (028).
+    pub reference_id: Option<String>,
+    /// Payment notes, up to 1000 characters (028).
+    pub notes: Option<String>,
+    /// The domain the payment comes from, e.g. `shop.example.com` (032).
+    pub origin_domain: Option<String>,
+    /// Where the status notification is POSTed (029).
+    pub notify_url: Option<String>,
+    /// Where the customer goes after a successful payment (030).
+    pub success_url: Option<String>,
+    /// Where the customer goes after a failed payment (031).
+    pub failure_url: Option<String>,
+    /// The payer's browser (3-D Secure data); accepted and not used by the sandbox.
+    pub browser_info: Option<BTreeMap<String, Value>>,
+    /// Wallet token data (Google/Apple Pay); accepted and not used by the sandbox.
+    pub wallet: Option<BTreeMap<String, Value>>,
+}
+
+/// A checked request: the card (brand and last four) and the payment to create.
+pub struct Checked {
+    /// The card.
+    pub card: Card,
+    /// The payment.
+    pub payment: NewPayment,
+    /// The payer's country, upper case.
+    pub country: String,
+    /// The origin domain, lower case.
+    pub origin_domain: Option<String>,
+}
+
+/// A fresh internal reference (QR Money's `referenceId` is the merchant's free text
+/// and need not be unique, so the core's unique reference is paybridge's own).
+pub fn new_reference() -> String {
+    format!("qr_{:016x}", rand::rng().random::<u64>())
+}
+
+fn trimmed(text: &str) -> &str {
+    text.trim()
+}
+
+fn valid_birth_date(date: &str) -> bool {
+    date.len() == 8 && chrono::NaiveDate::parse_from_str(date, "%Y%m%d").is_ok()
+}
+
+impl CreatePaymentRequest {
+    /// Checks every field, reporting each bad one (its code follows from its name).
+    pub fn check(self) -> Result<Checked, CoreError> {
+        let mut issues = Vec::new();
+        let mut require = |field: &str, valid: bool, what: &str| {
+            if !valid {
+                issues.push(FieldIssue::new(field, what));
+            }
+        };
+        require("name", fields::valid_name(trimmed(&self.name)), "must be 2–100 letters");
+        require("email", fields::valid_email(trimmed(&self.email)), "must be an email address");
+        require("phoneNumber", fields::valid_phone(trimmed(&self.phone_number)), "must be 6–20 digits");
+        require("address", fields::valid_line(trimmed(&self.address)), "must be 2–100 characters");
+        require("city", fields::valid_line(trimmed(&self.city)), "must be 2–100 characters");
+        require("state", fields::valid_line(trimmed(&self.state)), "must be 2–100 characters");
+        require("postalCode", fields::valid_postal_code(trimmed(&self.postal_code)), "must be 2–12 letters or digits");
+        require("country", fields::valid_country(trimmed(&self.country)), "must be an ISO 3166-1 alpha-2 code");
+        let birth_date = self.birth_date.as_deref().map(trimmed).filter(|d| !d.is_empty());
+        require("birthDate", birth_date.is_none_or(valid_birth_date), "must be a date as YYYYMMDD");
+        let origin = self.origin_domain.as_deref().map(trimmed).filter(|d| !d.is_empty());
+        require("originDomain", origin.is_none_or(super::settings::valid_domain), "must be a domain name");
+        check_len("referenceId", self.reference_id.as_deref(), 255, &mut issues);
+        check_len("notes", self.notes.as_deref(), 1000, &mut issues);
+        check_urls(
+            &[("notifyUrl", &self.notify_url), ("successUrl", &self.success_url), ("failureUrl", &self.failure_url)],
+            &mut issues,
+        );
+        let card = Card::parse(trimmed(&self.number), trimmed(&self.expiration), trimmed(&self.cvv), "")
+            .map_err(|card_issues| {
+                issues.extend(card_issues.into_iter().map(|issue| match issue.field.as_str() {
+                    "expiry" => FieldIssue::new("expiration", issue.message),
+                    _ => issue,
+                }));
+            })
+            .ok();
+        let amount = match Currency::parse(&self.unit) {
+            Some(unit) => major_amount(&self.amount, unit, &mut issues),
+            None => {
+                issues.push(FieldIssue::new("unit", "is not a supported currency"));
+                None
+            }
+        };
+        let (Some(card), Some(amount), true) = (card, amount, issues.is_empty()) else {
+            return Err(CoreError::Validation(issues));
+        };
+        let country = trimmed(&self.country).to_ascii_uppercase();
+        let origin_domain = origin.map(str::to_ascii_lowercase);
+        let client = json!({
+            "name": trimmed(&self.name),
+            "email": trimmed(&self.email),
+            "phoneNumber": trimmed(&self.phone_number),
+            "address": trimmed(&self.address),
+            "city": trimmed(&self.city),
+            "state": trimmed(&self.state),
+            "postalCode": trimmed(&self.postal_code),
+            "country": country,
+            "birthDate": birth_date,
+        });
+        let metadata = json!({
+            "referenceId": self.reference_id,
+            "notes": self.notes,
+            "originDomain": origin_domain,
+            "client": client,
+        });
+        let payment = NewPayment {
+            reference: new_reference(),
+            amount,
+            capture_mode: CaptureMode::Automatic,
+            method: Some("card".into()),
+            description: self.notes.clone(),
+            customer: Customer {
+                name: Some(trimmed(&self.name).to_owned()),
+                email: Some(trimmed(&self.email).to_owned()),
+                phone: Some(trimmed(&self.phone_number).to_owned()),
+            },
+            metadata: Some(metadata),
+            urls: RedirectUrls {
+                success: self.success_url,
+                failure: self.failure_url.clone(),
+                cancel: self.failure_url,
+                notify: self.notify_url,
+            },
+        };
+        Ok(Checked { card, payment, country, origin_domain })
+    }
+}
+
+/// The payment's sender.
+#[derive(Object, Debug, Clone, Default)]
+#[oai(rename_all = "camelCase")]
+pub struct Client {
+    /// Card holder name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone_number: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// State.
+    pub state: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// Country (alpha-2).
+    pub country: Option<String>,
+    /// Birth date (`YYYYMMDD`).
+    pub birth_date: Option<String>,
+}
+
+/// The last payment attempt.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+#[oai(rename_all = "camelCase")]
+pub struct LastLog {
+    /// 0 waiting, 1 approved, 2 declined, 3 pending.
+    pub transaction_status_id: u8,
+    /// The attempt's message (a decline's from QR Money's table).
+    pub message: String,
+    /// The attempt's code: `000` approved, a decline code (001–024, 047, 998, 999);
+    /// absent while waiting or pending.
+    pub code: Option<String>,
+}
+
+/// A payment request's status: every field of QR Money's status table.
+#[derive(Object, Debug, Clone)]
+#[oai(rename_all = "camelCase")]
+pub struct PaymentRequestStatus {
+    /// Payment request identifier.
+    pub id: i64,
+    /// The payment's recipient: the merchant's name.
+    pub recipient_name: String,
+    /// 1 paid, 2 unpaid, 3 cancelled.
+    pub payment_request_status_id: u8,
+    /// The transaction's internal identifier (the payment request's, see above); absent
+    /// before a charge.
+    pub transaction_id: Option<i64>,
+    /// The transaction's public identifier (the processor's, `CRD…`).
+    pub transaction_number: Option<String>,
+    /// 0 waiting, 1 approved, 2 declined, 3 pending.
+    pub transaction_status_id: u8,
+    /// The customer-facing page of the payment request (paybridge's hosted checkout).
+    pub link: String,
+    /// Currency.
+    pub unit: String,
+    /// Amount in major units.
+    pub amount: JsonDecimal,
+    /// The merchant's reference.
+    pub reference_id: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// The payment's sender.
+    pub client: Client,
+    /// Notification URL.
+    pub notify_url: Option<String>,
+    /// Redirect URL on success.
+    pub success_url: Option<String>,
+    /// Redirect URL on failure.
+    pub failure_url: Option<String>,
+    /// The last payment attempt.
+    pub last_log: LastLog,
+}
+
+/// The answer to a card payment request: its status, and where to send the customer.
+#[derive(Object, Debug, Clone)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateResponse {
+    /// The status.
+    #[oai(flatten)]
+    pub status: PaymentRequestStatus,
+    /// The payment request identifier (as `id`).
+    pub payment_request_id: i64,
+    /// Where to send the customer now: the 3-D Secure challenge page when
+    /// `challengeRequired`, else `successUrl` or `failureUrl` (absent when not given).
+    pub redirect_url: Option<String>,
+    /// True when the issuer asks the customer to authenticate (`transactionStatusId` 3).
+    pub challenge_required: bool,
+}
+
+/// The answer to a refund request.
+#[derive(Object, Debug, Clone)]
+#[oai(rename_all = "camelCase")]
+pub struct RefundResponse {
+    /// The payment request identifier.
+    pub id: i64,
+    /// The refund's identifier.
+    pub refund_id: i64,
+    /// `pending` (under review), `approved` or `rejected`.
+    pub status: String,
+    /// Amount refunded, in major units.
+    pub amount: JsonDecimal,
+    /// Currency.
+    pub unit: String,
+}
+
+impl From<Refund> for RefundResponse {
+    fn from(refund: Refund) -> RefundResponse {
+        let status = match refund.status {
+            crate::core::RefundStatus::Pending => "pending",
+            crate::core::RefundStatus::Succeeded => "approved",
+            crate::core::RefundStatus::Rejected => "rejected",
+        };
+        RefundResponse {
+            id: refund.payment_id,
+            refund_id: refund.id,
+            status: status.to_owned(),
+            amount: refund.amount.to_major().into(),
+            unit: refund.amount.currency().code().to_owned(),
+        }
+    }
+}
+
+/// A string the request stored in the payment's metadata.
+pub fn meta_text(payment: &Payment, path: &[&str]) -> Option<String> {
+    let mut value = payment.metadata.as_ref()?;
+    for key in path {
+        value = value.get(key)?;
+    }
+    value.as_str().map(str::to_owned)
+}
+
+/// The seed's status ids and last log of a payment (see the module's table).
+pub fn status_ids(payment: &Payment) -> (u8, u8, LastLog) {
+    let log = |status: u8, message: &str, code: Option<&str>| LastLog {
+        transaction_status_id: status,
+        message: message.to_owned(),
+        code: code.map(str::to_owned),
+    };
+    let coded = |code: &str| log(2, codes::known(code), Some(code));
+    match payment.status {
+        PaymentStatus::Created => (2, 0, log(0, "Waiting for payment", None)),
+        PaymentStatus::Processing if payment.authorized_at.is_none() => {
+            (2, 3, log(3, "Awaiting 3-D Secure authentication", None))
+        }
+        PaymentStatus::Processing
+        | PaymentStatus::Succeeded
+        | PaymentStatus::PartiallyRefunded
+        | PaymentStatus::Refunded => (1, 1, log(1, "Transaction approved", Some("000"))),
+        PaymentStatus::Failed => {
+            let attempt = payment.last_attempt.as_ref();
+            let code = attempt.map_or("999", |a| a.code.as_str());
+            let message = attempt.map_or(codes::known("999"), |a| a.message.as_str());
+            (2, 2, log(2, message, Some(code)))
+        }
+        PaymentStatus::Cancelled => (3, 2, coded("012")),
+        PaymentStatus::Expired => (3, 2, coded("013")),
+    }
+}
+
+impl PaymentRequestStatus {
+    /// The status of `payment`, received by `recipient`.
+    pub fn new(payment: &Payment, recipient: &str) -> PaymentRequestStatus {
+        let (request_status, transaction_status, last_log) = status_ids(payment);
+        let client = |key: &str| meta_text(payment, &["client", key]);
+        PaymentRequestStatus {
+            id: payment.id,
+            recipient_name: recipient.to_owned(),
+            payment_request_status_id: request_status,
+            transaction_id: payment.processor_txn_id.as_ref().map(|_| payment.id),
+            transaction_number: payment.processor_txn_id.clone(),
+            transaction_status_id: transaction_status,
+            link: payment.checkout_url.clone(),
+            unit: payment.amount.currency().code().to_owned(),
+            amount: payment.amount.to_major().into(),
+            reference_id: meta_text(payment, &["referenceId"]),
+            notes: meta_text(payment, &["notes"]),
+            client: Client {
+                name: client("name"),
+                email: client("email"),
+                phone_number: client("phoneNumber"),
+                address: client("address"),
+                city: client("city"),
+                state: client("state"),
+                postal_code: client("postalCode"),
+                country: client("country"),
+                birth_date: client("birthDate"),
+            },
+            notify_url: payment.urls.notify.clone(),
+            success_url: payment.urls.success.clone(),
+            failure_url: payment.urls.failure.clone(),
+            last_log,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! QR Money's notifications: `POST application/x-www-form-urlencoded` to the payment's
+//! `notifyUrl` once a payment request is decided —
+//! approved, declined, cancelled or expired — with every field of the seed's table, in
+//! its order:
+//!
+//! `id, transactionId, transactionStatusId, paymentRequestStatusId, merchantId, unit,
+//! grossAmount, fee, netAmount, referenceId, notes, clientId, clientName, clientEmail,
+//! clientPhone, clientMemberId, message, code`
+//!
+//! Status ids as the status endpoint reports them (see `types`); amounts in major
+//! units at the unit's precision, the fee from the account's settings; `message` and
+//! `code` name a failure's reason and are empty for an approval; `clientId` is a
+//! stable identifier of the payer's email at this merchant; `clientMemberId` is empty
+//! (paybridge has no member accounts). The header `X-Signature` is
+//! Base64(UTF-8 bytes of the lowercase hex HMAC-SHA512 of the raw body, keyed with the
+//! API key) — DIALECTS.md, as the public client verifies it.
+
+use base64::Engine;
+use sha2::Digest;
+
+use super::settings::Settings;
+use super::types::{meta_text, status_ids};
+use crate::adapters::{Formatted, WebhookDialect, event_part};
+use crate::core::{Credential, Event, Merchant, Money, Payment};
+
+/// QR Money's formatter and signer.
+pub struct Webhooks;
+
+/// An amount at its unit's precision (`10.50`, `0.00100000`).
+fn major_text(minor: i64, unit: crate::core::Currency) -> String {
+    Money::from_minor(minor, unit).map_or_else(
+        |_| "0".into(),
+        |m| {
+            let mut value = m.to_major();
+            value.rescale(u32::from(unit.exponent()));
+            value.to_string()
+        },
+    )
+}
+
+/// A stable identifier of a payer at a merchant: the first 16 hex digits of
+/// SHA-256(merchant id, lower-case email).
+fn client_id(payment: &Payment) -> String {
+    let email = payment.customer.email.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let digest = sha2::Sha256::digest(format!("{}:{email}", payment.merchant_id).as_bytes());
+    hex::encode(digest)[..16].to_owned()
+}
+
+/// The notification's fields, in the seed's order.
+pub fn fields(payment: &Payment, credential: &Credential) -> Vec<(&'static str, String)> {
+    let (request_status, transaction_status, last_log) = status_ids(payment);
+    let unit = payment.amount.currency();
+    let fee = Settings::of(credential).unwrap_or_default().fee(payment.amount);
+    let (message, code) = match transaction_status {
+        2 => (last_log.message, last_log.code.unwrap_or_default()),
+        _ => (String::new(), String::new()),
+    };
+    let text = |value: Option<String>| value.unwrap_or_default();
+    let merchant_id = credential.extra.get("merchant_id").and_then(|v| v.as_str()).unwrap_or_default();
+    vec![
+        ("id", payment.id.to_string()),
+        ("transactionId", payment.id.to_string()),
+        ("transactionStatusId", transaction_status.to_string()),
+        ("paymentRequestStatusId", request_status.to_string()),
+        ("merchantId", merchant_id.to_owned()),
+        ("unit", unit.code().to_owned()),
+        ("grossAmount", major_text(payment.amount.minor(), unit)),
+        ("fee", major_text(fee, unit)),
+        ("netAmount", major_text(payment.amount.minor() - fee, unit)),
+        ("referenceId", text(meta_text(payment, &["referenceId"]))),
+        ("notes", text(meta_text(payment, &["notes"]))),
+        ("clientId", client_id(payment)),
+        ("clientName", text(payment.customer.name.clone())),
+        ("clientEmail", text(payment.customer.email.clone())),
+        ("clientPhone", text(payment.customer.phone.clone())),
+        ("clientMemberId", String::new()),
+        ("message", message),
+        ("code", code),
+    ]
+}
+
+/// The `X-Signature` of `body` under `api_key`.
+pub fn signature(api_key: &str, body: &[u8]) -> String {
+    let hex = crate::crypto::hmac_sha512_hex(api_key.as_bytes(), body);
+    base64::engine::general_purpose::STANDARD.encode(hex.as_bytes())
+}
+
+impl WebhookDialect for Webhooks {
+    fn format(&self, event: &Event, _merchant: &Merchant, credential: &Credential) -> Option<Formatted> {
+        let name = match event.event_type.as_str() {
+            "payment.succeeded" => "payment.approved",
+            "payment.failed" => "payment.declined",
+            "payment.cancelled" => "payment.cancelled",
+            "payment.expired" => "payment.expired",
+            _ => return None,
+        };
+        let payment: Payment = event_part(event, "payment")?;
+        let url = payment.urls.notify.clone()?;
+        let body = serde_urlencoded::to_string(fields(&payment, credential)).ok()?.into_bytes();
+        Some(Formatted { event_type: name.to_owned(), url, content_type: "application/x-www-form-urlencoded", body })
+    }
+
+    fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)> {
+        vec![("X-Signature", signature(&credential.secret, body))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expected value computed with Python: base64(hmac.new(key, body, sha512).hexdigest()).
+    #[test]
+    fn signature_is_base64_of_the_hex_hmac_sha512() {
+        assert_eq!(
+            signature("qr_test_demo", b"id=1&transactionStatusId=1"),
+            "MGQ1ODY5MWU5N2RiYmIzMWU5YmYwOTViNDQ5NDc0MDRkNDhkOGQ3YzJmZjJiYjAwZTYwYzcwMTgyZjhhMWRlMjI4NjgwOWEwNTg4ZDhjN2M1Y2UwYzhjYWQ4ZDNmOGVmYmVhZjE4ZTNkYWNmYzM2MWJhODM4NTg0OTc1ZjQ4OTY="
+        );
+    }
+
+    #[test]
+    fn amounts_keep_the_units_precision() {
+        let usd = crate::core::Currency::parse("USD").unwrap();
+        let btc = crate::core::Currency::parse("BTC").unwrap();
+        assert_eq!(major_text(1050, usd), "10.50");
+        assert_eq!(major_text(100_000, btc), "0.00100000");
+    }
+}

@@ -1,0 +1,538 @@
+//! QR Money H2H: card payment requests charged at once, every decline code and
+//! validation code of the seed, the status ids of the seed's tables, the 3-D Secure
+//! challenge, the account's limits and fees, refunds, signed form-encoded
+//! notifications, and card data that never reaches the database or the logs.
+
+use std::time::Duration;
+
+use paybridge::sandbox::{codes, test_card};
+use paybridge_conformance::Credentials;
+use paybridge_conformance::signing::verify_webhook;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{Backend, Reply, TestApp, spawn_app, spawn_app_with};
+use crate::hooks::{Hit, Hooks};
+
+pub const API_KEY: &str = "qr_test_demo";
+const ACCOUNT: &str = "1001";
+
+/// A complete request as the public client sends it, paying `number`.
+pub fn request(number: &str) -> Value {
+    json!({
+        "name": "John Doe",
+        "number": number,
+        "expiration": "12/40",
+        "cvv": "123",
+        "email": "john.doe@example.com",
+        "phoneNumber": "13055550100",
+        "address": "1 Ocean Drive",
+        "city": "Miami",
+        "state": "FL",
+        "postalCode": "33101",
+        "country": "US",
+        "birthDate": "19800131",
+        "amount": 10.50,
+        "unit": "USD",
+        "originDomain": "shop.example.com",
+        "referenceId": "ORDER-42",
+        "notifyUrl": "https://shop.example.com/qr/notify",
+        "successUrl": "https://shop.example.com/paid",
+        "failureUrl": "https://shop.example.com/failed",
+        "browserInfo": { "browserLanguage": "en-US", "browserJavaEnabled": false }
+    })
+}
+
+fn qr(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+    app.request(method, &format!("/qrmoney{path}")).header("X-API-Key", API_KEY)
+}
+
+pub async fn create(app: &TestApp, body: &Value) -> Reply {
+    app.send(qr(app, Method::POST, &format!("/payments/h2h/{ACCOUNT}")).json(body)).await
+}
+
+async fn status(app: &TestApp, id: &Value) -> Reply {
+    app.send(qr(app, Method::GET, &format!("/payment-requests/status/{id}"))).await
+}
+
+fn ids(body: &Value) -> (u64, u64, Value) {
+    let n = |key: &str| body[key].as_u64().unwrap_or(99);
+    (n("paymentRequestStatusId"), n("transactionStatusId"), body["lastLog"].clone())
+}
+
+fn credentials() -> Credentials {
+    let mut c = Credentials::default();
+    c.set("credentials.api_key", API_KEY);
+    c
+}
+
+const STATUS_FIELDS: &[&str] = &[
+    "id",
+    "recipientName",
+    "paymentRequestStatusId",
+    "transactionId",
+    "transactionNumber",
+    "transactionStatusId",
+    "link",
+    "unit",
+    "amount",
+    "referenceId",
+    "notes",
+    "client",
+    "notifyUrl",
+    "successUrl",
+    "failureUrl",
+    "lastLog",
+];
+
+async fn an_approved_card_reports_every_field_of_the_seed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reply = create(&app, &request("4242 4242 4242 4242")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = &reply.body;
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut expected = STATUS_FIELDS.to_vec();
+    expected.extend(["paymentRequestId", "redirectUrl", "challengeRequired"]);
+    assert_eq!(keys, expected, "the status object, then the create's own fields");
+    assert_eq!(
+        ids(body),
+        (1, 1, json!({ "transactionStatusId": 1, "message": "Transaction approved", "code": "000" }))
+    );
+    assert_eq!(body["paymentRequestId"], body["id"]);
+    assert_eq!(body["transactionId"], body["id"], "one transaction per request: its id finds the request");
+    assert!(body["transactionNumber"].as_str().unwrap().starts_with("CRD"));
+    assert_eq!((body["amount"].clone(), body["unit"].clone()), (json!(10.5), json!("USD")));
+    assert_eq!(body["recipientName"], "Demo Shop");
+    assert_eq!(body["referenceId"], "ORDER-42");
+    assert_eq!(body["redirectUrl"], "https://shop.example.com/paid");
+    assert_eq!(body["challengeRequired"], false);
+    assert_eq!(
+        body["client"],
+        json!({
+            "name": "John Doe", "email": "john.doe@example.com", "phoneNumber": "13055550100",
+            "address": "1 Ocean Drive", "city": "Miami", "state": "FL", "postalCode": "33101",
+            "country": "US", "birthDate": "19800131"
+        })
+    );
+    let link = body["link"].as_str().unwrap();
+    let (page, html) = app.checkout_page(link).await;
+    assert_eq!(page, 200);
+    assert!(html.contains("Payment received"), "the link shows the paid request");
+
+    let got = status(&app, &body["id"]).await;
+    assert_eq!(got.status, 200);
+    let keys: Vec<&str> = got.body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, STATUS_FIELDS, "every field of the seed's status table, in its order");
+    for field in STATUS_FIELDS {
+        assert_eq!(got.body[field], body[*field], "{field}");
+    }
+    assert_eq!(app.balance().await["available"], json!(0), "REBORNPAY's BDT balance is untouched");
+    app.assert_ledger_invariants().await;
+}
+
+async fn every_test_card_declines_with_its_code_and_message(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (code, message) in codes::DECLINES {
+        let reply = create(&app, &request(&test_card(code))).await;
+        assert_eq!(reply.status, 200, "a decline is an answer, not an error: {}", reply.body);
+        let expected = json!({ "transactionStatusId": 2, "message": message, "code": code });
+        assert_eq!(ids(&reply.body), (2, 2, expected.clone()), "{code}");
+        assert_eq!(reply.body["redirectUrl"], "https://shop.example.com/failed");
+        let got = status(&app, &reply.body["id"]).await;
+        assert_eq!(ids(&got.body), (2, 2, expected), "{code}: the status endpoint agrees");
+    }
+    app.assert_ledger_invariants().await;
+}
+
+async fn the_challenge_card_waits_for_the_customer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (answer, expected_ids, location) in
+        [("approve", (1, 1), "https://shop.example.com/paid"), ("fail", (2, 2), "https://shop.example.com/failed")]
+    {
+        let reply = create(&app, &request(&test_card("000"))).await;
+        let body = &reply.body;
+        assert_eq!(ids(body).0, 2, "unpaid while pending: {body}");
+        assert_eq!(ids(body).1, 3, "transaction pending");
+        assert_eq!(body["lastLog"]["transactionStatusId"], 3);
+        assert_eq!(body["challengeRequired"], true);
+        let challenge = body["redirectUrl"].as_str().unwrap().to_owned();
+        assert_eq!(challenge, format!("{}/challenge", body["link"].as_str().unwrap()));
+        let (page, html) = app.checkout_page(&challenge).await;
+        assert_eq!(page, 200);
+        assert!(html.contains("Verify your payment") && html.contains("visa •••• 0002"), "{html}");
+
+        let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+        let (code, to, _) = app.post_checkout(&challenge, &[("csrf", &csrf), ("action", answer)]).await;
+        assert_eq!((code, to.as_deref()), (303, Some(location)), "{answer}");
+        let got = status(&app, &body["id"]).await;
+        assert_eq!((ids(&got.body).0, ids(&got.body).1), expected_ids, "{answer}: {}", got.body);
+        if answer == "fail" {
+            assert_eq!(got.body["lastLog"]["code"], "004", "3DS system decline");
+        }
+        assert_eq!(got.body["transactionNumber"], body["transactionNumber"], "the same transaction");
+        // Answering again (a replayed form) changes nothing; the page shows the result.
+        let (code, to, _) = app.post_checkout(&challenge, &[("csrf", &csrf), ("action", "approve")]).await;
+        assert_eq!((code, to.as_deref()), (303, Some(location)));
+        let (code, to, _) = app.post_checkout(&challenge, &[("csrf", "forged"), ("action", "approve")]).await;
+        assert_eq!((code, to), (403, None), "a forged form is refused");
+        let (_, html) = app.checkout_page(&challenge).await;
+        assert!(!html.contains("Verify your payment"), "decided: no challenge any more");
+    }
+    app.assert_ledger_invariants().await;
+}
+
+async fn each_bad_field_gets_the_seeds_code_and_nothing_is_created(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let cases: &[(&str, Value, &str)] = &[
+        ("name", json!("J"), "025"),
+        ("amount", json!(1.001), "026"),
+        ("amount", json!(0), "026"),
+        ("amount", json!("10.50"), "026"),
+        ("unit", json!("XYZ"), "027"),
+        ("referenceId", json!("x".repeat(256)), "028"),
+        ("notifyUrl", json!("not a url"), "029"),
+        ("successUrl", json!("ftp://shop.example.com"), "030"),
+        ("failureUrl", json!("/relative"), "031"),
+        ("originDomain", json!("not a domain"), "032"),
+        ("phoneNumber", json!("12"), "033"),
+        ("address", json!("x"), "034"),
+        ("city", json!(""), "035"),
+        ("state", json!("F"), "036"),
+        ("country", json!("USA"), "037"),
+        ("country", json!("XX"), "037"),
+        ("number", json!("4242424242424241"), "040"),
+        ("expiration", json!("01/20"), "041"),
+        ("expiration", json!("13/40"), "041"),
+        ("cvv", json!("12"), "042"),
+        ("email", json!("john.doe"), "009"),
+        ("postalCode", json!("!"), "010"),
+        ("birthDate", json!("1980-01-31"), "044"),
+    ];
+    for (field, value, code) in cases {
+        let mut body = request("4242424242424242");
+        body[field] = value.clone();
+        let reply = create(&app, &body).await;
+        assert_eq!((reply.status, reply.body["code"].as_str()), (400, Some(*code)), "{field}: {}", reply.body);
+        assert_eq!(reply.body["title"], codes::message(code).unwrap(), "{field}");
+        assert_eq!(reply.body["status"], 400);
+        let errors = reply.body["errors"][field].as_array().unwrap_or_else(|| panic!("{field}: {}", reply.body));
+        assert!(errors[0].as_str().unwrap().starts_with(code), "{field}: {errors:?}");
+        assert!(reply.body["traceId"].is_string());
+    }
+    // A missing required field, and several bad ones at once (the lowest code leads).
+    let mut body = request("4242424242424242");
+    body.as_object_mut().unwrap().remove("cvv");
+    let reply = create(&app, &body).await;
+    assert_eq!((reply.status, reply.body["code"].as_str()), (400, Some("042")), "{}", reply.body);
+    let mut body = request("4242424242424241");
+    body["city"] = json!("");
+    body["name"] = json!("7");
+    let reply = create(&app, &body).await;
+    assert_eq!(reply.body["code"], "025");
+    let fields: Vec<&String> = reply.body["errors"].as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["city", "name", "number"]);
+
+    // Other units at their precision.
+    for (amount, unit, ok) in [
+        ("0.00000001", "BTC", true),
+        ("0.000000001", "BTC", false),
+        ("12.123456", "USDT", true),
+        ("12.1234567", "USDT", false),
+        ("99.99", "EUR", true),
+        ("500", "JPY", true),
+        ("5.5", "JPY", false),
+    ] {
+        let amount: Value = serde_json::from_str(amount).unwrap();
+        let mut body = request("4242424242424242");
+        body["amount"] = amount.clone();
+        body["unit"] = json!(unit);
+        let reply = create(&app, &body).await;
+        assert_eq!(reply.status == 200, ok, "{amount} {unit}: {}", reply.body);
+        if ok {
+            assert_eq!(
+                (reply.body["amount"].to_string(), reply.body["unit"].clone()),
+                (amount.to_string(), json!(unit))
+            );
+        } else {
+            assert_eq!(reply.body["code"], "026");
+        }
+    }
+    // Only the four valid ones above made payment requests.
+    let next = create(&app, &request("4242424242424242")).await;
+    assert_eq!(next.body["id"], 5, "{}", next.body);
+}
+
+async fn the_api_key_and_account_are_checked(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let path = format!("/qrmoney/payments/h2h/{ACCOUNT}");
+    let body = request("4242424242424242");
+    let missing = app.send(app.request(Method::POST, &path).json(&body)).await;
+    assert_eq!((missing.status, missing.body["code"].as_str()), (401, Some("048")), "{}", missing.body);
+    assert_eq!(missing.body["title"], "Invalid token");
+    let wrong = app.send(app.request(Method::POST, &path).header("X-API-Key", "qr_wrong").json(&body)).await;
+    assert_eq!((wrong.status, wrong.body["code"].as_str()), (401, Some("048")));
+    let other_account = app.send(qr(&app, Method::POST, "/payments/h2h/9999").json(&body)).await;
+    assert_eq!((other_account.status, other_account.body["code"].as_str()), (404, Some("043")));
+    let paid = create(&app, &body).await;
+    assert_eq!(paid.status, 200);
+    for id in ["999", "abc", "-1"] {
+        let unknown = app.send(qr(&app, Method::GET, &format!("/payment-requests/status/{id}"))).await;
+        assert_eq!((unknown.status, unknown.body["code"].as_str()), (404, Some("043")), "{id}");
+    }
+    let no_key = app.send(app.request(Method::GET, &format!("/qrmoney/payment-requests/status/{}", paid.body["id"])));
+    assert_eq!(no_key.await.status, 401);
+    // Another dialect's payment is not a QR Money payment request.
+    app.new_payment("INV-1", json!(100)).await;
+    let other =
+        app.send(qr(&app, Method::GET, &format!("/payment-requests/status/{}", paid.body["id"].as_u64().unwrap() + 1)));
+    assert_eq!(other.await.status, 404);
+    let unknown = app.send(qr(&app, Method::GET, "/no/such/path")).await;
+    assert_eq!((unknown.status, unknown.body["status"].clone()), (404, json!(404)));
+}
+
+async fn limits_decline_with_their_codes(backend: Backend) {
+    let settings = json!({
+        "blocked_origin_domains": ["blocked.example"],
+        "allowed_currencies": ["USD", "EUR"],
+        "allowed_countries": ["US", "GB"],
+        "min_amount": 1,
+        "max_amount": 100,
+    });
+    let app = spawn_app_with(backend, move |c| {
+        c.merchants[0].qrmoney.as_mut().unwrap().settings = Some(settings);
+    })
+    .await;
+    let cases: &[(&str, Value, &str)] = &[
+        ("originDomain", json!("pay.blocked.example"), "014"),
+        ("amount", json!(100.01), "018"),
+        ("amount", json!(0.99), "019"),
+        ("unit", json!("BTC"), "020"),
+        ("country", json!("BD"), "047"),
+    ];
+    for (field, value, code) in cases {
+        let mut body = request("4242424242424242");
+        body[field] = value.clone();
+        let reply = create(&app, &body).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let expected = json!({ "transactionStatusId": 2, "message": codes::message(code).unwrap(), "code": code });
+        assert_eq!(ids(&reply.body), (2, 2, expected), "{field}");
+        assert_eq!(reply.body["transactionNumber"], Value::Null, "declined before any processor saw it");
+    }
+    let mut body = request("4242424242424242");
+    body["amount"] = json!(100);
+    body["country"] = json!("gb");
+    assert_eq!(ids(&create(&app, &body).await.body).1, 1, "inside every limit: approved");
+
+    // Changed at run time through the admin API; bad settings are refused.
+    let creds = app.send(app.admin(Method::GET, "/merchants/1/credentials")).await;
+    let qr_id = creds.body.as_array().unwrap().iter().find(|c| c["dialect"] == "qrmoney").unwrap()["id"].clone();
+    let bad = json!({ "extra": { "settings": { "fee_percent": 150 } } });
+    let refused = app.send(app.admin(Method::PATCH, &format!("/credentials/{qr_id}")).json(&bad)).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let patch = |settings: Value| {
+        let app = &app;
+        let path = format!("/credentials/{qr_id}");
+        async move {
+            let reply =
+                app.send(app.admin(Method::PATCH, &path).json(&json!({ "extra": { "settings": settings } }))).await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply
+        }
+    };
+    let patched = patch(json!({ "daily_count": 2 })).await;
+    assert_eq!(patched.body["extra"]["account_id"], ACCOUNT, "other identifiers are kept");
+    // Today so far: one approved payment of 100 USD; the declined ones do not count.
+    let mut small = request("4242424242424242");
+    small["amount"] = json!(10);
+    assert_eq!(ids(&create(&app, &small).await.body).1, 1, "the second of today");
+    let third = create(&app, &small).await;
+    assert_eq!(third.body["lastLog"]["code"], "021", "{}", third.body);
+
+    patch(json!({ "daily_total": 30 })).await;
+    small["unit"] = json!("EUR");
+    small["amount"] = json!(20);
+    assert_eq!(ids(&create(&app, &small).await.body).1, 1, "totals are per unit: the first 20 EUR");
+    let over = create(&app, &small).await;
+    assert_eq!(over.body["lastLog"]["code"], "023", "40 EUR > 30");
+
+    small["unit"] = json!("USD");
+    small["amount"] = json!(10);
+    patch(json!({ "monthly_count": 2 })).await;
+    assert_eq!(create(&app, &small).await.body["lastLog"]["code"], "022", "two USD payments this month already");
+    patch(json!({ "monthly_total": 115 })).await;
+    assert_eq!(create(&app, &small).await.body["lastLog"]["code"], "024", "110 + 10 USD > 115");
+    patch(json!({ "monthly_total": 120 })).await;
+    assert_eq!(ids(&create(&app, &small).await.body).1, 1, "110 + 10 USD = 120: allowed");
+}
+
+async fn concurrent_requests_never_exceed_a_count_limit(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.merchants[0].qrmoney.as_mut().unwrap().settings = Some(json!({ "daily_count": 5, "daily_total": 1000 }));
+    })
+    .await;
+    let body = request("4242424242424242");
+    let replies = futures_util::future::join_all((0..20).map(|_| create(&app, &body))).await;
+    let approved = replies.iter().filter(|r| r.body["transactionStatusId"] == 1).count();
+    let limited = replies.iter().filter(|r| r.body["lastLog"]["code"] == "021").count();
+    assert_eq!((approved, limited), (5, 15), "{:?}", replies.iter().map(|r| &r.body["lastLog"]).collect::<Vec<_>>());
+}
+
+async fn refunds_go_through_the_review_queue_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let paid = create(&app, &request("4242424242424242")).await;
+    let id = &paid.body["id"];
+    let refund = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{id}"))).await;
+    assert_eq!(refund.status, 200, "{}", refund.body);
+    assert_eq!(refund.body["status"], "pending");
+    assert_eq!((refund.body["id"].clone(), refund.body["amount"].clone()), (id.clone(), json!(10.5)));
+    let again = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{id}"))).await;
+    assert_eq!(again.body["refundId"], refund.body["refundId"], "asking again answers the same refund");
+    let approved = app
+        .send(app.admin(Method::POST, &format!("/refunds/{}/approve", refund.body["refundId"])).json(&json!({})))
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let after = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{id}"))).await;
+    assert_eq!(
+        (after.body["refundId"].clone(), after.body["status"].clone()),
+        (refund.body["refundId"].clone(), json!("approved"))
+    );
+    assert_eq!(ids(&status(&app, id).await.body).0, 1, "a refunded request stays paid");
+
+    let declined = create(&app, &request(&test_card("005"))).await;
+    let refused = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{}", declined.body["id"]))).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let missing = app.send(qr(&app, Method::GET, "/payments/h2h/refund/999")).await;
+    assert_eq!((missing.status, missing.body["code"].as_str()), (404, Some("043")));
+    app.assert_ledger_invariants().await;
+}
+
+fn form(hit: &Hit) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(&hit.body).expect("a form body")
+}
+
+async fn notification(hooks: &Hooks, id: &Value) -> Hit {
+    let id = id.to_string();
+    let hits = hooks
+        .wait_for(1, Duration::from_secs(10), |hit| {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&hit.body)
+                .is_ok_and(|f| f.first().is_some_and(|(k, v)| k == "id" && *v == id))
+        })
+        .await;
+    hits.into_iter().next().unwrap_or_else(|| panic!("no notification for {id}"))
+}
+
+async fn notifications_are_signed_forms_with_every_field(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let app = spawn_app_with(backend, |c| {
+        c.merchants[0].qrmoney.as_mut().unwrap().settings = Some(json!({ "fee_percent": 2.5, "fee_fixed": "0.30" }));
+    })
+    .await;
+    let notify = format!("{}/qrmoney", hooks.url);
+    let mut body = request("4242424242424242");
+    body["notifyUrl"] = json!(notify);
+    let approved = create(&app, &body).await;
+    let mut declined_body = body.clone();
+    declined_body["number"] = json!(test_card("005"));
+    let declined = create(&app, &declined_body).await;
+    let mut challenged = body.clone();
+    challenged["number"] = json!(test_card("000"));
+    let challenged = create(&app, &challenged).await;
+    let challenge = challenged.body["redirectUrl"].as_str().unwrap().to_owned();
+    app.submit_checkout(&challenge, &[("action", "approve")]).await;
+
+    let names = [
+        "id",
+        "transactionId",
+        "transactionStatusId",
+        "paymentRequestStatusId",
+        "merchantId",
+        "unit",
+        "grossAmount",
+        "fee",
+        "netAmount",
+        "referenceId",
+        "notes",
+        "clientId",
+        "clientName",
+        "clientEmail",
+        "clientPhone",
+        "clientMemberId",
+        "message",
+        "code",
+    ];
+    let mut client_ids = Vec::new();
+    for (reply, txn_status, request_status, message, code) in [
+        (&approved, "1", "1", "", ""),
+        (&declined, "2", "2", "Insufficient funds", "005"),
+        (&challenged, "1", "1", "", ""),
+    ] {
+        let hit = notification(&hooks, &reply.body["id"]).await;
+        assert_eq!(hit.path, "/hooks/qrmoney");
+        assert_eq!(hit.header("content-type"), "application/x-www-form-urlencoded");
+        verify_webhook("qrmoney", &credentials(), &hit.headers, &hit.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&hit.body)));
+        let fields = form(&hit);
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, names, "every field of the seed's notification table, in its order");
+        let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap();
+        assert_eq!(get("transactionId"), reply.body["id"].to_string());
+        assert_eq!((get("transactionStatusId"), get("paymentRequestStatusId")), (txn_status, request_status));
+        assert_eq!((get("merchantId"), get("unit")), ("demo-merchant", "USD"));
+        // 2.5 % of 10.50 + 0.30 = 0.5625 → 0.56.
+        assert_eq!((get("grossAmount"), get("fee"), get("netAmount")), ("10.50", "0.56", "9.94"));
+        assert_eq!(
+            (get("referenceId"), get("clientName"), get("clientEmail")),
+            ("ORDER-42", "John Doe", "john.doe@example.com")
+        );
+        assert_eq!(get("clientPhone"), "13055550100");
+        assert_eq!((get("message"), get("code")), (message, code));
+        client_ids.push(get("clientId").to_owned());
+        // A tampered body fails the check a merchant runs.
+        let tampered = String::from_utf8_lossy(&hit.body).replace("10.50", "99.50");
+        assert!(verify_webhook("qrmoney", &credentials(), &hit.headers, tampered.as_bytes()).is_err());
+    }
+    assert!(
+        client_ids.iter().all(|id| id == &client_ids[0] && id.len() == 16),
+        "one payer, one clientId: {client_ids:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pending_notices =
+        hooks.hits().iter().filter(|h| form(h).iter().any(|(k, v)| k == "transactionStatusId" && v == "3")).count();
+    assert_eq!(pending_notices, 0, "nothing is notified before the challenge decides");
+}
+
+async fn card_numbers_and_cvvs_are_never_stored_or_logged(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let pan = "5555555555554444";
+    let mut body = request("5555 5555 5555 4444");
+    body["cvv"] = json!("8642");
+    let reply = create(&app, &body).await;
+    assert_eq!(ids(&reply.body).1, 1, "{}", reply.body);
+    let mut mistyped = body.clone();
+    mistyped["number"] = json!("5555555555554445");
+    assert_eq!(create(&app, &mistyped).await.body["code"], "040");
+    let dump = app.database_dump().await;
+    assert!(dump.contains("4444"), "the last four are kept");
+    let logs = crate::helpers::captured_logs();
+    for (place, text) in [("database", &dump), ("logs", &logs)] {
+        for secret in [pan, "5555 5555 5555 4444", "555555", "\"8642\"", "cvv=8642", "8642\\\""] {
+            assert!(!text.contains(secret), "{secret} reached the {place}");
+        }
+    }
+    let shown = reply.body.to_string();
+    assert!(!shown.contains(pan) && !shown.contains("8642"), "nor the answer");
+}
+
+db_test!(
+    an_approved_card_reports_every_field_of_the_seed,
+    every_test_card_declines_with_its_code_and_message,
+    the_challenge_card_waits_for_the_customer,
+    each_bad_field_gets_the_seeds_code_and_nothing_is_created,
+    the_api_key_and_account_are_checked,
+    limits_decline_with_their_codes,
+    concurrent_requests_never_exceed_a_count_limit,
+    refunds_go_through_the_review_queue_once,
+    notifications_are_signed_forms_with_every_field,
+    card_numbers_and_cvvs_are_never_stored_or_logged,
+);
