@@ -15,17 +15,19 @@
 //!   They see only `core`'s public API, [`http`] and [`crypto`]. Built:
 //!   `rebornpay`, `shadhinpay`, `starpay` (plus `roles.rs`: its role × endpoint
 //!   table), `payrequest` (two operations, no auth middleware: the token is in the
-//!   body); `adapters/mod.rs` routes webhooks and checkout returns to them.
+//!   body), `qrmoney` (plus `settings.rs`: an account's fees and limits, the declines
+//!   they cause); `adapters/mod.rs` routes webhooks and checkout returns to them.
 //! - [`http`] — what every API shares: `AppState`, client IPs, the `Wire<T>` body with
 //!   field-level errors and provider time formats (`wire`), checks of shared request
-//!   fields (`fields`), the admission frame every dialect's auth plugs into (`auth`),
+//!   fields and the payer rules behind QR Money's codes (`fields`), the admission frame every dialect's auth plugs into (`auth`),
 //!   the dialect response macro and `201` wrapper (`reply`), the `Idempotency-Key`
 //!   middleware, OpenAPI/Swagger UI helpers and the error shape of paybridge's own
 //!   APIs.
 //! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
 //! - [`sandbox`] — the deterministic sandbox processor (magic test cards and wallets),
 //!   QR Money's result codes, and the control API (`/sandbox/v1`).
-//! - [`checkout`] — the hosted checkout page (`/checkout/{token}`): askama templates in
+//! - [`checkout`] — the hosted checkout page (`/checkout/{token}`) and the sandbox's
+//!   3-D Secure challenge (`/checkout/{token}/challenge`): askama templates in
 //!   `templates/checkout/`, the form and its QR Money validation codes, redirects.
 //! - [`webhooks`] — the webhook engine: dispatch of outbox events to dialect formatters,
 //!   leasing, signed delivery with retries, the SSRF guard.

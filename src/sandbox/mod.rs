@@ -7,7 +7,7 @@
 //!
 //! | instrument | outcome |
 //! |---|---|
-//! | card `4000 0000 0000 000C` | pending (the processor decides later) |
+//! | card `4000 0000 0000 000C` | pending (the processor decides later: the sandbox API, or the checkout's 3-D Secure challenge page) |
 //! | card `4000 0000 0000 NNNC`, NNN a decline code (001–024, 998, 999) | declined with that code and message |
 //! | wallet `01700000001` | failed: insufficient balance (005) |
 //! | wallet `01700000002` | failed: wrong PIN (006) |

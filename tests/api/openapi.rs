@@ -104,3 +104,26 @@ fn payrequest_documents_json_and_forms() {
     }
     assert_eq!(doc.spec["servers"][0]["url"], "/payrequest");
 }
+
+#[test]
+fn qrmoney_documents_its_three_operations_behind_the_api_key() {
+    let doc = all_docs().into_iter().find(|d| d.name == "qrmoney").unwrap();
+    let mut operations: Vec<String> = Vec::new();
+    for (path, ops) in doc.spec["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            operations.push(format!("{method} {path}"));
+            assert_eq!(op["security"], serde_json::json!([{ "ApiKeyAuth": [] }]), "{method} {path}");
+        }
+    }
+    operations.sort();
+    assert_eq!(
+        operations,
+        ["get /payment-requests/status/{id}", "get /payments/h2h/refund/{id}", "post /payments/h2h/{accountId}"]
+    );
+    assert_eq!(doc.spec["components"]["securitySchemes"]["ApiKeyAuth"]["name"], "X-API-Key");
+    let status = &doc.spec["components"]["schemas"]["PaymentRequestStatus"]["properties"];
+    for field in ["recipientName", "paymentRequestStatusId", "transactionStatusId", "client", "lastLog"] {
+        assert!(status[field].is_object(), "{field}");
+    }
+    assert_eq!(doc.spec["servers"][0]["url"], "/qrmoney");
+}
