@@ -19,10 +19,10 @@
 //!   they cause); `adapters/mod.rs` routes webhooks and checkout returns to them.
 //! - [`http`] — what every API shares: `AppState`, client IPs, the `Wire<T>` body with
 //!   field-level errors and provider time formats (`wire`), checks of shared request
-//!   fields and the payer rules behind QR Money's codes (`fields`), the admission frame every dialect's auth plugs into (`auth`),
-//!   the dialect response macro and `201` wrapper (`reply`), the `Idempotency-Key`
-//!   middleware, OpenAPI/Swagger UI helpers and the error shape of paybridge's own
-//!   APIs.
+//!   fields and the payer rules behind QR Money's codes (`fields`), the admission
+//!   frame every dialect's auth plugs into (`auth`), the dialect response macro and
+//!   `201` wrapper (`reply`), the `Idempotency-Key` middleware, OpenAPI/Swagger UI
+//!   helpers and the error shape of paybridge's own APIs.
 //! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
 //! - [`sandbox`] — the deterministic sandbox processor (magic test cards and wallets),
 //!   QR Money's result codes, and the control API (`/sandbox/v1`).
