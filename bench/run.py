@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Load benchmark: REBORNPAY payment/create beside GET /healthz, on SQLite and Postgres.
+"""Load benchmark: REBORNPAY payment/create and a QR Money H2H card payment beside
+GET /healthz, on SQLite and Postgres.
 
 For each backend it starts a release paybridge on 127.0.0.1 with a benchmark merchant
-(no rate limit), then runs ROUNDS rounds of `wrk -t2 -c64` against /healthz and then
-payment/create (unique invoice ids, valid credentials), back to back, so each round's
+(no rate limit), then runs ROUNDS rounds of `wrk -t2 -c64` against /healthz, payment/create (unique
+invoice ids, valid credentials) and QR Money's card payment (created and charged in one
+request), back to back, so each round's
 ratio compares the two under the same machine conditions. It reports medians of the
 rounds and writes bench/RESULTS.md.
 
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PORT = 18080
 BASE = f"http://127.0.0.1:{PORT}"
 CREATE = f"{BASE}/rebornpay/api/v1/payment/create"
+QRMONEY = f"{BASE}/qrmoney/payments/h2h/1001"
 
 
 def parse_wrk(output):
@@ -72,6 +75,7 @@ def run_backend(name, database_url, rounds, duration, workdir):
         'name = "Bench Shop"\n'
         "rate_limit_per_minute = 0\n"
         'rebornpay = { api_key = "pk_bench", api_secret = "sk_bench" }\n'
+        'qrmoney = { api_key = "qr_bench", account_id = "1001", merchant_id = "bench" }\n'
     )
     env = dict(os.environ, RUST_LOG="warn")
     server = subprocess.Popen(
@@ -84,15 +88,20 @@ def run_backend(name, database_url, rounds, duration, workdir):
         wait_ready()
         wrk(f"{BASE}/healthz", 2)  # warm-up
         wrk(CREATE, 2, ROOT / "bench/create.lua")
+        wrk(QRMONEY, 2, ROOT / "bench/qrmoney.lua")
         rows = []
         for i in range(rounds):
             h_rps, h_p99, _ = wrk(f"{BASE}/healthz", duration)
             c_rps, c_p99, c_err = wrk(CREATE, duration, ROOT / "bench/create.lua")
             if c_err:
                 raise SystemExit(f"{name}: {c_err} create requests failed; see {workdir / (name + '.log')}")
-            rows.append((h_rps, h_p99, c_rps, c_p99, c_rps / h_rps))
+            q_rps, q_p99, q_err = wrk(QRMONEY, duration, ROOT / "bench/qrmoney.lua")
+            if q_err:
+                raise SystemExit(f"{name}: {q_err} QR Money requests failed; see {workdir / (name + '.log')}")
+            rows.append((h_rps, h_p99, c_rps, c_p99, c_rps / h_rps, q_rps, q_p99, q_rps / h_rps))
             print(f"  {name} round {i + 1}: healthz {h_rps:,.0f} req/s p99 {h_p99:.2f} ms; "
-                  f"create {c_rps:,.0f} req/s p99 {c_p99:.2f} ms; ratio {100 * c_rps / h_rps:.1f}%", flush=True)
+                  f"create {c_rps:,.0f} req/s p99 {c_p99:.2f} ms; ratio {100 * c_rps / h_rps:.1f}%; "
+                  f"qrmoney {q_rps:,.0f} req/s p99 {q_p99:.2f} ms; ratio {100 * q_rps / h_rps:.1f}%", flush=True)
         return rows
     finally:
         server.send_signal(signal.SIGTERM)
@@ -155,17 +164,20 @@ def summary(results, args):
         f"Measured {date.today().isoformat()} on this machine ({cpus} cores, wrk sharing them with the server), "
         f"`wrk -t2 -c64 -d{args.duration}s`, {args.rounds} rounds, medians.",
         "",
-        "| backend | /healthz req/s | /healthz p99 | create req/s | create p99 | create ÷ healthz |",
-        "|---|---|---|---|---|---|",
+        "| backend | /healthz req/s | /healthz p99 | create req/s | create p99 | create ÷ healthz "
+        "| QR Money card req/s | its p99 | QR Money ÷ healthz |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, rows in results.items():
         med = [statistics.median(col) for col in zip(*rows)]
         lines.append(
-            f"| {name} | {med[0]:,.0f} | {med[1]:.2f} ms | {med[2]:,.0f} | {med[3]:.2f} ms | **{100 * med[4]:.1f} %** |"
+            f"| {name} | {med[0]:,.0f} | {med[1]:.2f} ms | {med[2]:,.0f} | {med[3]:.2f} ms | **{100 * med[4]:.1f} %** "
+            f"| {med[5]:,.0f} | {med[6]:.2f} ms | **{100 * med[7]:.1f} %** |"
         )
-    lines += ["", "Per round (healthz req/s, create req/s, ratio):", ""]
+    lines += ["", "Per round (healthz req/s, create req/s, ratio, QR Money req/s, ratio):", ""]
     for name, rows in results.items():
-        lines.append(f"- {name}: " + "; ".join(f"{h:,.0f} / {c:,.0f} / {100 * r:.1f}%" for h, _, c, _, r in rows))
+        lines.append(f"- {name}: " + "; ".join(
+            f"{h:,.0f} / {c:,.0f} / {100 * r:.1f}% / {q:,.0f} / {100 * qr:.1f}%" for h, _, c, _, r, q, _, qr in rows))
     return lines
 
 

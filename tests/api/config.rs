@@ -56,6 +56,14 @@ fn bad_files_name_the_key() {
         ("[[merchants]]\nname = \"A\"\nrebornpay = { api_key = \"k\" }", "api_secret"),
         ("[[merchants]]\nname = \"A\"\nstarpay_users = [ { api_key = \"k\", role = \"king\" } ]", "role"),
         ("listen = ", "listen"),
+        (
+            "[[merchants]]\nname = \"A\"\nqrmoney = { api_key = \"k\", account_id = \"1\", merchant_id = \"m\", settings = { max_amount = -1 } }",
+            "merchants[0].qrmoney.settings",
+        ),
+        (
+            "[[merchants]]\nname = \"A\"\nqrmoney = { api_key = \"k\", account_id = \"1\", merchant_id = \"m\", settings = { maximum = 1 } }",
+            "maximum",
+        ),
     ];
     for (toml, key) in cases {
         let err = load(toml).expect_err(toml).to_string();
@@ -127,5 +135,7 @@ fn the_readme_fixture_example_loads() {
     let config = load(block).unwrap_or_else(|e| panic!("the README's example does not load: {e}"));
     let qa = &config.merchants[0];
     assert!(qa.rebornpay.is_some() && qa.shadhinpay.is_some() && qa.payrequest.is_some());
+    let qr = qa.qrmoney.as_ref().expect("the example has a QR Money account");
+    assert_eq!(qr.settings.as_ref().unwrap()["fee_percent"], 2.5);
     assert_eq!(qa.starpay_users[0].role, "merchant");
 }
