@@ -50,9 +50,10 @@ pub trait WebhookDialect: Sync {
     /// (or the merchant has nowhere to receive it).
     fn format(&self, event: &Event, merchant: &Merchant, credential: &Credential) -> Option<Formatted>;
 
-    /// Which of the merchant's active credentials of this dialect signs its
-    /// notifications (the first, unless the dialect says otherwise).
-    fn signer<'a>(&self, credentials: &[&'a Credential]) -> Option<&'a Credential> {
+    /// Which of the merchant's active credentials of this dialect signs the
+    /// notifications of `event` (the first, unless the dialect says otherwise).
+    fn signer<'a>(&self, event: &Event, credentials: &[&'a Credential]) -> Option<&'a Credential> {
+        let _ = event;
         credentials.first().copied()
     }
 

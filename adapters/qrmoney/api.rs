@@ -36,13 +36,14 @@ const REFERENCE_ATTEMPTS: usize = 5;
 const COUNTED: &[PaymentStatus] =
     &[PaymentStatus::Processing, PaymentStatus::Succeeded, PaymentStatus::PartiallyRefunded, PaymentStatus::Refunded];
 
-/// One lock per merchant with count or total limits: its creates check the usage and
-/// charge one at a time, so concurrent requests cannot together exceed a limit.
+/// One lock per account (credential) with count or total limits: its creates check the
+/// usage and charge one at a time, so concurrent requests cannot together exceed a
+/// limit.
 static USAGE_LOCKS: LazyLock<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
 
-fn usage_lock(merchant_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+fn usage_lock(credential_id: i64) -> Arc<tokio::sync::Mutex<()>> {
     let mut locks = USAGE_LOCKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    locks.entry(merchant_id).or_default().clone()
+    locks.entry(credential_id).or_default().clone()
 }
 
 /// The QR Money API.
@@ -57,17 +58,23 @@ fn own_account(principal: &Principal, account_id: &str) -> bool {
     }
 }
 
-/// A payment request id from the path; anything else finds nothing.
-fn request_id(text: &str) -> Result<i64, CoreError> {
-    text.trim().parse().map_err(|_| CoreError::NotFound(Entity::Payment))
+/// The payment request `id` (from the path) of the caller's own account: a merchant's
+/// other QR Money accounts' requests, like anything else, are not found.
+async fn own_request(gateway: &Gateway, principal: &Principal, id: &str) -> Result<Payment, CoreError> {
+    let id = id.trim().parse().map_err(|_| CoreError::NotFound(Entity::Payment))?;
+    let payment = gateway.payment_by_id(principal, id).await?;
+    if payment.created_by.is_some_and(|by| by != principal.credential().id) {
+        return Err(CoreError::NotFound(Entity::Payment));
+    }
+    Ok(payment)
 }
 
 async fn usage(gateway: &Gateway, principal: &Principal, payment: &Attempt<'_>) -> Result<Usage, CoreError> {
     let (day, month) = periods(crate::core::now());
     let unit = payment.amount.currency();
     Ok(Usage {
-        day: gateway.payment_usage(principal, COUNTED, unit, day).await?,
-        month: gateway.payment_usage(principal, COUNTED, unit, month).await?,
+        day: gateway.payment_usage(principal, true, COUNTED, unit, day).await?,
+        month: gateway.payment_usage(principal, true, COUNTED, unit, month).await?,
     })
 }
 
@@ -113,7 +120,7 @@ impl QrApi {
                 country: &checked.country,
                 origin_domain: checked.origin_domain.as_deref(),
             };
-            let lock = settings.counts_usage().then(|| usage_lock(principal.merchant_id()));
+            let lock = settings.counts_usage().then(|| usage_lock(principal.credential().id));
             let _one_at_a_time = match &lock {
                 Some(lock) => Some(lock.lock().await),
                 None => None,
@@ -161,7 +168,7 @@ impl QrApi {
         id: Path<String>,
     ) -> Reply<PaymentRequestStatus> {
         let result = async {
-            let payment = state.gateway.payment_by_id(&auth.0, request_id(&id)?).await?;
+            let payment = own_request(&state.gateway, &auth.0, &id).await?;
             Ok(PaymentRequestStatus::new(&payment, &auth.0.merchant().name))
         };
         Reply::from_result(result.await)
@@ -178,7 +185,7 @@ impl QrApi {
         id: Path<String>,
     ) -> Reply<RefundResponse> {
         let result = async {
-            let payment = state.gateway.payment_by_id(&auth.0, request_id(&id)?).await?;
+            let payment = own_request(&state.gateway, &auth.0, &id).await?;
             // One full refund per payment request: a repeated GET finds the first.
             let key = format!("qrmoney:refund:{}", payment.id);
             let refund =

@@ -14,9 +14,10 @@
 //! | `daily_total`, `monthly_total` | 023, 024 |
 //!
 //! Amounts are in the payment's own unit: a `max_amount` of 500 allows 500 USD in a
-//! USD payment and 500 BTC in a BTC one, and the totals add up the day's (month's,
-//! UTC) payments in that unit. Counts and totals include payments approved or awaiting
-//! the issuer, not declined ones. The fee is `fee_percent` of the amount plus
+//! USD payment and 500 BTC in a BTC one, and the totals add up the account's day's
+//! (month's, UTC) payments in that unit. Counts and totals include payments approved or
+//! awaiting the issuer, not declined ones; a merchant's other QR Money accounts have
+//! their own settings and their own counts. The fee is `fee_percent` of the amount plus
 //! `fee_fixed` (in the payment's unit), rounded half away from zero to the unit's
 //! precision and never more than the amount.
 
@@ -104,7 +105,7 @@ pub struct Attempt<'a> {
     pub origin_domain: Option<&'a str>,
 }
 
-/// The merchant's approved (or pending) payments in one unit so far: (count, total in
+/// The account's approved (or pending) payments in one unit so far: (count, total in
 /// minor units) today and this month.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {

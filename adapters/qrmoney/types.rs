@@ -4,8 +4,8 @@
 //!
 //! | payment | `paymentRequestStatusId` | `transactionStatusId` | `lastLog.code` |
 //! |---|---|---|---|
-//! | created, not charged yet | 2 unpaid | 0 waiting | — |
-//! | awaiting the issuer (3-D Secure challenge) | 2 unpaid | 3 pending | — |
+//! | created, not charged yet | 2 unpaid | 0 waiting | `null` |
+//! | awaiting the issuer (3-D Secure challenge) | 2 unpaid | 3 pending | `null` |
 //! | approved (and refunded later) | 1 paid | 1 approved | `000` |
 //! | declined | 2 unpaid | 2 declined | the decline code (001–024, 047, 998, 999) |
 //! | cancelled | 3 cancelled | 2 declined | `012` |
@@ -230,7 +230,7 @@ pub struct LastLog {
     /// The attempt's message (a decline's from QR Money's table).
     pub message: String,
     /// The attempt's code: `000` approved, a decline code (001–024, 047, 998, 999);
-    /// absent while waiting or pending.
+    /// `null` while waiting or pending.
     pub code: Option<String>,
 }
 

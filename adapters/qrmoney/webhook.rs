@@ -21,21 +21,14 @@ use sha2::Digest;
 use super::settings::Settings;
 use super::types::{meta_text, status_ids};
 use crate::adapters::{Formatted, WebhookDialect, event_part};
-use crate::core::{Credential, Event, Merchant, Money, Payment};
+use crate::core::{Credential, Event, Merchant, Payment};
 
 /// QR Money's formatter and signer.
 pub struct Webhooks;
 
-/// An amount at its unit's precision (`10.50`, `0.00100000`).
+/// An amount at its unit's precision (`10.50`, `0.00`, `0.00100000`).
 fn major_text(minor: i64, unit: crate::core::Currency) -> String {
-    Money::from_minor(minor, unit).map_or_else(
-        |_| "0".into(),
-        |m| {
-            let mut value = m.to_major();
-            value.rescale(u32::from(unit.exponent()));
-            value.to_string()
-        },
-    )
+    rust_decimal::Decimal::new(minor, u32::from(unit.exponent())).to_string()
 }
 
 /// A stable identifier of a payer at a merchant: the first 16 hex digits of
@@ -100,6 +93,16 @@ impl WebhookDialect for Webhooks {
         Some(Formatted { event_type: name.to_owned(), url, content_type: "application/x-www-form-urlencoded", body })
     }
 
+    /// The account (API key) the payment was made through: its merchant id, fee and key
+    /// belong in the notification, whatever other QR Money accounts the merchant has.
+    fn signer<'a>(&self, event: &Event, credentials: &[&'a Credential]) -> Option<&'a Credential> {
+        let created_by = event.payload.get("payment").and_then(|p| p.get("created_by")).and_then(|v| v.as_i64());
+        match created_by {
+            Some(id) => credentials.iter().find(|c| c.id == id).copied(),
+            None => credentials.first().copied(),
+        }
+    }
+
     fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)> {
         vec![("X-Signature", signature(&credential.secret, body))]
     }
@@ -124,5 +127,6 @@ mod tests {
         let btc = crate::core::Currency::parse("BTC").unwrap();
         assert_eq!(major_text(1050, usd), "10.50");
         assert_eq!(major_text(100_000, btc), "0.00100000");
+        assert_eq!((major_text(0, usd), major_text(0, btc)), ("0.00".to_owned(), "0.00000000".to_owned()));
     }
 }

@@ -78,7 +78,7 @@ impl WebhookDialect for Webhooks {
         Some(Formatted { event_type, url, content_type: "application/json", body: serde_json::to_vec(&body).ok()? })
     }
 
-    fn signer<'a>(&self, credentials: &[&'a Credential]) -> Option<&'a Credential> {
+    fn signer<'a>(&self, _event: &Event, credentials: &[&'a Credential]) -> Option<&'a Credential> {
         let with_role = |role: &str| credentials.iter().find(|c| c.role.as_deref() == Some(role)).copied();
         with_role("merchant").or_else(|| with_role("super_admin")).or_else(|| credentials.first().copied())
     }

@@ -352,9 +352,11 @@ async fn await_webhook(
     options: &Options,
     vars: &Vars,
 ) -> Result<Seen, StepError> {
-    receiver.respond_to(&step.event, step.respond);
+    if let Some(event) = &step.event {
+        receiver.respond_to(event, step.respond);
+    }
     let matches = |d: &Delivery| {
-        d.event.as_deref() == Some(step.event.as_str())
+        step.event.as_ref().is_none_or(|event| d.event.as_deref() == Some(event.as_str()))
             && step.matches.iter().all(|a| {
                 let path = vars.render(&a.path).unwrap_or_default();
                 lookup(&d.json, &path).ok().is_some_and(|v| check(v.as_ref(), &a.check, vars).is_ok())
@@ -365,7 +367,7 @@ async fn await_webhook(
             receiver.received().iter().map(|d| d.event.clone().unwrap_or_else(|| "(no event)".into())).collect();
         StepError::from(format!(
             "no {} webhook within {} s at http://{} (received: {})",
-            step.event,
+            step.event.as_deref().unwrap_or("matching"),
             step.within,
             receiver.addr(),
             if seen.is_empty() { "nothing".to_owned() } else { seen.join(", ") }

@@ -147,8 +147,11 @@ pub struct SandboxStep {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookStep {
-    /// The event name in the body (`event` field).
-    pub event: String,
+    /// The event name in the body (`event` field); absent for dialects whose
+    /// notifications name no event (QR Money's forms): then `match` alone picks the
+    /// delivery.
+    #[serde(default)]
+    pub event: Option<String>,
     /// Seconds to wait.
     #[serde(default = "ten")]
     pub within: u64,

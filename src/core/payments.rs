@@ -104,17 +104,24 @@ impl Gateway {
     }
 
     /// How many of the principal's merchant's payments in its dialect namespace, in
-    /// `currency`, with one of `statuses`, were created at or after `since`, and their
-    /// total in minor units (for limits such as "at most 10 payments a day").
+    /// `currency`, with one of `statuses`, were created at or after `since` (by the
+    /// principal's own credential when `own` is set), and their total in minor units
+    /// (for limits such as "at most 10 payments a day").
     pub async fn payment_usage(
         &self,
         principal: &Principal,
+        own: bool,
         statuses: &[PaymentStatus],
         currency: Currency,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<(u64, i64), CoreError> {
         use sea_orm::sea_query::{Alias, Expr, Func};
-        let filter = PaymentFilter { statuses: statuses.to_vec(), from: Some(since), ..PaymentFilter::default() };
+        let filter = PaymentFilter {
+            statuses: statuses.to_vec(),
+            from: Some(since),
+            created_by: own.then(|| principal.credential().id),
+            ..PaymentFilter::default()
+        };
         let row: Option<(i64, Option<i64>)> = filtered(principal, &filter)
             .filter(payment::Column::Currency.eq(currency.code()))
             .select_only()

@@ -30,7 +30,7 @@ pub fn deliveries(event: &Event, merchant: &Merchant, credentials: &[Credential]
     for dialect in dialects {
         let Some(hooks) = crate::adapters::webhooks(dialect) else { continue };
         let theirs: Vec<&Credential> = credentials.iter().filter(|c| c.dialect == dialect && c.active).collect();
-        let Some(credential) = hooks.signer(&theirs) else { continue };
+        let Some(credential) = hooks.signer(event, &theirs) else { continue };
         if let Some(formatted) = hooks.format(event, merchant, credential) {
             out.push(NewDelivery {
                 dialect,

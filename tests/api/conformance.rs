@@ -1,6 +1,7 @@
 //! Every conformance suite in `conformance/suites` (rebornpay, shadhinpay, starpay,
-//! payrequest), run against an in-process server with the demo merchant's credentials, as
-//! QA would run it against a server started from the README with conformance/demo.toml.
+//! payrequest, qrmoney), run against an in-process server with the demo merchant's
+//! credentials, as QA would run it against a server started from the README with
+//! conformance/demo.toml.
 
 use paybridge_conformance::{Credentials, Options, Receiver, Suite, default_suites_dir, run};
 
@@ -35,6 +36,13 @@ fn credentials(dialect: &str, config: &paybridge::config::Config, base: &str, re
                 c.set(&format!("credentials.{name}"), &user.api_key);
             }
             assert!(c.get("credentials.api_key").is_ok(), "the demo merchant has a merchant-role StarPay user");
+        }
+        "qrmoney" => {
+            // demo.toml's [qrmoney] section, which replaces [credentials]' api_key.
+            let keys = demo.qrmoney.as_ref().expect("the demo merchant has a QR Money account");
+            c.set("credentials.api_key", &keys.api_key);
+            c.set("credentials.account_id", &keys.account_id);
+            c.set("credentials.merchant_id", &keys.merchant_id);
         }
         other => panic!("no credentials for the {other} suite: add them here"),
     }

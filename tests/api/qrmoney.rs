@@ -502,6 +502,50 @@ async fn notifications_are_signed_forms_with_every_field(backend: Backend) {
     assert_eq!(pending_notices, 0, "nothing is notified before the challenge decides");
 }
 
+async fn each_account_of_a_merchant_keeps_its_own_requests_limits_and_key(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let app = spawn_app(backend).await;
+    let issued = app
+        .send(app.admin(Method::POST, "/merchants/1/credentials").json(&json!({
+            "dialect": "qrmoney",
+            "extra": { "merchant_id": "second-account", "settings": { "fee_percent": 10, "daily_count": 1 } }
+        })))
+        .await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let (key, account) =
+        (issued.body["key_id"].as_str().unwrap(), issued.body["extra"]["account_id"].as_str().unwrap());
+    let mut body = request("4242424242424242");
+    body["notifyUrl"] = json!(format!("{}/second", hooks.url));
+    let create_as = |key: &str, body: &Value| {
+        app.send(
+            app.request(Method::POST, &format!("/qrmoney/payments/h2h/{account}")).header("X-API-Key", key).json(body),
+        )
+    };
+    let paid = create_as(key, &body).await;
+    assert_eq!(ids(&paid.body).1, 1, "{}", paid.body);
+    assert_eq!(create_as(key, &body).await.body["lastLog"]["code"], "021", "the second account's own daily limit");
+    assert_eq!(ids(&create(&app, &request("4242424242424242")).await.body).1, 1, "the first account has none");
+    let wrong_account = create_as(API_KEY, &body).await;
+    assert_eq!(wrong_account.status, 404, "the demo key with the second account's id");
+
+    let id = &paid.body["id"];
+    assert_eq!(status(&app, id).await.body["code"], "043", "the first account cannot read the second's request");
+    let refund = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{id}"))).await;
+    assert_eq!(refund.status, 404, "nor refund it");
+    let own =
+        app.send(app.request(Method::GET, &format!("/qrmoney/payment-requests/status/{id}")).header("X-API-Key", key));
+    assert_eq!(own.await.status, 200);
+
+    let hit = notification(&hooks, id).await;
+    let mut theirs = Credentials::default();
+    theirs.set("credentials.api_key", key);
+    verify_webhook("qrmoney", &theirs, &hit.headers, &hit.body).expect("signed with the second account's key");
+    assert!(verify_webhook("qrmoney", &credentials(), &hit.headers, &hit.body).is_err());
+    let fields = form(&hit);
+    let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap();
+    assert_eq!((get("merchantId"), get("fee"), get("netAmount")), ("second-account", "1.05", "9.45"));
+}
+
 async fn card_numbers_and_cvvs_are_never_stored_or_logged(backend: Backend) {
     let app = spawn_app(backend).await;
     let pan = "5555555555554444";
@@ -534,5 +578,6 @@ db_test!(
     concurrent_requests_never_exceed_a_count_limit,
     refunds_go_through_the_review_queue_once,
     notifications_are_signed_forms_with_every_field,
+    each_account_of_a_merchant_keeps_its_own_requests_limits_and_key,
     card_numbers_and_cvvs_are_never_stored_or_logged,
 );
