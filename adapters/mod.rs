@@ -107,9 +107,17 @@ pub fn check_extra(
     dialect: Dialect,
     extra: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), crate::core::CoreError> {
+    let text = |key: &str| match extra.get(key) {
+        None => Ok(()),
+        Some(serde_json::Value::String(v)) if !v.trim().is_empty() => Ok(()),
+        Some(_) => Err(crate::core::CoreError::invalid(format!("extra.{key}"), "must be a non-empty string")),
+    };
     match dialect {
         Dialect::Qrmoney => qrmoney::check_extra(extra),
-        _ => Ok(()),
+        // Identifiers their auth or checkout reads.
+        Dialect::Shadhinpay => text("business_id"),
+        Dialect::Payrequest => text("psp"),
+        Dialect::Rebornpay | Dialect::Starpay => Ok(()),
     }
 }
 

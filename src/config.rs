@@ -419,11 +419,18 @@ impl Config {
                     return bad(key(&format!("ip_allowlist[{j}]")), "must be an IP address or CIDR range");
                 }
             }
-            if let Some(settings) = m.qrmoney.as_ref().and_then(|q| q.settings.as_ref())
-                && let Err(err) = crate::adapters::qrmoney::settings::Settings::parse(settings)
-            {
-                let detail = err.details().iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>();
-                return bad(key("qrmoney.settings"), &detail.join("; "));
+            if let Some(q) = &m.qrmoney {
+                if q.api_key.trim().is_empty() {
+                    return bad(key("qrmoney.api_key"), "must not be empty");
+                }
+                let extra =
+                    m.to_seed().credentials.into_iter().find(|c| c.dialect == Dialect::Qrmoney).map(|c| c.extra);
+                let extra = extra.as_ref().and_then(|e| e.as_object()).cloned().unwrap_or_default();
+                if let Err(err) = crate::adapters::check_extra(Dialect::Qrmoney, &extra) {
+                    let detail =
+                        err.details().iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>();
+                    return bad(key("qrmoney"), &detail.join("; "));
+                }
             }
             for (j, user) in m.starpay_users.iter().enumerate() {
                 if !STARPAY_ROLES.contains(&user.role.as_str()) {

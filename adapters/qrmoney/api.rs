@@ -16,8 +16,10 @@ use super::settings::{Attempt, Settings, Usage, periods};
 use super::types::*;
 use crate::core::{
     AttemptLog, CheckoutOutcome, CoreError, Entity, Gateway, Payment, PaymentStatus, Principal, RefundAmount,
+    RefundStatus,
 };
 use crate::http::AppState;
+use crate::http::idempotency::RequestKey;
 use crate::http::wire::Wire;
 use crate::sandbox::instrument::PaymentInstrument;
 use crate::sandbox::{Processor, Sandbox, codes};
@@ -48,6 +50,14 @@ fn usage_lock(credential_id: i64) -> Arc<tokio::sync::Mutex<()>> {
 
 /// The QR Money API.
 pub struct QrApi;
+
+/// The reference of a payment created under an `Idempotency-Key`: the same for every
+/// retry with that key by that credential.
+fn keyed_reference(credential_id: i64, key: &str) -> String {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+    format!("qr_k{credential_id}_{}", &digest[..32])
+}
 
 /// True when `account_id` is the API key's account.
 fn own_account(principal: &Principal, account_id: &str) -> bool {
@@ -87,7 +97,8 @@ impl CreateResponse {
         } else {
             super::return_url(payment)
         };
-        CreateResponse { payment_request_id: payment.id, status, redirect_url, challenge_required }
+        let id = payment.id.to_string();
+        CreateResponse { payment_request_id: id.clone(), data: id, status, redirect_url, challenge_required }
     }
 }
 
@@ -102,6 +113,7 @@ impl QrApi {
     async fn create(
         &self,
         state: Data<&AppState>,
+        request: &poem::Request,
         auth: ApiKeyAuth,
         /// Your account id (from the dashboard).
         #[oai(name = "accountId")]
@@ -131,14 +143,35 @@ impl QrApi {
             };
             let decline = settings.decline(&attempt, usage);
             let mut command = checked.payment;
-            let mut tries = 1;
-            let payment = loop {
-                match state.gateway.create_payment(principal, command.clone()).await {
-                    Err(CoreError::DuplicateReference) if tries < REFERENCE_ATTEMPTS => {
-                        tries += 1;
-                        command.reference = new_reference();
+            let recipient = &principal.merchant().name;
+            let payment = match RequestKey::of(request) {
+                // With an Idempotency-Key the payment's reference follows from it, so a
+                // retry after a crash (or a lost answer) finds the first payment instead
+                // of charging the card again.
+                Some(key) => {
+                    command.reference = keyed_reference(principal.credential().id, key);
+                    match state.gateway.create_payment(principal, command.clone()).await {
+                        Err(CoreError::DuplicateReference) => {
+                            let earlier = state.gateway.payment_by_reference(principal, &command.reference).await?;
+                            if earlier.status != PaymentStatus::Created {
+                                return Ok(CreateResponse::new(&earlier, recipient));
+                            }
+                            earlier
+                        }
+                        other => other?,
                     }
-                    other => break other?,
+                }
+                None => {
+                    let mut tries = 1;
+                    loop {
+                        match state.gateway.create_payment(principal, command.clone()).await {
+                            Err(CoreError::DuplicateReference) if tries < REFERENCE_ATTEMPTS => {
+                                tries += 1;
+                                command.reference = new_reference();
+                            }
+                            other => break other?,
+                        }
+                    }
                 }
             };
             let card = PaymentInstrument::Card(checked.card);
@@ -153,7 +186,7 @@ impl QrApi {
                 None => Sandbox.charge(&payment, &card),
             };
             let payment = state.gateway.complete_checkout(payment.checkout_token(), outcome).await?;
-            Ok(CreateResponse::new(&payment, &principal.merchant().name))
+            Ok(CreateResponse::new(&payment, recipient))
         };
         Reply::from_result(result.await)
     }
@@ -175,7 +208,8 @@ impl QrApi {
     }
 
     /// Refund a paid payment request in full. The refund is `pending` until reviewed in
-    /// paybridge's admin refund queue; asking again answers the same refund.
+    /// paybridge's admin refund queue; asking again answers the same refund (or, once an
+    /// admin rejected it, asks again).
     #[oai(path = "/payments/h2h/refund/:id", method = "get", tag = "Tag::Payments")]
     async fn refund(
         &self,
@@ -186,10 +220,19 @@ impl QrApi {
     ) -> Reply<RefundResponse> {
         let result = async {
             let payment = own_request(&state.gateway, &auth.0, &id).await?;
-            // One full refund per payment request: a repeated GET finds the first.
-            let key = format!("qrmoney:refund:{}", payment.id);
-            let refund =
-                state.gateway.request_refund(&auth.0, &payment.reference, RefundAmount::Rest, None, Some(&key)).await?;
+            // One full refund per payment request: a repeated GET finds the first, and
+            // after an admin rejected it, asks anew (under the next key of the chain).
+            let mut key = format!("qrmoney:refund:{}", payment.id);
+            let refund = loop {
+                let refund = state
+                    .gateway
+                    .request_refund(&auth.0, &payment.reference, RefundAmount::Rest, None, Some(&key))
+                    .await?;
+                if refund.status != RefundStatus::Rejected {
+                    break refund;
+                }
+                key = format!("qrmoney:refund:{}:{}", payment.id, refund.id);
+            };
             Ok(refund.into())
         };
         Reply::from_result(result.await)

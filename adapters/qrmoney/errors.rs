@@ -104,8 +104,16 @@ impl Failure {
         let mut lowest: Option<&str> = None;
         for issue in &issues {
             let code = field_code(&issue.field);
+            // The parser's own message can quote the value (`invalid type: integer
+            // 4111…`): never for the card's fields.
+            let message = match issue.field.as_str() {
+                "number" => "must be a card number, as a string of digits",
+                "expiration" => "must be MM/YY, not in the past",
+                "cvv" => "must be 3 or 4 digits, as a string",
+                _ => issue.message.as_str(),
+            };
             let text = match code {
-                Some(code) => format!("{code} {}: {} {}", codes::known(code), issue.field, issue.message),
+                Some(code) => format!("{code} {}: {} {message}", codes::known(code), issue.field),
                 None => format!("{} {}", issue.field, issue.message),
             };
             errors.entry(issue.field.clone()).or_default().push(text);
@@ -231,7 +239,7 @@ mod tests {
     #[test]
     fn validation_names_every_field_with_its_code_and_leads_with_the_lowest() {
         let failure = Failure::validation(vec![
-            FieldIssue::new("number", "is not a valid card number"),
+            FieldIssue::new("number", "invalid type: integer `4111111111111111`, expected a string"),
             FieldIssue::new("name", "is required"),
             FieldIssue::new("browserInfo", "must be an object"),
         ]);
@@ -239,7 +247,7 @@ mod tests {
         assert_eq!(failure.body.code.as_deref(), Some("025"));
         assert_eq!(failure.body.title, "Invalid name");
         let errors = failure.body.errors.unwrap();
-        assert_eq!(errors["number"], ["040 Invalid card number: number is not a valid card number"]);
+        assert_eq!(errors["number"], ["040 Invalid card number: number must be a card number, as a string of digits"]);
         assert_eq!(errors["browserInfo"], ["browserInfo must be an object"]);
     }
 }

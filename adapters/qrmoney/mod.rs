@@ -20,7 +20,7 @@ use std::sync::Arc;
 use poem::Route;
 use poem_openapi::OpenApiService;
 
-use crate::core::{CoreError, Payment, PaymentStatus};
+use crate::core::{CoreError, FieldIssue, Payment, PaymentStatus};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -60,7 +60,12 @@ fn service() -> OpenApiService<api::QrApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("qrmoney", &service()).require_all_security()
+    ApiDoc::from_service("qrmoney", &service()).require_all_security().nullable_optionals(&[
+        "PaymentRequestStatus",
+        "CreateResponse",
+        "Client",
+        "LastLog",
+    ])
 }
 
 /// Mounts the API and its docs.
@@ -83,12 +88,28 @@ pub fn new_keys(
     (key.clone(), key)
 }
 
-/// Checks a credential's `extra`: `settings`, when present, must be valid settings.
+/// Checks a credential's `extra`: `account_id` and `merchant_id` non-empty strings,
+/// `settings` valid settings, nothing else.
 pub fn check_extra(extra: &serde_json::Map<String, serde_json::Value>) -> Result<(), CoreError> {
-    match extra.get("settings") {
-        None | Some(serde_json::Value::Null) => Ok(()),
-        Some(settings) => settings::Settings::parse(settings).map(|_| ()),
+    let mut issues = Vec::new();
+    for key in ["account_id", "merchant_id"] {
+        let valid = extra.get(key).and_then(|v| v.as_str()).is_some_and(|v| (1..=64).contains(&v.trim().len()));
+        if !valid {
+            issues.push(FieldIssue::new(format!("extra.{key}"), "must be a string of 1 to 64 characters"));
+        }
     }
+    for key in extra.keys().filter(|k| !["account_id", "merchant_id", "settings"].contains(&k.as_str())) {
+        issues.push(FieldIssue::new(format!("extra.{key}"), "is not a QR Money setting"));
+    }
+    match extra.get("settings") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(settings) => {
+            if let Err(err) = settings::Settings::parse(settings) {
+                issues.extend(err.details().iter().cloned());
+            }
+        }
+    }
+    if issues.is_empty() { Ok(()) } else { Err(CoreError::Validation(issues)) }
 }
 
 /// Where the customer goes once `payment` is decided: `successUrl` after an approval,

@@ -58,6 +58,10 @@ impl Serialize for Amount {
     }
 }
 
+/// The largest amount a setting may name (far above any payment, far below where
+/// decimal arithmetic on it could overflow).
+const MAX_SETTING: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+
 /// The settings; see the module documentation.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -148,8 +152,8 @@ impl Settings {
             ("monthly_total", self.monthly_total),
         ];
         for (name, amount) in amounts {
-            if amount.is_some_and(|a| a.0 < Decimal::ZERO) {
-                issues.push(FieldIssue::new(field(name), "must not be negative"));
+            if amount.is_some_and(|a| a.0 < Decimal::ZERO || a.0 > MAX_SETTING) {
+                issues.push(FieldIssue::new(field(name), "must be between 0 and 10^12"));
             }
         }
         if let (Some(min), Some(max)) = (self.min_amount, self.max_amount)
@@ -228,13 +232,19 @@ impl Settings {
         None
     }
 
-    /// The fee on `gross`, in minor units of its currency.
+    /// The fee on `gross`, in minor units of its currency; never more than `gross`
+    /// (and `gross` itself should the arithmetic overflow).
     pub fn fee(&self, gross: Money) -> i64 {
         let exponent = u32::from(gross.currency().exponent());
-        let fee = gross.to_major() * self.fee_percent.0 / Decimal::ONE_HUNDRED + self.fee_fixed.0;
-        let fee = fee.round_dp_with_strategy(exponent, RoundingStrategy::MidpointAwayFromZero);
-        let minor = (fee * Decimal::from(10i64.pow(exponent))).trunc();
-        i64::try_from(minor).unwrap_or(i64::MAX).clamp(0, gross.minor())
+        let fee = gross
+            .to_major()
+            .checked_mul(self.fee_percent.0)
+            .and_then(|f| f.checked_div(Decimal::ONE_HUNDRED))
+            .and_then(|f| f.checked_add(self.fee_fixed.0))
+            .map(|f| f.round_dp_with_strategy(exponent, RoundingStrategy::MidpointAwayFromZero))
+            .and_then(|f| f.checked_mul(Decimal::from(10i64.pow(exponent))))
+            .and_then(|minor| i64::try_from(minor.trunc()).ok());
+        fee.unwrap_or(i64::MAX).clamp(0, gross.minor())
     }
 }
 
@@ -303,6 +313,9 @@ mod tests {
         let btc = Money::parse_major("0.001", Currency::parse("BTC").unwrap()).unwrap();
         assert_eq!(Settings::parse(&serde_json::json!({"fee_percent": 1})).unwrap().fee(btc), 1_000);
         assert_eq!(Settings::default().fee(usd("10")), 0);
+        let huge = Settings { fee_fixed: Amount(Decimal::MAX), ..Settings::default() };
+        assert_eq!(huge.fee(btc), btc.minor(), "no overflow panic: capped at the amount");
+        assert!(Settings::parse(&serde_json::json!({"fee_fixed": "1e21"})).is_err(), "bounded");
     }
 
     #[test]

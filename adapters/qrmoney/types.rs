@@ -11,7 +11,8 @@
 //! | cancelled | 3 cancelled | 2 declined | `012` |
 //! | expired | 3 cancelled | 2 declined | `013` |
 //!
-//! `id`, `paymentRequestId` and `transactionId` are the same number: a host-to-host
+//! `id`, `paymentRequestId` (and `data`, where the public client reads it) and
+//! `transactionId` are the same number, as a string: a host-to-host
 //! payment request has exactly one transaction, and either id finds it at
 //! `/payment-requests/status/{id}` and `/payments/h2h/refund/{id}`. `transactionNumber`
 //! is the processor's transaction id (`CRD…`).
@@ -238,15 +239,14 @@ pub struct LastLog {
 #[derive(Object, Debug, Clone)]
 #[oai(rename_all = "camelCase")]
 pub struct PaymentRequestStatus {
-    /// Payment request identifier.
-    pub id: i64,
+    /// Payment request identifier (digits, as a string).
+    pub id: String,
     /// The payment's recipient: the merchant's name.
     pub recipient_name: String,
     /// 1 paid, 2 unpaid, 3 cancelled.
     pub payment_request_status_id: u8,
-    /// The transaction's internal identifier (the payment request's, see above); absent
-    /// before a charge.
-    pub transaction_id: Option<i64>,
+    /// The transaction's internal identifier (the payment request's, see above).
+    pub transaction_id: String,
     /// The transaction's public identifier (the processor's, `CRD…`).
     pub transaction_number: Option<String>,
     /// 0 waiting, 1 approved, 2 declined, 3 pending.
@@ -281,9 +281,11 @@ pub struct CreateResponse {
     #[oai(flatten)]
     pub status: PaymentRequestStatus,
     /// The payment request identifier (as `id`).
-    pub payment_request_id: i64,
+    pub payment_request_id: String,
+    /// The payment request identifier again, where the public client reads it.
+    pub data: String,
     /// Where to send the customer now: the 3-D Secure challenge page when
-    /// `challengeRequired`, else `successUrl` or `failureUrl` (absent when not given).
+    /// `challengeRequired`, else `successUrl` or `failureUrl` (`null` when not given).
     pub redirect_url: Option<String>,
     /// True when the issuer asks the customer to authenticate (`transactionStatusId` 3).
     pub challenge_required: bool,
@@ -294,9 +296,9 @@ pub struct CreateResponse {
 #[oai(rename_all = "camelCase")]
 pub struct RefundResponse {
     /// The payment request identifier.
-    pub id: i64,
+    pub id: String,
     /// The refund's identifier.
-    pub refund_id: i64,
+    pub refund_id: String,
     /// `pending` (under review), `approved` or `rejected`.
     pub status: String,
     /// Amount refunded, in major units.
@@ -313,8 +315,8 @@ impl From<Refund> for RefundResponse {
             crate::core::RefundStatus::Rejected => "rejected",
         };
         RefundResponse {
-            id: refund.payment_id,
-            refund_id: refund.id,
+            id: refund.payment_id.to_string(),
+            refund_id: refund.id.to_string(),
             status: status.to_owned(),
             amount: refund.amount.to_major().into(),
             unit: refund.amount.currency().code().to_owned(),
@@ -365,10 +367,10 @@ impl PaymentRequestStatus {
         let (request_status, transaction_status, last_log) = status_ids(payment);
         let client = |key: &str| meta_text(payment, &["client", key]);
         PaymentRequestStatus {
-            id: payment.id,
+            id: payment.id.to_string(),
             recipient_name: recipient.to_owned(),
             payment_request_status_id: request_status,
-            transaction_id: payment.processor_txn_id.as_ref().map(|_| payment.id),
+            transaction_id: payment.id.to_string(),
             transaction_number: payment.processor_txn_id.clone(),
             transaction_status_id: transaction_status,
             link: payment.checkout_url.clone(),

@@ -8,12 +8,13 @@
 //! clientPhone, clientMemberId, message, code`
 //!
 //! Status ids as the status endpoint reports them (see `types`); amounts in major
-//! units at the unit's precision, the fee from the account's settings; `message` and
+//! units at the unit's precision, the fee from the account's settings (fee and net are
+//! zero unless the payment was approved); `message` and
 //! `code` name a failure's reason and are empty for an approval; `clientId` is a
 //! stable identifier of the payer's email at this merchant; `clientMemberId` is empty
 //! (paybridge has no member accounts). The header `X-Signature` is
 //! Base64(UTF-8 bytes of the lowercase hex HMAC-SHA512 of the raw body, keyed with the
-//! API key) — DIALECTS.md, as the public client verifies it.
+//! API key) — DIALECTS.md; the encoding is the one the public C# client checks.
 
 use base64::Engine;
 use sha2::Digest;
@@ -43,7 +44,10 @@ fn client_id(payment: &Payment) -> String {
 pub fn fields(payment: &Payment, credential: &Credential) -> Vec<(&'static str, String)> {
     let (request_status, transaction_status, last_log) = status_ids(payment);
     let unit = payment.amount.currency();
-    let fee = Settings::of(credential).unwrap_or_default().fee(payment.amount);
+    // Only an approved payment deposits anything: a decline's fee and net are zero.
+    let approved = transaction_status == 1;
+    let fee = if approved { Settings::of(credential).unwrap_or_default().fee(payment.amount) } else { 0 };
+    let net = if approved { payment.amount.minor() - fee } else { 0 };
     let (message, code) = match transaction_status {
         2 => (last_log.message, last_log.code.unwrap_or_default()),
         _ => (String::new(), String::new()),
@@ -59,7 +63,7 @@ pub fn fields(payment: &Payment, credential: &Credential) -> Vec<(&'static str, 
         ("unit", unit.code().to_owned()),
         ("grossAmount", major_text(payment.amount.minor(), unit)),
         ("fee", major_text(fee, unit)),
-        ("netAmount", major_text(payment.amount.minor() - fee, unit)),
+        ("netAmount", major_text(net, unit)),
         ("referenceId", text(meta_text(payment, &["referenceId"]))),
         ("notes", text(meta_text(payment, &["notes"]))),
         ("clientId", client_id(payment)),
@@ -98,7 +102,18 @@ impl WebhookDialect for Webhooks {
     fn signer<'a>(&self, event: &Event, credentials: &[&'a Credential]) -> Option<&'a Credential> {
         let created_by = event.payload.get("payment").and_then(|p| p.get("created_by")).and_then(|v| v.as_i64());
         match created_by {
-            Some(id) => credentials.iter().find(|c| c.id == id).copied(),
+            Some(id) => {
+                let signer = credentials.iter().find(|c| c.id == id).copied();
+                if signer.is_none() {
+                    // Its key is the only one the merchant's handler trusts for it.
+                    tracing::warn!(
+                        credential = id,
+                        event = event.id,
+                        "QR Money account suspended: notification not sent"
+                    );
+                }
+                signer
+            }
             None => credentials.first().copied(),
         }
     }

@@ -118,11 +118,10 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
         Ok(found) => found,
         Err(err) => return failure(&err),
     };
-    let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.unwrap_or_default();
-    let form: CheckoutForm = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
-    if !verify_hmac_sha256_hex(&state.checkout_secret, format!("checkout:{token}").as_bytes(), &form.csrf) {
-        return missing(StatusCode::FORBIDDEN, "This form has expired", "Reload the payment page and try again.");
-    }
+    let form: CheckoutForm = match verified_form(&state, &token, body).await {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     if !payable(&payment) {
         // A repeat of a submission that already decided the payment: go where it went.
         return redirect(&state, &token, &payment).await;
@@ -143,9 +142,11 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
     finish(&state, &token, outcome).await
 }
 
-/// True while a card payment waits for its issuer: the challenge can decide it.
+/// True while a QR Money card payment waits for its issuer: the challenge can decide
+/// it. (Other dialects' pending payments are decided through the sandbox API.)
 fn awaiting_challenge(payment: &Payment) -> bool {
-    payment.status == PaymentStatus::Processing
+    payment.namespace == crate::core::Dialect::Qrmoney
+        && payment.status == PaymentStatus::Processing
         && payment.authorized_at.is_none()
         && payment.method.as_deref() == Some("card")
 }
@@ -170,9 +171,27 @@ async fn challenge(state: Data<&AppState>, Path(token): Path<String>) -> Respons
 #[derive(Deserialize, Default)]
 struct ChallengeForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     action: String,
+}
+
+/// The submitted form, once its CSRF token showed it came from this checkout's page;
+/// otherwise the page that refuses it.
+async fn verified_form<T: serde::de::DeserializeOwned + Default>(
+    state: &AppState,
+    token: &str,
+    body: Body,
+) -> Result<T, Response> {
+    #[derive(Deserialize, Default)]
+    struct Csrf {
+        #[serde(default)]
+        csrf: String,
+    }
+    let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.unwrap_or_default();
+    let Csrf { csrf } = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    if !verify_hmac_sha256_hex(&state.checkout_secret, format!("checkout:{token}").as_bytes(), &csrf) {
+        return Err(missing(StatusCode::FORBIDDEN, "This form has expired", "Reload the payment page and try again."));
+    }
+    Ok(serde_urlencoded::from_bytes(&bytes).unwrap_or_default())
 }
 
 /// `POST /checkout/{token}/challenge`: approve, or fail authentication (004).
@@ -182,11 +201,10 @@ async fn answer_challenge(state: Data<&AppState>, Path(token): Path<String>, bod
         Ok(payment) => payment,
         Err(err) => return failure(&err),
     };
-    let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.unwrap_or_default();
-    let form: ChallengeForm = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
-    if !verify_hmac_sha256_hex(&state.checkout_secret, format!("checkout:{token}").as_bytes(), &form.csrf) {
-        return missing(StatusCode::FORBIDDEN, "This form has expired", "Reload the payment page and try again.");
-    }
+    let form: ChallengeForm = match verified_form(&state, &token, body).await {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     if !awaiting_challenge(&payment) {
         return redirect(&state, &token, &payment).await;
     }

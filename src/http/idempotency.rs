@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
-use sha2::{Digest, Sha256};
 
 use super::MAX_BODY_BYTES;
 use crate::core::{CoreError, Gateway, IdempotencyBegin, Principal, StoredResponse};
@@ -44,12 +43,15 @@ pub type ErrorRenderer = Arc<dyn Fn(CoreError) -> Response + Send + Sync>;
 pub struct Idempotency {
     gateway: Gateway,
     render: ErrorRenderer,
+    secret: Arc<[u8]>,
 }
 
 impl Idempotency {
-    /// Idempotency over `gateway`, rendering errors with `render`.
-    pub fn new(gateway: Gateway, render: ErrorRenderer) -> Idempotency {
-        Idempotency { gateway, render }
+    /// Idempotency over `gateway`, rendering errors with `render`. Request fingerprints
+    /// are HMACs under `secret`, so a stored fingerprint reveals nothing of the body (a
+    /// card number cannot be guessed from it).
+    pub fn new(gateway: Gateway, render: ErrorRenderer, secret: Arc<[u8]>) -> Idempotency {
+        Idempotency { gateway, render, secret }
     }
 }
 
@@ -57,7 +59,12 @@ impl<E: Endpoint> Middleware<E> for Idempotency {
     type Output = IdempotencyEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        IdempotencyEndpoint { inner, gateway: self.gateway.clone(), render: self.render.clone() }
+        IdempotencyEndpoint {
+            inner,
+            gateway: self.gateway.clone(),
+            render: self.render.clone(),
+            secret: self.secret.clone(),
+        }
     }
 }
 
@@ -66,6 +73,7 @@ pub struct IdempotencyEndpoint<E> {
     inner: E,
     gateway: Gateway,
     render: ErrorRenderer,
+    secret: Arc<[u8]>,
 }
 
 impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
@@ -86,13 +94,14 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
             Ok(body) => body,
             Err(_) => return Ok((self.render)(CoreError::invalid("body", "could not be read or is too large"))),
         };
-        let mut hasher = Sha256::new();
-        hasher.update(req.method().as_str());
-        hasher.update(b" ");
-        hasher.update(req.uri().path().as_bytes());
-        hasher.update(b"\n");
-        hasher.update(&body);
-        let hash = hex::encode(hasher.finalize());
+        let mut message = Vec::with_capacity(body.len() + 64);
+        message.extend_from_slice(b"idempotency\n");
+        message.extend_from_slice(req.method().as_str().as_bytes());
+        message.push(b' ');
+        message.extend_from_slice(req.uri().path().as_bytes());
+        message.push(b'\n');
+        message.extend_from_slice(&body);
+        let hash = crate::crypto::hmac_sha256_hex(&self.secret, &message);
         req.set_body(body);
 
         let merchant_id = principal.merchant_id();

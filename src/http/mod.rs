@@ -56,7 +56,7 @@ pub fn dialect_api<T: poem_openapi::OpenApi + 'static, A: auth::Admission>(
     use poem::EndpointExt;
     use poem::error::{MethodNotAllowedError, NotFoundError};
     use poem::http::StatusCode;
-    let api = service.with(idempotency::Idempotency::new(state.gateway.clone(), render));
+    let api = service.with(idempotency::Idempotency::new(state.gateway.clone(), render, state.checkout_secret.clone()));
     let api = match unknown_routes {
         None => api.boxed(),
         Some(answer) => api

@@ -43,6 +43,27 @@ impl ApiDoc {
         self
     }
 
+    /// Marks the optional properties of the named schemas `nullable`, for answers that
+    /// send every field of the provider's table, `null` when it has no value
+    /// (poem-openapi documents an `Option` as optional, not as nullable).
+    pub fn nullable_optionals(mut self, schemas: &[&str]) -> ApiDoc {
+        for name in schemas {
+            let Some(schema) = self.spec.pointer_mut(&format!("/components/schemas/{name}")) else { continue };
+            let required: Vec<String> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
+            let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else { continue };
+            // (A `$ref` property cannot be marked; the dialects send none as null.)
+            let optional = properties.iter_mut().filter(|(f, _)| !required.contains(f)).map(|(_, p)| p);
+            for property in optional.filter_map(Value::as_object_mut).filter(|p| !p.contains_key("$ref")) {
+                property.insert("nullable".into(), Value::Bool(true));
+            }
+        }
+        self
+    }
+
     /// The document as YAML (what `openapi/<name>.yaml` holds).
     pub fn yaml(&self) -> String {
         serde_yaml::to_string(&yaml_value(&self.spec)).unwrap_or_default()

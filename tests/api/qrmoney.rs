@@ -53,7 +53,12 @@ pub async fn create(app: &TestApp, body: &Value) -> Reply {
 }
 
 async fn status(app: &TestApp, id: &Value) -> Reply {
-    app.send(qr(app, Method::GET, &format!("/payment-requests/status/{id}"))).await
+    app.send(qr(app, Method::GET, &format!("/payment-requests/status/{}", text(id)))).await
+}
+
+/// An id as the API gives it: digits in a string.
+fn text(id: &Value) -> String {
+    id.as_str().unwrap_or_else(|| panic!("ids are strings: {id}")).to_owned()
 }
 
 fn ids(body: &Value) -> (u64, u64, Value) {
@@ -93,13 +98,14 @@ async fn an_approved_card_reports_every_field_of_the_seed(backend: Backend) {
     let body = &reply.body;
     let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
     let mut expected = STATUS_FIELDS.to_vec();
-    expected.extend(["paymentRequestId", "redirectUrl", "challengeRequired"]);
+    expected.extend(["paymentRequestId", "data", "redirectUrl", "challengeRequired"]);
     assert_eq!(keys, expected, "the status object, then the create's own fields");
     assert_eq!(
         ids(body),
         (1, 1, json!({ "transactionStatusId": 1, "message": "Transaction approved", "code": "000" }))
     );
     assert_eq!(body["paymentRequestId"], body["id"]);
+    assert_eq!(body["data"], body["id"], "where the public client reads the id");
     assert_eq!(body["transactionId"], body["id"], "one transaction per request: its id finds the request");
     assert!(body["transactionNumber"].as_str().unwrap().starts_with("CRD"));
     assert_eq!((body["amount"].clone(), body["unit"].clone()), (json!(10.5), json!("USD")));
@@ -260,7 +266,7 @@ async fn each_bad_field_gets_the_seeds_code_and_nothing_is_created(backend: Back
     }
     // Only the four valid ones above made payment requests.
     let next = create(&app, &request("4242424242424242")).await;
-    assert_eq!(next.body["id"], 5, "{}", next.body);
+    assert_eq!(next.body["id"], "5", "{}", next.body);
 }
 
 async fn the_api_key_and_account_are_checked(backend: Backend) {
@@ -280,12 +286,16 @@ async fn the_api_key_and_account_are_checked(backend: Backend) {
         let unknown = app.send(qr(&app, Method::GET, &format!("/payment-requests/status/{id}"))).await;
         assert_eq!((unknown.status, unknown.body["code"].as_str()), (404, Some("043")), "{id}");
     }
-    let no_key = app.send(app.request(Method::GET, &format!("/qrmoney/payment-requests/status/{}", paid.body["id"])));
+    let no_key =
+        app.send(app.request(Method::GET, &format!("/qrmoney/payment-requests/status/{}", text(&paid.body["id"]))));
     assert_eq!(no_key.await.status, 401);
     // Another dialect's payment is not a QR Money payment request.
     app.new_payment("INV-1", json!(100)).await;
-    let other =
-        app.send(qr(&app, Method::GET, &format!("/payment-requests/status/{}", paid.body["id"].as_u64().unwrap() + 1)));
+    let other = app.send(qr(
+        &app,
+        Method::GET,
+        &format!("/payment-requests/status/{}", text(&paid.body["id"]).parse::<u64>().unwrap() + 1),
+    ));
     assert_eq!(other.await.status, 404);
     let unknown = app.send(qr(&app, Method::GET, "/no/such/path")).await;
     assert_eq!((unknown.status, unknown.body["status"].clone()), (404, json!(404)));
@@ -382,17 +392,17 @@ async fn refunds_go_through_the_review_queue_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let paid = create(&app, &request("4242424242424242")).await;
     let id = &paid.body["id"];
-    let refund = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{id}"))).await;
+    let refund = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{}", text(id)))).await;
     assert_eq!(refund.status, 200, "{}", refund.body);
     assert_eq!(refund.body["status"], "pending");
     assert_eq!((refund.body["id"].clone(), refund.body["amount"].clone()), (id.clone(), json!(10.5)));
-    let again = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{id}"))).await;
+    let again = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{}", text(id)))).await;
     assert_eq!(again.body["refundId"], refund.body["refundId"], "asking again answers the same refund");
     let approved = app
-        .send(app.admin(Method::POST, &format!("/refunds/{}/approve", refund.body["refundId"])).json(&json!({})))
+        .send(app.admin(Method::POST, &format!("/refunds/{}/approve", text(&refund.body["refundId"]))).json(&json!({})))
         .await;
     assert_eq!(approved.status, 200, "{}", approved.body);
-    let after = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{id}"))).await;
+    let after = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{}", text(id)))).await;
     assert_eq!(
         (after.body["refundId"].clone(), after.body["status"].clone()),
         (refund.body["refundId"].clone(), json!("approved"))
@@ -400,7 +410,8 @@ async fn refunds_go_through_the_review_queue_once(backend: Backend) {
     assert_eq!(ids(&status(&app, id).await.body).0, 1, "a refunded request stays paid");
 
     let declined = create(&app, &request(&test_card("005"))).await;
-    let refused = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{}", declined.body["id"]))).await;
+    let refused =
+        app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{}", text(&declined.body["id"])))).await;
     assert_eq!(refused.status, 409, "{}", refused.body);
     let missing = app.send(qr(&app, Method::GET, "/payments/h2h/refund/999")).await;
     assert_eq!((missing.status, missing.body["code"].as_str()), (404, Some("043")));
@@ -412,7 +423,7 @@ fn form(hit: &Hit) -> Vec<(String, String)> {
 }
 
 async fn notification(hooks: &Hooks, id: &Value) -> Hit {
-    let id = id.to_string();
+    let id = text(id);
     let hits = hooks
         .wait_for(1, Duration::from_secs(10), |hit| {
             serde_urlencoded::from_bytes::<Vec<(String, String)>>(&hit.body)
@@ -462,10 +473,11 @@ async fn notifications_are_signed_forms_with_every_field(backend: Backend) {
         "code",
     ];
     let mut client_ids = Vec::new();
-    for (reply, txn_status, request_status, message, code) in [
-        (&approved, "1", "1", "", ""),
-        (&declined, "2", "2", "Insufficient funds", "005"),
-        (&challenged, "1", "1", "", ""),
+    // 2.5 % of 10.50 + 0.30 = 0.5625 → 0.56; a decline deposits nothing.
+    for (reply, txn_status, request_status, message, code, fee, net) in [
+        (&approved, "1", "1", "", "", "0.56", "9.94"),
+        (&declined, "2", "2", "Insufficient funds", "005", "0.00", "0.00"),
+        (&challenged, "1", "1", "", "", "0.56", "9.94"),
     ] {
         let hit = notification(&hooks, &reply.body["id"]).await;
         assert_eq!(hit.path, "/hooks/qrmoney");
@@ -476,11 +488,11 @@ async fn notifications_are_signed_forms_with_every_field(backend: Backend) {
         let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, names, "every field of the seed's notification table, in its order");
         let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap();
-        assert_eq!(get("transactionId"), reply.body["id"].to_string());
+        assert_eq!(get("transactionId"), text(&reply.body["id"]));
         assert_eq!((get("transactionStatusId"), get("paymentRequestStatusId")), (txn_status, request_status));
         assert_eq!((get("merchantId"), get("unit")), ("demo-merchant", "USD"));
         // 2.5 % of 10.50 + 0.30 = 0.5625 → 0.56.
-        assert_eq!((get("grossAmount"), get("fee"), get("netAmount")), ("10.50", "0.56", "9.94"));
+        assert_eq!((get("grossAmount"), get("fee"), get("netAmount")), ("10.50", fee, net));
         assert_eq!(
             (get("referenceId"), get("clientName"), get("clientEmail")),
             ("ORDER-42", "John Doe", "john.doe@example.com")
@@ -528,15 +540,19 @@ async fn each_account_of_a_merchant_keeps_its_own_requests_limits_and_key(backen
     let wrong_account = create_as(API_KEY, &body).await;
     assert_eq!(wrong_account.status, 404, "the demo key with the second account's id");
 
-    let id = &paid.body["id"];
-    assert_eq!(status(&app, id).await.body["code"], "043", "the first account cannot read the second's request");
+    let id = &text(&paid.body["id"]);
+    assert_eq!(
+        status(&app, &paid.body["id"]).await.body["code"],
+        "043",
+        "the first account cannot read the second's request"
+    );
     let refund = app.send(qr(&app, Method::GET, &format!("/payments/h2h/refund/{id}"))).await;
     assert_eq!(refund.status, 404, "nor refund it");
     let own =
         app.send(app.request(Method::GET, &format!("/qrmoney/payment-requests/status/{id}")).header("X-API-Key", key));
     assert_eq!(own.await.status, 200);
 
-    let hit = notification(&hooks, id).await;
+    let hit = notification(&hooks, &paid.body["id"]).await;
     let mut theirs = Credentials::default();
     theirs.set("credentials.api_key", key);
     verify_webhook("qrmoney", &theirs, &hit.headers, &hit.body).expect("signed with the second account's key");
@@ -544,6 +560,57 @@ async fn each_account_of_a_merchant_keeps_its_own_requests_limits_and_key(backen
     let fields = form(&hit);
     let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap();
     assert_eq!((get("merchantId"), get("fee"), get("netAmount")), ("second-account", "1.05", "9.45"));
+}
+
+async fn a_keyed_retry_finds_the_first_payment_even_without_its_record(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let path = format!("/qrmoney/payments/h2h/{ACCOUNT}");
+    let send = || {
+        let keyed = app.request(Method::POST, &path).header("X-API-Key", API_KEY).header("Idempotency-Key", "order-7");
+        app.send(keyed.json(&request("4242424242424242")))
+    };
+    let first = send().await;
+    assert_eq!(ids(&first.body).1, 1, "{}", first.body);
+    // As if the instance died before recording the answer (or the record expired).
+    use sea_orm::ConnectionTrait;
+    let db = app.db().await;
+    let backend = db.get_database_backend();
+    db.execute_raw(sea_orm::Statement::from_string(backend, "DELETE FROM idempotency_keys")).await.unwrap();
+    let retry = send().await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(retry.body["id"], first.body["id"], "the same payment, not a second charge");
+    let count = db
+        .query_one_raw(sea_orm::Statement::from_string(backend, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM payments"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(count.try_get::<i64>("", "n").unwrap(), 1, "one payment, charged once");
+    app.assert_ledger_invariants().await;
+}
+
+async fn a_rejected_refund_can_be_asked_again_and_bad_identifiers_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let paid = create(&app, &request("4242424242424242")).await;
+    let path = format!("/payments/h2h/refund/{}", text(&paid.body["id"]));
+    let first = app.send(qr(&app, Method::GET, &path)).await;
+    let rejected = app
+        .send(app.admin(Method::POST, &format!("/refunds/{}/reject", text(&first.body["refundId"]))).json(&json!({})))
+        .await;
+    assert_eq!(rejected.status, 200, "{}", rejected.body);
+    let second = app.send(qr(&app, Method::GET, &path)).await;
+    assert_eq!(second.body["status"], "pending", "{}", second.body);
+    assert_ne!(second.body["refundId"], first.body["refundId"], "a new refund after the rejection");
+    let third = app.send(qr(&app, Method::GET, &path)).await;
+    assert_eq!(third.body["refundId"], second.body["refundId"]);
+
+    let creds = app.send(app.admin(Method::GET, "/merchants/1/credentials")).await;
+    let qr_id = creds.body.as_array().unwrap().iter().find(|c| c["dialect"] == "qrmoney").unwrap()["id"].clone();
+    for extra in [json!({ "account_id": null }), json!({ "merchant_id": 7 }), json!({ "colour": "red" })] {
+        let reply =
+            app.send(app.admin(Method::PATCH, &format!("/credentials/{qr_id}")).json(&json!({ "extra": extra }))).await;
+        assert_eq!(reply.status, 400, "{extra}: {}", reply.body);
+    }
+    assert_eq!(ids(&create(&app, &request("4242424242424242")).await.body).1, 1, "the account still works");
 }
 
 async fn card_numbers_and_cvvs_are_never_stored_or_logged(backend: Backend) {
@@ -556,7 +623,29 @@ async fn card_numbers_and_cvvs_are_never_stored_or_logged(backend: Backend) {
     let mut mistyped = body.clone();
     mistyped["number"] = json!("5555555555554445");
     assert_eq!(create(&app, &mistyped).await.body["code"], "040");
+    // A card number sent as a JSON number, with an Idempotency-Key (whose answer and
+    // request fingerprint are kept for a day): the error names the field, not the value.
+    let mut numeric = body.clone();
+    numeric["number"] = json!(5555555555554444u64);
+    numeric["cvv"] = json!(8642);
+    let path = format!("/qrmoney/payments/h2h/{ACCOUNT}");
+    let keyed = app.request(Method::POST, &path).header("X-API-Key", API_KEY).header("Idempotency-Key", "card-1");
+    let refused = app.send(keyed.json(&numeric)).await;
+    assert_eq!(refused.body["code"], "040", "{}", refused.body);
+    let shown = refused.body.to_string();
+    assert!(!shown.contains(pan) && !shown.contains("8642"), "the error quotes no card data: {shown}");
+    let paid = app.request(Method::POST, &path).header("X-API-Key", API_KEY).header("Idempotency-Key", "card-2");
+    assert_eq!(app.send(paid.json(&body)).await.status, 200);
+    // An unkeyed hash of the body would let anyone holding the table guess the card.
+    let plain_hash = {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(format!("POST {path}\n").as_bytes());
+        hasher.update(serde_json::to_vec(&body).unwrap());
+        hex::encode(hasher.finalize())
+    };
     let dump = app.database_dump().await;
+    assert!(!dump.contains(&plain_hash), "the stored fingerprint is keyed");
     assert!(dump.contains("4444"), "the last four are kept");
     let logs = crate::helpers::captured_logs();
     for (place, text) in [("database", &dump), ("logs", &logs)] {
@@ -580,4 +669,6 @@ db_test!(
     notifications_are_signed_forms_with_every_field,
     each_account_of_a_merchant_keeps_its_own_requests_limits_and_key,
     card_numbers_and_cvvs_are_never_stored_or_logged,
+    a_keyed_retry_finds_the_first_payment_even_without_its_record,
+    a_rejected_refund_can_be_asked_again_and_bad_identifiers_are_refused,
 );
