@@ -58,7 +58,7 @@ fn bad_files_name_the_key() {
         ("listen = ", "listen"),
         (
             "[[merchants]]\nname = \"A\"\nqrmoney = { api_key = \"k\", account_id = \"1\", merchant_id = \"m\", settings = { max_amount = -1 } }",
-            "merchants[0].qrmoney: extra.settings.max_amount",
+            "extra.settings.max_amount",
         ),
         (
             "[[merchants]]\nname = \"A\"\nqrmoney = { api_key = \"k\", account_id = \"\", merchant_id = \"m\" }",
