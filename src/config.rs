@@ -423,10 +423,7 @@ impl Config {
                 if q.api_key.trim().is_empty() {
                     return bad(key("qrmoney.api_key"), "must not be empty");
                 }
-                let extra =
-                    m.to_seed().credentials.into_iter().find(|c| c.dialect == Dialect::Qrmoney).map(|c| c.extra);
-                let extra = extra.as_ref().and_then(|e| e.as_object()).cloned().unwrap_or_default();
-                if let Err(err) = crate::adapters::check_extra(Dialect::Qrmoney, &extra) {
+                if let Err(err) = crate::adapters::check_extra(Dialect::Qrmoney, &q.extra()) {
                     let detail =
                         err.details().iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>();
                     return bad(key("qrmoney"), &detail.join("; "));
@@ -461,6 +458,19 @@ impl Config {
     /// Socket address to bind.
     pub fn listen_addr(&self) -> SocketAddr {
         self.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+}
+
+impl QrmoneyFixture {
+    /// The credential's dialect identifiers and settings.
+    pub fn extra(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut extra = serde_json::Map::new();
+        extra.insert("account_id".into(), self.account_id.clone().into());
+        extra.insert("merchant_id".into(), self.merchant_id.clone().into());
+        if let Some(settings) = &self.settings {
+            extra.insert("settings".into(), settings.clone());
+        }
+        extra
     }
 }
 
@@ -504,12 +514,7 @@ impl MerchantFixture {
         }
         if let Some(q) = &self.qrmoney {
             credentials.push(CredentialSeed {
-                extra: match &q.settings {
-                    Some(settings) => serde_json::json!({
-                        "account_id": q.account_id, "merchant_id": q.merchant_id, "settings": settings,
-                    }),
-                    None => serde_json::json!({ "account_id": q.account_id, "merchant_id": q.merchant_id }),
-                },
+                extra: serde_json::Value::Object(q.extra()),
                 ..cred(Dialect::Qrmoney, &q.api_key, &q.api_key)
             });
         }

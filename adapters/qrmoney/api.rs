@@ -15,8 +15,7 @@ use super::errors::Reply;
 use super::settings::{Attempt, Settings, Usage, periods};
 use super::types::*;
 use crate::core::{
-    AttemptLog, CheckoutOutcome, CoreError, Entity, Gateway, Payment, PaymentStatus, Principal, RefundAmount,
-    RefundStatus,
+    CheckoutOutcome, CoreError, Entity, Gateway, Payment, PaymentStatus, Principal, RefundAmount, RefundStatus,
 };
 use crate::http::AppState;
 use crate::http::idempotency::RequestKey;
@@ -61,11 +60,8 @@ fn keyed_reference(credential_id: i64, key: &str) -> String {
 
 /// True when `account_id` is the API key's account.
 fn own_account(principal: &Principal, account_id: &str) -> bool {
-    match principal.credential().extra.get("account_id") {
-        Some(serde_json::Value::String(id)) => id == account_id,
-        Some(serde_json::Value::Number(id)) => id.to_string() == account_id,
-        _ => false,
-    }
+    // A string: `check_extra` admits nothing else.
+    principal.credential().extra.get("account_id").and_then(|id| id.as_str()) == Some(account_id)
 }
 
 /// The payment request `id` (from the path) of the caller's own account: a merchant's
@@ -181,7 +177,7 @@ impl QrApi {
                     processor_txn_id: None,
                     method: Some("card".into()),
                     instrument: card.describe("card"),
-                    attempt: AttemptLog { code: code.to_owned(), message: codes::known(code).to_owned() },
+                    attempt: codes::attempt(code),
                 },
                 None => Sandbox.charge(&payment, &card),
             };

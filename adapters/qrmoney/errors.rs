@@ -66,8 +66,7 @@ pub fn field_code(field: &str) -> Option<&'static str> {
         "number" => "040",
         "expiration" => "041",
         "cvv" => "042",
-        "id" | "accountId" => "043",
-        "birthDate" | "client" => "044",
+        "birthDate" => "044",
         _ => return None,
     })
 }

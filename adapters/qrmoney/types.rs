@@ -103,10 +103,6 @@ pub fn new_reference() -> String {
     format!("qr_{:016x}", rand::rng().random::<u64>())
 }
 
-fn trimmed(text: &str) -> &str {
-    text.trim()
-}
-
 fn valid_birth_date(date: &str) -> bool {
     date.len() == 8 && chrono::NaiveDate::parse_from_str(date, "%Y%m%d").is_ok()
 }
@@ -120,17 +116,17 @@ impl CreatePaymentRequest {
                 issues.push(FieldIssue::new(field, what));
             }
         };
-        require("name", fields::valid_name(trimmed(&self.name)), "must be 2–100 letters");
-        require("email", fields::valid_email(trimmed(&self.email)), "must be an email address");
-        require("phoneNumber", fields::valid_phone(trimmed(&self.phone_number)), "must be 6–20 digits");
-        require("address", fields::valid_line(trimmed(&self.address)), "must be 2–100 characters");
-        require("city", fields::valid_line(trimmed(&self.city)), "must be 2–100 characters");
-        require("state", fields::valid_line(trimmed(&self.state)), "must be 2–100 characters");
-        require("postalCode", fields::valid_postal_code(trimmed(&self.postal_code)), "must be 2–12 letters or digits");
-        require("country", fields::valid_country(trimmed(&self.country)), "must be an ISO 3166-1 alpha-2 code");
-        let birth_date = self.birth_date.as_deref().map(trimmed).filter(|d| !d.is_empty());
+        require("name", fields::valid_name(self.name.trim()), "must be 2–100 letters");
+        require("email", fields::valid_email(self.email.trim()), "must be an email address");
+        require("phoneNumber", fields::valid_phone(self.phone_number.trim()), "must be 6–20 digits");
+        require("address", fields::valid_line(self.address.trim()), "must be 2–100 characters");
+        require("city", fields::valid_line(self.city.trim()), "must be 2–100 characters");
+        require("state", fields::valid_line(self.state.trim()), "must be 2–100 characters");
+        require("postalCode", fields::valid_postal_code(self.postal_code.trim()), "must be 2–12 letters or digits");
+        require("country", fields::valid_country(self.country.trim()), "must be an ISO 3166-1 alpha-2 code");
+        let birth_date = self.birth_date.as_deref().map(str::trim).filter(|d| !d.is_empty());
         require("birthDate", birth_date.is_none_or(valid_birth_date), "must be a date as YYYYMMDD");
-        let origin = self.origin_domain.as_deref().map(trimmed).filter(|d| !d.is_empty());
+        let origin = self.origin_domain.as_deref().map(str::trim).filter(|d| !d.is_empty());
         require("originDomain", origin.is_none_or(super::settings::valid_domain), "must be a domain name");
         check_len("referenceId", self.reference_id.as_deref(), 255, &mut issues);
         check_len("notes", self.notes.as_deref(), 1000, &mut issues);
@@ -138,7 +134,7 @@ impl CreatePaymentRequest {
             &[("notifyUrl", &self.notify_url), ("successUrl", &self.success_url), ("failureUrl", &self.failure_url)],
             &mut issues,
         );
-        let card = Card::parse(trimmed(&self.number), trimmed(&self.expiration), trimmed(&self.cvv), "")
+        let card = Card::parse(self.number.trim(), self.expiration.trim(), self.cvv.trim(), "")
             .map_err(|card_issues| {
                 issues.extend(card_issues.into_iter().map(|issue| match issue.field.as_str() {
                     "expiry" => FieldIssue::new("expiration", issue.message),
@@ -156,16 +152,16 @@ impl CreatePaymentRequest {
         let (Some(card), Some(amount), true) = (card, amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
-        let country = trimmed(&self.country).to_ascii_uppercase();
+        let country = self.country.trim().to_ascii_uppercase();
         let origin_domain = origin.map(str::to_ascii_lowercase);
         let client = json!({
-            "name": trimmed(&self.name),
-            "email": trimmed(&self.email),
-            "phoneNumber": trimmed(&self.phone_number),
-            "address": trimmed(&self.address),
-            "city": trimmed(&self.city),
-            "state": trimmed(&self.state),
-            "postalCode": trimmed(&self.postal_code),
+            "name": self.name.trim(),
+            "email": self.email.trim(),
+            "phoneNumber": self.phone_number.trim(),
+            "address": self.address.trim(),
+            "city": self.city.trim(),
+            "state": self.state.trim(),
+            "postalCode": self.postal_code.trim(),
             "country": country,
             "birthDate": birth_date,
         });
@@ -182,9 +178,9 @@ impl CreatePaymentRequest {
             method: Some("card".into()),
             description: self.notes.clone(),
             customer: Customer {
-                name: Some(trimmed(&self.name).to_owned()),
-                email: Some(trimmed(&self.email).to_owned()),
-                phone: Some(trimmed(&self.phone_number).to_owned()),
+                name: Some(self.name.trim().to_owned()),
+                email: Some(self.email.trim().to_owned()),
+                phone: Some(self.phone_number.trim().to_owned()),
             },
             metadata: Some(metadata),
             urls: RedirectUrls {
@@ -394,5 +390,45 @@ impl PaymentRequestStatus {
             failure_url: payment.urls.failure.clone(),
             last_log,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payment(status: &str, authorized: bool, attempt: Option<(&str, &str)>) -> Payment {
+        let mut value = json!({
+            "id": 7, "merchant_id": 1, "namespace": "qrmoney", "reference": "qr_1",
+            "amount": { "minor": 1050, "currency": "USD" }, "status": status, "capture_mode": "automatic",
+            "customer": {}, "urls": {}, "checkout_url": "http://x/checkout/t",
+            "created_at": "2026-11-21T00:00:00Z", "updated_at": "2026-11-21T00:00:00Z",
+            "expires_at": "2026-11-21T00:15:00Z",
+        });
+        if authorized {
+            value["authorized_at"] = json!("2026-11-21T00:01:00Z");
+        }
+        if let Some((code, message)) = attempt {
+            value["last_attempt"] = json!({ "code": code, "message": message });
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn every_payment_state_has_the_seeds_ids() {
+        let ids = |p: &Payment| {
+            let (request, transaction, log) = status_ids(p);
+            (request, transaction, log.transaction_status_id, log.code)
+        };
+        let code = |c: &str| Some(c.to_owned());
+        assert_eq!(ids(&payment("created", false, None)), (2, 0, 0, None), "waiting");
+        assert_eq!(ids(&payment("processing", false, None)), (2, 3, 3, None), "pending: the challenge");
+        assert_eq!(ids(&payment("succeeded", true, None)), (1, 1, 1, code("000")));
+        assert_eq!(ids(&payment("refunded", true, None)), (1, 1, 1, code("000")), "a refunded request stays paid");
+        let declined = payment("failed", false, Some(("005", "Insufficient funds")));
+        assert_eq!(ids(&declined), (2, 2, 2, code("005")));
+        assert_eq!(status_ids(&declined).2.message, "Insufficient funds");
+        assert_eq!(ids(&payment("cancelled", false, None)), (3, 2, 2, code("012")));
+        assert_eq!(ids(&payment("expired", false, None)), (3, 2, 2, code("013")));
     }
 }

@@ -29,7 +29,7 @@ pub struct Webhooks;
 
 /// An amount at its unit's precision (`10.50`, `0.00`, `0.00100000`).
 fn major_text(minor: i64, unit: crate::core::Currency) -> String {
-    rust_decimal::Decimal::new(minor, u32::from(unit.exponent())).to_string()
+    crate::core::money::major_at_precision(minor, unit).to_string()
 }
 
 /// A stable identifier of a payer at a merchant: the first 16 hex digits of

@@ -23,7 +23,7 @@ use poem::web::{Data, Html, Path, Query};
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
 use serde::Deserialize;
 
-use crate::core::{AttemptLog, CheckoutOutcome, CoreError, Merchant, Payment, PaymentStatus};
+use crate::core::{CheckoutOutcome, CoreError, Merchant, Payment, PaymentStatus};
 use crate::crypto::{hmac_sha256_hex, verify_hmac_sha256_hex};
 use crate::http::{AppState, MAX_BODY_BYTES};
 use crate::sandbox::{Processor, Sandbox};
@@ -215,7 +215,7 @@ async fn answer_challenge(state: Data<&AppState>, Path(token): Path<String>, bod
             processor_txn_id: Some(txn_id),
             method: Some("card".into()),
             instrument: payment.instrument.clone(),
-            attempt: AttemptLog { code: "004".into(), message: crate::sandbox::codes::known("004").into() },
+            attempt: crate::sandbox::codes::attempt("004"),
         },
         _ => return missing(StatusCode::BAD_REQUEST, "Unknown answer", "Choose approve or fail."),
     };

@@ -135,7 +135,13 @@ impl Money {
 /// Converts a signed minor-unit sum (a balance, which may be zero or negative) to major
 /// units.
 pub fn major_of(minor: i64, currency: Currency) -> Decimal {
-    Decimal::new(minor, u32::from(currency.exponent)).normalize()
+    major_at_precision(minor, currency).normalize()
+}
+
+/// A minor-unit amount in major units written at the currency's precision (`10.50`,
+/// `0.00`, `0.00100000`), for providers that print every decimal.
+pub fn major_at_precision(minor: i64, currency: Currency) -> Decimal {
+    Decimal::new(minor, u32::from(currency.exponent))
 }
 
 /// Parses decimal text exactly, accepting the exponent forms JSON allows.

@@ -65,6 +65,11 @@ pub fn message(code: &str) -> Option<&'static str> {
     DECLINES.iter().chain(VALIDATION).find(|(c, _)| *c == code).map(|(_, m)| *m)
 }
 
+/// A processor attempt with this code and its message from the tables.
+pub fn attempt(code: &str) -> crate::core::AttemptLog {
+    crate::core::AttemptLog { code: code.to_owned(), message: known(code).to_owned() }
+}
+
 /// The message of a code known to be in the tables.
 pub fn known(code: &str) -> &'static str {
     message(code).unwrap_or("Transaction declined. Contact your card issuer")

@@ -66,7 +66,6 @@ impl Processor for Sandbox {
     fn charge(&self, payment: &Payment, instrument: &PaymentInstrument) -> CheckoutOutcome {
         let method = method_of(payment, instrument);
         let described = instrument.describe(&method);
-        let attempt = |code: &str| AttemptLog { code: code.to_owned(), message: codes::known(code).to_owned() };
         let magic = match instrument {
             PaymentInstrument::Card(card) => card.magic,
             PaymentInstrument::Wallet(wallet) => wallet.magic,
@@ -90,7 +89,7 @@ impl Processor for Sandbox {
                 processor_txn_id: Some(transaction_id(&method)),
                 method: Some(method),
                 instrument: described,
-                attempt: attempt(code),
+                attempt: codes::attempt(code),
             },
             None => {
                 CheckoutOutcome::Approved { processor_txn_id: transaction_id(&method), method, instrument: described }
@@ -107,7 +106,7 @@ impl Sandbox {
             processor_txn_id: Some(transaction_id(&method)),
             instrument: instrument.describe(&method),
             method: Some(method),
-            attempt: AttemptLog { code: "999".into(), message: codes::known("999").into() },
+            attempt: codes::attempt("999"),
         }
     }
 }
