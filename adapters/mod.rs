@@ -10,25 +10,155 @@ pub mod rebornpay;
 pub mod shadhinpay;
 pub mod starpay;
 
-use poem::Route;
+use poem::{EndpointExt, Route};
 use rand::Rng;
 
 use crate::core::{Credential, Dialect, Event, Merchant, Payment};
 use crate::http::AppState;
+use crate::http::mount::{Mount, ROOT_DOCS_PATH};
 use crate::http::openapi::ApiDoc;
 
-/// Every dialect's OpenAPI document.
-pub fn docs() -> Vec<ApiDoc> {
-    vec![rebornpay::doc(), shadhinpay::doc(), starpay::doc(), payrequest::doc(), qrmoney::doc()]
+/// A dialect as the server mounts it. The main listener's `/<name>` mount, the root
+/// mounts (`[dialects.<name>]`), the docs and the committed specs all derive from
+/// [`DIALECTS`].
+pub struct DialectEntry {
+    /// The dialect.
+    pub dialect: Dialect,
+    /// Where it is mounted on the main listener (`/qrmoney`).
+    pub base: &'static str,
+    /// The port the built-in configuration serves it at the root of.
+    pub demo_port: u16,
+    /// Its OpenAPI document, with its main-listener server.
+    doc: fn() -> ApiDoc,
+    /// Its routes, relative to its root (the provider's host).
+    pub routes: fn(&AppState) -> Route,
 }
 
-/// Mounts every dialect.
-pub fn mount(route: Route, state: &AppState) -> Route {
-    let route = rebornpay::mount(route, state, &rebornpay::doc());
-    let route = shadhinpay::mount(route, state, &shadhinpay::doc());
-    let route = starpay::mount(route, state, &starpay::doc());
-    let route = payrequest::mount(route, state, &payrequest::doc());
-    qrmoney::mount(route, state, &qrmoney::doc())
+/// Every dialect, in the order the docs list them.
+pub static DIALECTS: &[DialectEntry] = &[
+    DialectEntry {
+        dialect: Dialect::Rebornpay,
+        base: rebornpay::BASE,
+        demo_port: 8081,
+        doc: rebornpay::doc,
+        routes: rebornpay::routes,
+    },
+    DialectEntry {
+        dialect: Dialect::Shadhinpay,
+        base: shadhinpay::BASE,
+        demo_port: 8082,
+        doc: shadhinpay::doc,
+        routes: shadhinpay::routes,
+    },
+    DialectEntry {
+        dialect: Dialect::Starpay,
+        base: starpay::BASE,
+        demo_port: 8083,
+        doc: starpay::doc,
+        routes: starpay::routes,
+    },
+    DialectEntry {
+        dialect: Dialect::Payrequest,
+        base: payrequest::BASE,
+        demo_port: 8084,
+        doc: payrequest::doc,
+        routes: payrequest::routes,
+    },
+    DialectEntry {
+        dialect: Dialect::Qrmoney,
+        base: qrmoney::BASE,
+        demo_port: 8085,
+        doc: qrmoney::doc,
+        routes: qrmoney::routes,
+    },
+];
+
+impl DialectEntry {
+    /// Its name: its config section, spec file and path mount.
+    pub fn name(&self) -> &'static str {
+        self.dialect.as_str()
+    }
+
+    /// The entry of `name`.
+    pub fn named(name: &str) -> Option<&'static DialectEntry> {
+        DIALECTS.iter().find(|d| d.name() == name)
+    }
+
+    /// The path of its API's server under its root: empty, or the provider's own base
+    /// path (`/api/v1` for ShadhinPay).
+    fn server_path(doc: &ApiDoc, base: &str) -> String {
+        let first = doc.spec["servers"][0]["url"].as_str().unwrap_or(base);
+        first.strip_prefix(base).unwrap_or_default().to_owned()
+    }
+
+    /// The provider's base path under its host, which a merchant's base URL ends with:
+    /// `/api/v1` for ShadhinPay and StarPay, else empty.
+    pub fn api_path(&self) -> String {
+        Self::server_path(&(self.doc)(), self.base)
+    }
+
+    /// Its OpenAPI document as committed: the server under `/<name>` on the main
+    /// listener, then the same at the root of its own port or host.
+    pub fn doc(&self) -> ApiDoc {
+        let doc = (self.doc)();
+        let root = Self::server_path(&doc, self.base);
+        let first = format!("{}{root}", self.base);
+        let servers = vec![
+            (first, format!("under `{}` on paybridge's main listener", self.base)),
+            (
+                if root.is_empty() { "/".to_owned() } else { root },
+                format!(
+                    "at the root of the dialect's own port (the demo's: {}) or of a host named in \
+                     `[dialects.{}] hosts`, for clients that resolve absolute paths against their base URL",
+                    self.demo_port,
+                    self.name()
+                ),
+            ),
+        ];
+        doc.with_servers(servers)
+    }
+
+    /// The document a mount serves, its own server first: `own` is this mount, `other`
+    /// the dialect's other base URL (if it has one) as a second server.
+    pub fn served_doc(&self, at_root: bool, other: Option<&str>) -> ApiDoc {
+        let doc = (self.doc)();
+        let root = Self::server_path(&doc, self.base);
+        let mut servers = Vec::new();
+        if at_root {
+            servers.push((if root.is_empty() { "/".to_owned() } else { root.clone() }, "this root mount".to_owned()));
+            if let Some(main) = other {
+                servers.push((format!("{main}{root}"), format!("under `{}` on the main listener", self.base)));
+            }
+        } else {
+            servers.push((format!("{}{root}", self.base), "this listener".to_owned()));
+            if let Some(port) = other {
+                servers.push((format!("{port}{root}"), "at the root of the dialect's own port".to_owned()));
+            }
+        }
+        doc.with_servers(servers)
+    }
+
+    /// Mounts it under `/<name>` of `route` (the main listener), links built on
+    /// `public_url`; `root_url` is its own port's base URL, listed in its spec.
+    pub fn mount_at_path(&self, route: Route, state: &AppState, public_url: &str, root_url: Option<&str>) -> Route {
+        let mount = Mount::at_path(public_url, self.base);
+        let route = route.nest(self.base, (self.routes)(state).data(mount));
+        self.served_doc(false, root_url).mount(route, self.base)
+    }
+
+    /// Its routes at `/`, as a root mount serves them: the API, the hosted checkout
+    /// (so links stay on the mount's origin) and the docs under `/_paybridge`. The
+    /// caller puts the request's [`Mount`] in place; `main_url` is its base URL on the
+    /// main listener, listed in its spec.
+    pub fn root_routes(&self, state: &AppState, main_url: &str) -> Route {
+        let route = crate::checkout::mount((self.routes)(state), state);
+        self.served_doc(true, Some(main_url)).mount(route, ROOT_DOCS_PATH)
+    }
+}
+
+/// Every dialect's OpenAPI document, as committed.
+pub fn docs() -> Vec<ApiDoc> {
+    DIALECTS.iter().map(DialectEntry::doc).collect()
 }
 
 /// A notification a dialect sends for an event.

@@ -5,6 +5,7 @@
 //! format in ARCHITECTURE.md, which QA scripts rely on). The built-in default declares
 //! one demo merchant with credentials for every dialect.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -71,6 +72,10 @@ pub struct Config {
     pub merchants: Vec<MerchantFixture>,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
+    /// `[dialects.<name>]`: where each dialect is served at a root, besides under
+    /// `/<name>` on the main listener.
+    #[serde(default)]
+    pub dialects: BTreeMap<String, DialectMounts>,
     /// Whether this configuration is the built-in one alone (no file, no environment).
     #[serde(skip)]
     pub built_in: bool,
@@ -114,6 +119,40 @@ impl Default for WebhookConfig {
             block_private_targets: None,
         }
     }
+}
+
+/// `[dialects.<name>]`: a dialect served at the root of its own port and of the hosts
+/// named here, for clients that resolve absolute paths against their base URL (which
+/// loses its path, as .NET's `new Uri(base, "/x")` and Python's `urljoin` do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialectMounts {
+    /// `ADDR:PORT` of the dialect's own listener, or `off` for none. Unset: its
+    /// built-in port (8081–8085; a free one when `listen` asks for port 0) on the main
+    /// listener's interface, skipped with a warning when taken. A port set here that is
+    /// taken stops start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Host names (without port) whose requests to the main listener are served this
+    /// dialect at `/`, compared without case and port; for deployments behind a
+    /// reverse proxy or DNS, which must pass the `Host` header on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Base of the links the dialect's own listener hands out (checkout pages, payment
+    /// links). Default: `public_url` with that listener's port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+/// Where a dialect's own listener binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnListener {
+    /// None (`listen = "off"`).
+    Off,
+    /// The built-in port: a taken one is skipped with a warning.
+    Default(SocketAddr),
+    /// Set in the configuration: a taken one stops start-up.
+    Explicit(SocketAddr),
 }
 
 /// A merchant declared in the configuration.
@@ -251,6 +290,7 @@ impl Default for Config {
             log_credentials: true,
             merchants: vec![demo_merchant()],
             webhooks: WebhookConfig::default(),
+            dialects: BTreeMap::new(),
             built_in: true,
         }
     }
@@ -330,6 +370,7 @@ const ENV_KEYS: &[&str] = &[
     "db_max_connections",
     "log_credentials",
     "webhooks",
+    "dialects",
 ];
 
 impl Config {
@@ -401,6 +442,7 @@ impl Config {
                 return bad(format!("trusted_proxies[{i}]"), "must be an IP address or CIDR range");
             }
         }
+        self.validate_dialects()?;
         for (i, m) in self.merchants.iter().enumerate() {
             let key = |field: &str| format!("merchants[{i}].{field}");
             if m.name.trim().is_empty() {
@@ -439,6 +481,70 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    fn validate_dialects(&self) -> Result<(), ConfigError> {
+        let bad = |key: String, problem: String| Err(ConfigError::Invalid { key, problem });
+        let mut hosts: BTreeMap<String, &str> = BTreeMap::new();
+        for (name, mounts) in &self.dialects {
+            let key = |field: &str| format!("dialects.{name}.{field}");
+            if crate::adapters::DialectEntry::named(name).is_none() {
+                let known: Vec<_> = crate::adapters::DIALECTS.iter().map(|d| d.name()).collect();
+                return bad(format!("dialects.{name}"), format!("is not a dialect (one of {})", known.join(", ")));
+            }
+            if let Some(listen) = &mounts.listen
+                && listen != "off"
+                && listen.parse::<SocketAddr>().is_err()
+            {
+                return bad(key("listen"), "must be an address such as 127.0.0.1:8085, or off".into());
+            }
+            if let Some(url) = &mounts.public_url
+                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/")
+            {
+                return bad(key("public_url"), "must be an absolute http(s) URL without a path".into());
+            }
+            for (i, host) in mounts.hosts.iter().enumerate() {
+                let valid = !host.is_empty()
+                    && host.len() <= 253
+                    && host.split('.').all(|label| {
+                        (1..=63).contains(&label.len())
+                            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                            && !label.starts_with('-')
+                            && !label.ends_with('-')
+                    });
+                if !valid {
+                    return bad(
+                        key(&format!("hosts[{i}]")),
+                        "must be a host name such as qrmoney.pay.example, without port or scheme".into(),
+                    );
+                }
+                if let Some(other) = hosts.insert(host.to_ascii_lowercase(), name) {
+                    return bad(key(&format!("hosts[{i}]")), format!("is already the {other} dialect's host"));
+                }
+            }
+        }
+        if let Some(main) =
+            url::Url::parse(&self.public_url).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            && let Some(dialect) = hosts.get(&main)
+        {
+            return bad(
+                format!("dialects.{dialect}.hosts"),
+                format!("names {main}, public_url's host: the main listener would serve only {dialect} there"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Where `dialect`'s own listener binds: as configured, else its built-in `port`
+    /// on the main listener's interface (a free port when the main listener asks for
+    /// port 0).
+    pub fn own_listener(&self, dialect: &str, port: u16) -> OwnListener {
+        let main = self.listen_addr();
+        match self.dialects.get(dialect).and_then(|d| d.listen.as_deref()) {
+            Some("off") => OwnListener::Off,
+            Some(addr) => addr.parse().map_or(OwnListener::Off, OwnListener::Explicit),
+            None => OwnListener::Default(SocketAddr::new(main.ip(), if main.port() == 0 { 0 } else { port })),
+        }
     }
 
     /// Whether webhooks to non-public addresses are refused.

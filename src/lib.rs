@@ -16,13 +16,18 @@
 //!   `rebornpay`, `shadhinpay`, `starpay` (plus `roles.rs`: its role × endpoint
 //!   table), `payrequest` (two operations, no auth middleware: the token is in the
 //!   body), `qrmoney` (plus `settings.rs`: an account's fees and limits, the declines
-//!   they cause); `adapters/mod.rs` routes webhooks and checkout returns to them.
+//!   they cause). `adapters/mod.rs` holds the registry, `DIALECTS` (one entry per
+//!   dialect: its routes relative to its root, its spec, its demo port), from which the
+//!   `/<name>` mounts, the root mounts and the docs derive, and routes webhooks and
+//!   checkout returns to the dialects.
 //! - [`http`] — what every API shares: `AppState`, client IPs, the `Wire<T>` body with
 //!   field-level errors and provider time formats (`wire`), checks of shared request
 //!   fields and the payer rules behind QR Money's codes (`fields`), the admission
 //!   frame every dialect's auth plugs into (`auth`), the dialect response macro and
-//!   `201` wrapper (`reply`), the `Idempotency-Key` middleware, OpenAPI/Swagger UI
-//!   helpers and the error shape of paybridge's own APIs.
+//!   `201` wrapper (`reply`), the `Idempotency-Key` middleware, where a request reached
+//!   its dialect and the links that follow from it (`mount`: `/<name>`, a dialect's own
+//!   port or a `Host`), OpenAPI/Swagger UI helpers and the error shape of paybridge's
+//!   own APIs.
 //! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
 //! - [`sandbox`] — the deterministic sandbox processor (magic test cards and wallets),
 //!   QR Money's result codes, and the control API (`/sandbox/v1`).
@@ -32,7 +37,8 @@
 //! - [`webhooks`] — the webhook engine: dispatch of outbox events to dialect formatters,
 //!   leasing, signed delivery with retries, the SSRF guard.
 //! - [`config`] — figment configuration and the fixture-merchant format.
-//! - [`startup`] — `Application::build` / `run_until_stopped`, the route table.
+//! - [`startup`] — `Application::build` / `run_until_stopped`: the main listener's
+//!   route table, each dialect's own listener, the `Host` mounts, the index page.
 //! - [`metrics`], [`telemetry`], [`crypto`] — Prometheus metrics, logging, HMAC.
 //! - `src/main.rs` — the CLI: `serve`, `migrate`, `openapi`.
 //! - `migrations/` — crate `migration`, one dated file per migration.

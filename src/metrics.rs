@@ -76,10 +76,12 @@ impl Metrics {
 }
 
 /// Counts and times requests, labelled by service: the first path segment when it is
-/// one of `services`, else `other` (so labels stay few).
+/// one of `services`, else `otherwise` (so labels stay few).
 pub struct Track {
     /// Known services.
     pub services: Vec<&'static str>,
+    /// The label of every other path: `other`, or the dialect a root mount serves.
+    pub otherwise: &'static str,
     /// Where to record.
     pub metrics: Arc<Metrics>,
 }
@@ -88,7 +90,12 @@ impl<E: Endpoint> Middleware<E> for Track {
     type Output = TrackEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        TrackEndpoint { inner, services: self.services.clone(), metrics: self.metrics.clone() }
+        TrackEndpoint {
+            inner,
+            services: self.services.clone(),
+            otherwise: self.otherwise,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -96,6 +103,7 @@ impl<E: Endpoint> Middleware<E> for Track {
 pub struct TrackEndpoint<E> {
     inner: E,
     services: Vec<&'static str>,
+    otherwise: &'static str,
     metrics: Arc<Metrics>,
 }
 
@@ -105,7 +113,7 @@ impl<E: Endpoint> Endpoint for TrackEndpoint<E> {
     async fn call(&self, req: Request) -> Result<Response> {
         let start = Instant::now();
         let first = req.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
-        let service = self.services.iter().copied().find(|s| *s == first).unwrap_or("other");
+        let service = self.services.iter().copied().find(|s| *s == first).unwrap_or(self.otherwise);
         let response = match self.inner.call(req).await {
             Ok(r) => r.into_response(),
             Err(e) => e.into_response(),

@@ -1,7 +1,8 @@
 //! Building and running the server: [`Application::build`] connects the core, loads
-//! the fixture merchants and binds the listener (port 0 picks a free port, which
-//! [`Application::port`] reports); [`Application::run_until_stopped`] serves until the
-//! given shutdown future completes.
+//! the fixture merchants and binds the listeners — the main one (port 0 picks a free
+//! port, which [`Application::port`] reports) and each dialect's own, which serves it
+//! at the root ([`Application::dialect_port`]); [`Application::run_until_stopped`]
+//! serves until the given shutdown future completes.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,9 +14,11 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Html;
 use poem::{EndpointExt, Response, Route, Server, get};
 
-use crate::config::Config;
+use crate::adapters::{DIALECTS, DialectEntry};
+use crate::config::{Config, OwnListener};
 use crate::core::{CoreSettings, Gateway, parse_allowlist_entry};
 use crate::http::AppState;
+use crate::http::mount::{HostMounts, Mount, ROOT_DOCS_PATH};
 use crate::http::openapi::ApiDoc;
 use crate::metrics::{Metrics, Track};
 
@@ -23,9 +26,59 @@ use crate::metrics::{Metrics, Track};
 pub struct Application {
     acceptor: TcpAcceptor,
     port: u16,
+    roots: Vec<RootListener>,
     state: AppState,
     config: Config,
     metrics: Arc<Metrics>,
+}
+
+/// A dialect's own listener, serving it at the root.
+struct RootListener {
+    entry: &'static DialectEntry,
+    acceptor: TcpAcceptor,
+    port: u16,
+    /// What its links start with: `http://127.0.0.1:8085`.
+    base_url: String,
+}
+
+/// Where a dialect is served: under `/<name>` on the main listener, at the root of
+/// its own port (if it has one) and of its hosts.
+#[derive(Debug, Clone)]
+pub struct DialectUrls {
+    /// The dialect.
+    pub name: &'static str,
+    /// Its mount on the main listener, standing for the provider's host:
+    /// `http://127.0.0.1:8080/shadhinpay`.
+    pub main_root: String,
+    /// Its own port's root: `http://127.0.0.1:8082`.
+    pub own_root: Option<String>,
+    /// The provider's base path under its host (`/api/v1` for ShadhinPay, else empty).
+    pub api_path: String,
+    /// The hosts it is served at the root of.
+    pub hosts: Vec<String>,
+}
+
+impl DialectUrls {
+    /// The base URL a merchant configures, on the main listener:
+    /// `http://127.0.0.1:8080/shadhinpay/api/v1`.
+    pub fn main_base(&self) -> String {
+        format!("{}{}", self.main_root, self.api_path)
+    }
+
+    /// The same at the root of its own port: `http://127.0.0.1:8082/api/v1`.
+    pub fn own_base(&self) -> Option<String> {
+        self.own_root.as_ref().map(|root| format!("{root}{}", self.api_path))
+    }
+
+    /// Swagger UI on the main listener.
+    pub fn main_docs(&self) -> String {
+        format!("{}/docs", self.main_root)
+    }
+
+    /// Swagger UI on its own port.
+    pub fn own_docs(&self) -> Option<String> {
+        self.own_root.as_ref().map(|root| format!("{root}{ROOT_DOCS_PATH}/docs"))
+    }
 }
 
 impl Application {
@@ -36,17 +89,13 @@ impl Application {
             .into_acceptor()
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let local = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied());
-        let port = local.map_or(0, |a| a.port());
+        let port = bound_port(&acceptor);
         if config.listen_addr().port() == 0 {
             // A random port was asked for: checkout links must point at the real one.
-            if let Ok(mut url) = url::Url::parse(&config.public_url) {
-                let _ = url.set_port(Some(port));
-                config.public_url = url.as_str().trim_end_matches('/').to_owned();
-            }
+            config.public_url = with_port(&config.public_url, port);
         }
+        let roots = bind_roots(&config).await?;
         let settings = CoreSettings {
-            public_url: config.public_url.clone(),
             payment_ttl: Duration::from_secs(config.payment_ttl_secs),
             auth_cache_ttl: Duration::from_millis(config.auth_cache_ttl_ms),
             max_connections: config.db_max_connections,
@@ -62,12 +111,22 @@ impl Application {
             admin_token: config.admin_token.expose().into(),
             checkout_secret: config.checkout_key().into(),
         };
-        Ok(Application { acceptor, port, state, config, metrics: Metrics::new() })
+        Ok(Application { acceptor, port, roots, state, config, metrics: Metrics::new() })
     }
 
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `dialect` is served at the root of, if it has its own listener.
+    pub fn dialect_port(&self, dialect: &str) -> Option<u16> {
+        self.roots.iter().find(|r| r.entry.name() == dialect).map(|r| r.port)
+    }
+
+    /// Every dialect's base URLs.
+    pub fn dialect_urls(&self) -> Vec<DialectUrls> {
+        dialect_urls(&self.config, &self.roots)
     }
 
     /// The payment core this application serves.
@@ -85,8 +144,19 @@ impl Application {
     pub fn log_banner(&self) {
         let base = self.config.public_url.trim_end_matches('/');
         tracing::info!("paybridge listening on {} — index at {base}/", self.config.listen);
-        for doc in crate::adapters::docs() {
-            tracing::info!("dialect {:<11} base {base}/{}   docs {base}/{}/docs", doc.name, doc.name, doc.name);
+        for urls in self.dialect_urls() {
+            let (own, own_docs) = match (urls.own_base(), urls.own_docs()) {
+                (Some(own), Some(docs)) => (format!(" · {own}"), format!(" · {docs}")),
+                _ => (String::new(), String::new()),
+            };
+            let hosts =
+                if urls.hosts.is_empty() { String::new() } else { format!("   hosts {}", urls.hosts.join(", ")) };
+            tracing::info!(
+                "dialect {:<11} base {}{own}   docs {}{own_docs}{hosts}",
+                urls.name,
+                urls.main_base(),
+                urls.main_docs()
+            );
         }
         tracing::info!("admin API   base {base}/admin/v1   docs {base}/admin/docs");
         tracing::info!("sandbox API base {base}/sandbox/v1 docs {base}/sandbox/docs");
@@ -121,10 +191,42 @@ impl Application {
                 crate::webhooks::Settings::new(&self.config.webhooks, self.config.blocks_private_webhook_targets());
             crate::webhooks::Engine::start(self.state.gateway.clone(), settings, self.metrics.clone())
         });
-        let app = routes(&self.state, self.metrics.clone());
-        let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
-            .await;
+        let urls = self.dialect_urls();
+        let public_url = self.config.public_url.trim_end_matches('/').to_owned();
+        // Every listener stops when `shutdown` completes.
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let mut servers = Vec::new();
+        for root in self.roots {
+            let main_url = format!("{public_url}{}", root.entry.base);
+            let app = root_endpoint(root.entry, &self.state, &main_url, self.metrics.clone())
+                .data(Mount::at_root(&root.base_url));
+            let mut stopped = stopped.clone();
+            servers.push(tokio::spawn(Server::new_with_acceptor(root.acceptor).run_with_graceful_shutdown(
+                app,
+                async move {
+                    let _ = stopped.changed().await;
+                },
+                Some(Duration::from_secs(10)),
+            )));
+        }
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(());
+        };
+        let app = routes(&self.state, &public_url, &urls, self.metrics.clone());
+        let hosts = host_mounts(&self.config, &self.state, &public_url, &self.metrics);
+        let server = Server::new_with_acceptor(self.acceptor);
+        let grace = Some(Duration::from_secs(10));
+        let result = match url::Url::parse(&public_url).map(|u| u.scheme() == "https") {
+            _ if hosts.is_empty() => server.run_with_graceful_shutdown(app, shutdown, grace).await,
+            Ok(true) => server.run_with_graceful_shutdown(HostMounts::new(hosts, "https", app), shutdown, grace).await,
+            _ => server.run_with_graceful_shutdown(HostMounts::new(hosts, "http", app), shutdown, grace).await,
+        };
+        for server in servers {
+            if let Ok(Err(err)) = server.await {
+                tracing::warn!(error = %err, "a dialect's own listener failed");
+            }
+        }
         if let Some(engine) = engine {
             engine.stop().await;
         }
@@ -183,11 +285,113 @@ pub fn all_docs() -> Vec<ApiDoc> {
     docs
 }
 
-fn routes(state: &AppState, metrics: Arc<Metrics>) -> impl poem::Endpoint + use<> {
+/// The port `acceptor` is bound to.
+fn bound_port(acceptor: &TcpAcceptor) -> u16 {
+    acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).map_or(0, |a| a.port())
+}
+
+/// `url` with its port set to `port`.
+fn with_port(url: &str, port: u16) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_port(Some(port));
+            parsed.as_str().trim_end_matches('/').to_owned()
+        }
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// Binds every dialect's own listener. A built-in port that is taken is skipped with
+/// a warning (the dialect stays reachable under `/<name>`); a configured one stops
+/// start-up.
+async fn bind_roots(config: &Config) -> anyhow::Result<Vec<RootListener>> {
+    let mut roots = Vec::new();
+    for entry in DIALECTS {
+        let name = entry.name();
+        let (addr, explicit) = match config.own_listener(name, entry.demo_port) {
+            OwnListener::Off => continue,
+            OwnListener::Default(addr) => (addr, false),
+            OwnListener::Explicit(addr) => (addr, true),
+        };
+        let acceptor = match TcpListener::bind(addr).into_acceptor().await {
+            Ok(acceptor) => acceptor,
+            Err(err) if explicit => {
+                anyhow::bail!("cannot listen on {addr} for the {name} dialect (`dialects.{name}.listen`): {err}")
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "port {} for the {name} dialect is not available ({err}): it is served under /{name} only \
+                     (set `dialects.{name}.listen` to another address, or to off)",
+                    addr.port()
+                );
+                continue;
+            }
+        };
+        let port = bound_port(&acceptor);
+        let configured = config.dialects.get(name).and_then(|d| d.public_url.as_deref());
+        let base_url = match configured {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => with_port(&config.public_url, port),
+        };
+        roots.push(RootListener { entry, acceptor, port, base_url });
+    }
+    Ok(roots)
+}
+
+fn dialect_urls(config: &Config, roots: &[RootListener]) -> Vec<DialectUrls> {
+    let base = config.public_url.trim_end_matches('/');
+    DIALECTS
+        .iter()
+        .map(|entry| DialectUrls {
+            name: entry.name(),
+            main_root: format!("{base}{}", entry.base),
+            own_root: roots.iter().find(|r| r.entry.name() == entry.name()).map(|r| r.base_url.clone()),
+            api_path: entry.api_path(),
+            hosts: config.dialects.get(entry.name()).map(|d| d.hosts.clone()).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// A dialect at `/`, as its own listener or a host serves it, counted under its name.
+fn root_endpoint(
+    entry: &'static DialectEntry,
+    state: &AppState,
+    main_url: &str,
+    metrics: Arc<Metrics>,
+) -> impl poem::Endpoint<Output = Response> + use<> {
+    let services = vec!["checkout", ROOT_DOCS_PATH.trim_start_matches('/')];
+    entry.root_routes(state, main_url).with(Track { services, otherwise: entry.name(), metrics })
+}
+
+/// The root endpoints of every host in `[dialects.<name>] hosts`, lower case.
+fn host_mounts(
+    config: &Config,
+    state: &AppState,
+    public_url: &str,
+    metrics: &Arc<Metrics>,
+) -> Vec<(String, poem::endpoint::BoxEndpoint<'static, Response>)> {
+    let mut hosts = Vec::new();
+    for entry in DIALECTS {
+        let main_url = format!("{public_url}{}", entry.base);
+        for host in config.dialects.get(entry.name()).map(|d| d.hosts.as_slice()).unwrap_or_default() {
+            let endpoint = root_endpoint(entry, state, &main_url, metrics.clone()).boxed();
+            hosts.push((host.to_ascii_lowercase(), endpoint));
+        }
+    }
+    hosts
+}
+
+fn routes(
+    state: &AppState,
+    public_url: &str,
+    urls: &[DialectUrls],
+    metrics: Arc<Metrics>,
+) -> impl poem::Endpoint<Output = Response> + use<> {
     let health = state.gateway.clone();
+    let index = index_html(urls);
     let metrics_text = metrics.clone();
     let route = Route::new()
-        .at("/", get(make_sync(|_| Html(index_html()))))
+        .at("/", get(make_sync(move |_| Html(index.clone()))))
         .at(
             "/healthz",
             get(make_sync(|_| Response::builder().content_type("application/json").body("{\"status\":\"ok\"}"))),
@@ -217,25 +421,43 @@ fn routes(state: &AppState, metrics: Arc<Metrics>) -> impl poem::Endpoint + use<
     let route = crate::checkout::mount(route, state);
     let route = crate::admin::mount(route, state);
     let route = crate::sandbox::api::mount(route, state);
-    let route = crate::adapters::mount(route, state);
+    let route = DIALECTS.iter().fold(route, |route, entry| {
+        let own = urls.iter().find(|u| u.name == entry.name()).and_then(|u| u.own_root.as_deref());
+        entry.mount_at_path(route, state, public_url, own)
+    });
     let services = all_docs().iter().map(|d| d.name).chain(["checkout", "healthz", "readyz", "metrics"]).collect();
-    route.with(Track { services, metrics })
+    route.map_to_response().with(Track { services, otherwise: "other", metrics })
 }
 
-fn index_html() -> String {
+/// The index page: every API with its Swagger UI, each dialect with both its base
+/// URLs.
+fn index_html(urls: &[DialectUrls]) -> String {
+    let link = |href: &str, text: &str| format!("<a href=\"{href}\">{text}</a>");
     let rows: String = all_docs()
         .iter()
         .map(|doc| {
             let title = doc.spec["info"]["title"].as_str().unwrap_or(doc.name);
-            format!(
-                "<li><b>{title}</b> — <a href=\"/{0}/docs\">Swagger UI</a> · <a href=\"/{0}/openapi.yaml\">openapi.yaml</a></li>",
-                doc.name
-            )
+            let docs = format!(
+                "{} · {}",
+                link(&format!("/{}/docs", doc.name), "Swagger UI"),
+                link(&format!("/{}/openapi.yaml", doc.name), "openapi.yaml")
+            );
+            let Some(urls) = urls.iter().find(|u| u.name == doc.name) else {
+                return format!("<li><b>{title}</b> — {docs}</li>");
+            };
+            let mut bases = vec![format!("<code>{}</code>", urls.main_base())];
+            if let (Some(own), Some(own_docs)) = (urls.own_base(), urls.own_docs()) {
+                bases.push(format!("<code>{own}</code> ({})", link(&own_docs, "its Swagger UI")));
+            }
+            bases.extend(urls.hosts.iter().map(|host| format!("host <code>{host}</code>")));
+            format!("<li><b>{title}</b> — {docs}<br>base URL {}</li>", bases.join(" or "))
         })
         .collect();
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>paybridge</title></head><body>\
-         <h1>paybridge</h1><p>A payment gateway that speaks five providers' HTTP dialects.</p><ul>{rows}</ul>\
+         <h1>paybridge</h1><p>A payment gateway that speaks five providers' HTTP dialects. Each dialect \
+         has two base URLs: under its name on this listener, and at the root of its own port (for \
+         clients that resolve absolute paths against the base URL, which drops its path).</p><ul>{rows}</ul>\
          <p><a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/metrics\">/metrics</a></p>\
          </body></html>"
     )

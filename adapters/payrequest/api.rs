@@ -9,6 +9,7 @@ use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
 use super::types::*;
 use crate::core::{CoreError, Currency, Dialect, Payment, Principal};
 use crate::http::AppState;
+use crate::http::mount::Mount;
 
 #[derive(Tags)]
 enum Tag {
@@ -121,13 +122,10 @@ async fn admitted(state: &AppState, request: &poem::Request, token: Option<&str>
     }
 }
 
-/// The URL `create` answers: a shareable payment link, or (`direct`) the checkout.
-fn url_for(payment: &Payment, direct: bool) -> String {
-    if direct {
-        payment.checkout_url.clone()
-    } else {
-        payment.checkout_url.replacen("/checkout/", &format!("{}/l/", super::BASE), 1)
-    }
+/// The URL `create` answers, on the mount the request came through: a shareable
+/// payment link, or (`direct`) the checkout.
+fn url_for(payment: &Payment, direct: bool, mount: &Mount) -> String {
+    if direct { mount.checkout_url(&payment.checkout_token) } else { mount.url(&super::link_path(payment)) }
 }
 
 /// The PayRequest V1 API.
@@ -138,11 +136,17 @@ impl PayRequestApi {
     /// Create a payment request; answers the payment link (`type` link, the default) or
     /// the URL to redirect the customer to (`type` direct).
     #[oai(path = "/create/", method = "post", tag = "Tag::Payments")]
-    async fn create(&self, state: Data<&AppState>, request: &poem::Request, body: CreateBody) -> CreateReply {
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        mount: Data<&Mount>,
+        request: &poem::Request,
+        body: CreateBody,
+    ) -> CreateReply {
         let req = match body {
             CreateBody::Json(Json(req)) | CreateBody::Form(Form(req)) => req,
         };
-        match create(&state, request, req).await {
+        match create(&state, &mount, request, req).await {
             Ok(answer) => CreateReply::Ok(Json(answer)),
             Err(Refusal(err, Some(secs))) => CreateReply::Limited(Json(create_error(err)), secs),
             Err(Refusal(err, None)) => CreateReply::Ok(Json(create_error(err))),
@@ -169,7 +173,12 @@ impl PayRequestApi {
     }
 }
 
-async fn create(state: &AppState, request: &poem::Request, req: CreateRequest) -> Result<CreateResponse, Refusal> {
+async fn create(
+    state: &AppState,
+    mount: &Mount,
+    request: &poem::Request,
+    req: CreateRequest,
+) -> Result<CreateResponse, Refusal> {
     let principal = admitted(state, request, req.token.as_deref()).await?;
     let direct = match req.kind.as_deref().map(str::trim) {
         None | Some("") | Some("link") => false,
@@ -200,7 +209,7 @@ async fn create(state: &AppState, request: &poem::Request, req: CreateRequest) -
     };
     Ok(CreateResponse {
         status: "success".into(),
-        url: Some(url_for(&payment, direct)),
+        url: Some(url_for(&payment, direct, mount)),
         error: None,
         realerror: None,
         id: generated.then_some(payment.reference),

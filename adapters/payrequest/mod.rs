@@ -20,6 +20,7 @@ use poem_openapi::OpenApiService;
 use crate::core::{Credential, Payment, PaymentStatus};
 use crate::crypto::md5_hex;
 use crate::http::AppState;
+use crate::http::mount::CHECKOUT_PATH;
 use crate::http::openapi::ApiDoc;
 
 /// Where the dialect is mounted.
@@ -60,17 +61,24 @@ pub fn doc() -> ApiDoc {
     ApiDoc::from_service("payrequest", &service())
 }
 
-/// A payment link: sends the customer on to the hosted checkout.
-#[handler]
-fn link(Path(token): Path<String>) -> Response {
-    Redirect::see_other(format!("/checkout/{token}")).into_response()
+/// The path of `payment`'s shareable link, under the dialect's root.
+pub fn link_path(payment: &Payment) -> String {
+    format!("{LINK_PATH}/{}", payment.checkout_token)
 }
 
-/// Mounts the API, the payment links and the docs.
-pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
+const LINK_PATH: &str = "/l";
+
+/// A payment link: sends the customer on to the hosted checkout, on the same origin.
+#[handler]
+fn link(Path(token): Path<String>) -> Response {
+    Redirect::see_other(format!("{CHECKOUT_PATH}/{token}")).into_response()
+}
+
+/// The API and the payment links, relative to the dialect's root (the provider's
+/// host).
+pub fn routes(state: &AppState) -> Route {
     let api = service().data(state.clone()).with(NormalizePath::new(TrailingSlash::Trim));
-    let route = route.at(format!("{BASE}/l/:token"), link).nest(format!("{BASE}{API_PREFIX}"), api);
-    doc.mount(route, BASE)
+    Route::new().at(format!("{LINK_PATH}/:token"), link).nest(API_PREFIX, api)
 }
 
 /// Where the checkout returns the customer: `response` with `response` =

@@ -19,6 +19,7 @@ use crate::core::{
 };
 use crate::http::AppState;
 use crate::http::idempotency::RequestKey;
+use crate::http::mount::Mount;
 use crate::http::wire::Wire;
 use crate::sandbox::instrument::PaymentInstrument;
 use crate::sandbox::{Processor, Sandbox, codes};
@@ -85,11 +86,11 @@ async fn usage(gateway: &Gateway, principal: &Principal, payment: &Attempt<'_>) 
 }
 
 impl CreateResponse {
-    fn new(payment: &Payment, recipient: &str) -> CreateResponse {
-        let status = PaymentRequestStatus::new(payment, recipient);
+    fn new(payment: &Payment, recipient: &str, mount: &Mount) -> CreateResponse {
+        let status = PaymentRequestStatus::new(payment, recipient, mount);
         let challenge_required = status.transaction_status_id == 3;
         let redirect_url = if challenge_required {
-            Some(format!("{}/challenge", payment.checkout_url))
+            Some(format!("{}/challenge", mount.checkout_url(&payment.checkout_token)))
         } else {
             super::return_url(payment)
         };
@@ -109,6 +110,7 @@ impl QrApi {
     async fn create(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         request: &poem::Request,
         auth: ApiKeyAuth,
         /// Your account id (from the dashboard).
@@ -150,7 +152,7 @@ impl QrApi {
                         Err(CoreError::DuplicateReference) => {
                             let earlier = state.gateway.payment_by_reference(principal, &command.reference).await?;
                             if earlier.status != PaymentStatus::Created {
-                                return Ok(CreateResponse::new(&earlier, recipient));
+                                return Ok(CreateResponse::new(&earlier, recipient, &mount));
                             }
                             earlier
                         }
@@ -181,8 +183,8 @@ impl QrApi {
                 },
                 None => Sandbox.charge(&payment, &card),
             };
-            let payment = state.gateway.complete_checkout(payment.checkout_token(), outcome).await?;
-            Ok(CreateResponse::new(&payment, recipient))
+            let payment = state.gateway.complete_checkout(&payment.checkout_token, outcome).await?;
+            Ok(CreateResponse::new(&payment, recipient, &mount))
         };
         Reply::from_result(result.await)
     }
@@ -192,13 +194,14 @@ impl QrApi {
     async fn status(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         auth: ApiKeyAuth,
         /// The payment request identifier from the create response.
         id: Path<String>,
     ) -> Reply<PaymentRequestStatus> {
         let result = async {
             let payment = own_request(&state.gateway, &auth.0, &id).await?;
-            Ok(PaymentRequestStatus::new(&payment, &auth.0.merchant().name))
+            Ok(PaymentRequestStatus::new(&payment, &auth.0.merchant().name, &mount))
         };
         Reply::from_result(result.await)
     }

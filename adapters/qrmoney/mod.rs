@@ -68,12 +68,13 @@ pub fn doc() -> ApiDoc {
     ])
 }
 
-/// Mounts the API and its docs.
-pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
+/// The API, relative to the dialect's root (the provider's host): every path, so
+/// unknown ones answer in QR Money's error body.
+pub fn routes(state: &AppState) -> Route {
     let admission = auth::QrAuth::new(state.clone());
     let unknown_routes = Some(errors::no_such_endpoint as fn(_) -> _);
     let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission, unknown_routes);
-    doc.mount(route.nest(BASE, api), BASE)
+    Route::new().nest("/", api)
 }
 
 /// QR Money key material: one API key, plus the account and merchant ids.

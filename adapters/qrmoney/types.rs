@@ -28,6 +28,7 @@ use crate::core::{
     CaptureMode, CoreError, Currency, Customer, FieldIssue, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund,
 };
 use crate::http::fields::{self, check_len, check_urls, major_amount};
+use crate::http::mount::Mount;
 use crate::http::wire::JsonDecimal;
 use crate::sandbox::codes;
 use crate::sandbox::instrument::Card;
@@ -358,8 +359,8 @@ pub fn status_ids(payment: &Payment) -> (u8, u8, LastLog) {
 }
 
 impl PaymentRequestStatus {
-    /// The status of `payment`, received by `recipient`.
-    pub fn new(payment: &Payment, recipient: &str) -> PaymentRequestStatus {
+    /// The status of `payment`, received by `recipient`, as reached through `mount`.
+    pub fn new(payment: &Payment, recipient: &str, mount: &Mount) -> PaymentRequestStatus {
         let (request_status, transaction_status, last_log) = status_ids(payment);
         let client = |key: &str| meta_text(payment, &["client", key]);
         PaymentRequestStatus {
@@ -369,7 +370,7 @@ impl PaymentRequestStatus {
             transaction_id: payment.id.to_string(),
             transaction_number: payment.processor_txn_id.clone(),
             transaction_status_id: transaction_status,
-            link: payment.checkout_url.clone(),
+            link: mount.checkout_url(&payment.checkout_token),
             unit: payment.amount.currency().code().to_owned(),
             amount: payment.amount.to_major().into(),
             reference_id: meta_text(payment, &["referenceId"]),
@@ -401,7 +402,7 @@ mod tests {
         let mut value = json!({
             "id": 7, "merchant_id": 1, "namespace": "qrmoney", "reference": "qr_1",
             "amount": { "minor": 1050, "currency": "USD" }, "status": status, "capture_mode": "automatic",
-            "customer": {}, "urls": {}, "checkout_url": "http://x/checkout/t",
+            "customer": {}, "urls": {}, "checkout_token": "t",
             "created_at": "2026-11-21T00:00:00Z", "updated_at": "2026-11-21T00:00:00Z",
             "expires_at": "2026-11-21T00:15:00Z",
         });

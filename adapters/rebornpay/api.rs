@@ -12,6 +12,7 @@ use super::types::*;
 use crate::core::{CoreError, FieldIssue, PaymentFilter, PaymentStatus, RefundAmount, money::parse_decimal};
 use crate::http::AppState;
 use crate::http::idempotency::RequestKey;
+use crate::http::mount::Mount;
 use crate::http::wire::Wire;
 
 #[derive(Tags)]
@@ -36,6 +37,7 @@ impl RebornApi {
     async fn create(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         auth: ApiKeyAuth,
         _secret: ApiSecretAuth,
         body: Json<Wire<CreatePaymentRequest>>,
@@ -43,7 +45,11 @@ impl RebornApi {
         let result = async {
             let command = body.0.into_result()?.into_command()?;
             let payment = state.gateway.create_payment(&auth.0, command).await?;
-            Ok(PaymentResponse { success: true, message: "Payment created".into(), data: payment.into() })
+            Ok(PaymentResponse {
+                success: true,
+                message: "Payment created".into(),
+                data: PaymentData::new(payment, &mount),
+            })
         };
         Reply::from_result(result.await)
     }
@@ -54,6 +60,7 @@ impl RebornApi {
     async fn verify(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         auth: ApiKeyAuth,
         _secret: ApiSecretAuth,
         body: Json<Wire<VerifyRequest>>,
@@ -69,7 +76,7 @@ impl RebornApi {
             Ok(VerifyResponse {
                 success: true,
                 message: message.into(),
-                data: VerifyData { verified, payment: payment.into() },
+                data: VerifyData { verified, payment: PaymentData::new(payment, &mount) },
             })
         };
         Reply::from_result(result.await)
@@ -80,12 +87,17 @@ impl RebornApi {
     async fn status(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         auth: ApiKeyAuth,
         _secret: ApiSecretAuth,
         invoice_id: Path<String>,
     ) -> Reply<PaymentResponse> {
         let result = state.gateway.payment_by_reference(&auth.0, &invoice_id).await;
-        Reply::from_result(result.map(|p| PaymentResponse { success: true, message: "OK".into(), data: p.into() }))
+        Reply::from_result(result.map(|p| PaymentResponse {
+            success: true,
+            message: "OK".into(),
+            data: PaymentData::new(p, &mount),
+        }))
     }
 
     /// Submit a refund request against a successful payment. It goes to the admin
@@ -180,6 +192,7 @@ impl RebornApi {
     async fn transactions(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         auth: ApiKeyAuth,
         _secret: ApiSecretAuth,
         /// How many (1–100, default 50).
@@ -195,7 +208,10 @@ impl RebornApi {
                 ..Default::default()
             };
             let payments = state.gateway.payments(&auth.0, &filter).await?;
-            Ok(TransactionsResponse { success: true, data: payments.into_iter().map(Into::into).collect() })
+            Ok(TransactionsResponse {
+                success: true,
+                data: payments.into_iter().map(|p| PaymentData::new(p, &mount)).collect(),
+            })
         };
         Reply::from_result(result.await)
     }

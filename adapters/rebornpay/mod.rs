@@ -65,11 +65,11 @@ pub fn doc() -> ApiDoc {
     ApiDoc::from_service("rebornpay", &service()).require_all_security()
 }
 
-/// Mounts the API and its docs.
-pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
+/// The API, relative to the dialect's root (the provider's host).
+pub fn routes(state: &AppState) -> Route {
     let admission = auth::RebornAuth::new(state.clone());
     let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission, None);
-    doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
+    Route::new().nest(API_PREFIX, api)
 }
 
 /// REBORNPAY key material: `pk_live_…` and `sk_live_…`.

@@ -10,6 +10,7 @@ use crate::core::{
     Refund, RefundStatus, Settlement, SettlementStatus, money::major_of,
 };
 use crate::http::fields::{check_email, check_len, check_metadata, check_phone, check_urls, major_amount};
+use crate::http::mount::Mount;
 use crate::http::wire::JsonDecimal;
 
 /// Payment methods the sandbox processor accepts.
@@ -191,8 +192,9 @@ pub struct PaymentData {
     pub paid_at: Option<DateTime<Utc>>,
 }
 
-impl From<Payment> for PaymentData {
-    fn from(p: Payment) -> Self {
+impl PaymentData {
+    /// `p` as reached through `mount` (its checkout link on the mount's origin).
+    pub fn new(p: Payment, mount: &Mount) -> Self {
         PaymentData {
             invoice_id: p.reference,
             amount: p.amount.to_major().into(),
@@ -200,7 +202,7 @@ impl From<Payment> for PaymentData {
             status: p.status.into(),
             payment_method: p.method,
             transaction_id: p.processor_txn_id,
-            checkout_url: p.checkout_url,
+            checkout_url: mount.checkout_url(&p.checkout_token),
             customer_name: p.customer.name,
             customer_phone: p.customer.phone,
             customer_email: p.customer.email,

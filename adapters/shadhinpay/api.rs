@@ -13,6 +13,7 @@ use crate::core::{CoreError, PaymentFilter, RefundAmount};
 use crate::http::AppState;
 use crate::http::fields::paging;
 use crate::http::idempotency::RequestKey;
+use crate::http::mount::Mount;
 use crate::http::reply::Created;
 use crate::http::wire::Wire;
 
@@ -35,6 +36,7 @@ impl ShadhinApi {
     async fn create(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         auth: ClientIdAuth,
         _business: BusinessIdAuth,
         _secret: SecretKeyAuth,
@@ -52,7 +54,11 @@ impl ShadhinApi {
                     other => break other?,
                 }
             };
-            Ok(CreateResponse { success: true, message: "Payment initiated successfully".into(), data: payment.into() })
+            Ok(CreateResponse {
+                success: true,
+                message: "Payment initiated successfully".into(),
+                data: CreatedPayment::new(payment, &mount),
+            })
         };
         Created(Reply::from_result(result.await))
     }
@@ -62,6 +68,7 @@ impl ShadhinApi {
     async fn get(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         auth: ClientIdAuth,
         _business: BusinessIdAuth,
         _secret: SecretKeyAuth,
@@ -69,7 +76,7 @@ impl ShadhinApi {
         payment_id: Path<String>,
     ) -> Reply<PaymentResponse> {
         let result = state.gateway.payment_by_reference(&auth.0, &payment_id).await;
-        Reply::from_result(result.map(|p| PaymentResponse { success: true, data: p.into() }))
+        Reply::from_result(result.map(|p| PaymentResponse { success: true, data: PaymentDetails::new(p, &mount) }))
     }
 
     /// List your business's payments, most recent first, a page at a time.

@@ -11,6 +11,7 @@ use crate::core::{
     Refund, RefundStatus, check_url,
 };
 use crate::http::fields::{check_email, check_len, check_metadata, check_phone, check_urls};
+use crate::http::mount::Mount;
 use crate::http::wire::{UtcSeconds, Wire};
 
 /// A parsed request body; an `amount` that is not an integer (`15.5`, `"1500"`) is
@@ -189,14 +190,15 @@ pub struct CreatedPayment {
     pub created_at: UtcSeconds,
 }
 
-impl From<Payment> for CreatedPayment {
-    fn from(p: Payment) -> Self {
+impl CreatedPayment {
+    /// `p` as reached through `mount` (its checkout link on the mount's origin).
+    pub fn new(p: Payment, mount: &Mount) -> Self {
         CreatedPayment {
             payment_id: p.reference,
             status: p.status.into(),
             amount: p.amount.minor(),
             currency: p.amount.currency().code().to_owned(),
-            payment_url: p.checkout_url,
+            payment_url: mount.checkout_url(&p.checkout_token),
             expires_at: p.expires_at.into(),
             created_at: p.created_at.into(),
         }
@@ -248,8 +250,9 @@ pub struct PaymentDetails {
     pub metadata: Option<serde_json::Value>,
 }
 
-impl From<Payment> for PaymentDetails {
-    fn from(p: Payment) -> Self {
+impl PaymentDetails {
+    /// `p` as reached through `mount` (its checkout link on the mount's origin).
+    pub fn new(p: Payment, mount: &Mount) -> Self {
         PaymentDetails {
             payment_id: p.reference,
             status: p.status.into(),
@@ -260,7 +263,7 @@ impl From<Payment> for PaymentDetails {
             customer_email: p.customer.email,
             transaction_id: p.processor_txn_id,
             payment_method: p.method,
-            payment_url: p.checkout_url,
+            payment_url: mount.checkout_url(&p.checkout_token),
             expires_at: p.expires_at.into(),
             completed_at: p.captured_at.map(Into::into),
             created_at: p.created_at.into(),

@@ -14,6 +14,7 @@ use crate::core::{CoreError, Entity, PaymentFilter, PayoutFilter};
 use crate::http::AppState;
 use crate::http::fields::paging;
 use crate::http::idempotency::RequestKey;
+use crate::http::mount::Mount;
 use crate::http::reply::Created;
 use crate::http::wire::{JsonDecimal, Wire};
 
@@ -56,6 +57,7 @@ impl StarApi {
     async fn create_payment(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         auth: ApiKeyAuth,
         body: Json<Wire<CreatePaymentRequest>>,
     ) -> Created<Reply<PaymentResponse>> {
@@ -63,7 +65,11 @@ impl StarApi {
             require(&auth.0, Action::CreatePayment)?;
             let command = body.0.into_result()?.into_command(&auth.0.merchant().default_currency)?;
             let payment = state.gateway.create_payment(&auth.0, command).await?;
-            Ok(PaymentResponse { success: true, message: "Payment order created".into(), data: payment.into() })
+            Ok(PaymentResponse {
+                success: true,
+                message: "Payment order created".into(),
+                data: PaymentData::new(payment, &mount),
+            })
         };
         Created(Reply::from_result(result.await))
     }
@@ -74,6 +80,7 @@ impl StarApi {
     async fn list_payments(
         &self,
         state: Data<&AppState>,
+        mount: Data<&Mount>,
         auth: ApiKeyAuth,
         /// Only payments with this status.
         status: Query<Option<PaymentState>>,
@@ -113,7 +120,7 @@ impl StarApi {
             let (payments, total) = state.gateway.payment_page(&auth.0, &filter).await?;
             Ok(PaymentList {
                 success: true,
-                data: payments.into_iter().map(Into::into).collect(),
+                data: payments.into_iter().map(|p| PaymentData::new(p, &mount)).collect(),
                 pagination: Pagination::of(page, per_page, total),
             })
         };
@@ -122,7 +129,13 @@ impl StarApi {
 
     /// Get one payment by its transaction id (`txn_…`).
     #[oai(path = "/payments/:id", method = "get", tag = "Tag::Payments")]
-    async fn payment(&self, state: Data<&AppState>, auth: ApiKeyAuth, id: Path<String>) -> Reply<PaymentResponse> {
+    async fn payment(
+        &self,
+        state: Data<&AppState>,
+        mount: Data<&Mount>,
+        auth: ApiKeyAuth,
+        id: Path<String>,
+    ) -> Reply<PaymentResponse> {
         let result = async {
             let scope = require(&auth.0, Action::ReadPayments)?;
             let id = parse_transaction_id(&id).ok_or(CoreError::NotFound(Entity::Payment))?;
@@ -130,7 +143,7 @@ impl StarApi {
             if owner_filter(&auth.0, scope).is_some_and(|me| payment.created_by != Some(me)) {
                 return Err(CoreError::NotFound(Entity::Payment));
             }
-            Ok(PaymentResponse { success: true, message: "OK".into(), data: payment.into() })
+            Ok(PaymentResponse { success: true, message: "OK".into(), data: PaymentData::new(payment, &mount) })
         };
         Reply::from_result(result.await)
     }

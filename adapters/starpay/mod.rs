@@ -85,12 +85,12 @@ pub fn doc() -> ApiDoc {
     ApiDoc::from_service("starpay", &service()).require_all_security()
 }
 
-/// Mounts the API and its docs.
-pub fn mount(route: Route, state: &AppState, doc: &ApiDoc) -> Route {
+/// The API, relative to the dialect's root (the provider's host).
+pub fn routes(state: &AppState) -> Route {
     let admission = auth::StarAuth::new(state.clone());
     let unknown_routes = Some(errors::no_such_endpoint as fn(_) -> _);
     let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission, unknown_routes);
-    doc.mount(route.nest(format!("{BASE}{API_PREFIX}"), api), BASE)
+    Route::new().nest(API_PREFIX, api)
 }
 
 /// StarPay key material: one API key per user, used as both parts.

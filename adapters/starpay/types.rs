@@ -11,6 +11,7 @@ use crate::core::{
     PaymentStatus, Payout, PayoutStatus, RedirectUrls, check_url, money::major_of,
 };
 use crate::http::fields::{check_email, check_len, check_metadata, check_phone, major_amount};
+use crate::http::mount::Mount;
 use crate::http::wire::{JsonDecimal, UtcMillis};
 
 /// Payment methods the sandbox processor accepts.
@@ -194,8 +195,9 @@ pub struct PaymentData {
     pub completed_at: Option<UtcMillis>,
 }
 
-impl From<Payment> for PaymentData {
-    fn from(p: Payment) -> Self {
+impl PaymentData {
+    /// `p` as reached through `mount` (its checkout link on the mount's origin).
+    pub fn new(p: Payment, mount: &Mount) -> Self {
         PaymentData {
             transaction_id: transaction_id(p.id),
             order_id: p.reference,
@@ -208,7 +210,7 @@ impl From<Payment> for PaymentData {
             description: p.description,
             payment_method: p.method,
             processor_reference: p.processor_txn_id,
-            payment_url: p.checkout_url,
+            payment_url: mount.checkout_url(&p.checkout_token),
             metadata: p.metadata,
             created_at: p.created_at.into(),
             expires_at: p.expires_at.into(),

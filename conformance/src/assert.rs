@@ -1,4 +1,5 @@
-//! Checks on response values: JSONPath lookup, equality, regex, presence, type, length.
+//! Checks on response values: JSONPath lookup, equality, regex, prefix, presence, type,
+//! length.
 
 use regex::Regex;
 use serde_json::Value;
@@ -36,6 +37,12 @@ pub fn check(value: Option<&Value>, check: &Check, vars: &Vars) -> Result<(), St
         let text = value.filter(|v| v.is_string() || v.is_number()).map(as_text);
         if !text.as_deref().is_some_and(|t| re.is_match(t)) {
             return Err(format!("is {}, expected to match /{pattern}/", show(value)));
+        }
+    }
+    if let Some(prefix) = &check.starts_with {
+        let prefix = vars.render(prefix)?;
+        if !value.and_then(Value::as_str).is_some_and(|t| t.starts_with(&prefix)) {
+            return Err(format!("is {}, expected to start with {prefix:?}", show(value)));
         }
     }
     if let Some(kind) = &check.type_ {
@@ -111,5 +118,9 @@ mod tests {
         let err = check(at("$.data.id").as_ref(), &c("equals: rf_2"), &vars).unwrap_err();
         assert_eq!(err, r#"is "rf_1", expected "rf_2""#);
         assert!(check(at("$.data.nope").as_ref(), &c("exists: true"), &vars).is_err());
+        assert!(check(at("$.data.id").as_ref(), &c("starts_with: rf_"), &vars).is_ok());
+        let err = check(at("$.data.id").as_ref(), &c("starts_with: rf_2"), &vars).unwrap_err();
+        assert_eq!(err, r#"is "rf_1", expected to start with "rf_2""#);
+        assert!(check(at("$.data.amount").as_ref(), &c("starts_with: '25'"), &vars).is_err(), "strings only");
     }
 }

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 pub use credentials::Credentials;
 pub use receiver::Receiver;
 pub use report::Report;
-pub use runner::{Options, run};
+pub use runner::{Options, Resolve, run};
 pub use scenario::Suite;
 
 /// Where the suites shipped with this crate are.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use paybridge_conformance::{Credentials, Options, Receiver, Suite, default_suites_dir, run};
+use paybridge_conformance::{Credentials, Options, Receiver, Resolve, Suite, default_suites_dir, run};
 
 #[derive(Parser)]
 #[command(name = "paybridge-conformance", version, about = "Run a dialect's conformance suite against any base URL")]
@@ -24,9 +24,16 @@ enum Command {
         /// The dialect: rebornpay, shadhinpay, starpay, …
         #[arg(long)]
         dialect: String,
-        /// The dialect's base URL, e.g. http://127.0.0.1:8080/rebornpay.
+        /// The dialect's base URL, standing for the provider's host: under its name
+        /// (http://127.0.0.1:8080/rebornpay) or at a root (http://127.0.0.1:8081,
+        /// http://rebornpay.pay.example:8080).
         #[arg(long)]
         base_url: String,
+        /// Connect to ADDR for HOST on PORT instead of asking DNS, as curl's
+        /// `--resolve HOST:PORT:ADDR` (repeatable): for a base URL whose host paybridge
+        /// serves the dialect at before DNS points there.
+        #[arg(long)]
+        resolve: Vec<Resolve>,
         /// The credentials file (TOML; see conformance/demo.toml): its `[credentials]`,
         /// with the dialect's own section (`[starpay]`) replacing keys of the same name.
         #[arg(long)]
@@ -78,14 +85,14 @@ async fn run_cli(command: Command, suites: PathBuf) -> anyhow::Result<ExitCode> 
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { dialect, base_url, credentials, filter, skip, junit } => {
+        Command::Run { dialect, base_url, credentials, filter, skip, junit, resolve } => {
             let suite = Suite::load(&suites, &dialect)?;
             let credentials = Credentials::load(&credentials)?.for_dialect(&dialect);
             let receiver = match credentials.get("webhooks.listen") {
                 Ok(listen) => Some(Receiver::start(&listen).await?),
                 Err(_) => None,
             };
-            let options = Options { base_url, credentials, filters: filter, skips: skip };
+            let options = Options { base_url, credentials, filters: filter, skips: skip, resolve };
             let report = run(&suite, &options, receiver.as_ref()).await;
             print!("{}", report.summary());
             if let Some(path) = junit {

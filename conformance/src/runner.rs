@@ -24,6 +24,50 @@ pub struct Options {
     pub filters: Vec<String>,
     /// Skip scenarios with any of these tags.
     pub skips: Vec<String>,
+    /// Host names sent to a fixed address instead of their DNS answer, as curl's
+    /// `--resolve HOST:PORT:ADDR`: a base URL with a host name that paybridge serves a
+    /// dialect at (`[dialects.<name>] hosts`), before DNS points there.
+    pub resolve: Vec<Resolve>,
+}
+
+/// `HOST:PORT:ADDR`: connect to `ADDR` for `HOST` on `PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    /// The host name.
+    pub host: String,
+    /// Where to connect instead (the port is the URL's).
+    pub addr: std::net::SocketAddr,
+}
+
+impl std::str::FromStr for Resolve {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Resolve, String> {
+        let bad = || format!("{text:?} is not HOST:PORT:ADDR (e.g. qrmoney.pay.example:8080:127.0.0.1)");
+        let (host, rest) = text.split_once(':').ok_or_else(bad)?;
+        let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let ip: std::net::IpAddr = addr.trim_matches(['[', ']']).parse().map_err(|_| bad())?;
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Resolve { host: host.to_ascii_lowercase(), addr: std::net::SocketAddr::new(ip, port) })
+    }
+}
+
+impl std::fmt::Display for Resolve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.addr.ip() {
+            std::net::IpAddr::V6(ip) => write!(f, "{}:{}:[{ip}]", self.host, self.addr.port()),
+            std::net::IpAddr::V4(ip) => write!(f, "{}:{}:{ip}", self.host, self.addr.port()),
+        }
+    }
+}
+
+/// The HTTP client of a run, and the curl flags that reproduce its name resolution.
+struct Http {
+    client: reqwest::Client,
+    curl_flags: String,
 }
 
 /// Longest a step waits out a `429` it did not expect, per attempt.
@@ -61,11 +105,15 @@ impl From<String> for StepError {
 
 /// Runs the selected scenarios of `suite` in order. Webhook steps need `receiver`.
 pub async fn run(suite: &Suite, options: &Options, receiver: Option<&Receiver>) -> Report {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client with default TLS builds");
+    let mut builder =
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).redirect(reqwest::redirect::Policy::none());
+    let mut curl_flags = String::new();
+    for resolve in &options.resolve {
+        builder = builder.resolve(&resolve.host, resolve.addr);
+        curl_flags.push_str(&format!(" --resolve {}", shell_quote(&resolve.to_string())));
+    }
+    let client = builder.build().expect("an HTTP client with default TLS builds");
+    let client = Http { client, curl_flags };
     let started = chrono::Utc::now();
     let clock = Instant::now();
     let mut results = Vec::with_capacity(suite.scenarios.len());
@@ -91,7 +139,7 @@ async fn run_scenario(
     suite: &Suite,
     scenario: &Scenario,
     options: &Options,
-    client: &reqwest::Client,
+    client: &Http,
     receiver: Option<&Receiver>,
 ) -> Outcome {
     let mut vars = Vars::default();
@@ -123,7 +171,7 @@ async fn run_step(
     suite: &Suite,
     step: &Step,
     options: &Options,
-    client: &reqwest::Client,
+    client: &Http,
     receiver: Option<&Receiver>,
     vars: &mut Vars,
 ) -> Result<(), StepError> {
@@ -225,7 +273,7 @@ async fn send(
     request: &Request,
     base: &str,
     dialect_request: bool,
-    client: &reqwest::Client,
+    client: &Http,
     vars: &Vars,
     expect: &Expect,
 ) -> Result<(Seen, String, String), StepError> {
@@ -258,7 +306,7 @@ fn build(
     request: &Request,
     base: &str,
     dialect_request: bool,
-    client: &reqwest::Client,
+    client: &Http,
     vars: &Vars,
 ) -> Result<(reqwest::RequestBuilder, String, String), StepError> {
     let url = format!("{}{}", base.trim_end_matches('/'), vars.render(&request.path)?);
@@ -313,7 +361,7 @@ fn build(
             headers.extend(signed);
         }
     }
-    let mut builder = client.request(method.clone(), &url);
+    let mut builder = client.client.request(method.clone(), &url);
     for (name, value) in &headers {
         builder = builder.header(name, value);
     }
@@ -321,7 +369,7 @@ fn build(
         builder = builder.body(body.clone());
     }
     let mut text = format!("{method} {url}");
-    let mut curl = format!("curl -i -X {method} {}", shell_quote(&url));
+    let mut curl = format!("curl -i{} -X {method} {}", client.curl_flags, shell_quote(&url));
     for (name, value) in &headers {
         text.push_str(&format!("\n{name}: {value}"));
         curl.push_str(&format!(" -H {}", shell_quote(&format!("{name}: {value}"))));

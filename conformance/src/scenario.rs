@@ -211,6 +211,9 @@ pub struct Check {
     pub equals: Option<Value>,
     /// A string matching this regex (numbers are matched as their text).
     pub matches: Option<String>,
+    /// A string starting with this text (variables allowed): a link on the base URL
+    /// under test is `starts_with: "{{base_url}}/l/"`.
+    pub starts_with: Option<String>,
     /// `true`: present; `false`: absent.
     pub exists: Option<bool>,
     /// `true`: absent.

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, KeyInit, Mac};
-use paybridge_conformance::{Credentials, Options, Receiver, Suite, default_suites_dir, run};
+use paybridge_conformance::{Credentials, Options, Receiver, Resolve, Suite, default_suites_dir, run};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::{Data, Json};
 use poem::{EndpointExt, Response, Route, Server, handler, http::StatusCode, post};
@@ -99,6 +99,7 @@ async fn a_changed_error_code_fails_with_a_readable_report_and_junit() {
         credentials: credentials(&receiver),
         filters: vec!["duplicate-invoice-id".into()],
         skips: vec![],
+        resolve: vec![],
     };
     let report = run(&suite, &options, Some(&receiver)).await;
     assert_eq!((report.failed(), report.passed()), (1, 0));
@@ -116,6 +117,34 @@ async fn a_changed_error_code_fails_with_a_readable_report_and_junit() {
     let junit = report.junit();
     assert!(junit.contains("<failure message=\"step 2"), "{junit}");
     assert_valid_junit(&junit);
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_host_name_is_reached_through_resolve() {
+    let receiver = Receiver::start("127.0.0.1:0").await.unwrap();
+    let direct = start_fake(String::new(), "").await;
+    let port = direct.rsplit(':').next().unwrap();
+    // `.invalid` never resolves: only --resolve can reach the server.
+    let base_url = format!("http://rebornpay.pay.invalid:{port}");
+    let suite = Suite::load(&default_suites_dir(), "rebornpay").unwrap();
+    let resolve: Resolve = format!("rebornpay.pay.invalid:{port}:127.0.0.1").parse().unwrap();
+    let options = Options {
+        base_url,
+        credentials: credentials(&receiver),
+        filters: vec!["duplicate-invoice-id".into()],
+        skips: vec![],
+        resolve: vec![resolve],
+    };
+    let summary = run(&suite, &options, Some(&receiver)).await.summary();
+    // Step 1 reached the fake (it creates); step 2 fails on its wrong code, and the
+    // reproduction resolves the name the same way.
+    assert!(summary.contains(r#"step 2 "create it again""#), "{summary}");
+    assert!(
+        summary.contains(&format!("curl -i --resolve 'rebornpay.pay.invalid:{port}:127.0.0.1' -X POST")),
+        "{summary}"
+    );
+    assert!("qrmoney.pay.example:8080".parse::<Resolve>().is_err());
+    assert_eq!("H:1:[::1]".parse::<Resolve>().unwrap().to_string(), "h:1:[::1]");
 }
 
 #[tokio::test]
@@ -137,7 +166,8 @@ steps:
     for (secret, passes) in [("sk_test_demo", true), ("sk_other", false)] {
         let receiver = Receiver::start("127.0.0.1:0").await.unwrap();
         let base_url = start_fake(format!("http://{}/hooks", receiver.addr()), secret).await;
-        let options = Options { base_url, credentials: credentials(&receiver), filters: vec![], skips: vec![] };
+        let options =
+            Options { base_url, credentials: credentials(&receiver), filters: vec![], skips: vec![], resolve: vec![] };
         let report = run(&suite, &options, Some(&receiver)).await;
         assert_eq!(report.passed() == 1, passes, "signed with {secret}:\n{}", report.summary());
         if !passes {

@@ -113,7 +113,7 @@ fn job(
         customer: cmd.customer,
         metadata: cmd.metadata,
         urls: cmd.urls,
-        checkout_url: store::checkout_url(&settings.public_url, &token),
+        checkout_token: token.clone(),
         processor_txn_id: None,
         instrument: None,
         last_attempt: None,

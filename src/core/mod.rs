@@ -59,8 +59,6 @@ pub use types::*;
 /// Settings the core needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct CoreSettings {
-    /// Base of hosted checkout links, e.g. `http://127.0.0.1:8080`.
-    pub public_url: String,
     /// How long a created payment can be paid.
     pub payment_ttl: Duration,
     /// How long an authenticated credential is trusted before it is read again.

@@ -64,7 +64,7 @@ impl Gateway {
             .one(&self.store().reader)
             .await?
             .ok_or(CoreError::NotFound(Entity::Payment))?;
-        store::payment(row, &self.settings().public_url)
+        store::payment(row)
     }
 
     /// The principal's merchant's payment with internal id `id` in its dialect namespace.
@@ -75,7 +75,7 @@ impl Gateway {
             .one(&self.store().reader)
             .await?
             .ok_or(CoreError::NotFound(Entity::Payment))?;
-        store::payment(row, &self.settings().public_url)
+        store::payment(row)
     }
 
     /// The principal's merchant's payments in its dialect namespace, newest first.
@@ -86,7 +86,7 @@ impl Gateway {
             .offset(super::sql_count(filter.offset))
             .all(&self.store().reader)
             .await?;
-        rows.into_iter().map(|r| store::payment(r, &self.settings().public_url)).collect()
+        rows.into_iter().map(store::payment).collect()
     }
 
     /// The page of [`Gateway::payments`] that `filter` asks for, and how many payments
@@ -144,7 +144,7 @@ impl Gateway {
             .one(&self.store().reader)
             .await?
             .ok_or(CoreError::NotFound(Entity::Payment))?;
-        store::payment(row, &self.settings().public_url)
+        store::payment(row)
     }
 
     /// Applies the processor's verdict on a checkout. Only a payment still `created`
@@ -159,7 +159,7 @@ impl Gateway {
         let txn = self.begin_write().await?;
         let query = payment::Entity::find().filter(payment::Column::CheckoutToken.eq(token));
         let row = self.for_update(query).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
-        let current = store::payment(row, &self.settings().public_url)?;
+        let current = store::payment(row)?;
         let awaiting_processor = current.status == PaymentStatus::Processing && current.authorized_at.is_none();
         match current.status {
             PaymentStatus::Created => {}
@@ -265,7 +265,7 @@ impl Gateway {
         let txn = self.begin_write().await?;
         let query = payment::Entity::find().filter(reference_condition(principal, reference));
         let row = self.for_update(query).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
-        let current = store::payment(row, &self.settings().public_url)?;
+        let current = store::payment(row)?;
         if current.processor_txn_id.as_deref() != Some(claimed_txn_id) {
             return Err(CoreError::TransactionMismatch);
         }
@@ -348,7 +348,7 @@ impl Gateway {
         id: i64,
     ) -> Result<Payment, CoreError> {
         let row = payment::Entity::find_by_id(id).one(conn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
-        store::payment(row, &self.settings().public_url)
+        store::payment(row)
     }
 }
 

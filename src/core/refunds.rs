@@ -56,7 +56,7 @@ impl Gateway {
             .ok_or(CoreError::NotFound(Entity::Merchant))?;
         let query = payment::Entity::find().filter(reference_condition(principal, reference));
         let row = self.for_update(query).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
-        let payment = store::payment(row, &self.settings().public_url)?;
+        let payment = store::payment(row)?;
         if let Some(key) = request_key {
             let earlier = refund::Entity::find()
                 .filter(refund::Column::MerchantId.eq(payment.merchant_id))
@@ -208,7 +208,7 @@ impl Gateway {
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound(Entity::Payment))?;
-        let payment = store::payment(payment_row, &self.settings().public_url)?;
+        let payment = store::payment(payment_row)?;
         let now = super::now();
         let change = refund::ActiveModel {
             status: Set(decision.as_str().to_owned()),

@@ -290,8 +290,11 @@ pub struct Payment {
     pub metadata: Option<serde_json::Value>,
     /// Redirect and notification URLs.
     pub urls: RedirectUrls,
-    /// The hosted checkout URL (its last segment is the checkout token).
-    pub checkout_url: String,
+    /// The hosted checkout's token: the capability its page (`/checkout/{token}`) and the
+    /// sandbox control API take. Its URL depends on where the dialect was reached
+    /// (`http::mount::Mount::checkout_url`).
+    #[serde(default)]
+    pub checkout_token: String,
     /// The processor's transaction id once the processor has seen the payment.
     pub processor_txn_id: Option<String>,
     /// What the customer paid with.
@@ -312,14 +315,6 @@ pub struct Payment {
     /// own history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<i64>,
-}
-
-impl Payment {
-    /// The checkout token: the last segment of its checkout URL, the capability the
-    /// hosted checkout and the sandbox control API take.
-    pub fn checkout_token(&self) -> &str {
-        self.checkout_url.rsplit('/').next().unwrap_or_default()
-    }
 }
 
 /// A refund.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod fields;
 pub mod idempotency;
+pub mod mount;
 pub mod openapi;
 pub mod problem;
 pub mod reply;

@@ -64,6 +64,16 @@ impl ApiDoc {
         self
     }
 
+    /// Replaces the document's servers with `servers` (URL, description), in order.
+    pub fn with_servers(mut self, servers: Vec<(String, String)>) -> ApiDoc {
+        let list =
+            servers.into_iter().map(|(url, description)| serde_json::json!({ "url": url, "description": description }));
+        if let Some(spec) = self.spec.as_object_mut() {
+            spec.insert("servers".into(), Value::Array(list.collect()));
+        }
+        self
+    }
+
     /// The document as YAML (what `openapi/<name>.yaml` holds).
     pub fn yaml(&self) -> String {
         serde_yaml::to_string(&yaml_value(&self.spec)).unwrap_or_default()

@@ -68,11 +68,41 @@ fn bad_files_name_the_key() {
             "[[merchants]]\nname = \"A\"\nqrmoney = { api_key = \"k\", account_id = \"1\", merchant_id = \"m\", settings = { maximum = 1 } }",
             "maximum",
         ),
+        ("[dialects.paypal]\nlisten = \"off\"", "dialects.paypal"),
+        ("[dialects.qrmoney]\nlisten = \"8085\"", "dialects.qrmoney.listen"),
+        ("[dialects.qrmoney]\nport = 8085", "port"),
+        ("[dialects.qrmoney]\nhosts = [\"http://qr.example\"]", "dialects.qrmoney.hosts[0]"),
+        ("[dialects.qrmoney]\nhosts = [\"qr.example:80\"]", "dialects.qrmoney.hosts[0]"),
+        (
+            "[dialects.qrmoney]\nhosts = [\"pay.example\"]\n[dialects.starpay]\nhosts = [\"Pay.Example\"]",
+            "dialects.starpay.hosts[0]",
+        ),
+        ("[dialects.qrmoney]\nhosts = [\"127.0.0.1\"]", "dialects.qrmoney.hosts"),
+        ("[dialects.qrmoney]\npublic_url = \"http://qr.example/qrmoney\"", "dialects.qrmoney.public_url"),
     ];
     for (toml, key) in cases {
         let err = load(toml).expect_err(toml).to_string();
         assert!(err.contains(key), "{toml:?}: {err:?} does not name {key}");
     }
+}
+
+#[test]
+fn each_dialect_gets_its_own_port_unless_switched_off() {
+    use paybridge::config::OwnListener;
+    let demo = Config::default();
+    let addr = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    assert_eq!(demo.own_listener("rebornpay", 8081), OwnListener::Default(addr(8081)));
+    let config = load(
+        "listen = \"0.0.0.0:9000\"\n[dialects.qrmoney]\nlisten = \"127.0.0.1:9085\"\n[dialects.starpay]\nlisten = \"off\"\nhosts = [\"starpay.pay.example\"]\n",
+    )
+    .unwrap();
+    assert_eq!(config.own_listener("qrmoney", 8085), OwnListener::Explicit(addr(9085)));
+    assert_eq!(config.own_listener("starpay", 8083), OwnListener::Off);
+    let same_interface = std::net::SocketAddr::from(([0, 0, 0, 0], 8082));
+    assert_eq!(config.own_listener("shadhinpay", 8082), OwnListener::Default(same_interface), "the main interface");
+    assert_eq!(config.dialects["starpay"].hosts, ["starpay.pay.example"]);
+    let random = load("listen = \"127.0.0.1:0\"\n").unwrap();
+    assert_eq!(random.own_listener("payrequest", 8084), OwnListener::Default(addr(0)), "a free port, as the main");
 }
 
 #[test]

@@ -1,9 +1,12 @@
 //! Every conformance suite in `conformance/suites` (rebornpay, shadhinpay, starpay,
 //! payrequest, qrmoney), run against an in-process server with the demo merchant's
 //! credentials, as QA would run it against a server started from the README with
-//! conformance/demo.toml.
+//! conformance/demo.toml — at each of a dialect's mounts: under `/<dialect>` on the
+//! main listener, at the root of its own port, and at the root of a host named in
+//! `[dialects.<name>] hosts`.
 
-use paybridge_conformance::{Credentials, Options, Receiver, Suite, default_suites_dir, run};
+use paybridge::config::DialectMounts;
+use paybridge_conformance::{Credentials, Options, Receiver, Resolve, Suite, default_suites_dir, run};
 
 use crate::db_test;
 use crate::helpers::{ADMIN_TOKEN, Backend, spawn_app_with};
@@ -53,15 +56,37 @@ fn credentials(dialect: &str, config: &paybridge::config::Config, base: &str, re
     c
 }
 
-async fn every_suite_passes(backend: Backend) {
+/// Where the suites reach their dialect.
+#[derive(Clone, Copy, Debug)]
+enum At {
+    /// `http://127.0.0.1:<main>/<dialect>`.
+    Path,
+    /// `http://127.0.0.1:<the dialect's own port>`.
+    OwnPort,
+    /// `http://<dialect>.pay.example:<main>`, resolved to the main listener.
+    Host,
+}
+
+fn host_of(dialect: &str) -> String {
+    format!("{dialect}.pay.example")
+}
+
+async fn every_suite_passes(backend: Backend, at: At) {
     let receiver = Receiver::start("127.0.0.1:0").await.expect("receiver");
     let hooks = format!("http://{}/hooks", receiver.addr());
     // As the README's server: the demo merchant at its documented rate limit.
     let app = spawn_app_with(backend, |c| {
         c.merchants[0].rate_limit_per_minute = 120;
         c.merchants[0].webhook_url = Some(hooks);
+        if let At::Host = at {
+            for entry in paybridge::adapters::DIALECTS {
+                let mounts = DialectMounts { hosts: vec![host_of(entry.name())], ..Default::default() };
+                c.dialects.insert(entry.name().to_owned(), mounts);
+            }
+        }
     })
     .await;
+    let main_port = app.base.rsplit(':').next().expect("a port").to_owned();
     let dialects = Suite::dialects(&default_suites_dir());
     assert!(dialects.contains(&"rebornpay".to_owned()));
     assert!(dialects.contains(&"shadhinpay".to_owned()));
@@ -76,14 +101,17 @@ async fn every_suite_passes(backend: Backend) {
         for (key, value) in credentials.iter().filter(|(key, _)| key.starts_with("credentials.")) {
             assert_eq!(file.get(key).ok().as_ref(), Some(value), "conformance/demo.toml's {key} for {dialect}");
         }
-        let options = Options {
-            base_url: format!("{}/{dialect}", app.base),
-            credentials,
-            filters: Vec::new(),
-            skips: Vec::new(),
+        let (base_url, resolve) = match at {
+            At::Path => (format!("{}/{dialect}", app.base), Vec::new()),
+            At::OwnPort => (app.root_url(&dialect), Vec::new()),
+            At::Host => {
+                let resolve: Resolve = format!("{}:{main_port}:127.0.0.1", host_of(&dialect)).parse().expect("resolve");
+                (format!("http://{}:{main_port}", host_of(&dialect)), vec![resolve])
+            }
         };
+        let options = Options { base_url, credentials, filters: Vec::new(), skips: Vec::new(), resolve };
         let report = run(&suite, &options, Some(&receiver)).await;
-        println!("{}", report.summary());
+        println!("{at:?}: {}", report.summary());
         assert_eq!(report.failed(), 0, "{}", report.summary());
         assert_eq!(report.skipped(), 0);
         assert!(report.passed() >= suite.scenarios.len() / 2, "{}", report.summary());
@@ -91,4 +119,20 @@ async fn every_suite_passes(backend: Backend) {
     app.assert_ledger_invariants().await;
 }
 
-db_test!(every_suite_passes);
+async fn every_suite_passes_under_each_dialects_path(backend: Backend) {
+    every_suite_passes(backend, At::Path).await
+}
+
+async fn every_suite_passes_at_the_root_of_each_dialects_own_port(backend: Backend) {
+    every_suite_passes(backend, At::OwnPort).await
+}
+
+async fn every_suite_passes_at_the_root_of_each_dialects_host(backend: Backend) {
+    every_suite_passes(backend, At::Host).await
+}
+
+db_test!(
+    every_suite_passes_under_each_dialects_path,
+    every_suite_passes_at_the_root_of_each_dialects_own_port,
+    every_suite_passes_at_the_root_of_each_dialects_host
+);

@@ -124,7 +124,7 @@ impl std::io::Write for LogSink {
     }
 }
 
-fn capture_logs() {
+pub fn capture_logs() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let filter = tracing_subscriber::EnvFilter::new("info,paybridge=trace,poem=trace,sea_orm=trace,sqlx=trace");
@@ -142,6 +142,8 @@ pub struct TestApp {
     pub db_url: String,
     /// The configuration it runs with.
     pub config: Config,
+    /// Each dialect's own port, serving it at the root.
+    pub dialect_ports: Vec<(&'static str, u16)>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -189,6 +191,10 @@ async fn spawn_config(
     capture_logs();
     let app = Application::build(config.clone()).await.expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let dialect_ports = paybridge::adapters::DIALECTS
+        .iter()
+        .filter_map(|d| app.dialect_port(d.name()).map(|port| (d.name(), port)))
+        .collect();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let _ = app
@@ -198,10 +204,16 @@ async fn spawn_config(
             .await;
     });
     let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-    TestApp { base, client, db_url, config, shutdown: Some(tx), server: Some(server), _dir: dir, schema }
+    TestApp { base, client, db_url, config, dialect_ports, shutdown: Some(tx), server: Some(server), _dir: dir, schema }
 }
 
 impl TestApp {
+    /// `dialect`'s own port's root: `http://127.0.0.1:<port>`.
+    pub fn root_url(&self, dialect: &str) -> String {
+        let port = self.dialect_ports.iter().find(|(d, _)| *d == dialect).map(|(_, p)| *p);
+        format!("http://127.0.0.1:{}", port.unwrap_or_else(|| panic!("{dialect} has no port of its own")))
+    }
+
     /// Starts a second instance on the same database and configuration, as another
     /// server behind the same load balancer would be.
     pub async fn spawn_peer(&self) -> TestApp {

@@ -11,6 +11,7 @@ mod concurrency;
 mod config;
 mod conformance;
 mod idempotency;
+mod mounts;
 mod openapi;
 mod payrequest;
 mod qrmoney;

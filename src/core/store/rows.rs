@@ -27,8 +27,8 @@ pub(crate) fn money(minor: i64, currency: &str) -> Result<Money, CoreError> {
     Money::from_minor(minor, currency).map_err(|_| corrupt("amount", &minor.to_string()))
 }
 
-/// A payment row, with the checkout URL built from `public_url`.
-pub(crate) fn payment(row: payment::Model, public_url: &str) -> Result<Payment, CoreError> {
+/// A payment row.
+pub(crate) fn payment(row: payment::Model) -> Result<Payment, CoreError> {
     let last_attempt = match (row.attempt_code, row.attempt_message) {
         (Some(code), Some(message)) => Some(AttemptLog { code, message }),
         _ => None,
@@ -46,7 +46,7 @@ pub(crate) fn payment(row: payment::Model, public_url: &str) -> Result<Payment, 
         customer: json("customer", row.customer)?,
         metadata: row.metadata,
         urls: json("urls", row.urls)?,
-        checkout_url: checkout_url(public_url, &row.checkout_token),
+        checkout_token: row.checkout_token,
         processor_txn_id: row.processor_txn_id,
         instrument: row.instrument.map(|i| json("instrument", i)).transpose()?,
         last_attempt,
@@ -57,11 +57,6 @@ pub(crate) fn payment(row: payment::Model, public_url: &str) -> Result<Payment, 
         captured_at: row.captured_at,
         created_by: row.created_by,
     })
-}
-
-/// The hosted checkout URL for a token.
-pub(crate) fn checkout_url(public_url: &str, token: &str) -> String {
-    format!("{}/checkout/{token}", public_url.trim_end_matches('/'))
 }
 
 /// A refund row; `payment_reference` comes from its payment.
