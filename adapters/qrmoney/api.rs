@@ -87,10 +87,15 @@ async fn usage(gateway: &Gateway, principal: &Principal, payment: &Attempt<'_>) 
 
 impl CreateResponse {
     fn new(payment: &Payment, recipient: &str, mount: &Mount) -> CreateResponse {
-        let status = PaymentRequestStatus::new(payment, recipient, mount);
+        let mut status = PaymentRequestStatus::new(payment, recipient, mount);
         let challenge_required = status.transaction_status_id == 3;
         let redirect_url = if challenge_required {
-            Some(format!("{}/challenge", mount.checkout_url(&payment.checkout_token)))
+            let challenge = format!("{}/challenge", mount.checkout_url(&payment.checkout_token));
+            // Integrations send the customer to the URL they read from `transactionId`
+            // (the public C# client maps that field to its redirect URL); the status
+            // endpoint keeps the field's own meaning.
+            status.transaction_id = challenge.clone();
+            Some(challenge)
         } else {
             super::return_url(payment)
         };
@@ -99,13 +104,24 @@ impl CreateResponse {
     }
 }
 
+/// The create's answer for the charged `payment`: approved or awaiting its challenge,
+/// 200 with the status; declined, `402` problem details with the decline's code.
+fn answer(payment: &Payment, recipient: &str, mount: &Mount) -> Reply<CreateResponse> {
+    let response = CreateResponse::new(payment, recipient, mount);
+    match (response.status.transaction_status_id, response.status.last_log.code.as_deref()) {
+        (2, Some(code)) => Reply::Declined(Json(super::errors::declined(&response.status.id, code))),
+        _ => Reply::Ok(Json(response)),
+    }
+}
+
 #[OpenApi]
 impl QrApi {
-    /// Create a card payment request (host to host): the card is charged at once and
-    /// the answer is its status. A declined card is not an error: it answers 200 with
-    /// `transactionStatusId` 2 and the reason in `lastLog`. A card the issuer wants to
-    /// authenticate answers `transactionStatusId` 3 and `challengeRequired`, with the
-    /// challenge page in `redirectUrl`.
+    /// Create a card payment request (host to host): the card is charged at once. An
+    /// approved card answers 200 with the request's status. A card the issuer wants to
+    /// authenticate answers 200 with `transactionStatusId` 3 and `challengeRequired`,
+    /// the challenge page in both `redirectUrl` and `transactionId` (where integrations
+    /// read it). A declined card answers `402` with the decline's code and the seed's
+    /// message as `title`; the request is stored, its id in `id`.
     #[oai(path = "/payments/h2h/:accountId", method = "post", tag = "Tag::Payments")]
     async fn create(
         &self,
@@ -141,7 +157,6 @@ impl QrApi {
             };
             let decline = settings.decline(&attempt, usage);
             let mut command = checked.payment;
-            let recipient = &principal.merchant().name;
             let payment = match RequestKey::of(request) {
                 // With an Idempotency-Key the payment's reference follows from it, so a
                 // retry after a crash (or a lost answer) finds the first payment instead
@@ -152,7 +167,7 @@ impl QrApi {
                         Err(CoreError::DuplicateReference) => {
                             let earlier = state.gateway.payment_by_reference(principal, &command.reference).await?;
                             if earlier.status != PaymentStatus::Created {
-                                return Ok(CreateResponse::new(&earlier, recipient, &mount));
+                                return Ok(earlier);
                             }
                             earlier
                         }
@@ -183,10 +198,12 @@ impl QrApi {
                 },
                 None => Sandbox.charge(&payment, &card),
             };
-            let payment = state.gateway.complete_checkout(&payment.checkout_token, outcome).await?;
-            Ok(CreateResponse::new(&payment, recipient, &mount))
+            state.gateway.complete_checkout(&payment.checkout_token, outcome).await
         };
-        Reply::from_result(result.await)
+        match result.await {
+            Ok(payment) => answer(&payment, &auth.0.merchant().name, &mount),
+            Err(err) => err.into(),
+        }
     }
 
     /// A payment request's status, with its transaction and last attempt.

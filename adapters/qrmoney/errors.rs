@@ -5,6 +5,7 @@
 //! | HTTP | `code` | when |
 //! |---|---|---|
 //! | 400 | 025–042, 009, 010, 044 | a bad request field; `errors` names each field with its code, `code` is the lowest |
+//! | 402 | 001–024, 047, 998, 999 | the create's card was declined (by the processor or the account's limits); `id` and `paymentRequestId` name the stored payment request |
 //! | 401 | 048 | `X-API-Key` missing or unknown |
 //! | 403 | — | the merchant is not approved, or the caller's IP is not allowed |
 //! | 404 | 043 | no such payment request, or an account id that is not the key's |
@@ -12,7 +13,8 @@
 //! | 429 | — | over the merchant's rate limit; `Retry-After` |
 //! | 500 | 998 | paybridge failed |
 //!
-//! A decline is not an error: the create answers 200 with the declined status object.
+//! A decline is answered as a failure, as integrations read one: the public C# client
+//! books any 2xx without `challengeRequired` as approved.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +44,27 @@ pub struct ErrorBody {
     pub errors: Option<BTreeMap<String, Vec<String>>>,
     /// Identifies the request in paybridge's logs.
     pub trace_id: String,
+    /// A decline's payment request id, to look it up at
+    /// `/payment-requests/status/{id}`.
+    #[oai(skip_serializing_if_is_none)]
+    pub id: Option<String>,
+    /// The same, under the create answer's name.
+    #[oai(skip_serializing_if_is_none)]
+    pub payment_request_id: Option<String>,
+}
+
+/// The `402` of a declined card payment request: the seed's message for the code as
+/// `title`, the code, and the stored request's id.
+pub fn declined(id: &str, code: &str) -> ErrorBody {
+    let title = codes::known(code);
+    let mut errors = BTreeMap::new();
+    errors.insert("transaction".to_owned(), vec![format!("{code} {title}")]);
+    ErrorBody {
+        errors: Some(errors),
+        id: Some(id.to_owned()),
+        payment_request_id: Some(id.to_owned()),
+        ..body(StatusCode::PAYMENT_REQUIRED, Some(code), title)
+    }
 }
 
 /// The code of a request field's validation failure.
@@ -83,6 +106,8 @@ fn body(status: StatusCode, code: Option<&str>, title: impl Into<String>) -> Err
         code: code.map(str::to_owned),
         errors: None,
         trace_id: trace_id(),
+        id: None,
+        payment_request_id: None,
     }
 }
 
@@ -217,6 +242,11 @@ crate::dialect_reply! {
         /// A bad request field: `code` is the lowest of the codes in `errors` (025–044,
         /// 009 email, 010 postal code).
         Invalid = 400,
+        /// The card was declined — by the processor or the account's own limits — with
+        /// the decline's code (001–024, 047, 998, 999) and the seed's message as
+        /// `title`; the payment request is stored, and `id` / `paymentRequestId` find
+        /// it at `/payment-requests/status/{id}`.
+        Declined = 402,
         /// `048`: `X-API-Key` missing or unknown.
         InvalidToken = 401,
         /// The merchant is not approved, or the caller's IP is not allowed.

@@ -34,11 +34,14 @@ existing integration at `<paybridge>/qrmoney` instead of `https://apay.qrmoneyso
 * Authenticate with `X-API-Key`; a missing or unknown key answers `401` with code `048`. \
 `{accountId}` in the create path is your account id; another answers `404` `043`.
 * `POST /payments/h2h/{accountId}` charges the card at once (sandbox: see the README's \
-test cards) and answers the payment request's status plus `paymentRequestId`, \
-`redirectUrl` and `challengeRequired`. Declines are answers, not errors: \
-`transactionStatusId` 2 with the code and message in `lastLog` (001–024, 047, 998, 999). \
-Card `4000 0000 0000 0002` needs 3-D Secure: `transactionStatusId` 3, and \
-`redirectUrl` is the challenge page where the customer approves or fails it.
+test cards). Approved: `200` with the payment request's status plus `paymentRequestId`, \
+`data` (the same id), `redirectUrl` and `challengeRequired`. Card \
+`4000 0000 0000 0002` needs 3-D Secure: `200` with `transactionStatusId` 3, \
+`challengeRequired` true and the challenge page — where the customer approves or fails \
+it — in both `redirectUrl` and `transactionId` (where integrations read it). Declined \
+(001–024, 047, 998, 999, the account's limits included): `402` problem details with \
+the code, the seed's message as `title`, and the stored request's `id` and \
+`paymentRequestId`; `/payment-requests/status/{id}` reports it with `lastLog`.
 * Status ids as QR Money's table: `paymentRequestStatusId` 1 paid, 2 unpaid, 3 cancelled; \
 `transactionStatusId` 0 waiting, 1 approved, 2 declined, 3 pending.
 * Units USD, EUR, BTC (8 decimals), USDT (6) and other ISO 4217 codes at their precision.
@@ -48,7 +51,8 @@ Card `4000 0000 0000 0002` needs 3-D Secure: `transactionStatusId` 3, and \
 amount 018/019, currency 020, daily/monthly count 021/022 and total 023/024, country 047 \
 (set by paybridge's admin API, see the README).
 * Notifications: `POST application/x-www-form-urlencoded` to `notifyUrl` once a payment \
-is approved, declined, cancelled or expired, with `X-Signature` = \
+is approved, declined, cancelled or expired — the seed's fields, then \
+`paymentRequestStatus` (= `paymentRequestStatusId`) — with `X-Signature` = \
 Base64(hex(HMAC-SHA512(API key, raw body))).
 * `GET /payments/h2h/refund/{id}` refunds a paid request in full; the refund is \
 `pending` until reviewed in paybridge's admin queue, and asking again answers the same \

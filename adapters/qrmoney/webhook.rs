@@ -5,7 +5,8 @@
 //!
 //! `id, transactionId, transactionStatusId, paymentRequestStatusId, merchantId, unit,
 //! grossAmount, fee, netAmount, referenceId, notes, clientId, clientName, clientEmail,
-//! clientPhone, clientMemberId, message, code`
+//! clientPhone, clientMemberId, message, code` — then `paymentRequestStatus`, the same
+//! value as `paymentRequestStatusId`, under the name the public C# client reads.
 //!
 //! Status ids as the status endpoint reports them (see `types`); amounts in major
 //! units at the unit's precision, the fee from the account's settings (fee and net are
@@ -73,6 +74,8 @@ pub fn fields(payment: &Payment, credential: &Credential) -> Vec<(&'static str, 
         ("clientMemberId", String::new()),
         ("message", message),
         ("code", code),
+        // Not in the seed's table: the public C# client reads this name.
+        ("paymentRequestStatus", request_status.to_string()),
     ]
 }
 

@@ -10,6 +10,7 @@ mod checkout;
 mod concurrency;
 mod config;
 mod conformance;
+mod extras;
 mod idempotency;
 mod mounts;
 mod openapi;

@@ -137,18 +137,57 @@ async fn an_approved_card_reports_every_field_of_the_seed(backend: Backend) {
     app.assert_ledger_invariants().await;
 }
 
+/// A declined create: `402` problem details with the decline's code and the seed's
+/// message, naming the stored payment request.
+fn assert_declined(reply: &Reply, code: &str) {
+    assert_eq!(reply.status, 402, "a decline is a failure to integrations (any 2xx is booked): {}", reply.body);
+    let body = &reply.body;
+    assert_eq!((body["code"].as_str(), body["status"].as_u64()), (Some(code), Some(402)), "{body}");
+    assert_eq!(body["title"], codes::known(code), "the seed's message: {body}");
+    assert_eq!(body["errors"]["transaction"], json!([format!("{code} {}", codes::known(code))]), "{body}");
+    assert!(body["traceId"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
+    assert!(body["id"].as_str().is_some_and(|id| id.parse::<u64>().is_ok()), "{body}");
+    assert_eq!(body["paymentRequestId"], body["id"], "{body}");
+}
+
 async fn every_test_card_declines_with_its_code_and_message(backend: Backend) {
     let app = spawn_app(backend).await;
     for (code, message) in codes::DECLINES {
         let reply = create(&app, &request(&test_card(code))).await;
-        assert_eq!(reply.status, 200, "a decline is an answer, not an error: {}", reply.body);
+        assert_declined(&reply, code);
         let expected = json!({ "transactionStatusId": 2, "message": message, "code": code });
-        assert_eq!(ids(&reply.body), (2, 2, expected.clone()), "{code}");
-        assert_eq!(reply.body["redirectUrl"], "https://shop.example.com/failed");
         let got = status(&app, &reply.body["id"]).await;
-        assert_eq!(ids(&got.body), (2, 2, expected), "{code}: the status endpoint agrees");
+        assert_eq!(ids(&got.body), (2, 2, expected), "{code}: the status endpoint reports the stored decline");
+        assert_eq!(
+            got.body["transactionId"], reply.body["id"],
+            "the status endpoint's transactionId is the transaction"
+        );
     }
     app.assert_ledger_invariants().await;
+}
+
+async fn a_keyed_retry_of_a_decline_replays_the_402(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let keyed = || {
+        qr(&app, Method::POST, &format!("/payments/h2h/{ACCOUNT}"))
+            .header("Idempotency-Key", "decline-once")
+            .json(&request(&test_card("005")))
+    };
+    let first = app.send(keyed()).await;
+    assert_declined(&first, "005");
+    let again = app.send(keyed()).await;
+    assert_declined(&again, "005");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body, first.body, "the same answer, the same payment request");
+    // Without its record (a crash before it was written, or expired), the retry finds
+    // the declined request and declines again: nothing is charged.
+    use sea_orm::ConnectionTrait;
+    let db = app.db().await;
+    let backend = db.get_database_backend();
+    db.execute_raw(sea_orm::Statement::from_string(backend, "DELETE FROM idempotency_keys")).await.unwrap();
+    let retry = app.send(keyed()).await;
+    assert_declined(&retry, "005");
+    assert_eq!(retry.body["id"], first.body["id"], "the same payment request");
 }
 
 async fn the_challenge_card_waits_for_the_customer(backend: Backend) {
@@ -164,6 +203,9 @@ async fn the_challenge_card_waits_for_the_customer(backend: Backend) {
         assert_eq!(body["challengeRequired"], true);
         let challenge = body["redirectUrl"].as_str().unwrap().to_owned();
         assert_eq!(challenge, format!("{}/challenge", body["link"].as_str().unwrap()));
+        assert_eq!(body["transactionId"], challenge, "where integrations read the challenge URL");
+        assert_eq!(body["data"], body["id"], "the payment request id");
+        assert_eq!(status(&app, &body["id"]).await.body["transactionId"], body["id"], "the status keeps its meaning");
         let (page, html) = app.checkout_page(&challenge).await;
         assert_eq!(page, 200);
         assert!(html.contains("Verify your payment") && html.contains("visa •••• 0002"), "{html}");
@@ -324,10 +366,11 @@ async fn limits_decline_with_their_codes(backend: Backend) {
         let mut body = request("4242424242424242");
         body[field] = value.clone();
         let reply = create(&app, &body).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_declined(&reply, code);
         let expected = json!({ "transactionStatusId": 2, "message": codes::message(code).unwrap(), "code": code });
-        assert_eq!(ids(&reply.body), (2, 2, expected), "{field}");
-        assert_eq!(reply.body["transactionNumber"], Value::Null, "declined before any processor saw it");
+        let got = status(&app, &reply.body["id"]).await;
+        assert_eq!(ids(&got.body), (2, 2, expected), "{field}");
+        assert_eq!(got.body["transactionNumber"], Value::Null, "declined before any processor saw it");
     }
     let mut body = request("4242424242424242");
     body["amount"] = json!(100);
@@ -357,21 +400,21 @@ async fn limits_decline_with_their_codes(backend: Backend) {
     small["amount"] = json!(10);
     assert_eq!(ids(&create(&app, &small).await.body).1, 1, "the second of today");
     let third = create(&app, &small).await;
-    assert_eq!(third.body["lastLog"]["code"], "021", "{}", third.body);
+    assert_declined(&third, "021");
 
     patch(json!({ "daily_total": 30 })).await;
     small["unit"] = json!("EUR");
     small["amount"] = json!(20);
     assert_eq!(ids(&create(&app, &small).await.body).1, 1, "totals are per unit: the first 20 EUR");
     let over = create(&app, &small).await;
-    assert_eq!(over.body["lastLog"]["code"], "023", "40 EUR > 30");
+    assert_declined(&over, "023");
 
     small["unit"] = json!("USD");
     small["amount"] = json!(10);
     patch(json!({ "monthly_count": 2 })).await;
-    assert_eq!(create(&app, &small).await.body["lastLog"]["code"], "022", "two USD payments this month already");
+    assert_declined(&create(&app, &small).await, "022");
     patch(json!({ "monthly_total": 115 })).await;
-    assert_eq!(create(&app, &small).await.body["lastLog"]["code"], "024", "110 + 10 USD > 115");
+    assert_declined(&create(&app, &small).await, "024");
     patch(json!({ "monthly_total": 120 })).await;
     assert_eq!(ids(&create(&app, &small).await.body).1, 1, "110 + 10 USD = 120: allowed");
 }
@@ -384,8 +427,8 @@ async fn concurrent_requests_never_exceed_a_count_limit(backend: Backend) {
     let body = request("4242424242424242");
     let replies = futures_util::future::join_all((0..20).map(|_| create(&app, &body))).await;
     let approved = replies.iter().filter(|r| r.body["transactionStatusId"] == 1).count();
-    let limited = replies.iter().filter(|r| r.body["lastLog"]["code"] == "021").count();
-    assert_eq!((approved, limited), (5, 15), "{:?}", replies.iter().map(|r| &r.body["lastLog"]).collect::<Vec<_>>());
+    let limited = replies.iter().filter(|r| r.status == 402 && r.body["code"] == "021").count();
+    assert_eq!((approved, limited), (5, 15), "{:?}", replies.iter().map(|r| &r.body).collect::<Vec<_>>());
 }
 
 async fn refunds_go_through_the_review_queue_once(backend: Backend) {
@@ -471,6 +514,7 @@ async fn notifications_are_signed_forms_with_every_field(backend: Backend) {
         "clientMemberId",
         "message",
         "code",
+        "paymentRequestStatus",
     ];
     let mut client_ids = Vec::new();
     // 2.5 % of 10.50 + 0.30 = 0.5625 → 0.56; a decline deposits nothing.
@@ -486,10 +530,11 @@ async fn notifications_are_signed_forms_with_every_field(backend: Backend) {
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&hit.body)));
         let fields = form(&hit);
         let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, names, "every field of the seed's notification table, in its order");
+        assert_eq!(keys, names, "every field of the seed's notification table, in its order, then the client's");
         let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap();
         assert_eq!(get("transactionId"), text(&reply.body["id"]));
         assert_eq!((get("transactionStatusId"), get("paymentRequestStatusId")), (txn_status, request_status));
+        assert_eq!(get("paymentRequestStatus"), request_status, "the name the public client reads");
         assert_eq!((get("merchantId"), get("unit")), ("demo-merchant", "USD"));
         // 2.5 % of 10.50 + 0.30 = 0.5625 → 0.56.
         assert_eq!((get("grossAmount"), get("fee"), get("netAmount")), ("10.50", fee, net));
@@ -535,7 +580,7 @@ async fn each_account_of_a_merchant_keeps_its_own_requests_limits_and_key(backen
     };
     let paid = create_as(key, &body).await;
     assert_eq!(ids(&paid.body).1, 1, "{}", paid.body);
-    assert_eq!(create_as(key, &body).await.body["lastLog"]["code"], "021", "the second account's own daily limit");
+    assert_declined(&create_as(key, &body).await, "021");
     assert_eq!(ids(&create(&app, &request("4242424242424242")).await.body).1, 1, "the first account has none");
     let wrong_account = create_as(API_KEY, &body).await;
     assert_eq!(wrong_account.status, 404, "the demo key with the second account's id");
@@ -660,6 +705,7 @@ async fn card_numbers_and_cvvs_are_never_stored_or_logged(backend: Backend) {
 db_test!(
     an_approved_card_reports_every_field_of_the_seed,
     every_test_card_declines_with_its_code_and_message,
+    a_keyed_retry_of_a_decline_replays_the_402,
     the_challenge_card_waits_for_the_customer,
     each_bad_field_gets_the_seeds_code_and_nothing_is_created,
     the_api_key_and_account_are_checked,
