@@ -211,8 +211,7 @@ pub fn webhooks(dialect: Dialect) -> Option<&'static dyn WebhookDialect> {
         Dialect::Rebornpay => Some(&rebornpay::webhook::Webhooks),
         Dialect::Shadhinpay => Some(&shadhinpay::webhook::Webhooks),
         Dialect::Starpay => Some(&starpay::webhook::Webhooks),
-        // PayRequest V1 documents no notifications.
-        Dialect::Payrequest => None,
+        Dialect::Payrequest => Some(&payrequest::webhook::Webhooks),
         Dialect::Qrmoney => Some(&qrmoney::webhook::Webhooks),
     }
 }
@@ -249,6 +248,24 @@ pub fn check_extra(
         Dialect::Payrequest => text("psp"),
         Dialect::Rebornpay | Dialect::Starpay => Ok(()),
     }
+}
+
+/// The credential a payment event's payment was created with, among the merchant's
+/// active `credentials`, for dialects whose notifications belong to it (QR Money's
+/// account key, PayRequest's token); `None` when it is no longer active (its key is
+/// the only one the merchant's handler trusts for the payment, so nothing is sent).
+pub(crate) fn creator_of<'a>(event: &Event, credentials: &[&'a Credential]) -> Option<&'a Credential> {
+    let created_by = event.payload.get("payment").and_then(|p| p.get("created_by")).and_then(|v| v.as_i64());
+    let Some(id) = created_by else { return credentials.first().copied() };
+    let signer = credentials.iter().find(|c| c.id == id).copied();
+    if signer.is_none() {
+        tracing::warn!(
+            credential = id,
+            event = event.id,
+            "the payment's credential is suspended: notification not sent"
+        );
+    }
+    signer
 }
 
 /// A part of an event's canonical payload (`payment`, `refund`, `payout`…).

@@ -7,7 +7,7 @@ use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
 
 use super::types::*;
-use crate::core::{CoreError, Currency, Dialect, Payment, Principal};
+use crate::core::{CoreError, Dialect, Payment, Principal};
 use crate::http::AppState;
 use crate::http::mount::Mount;
 
@@ -135,7 +135,7 @@ pub struct PayRequestApi;
 impl PayRequestApi {
     /// Create a payment request; answers the payment link (`type` link, the default) or
     /// the URL to redirect the customer to (`type` direct).
-    #[oai(path = "/create/", method = "post", tag = "Tag::Payments")]
+    #[oai(path = "/api/create/", method = "post", tag = "Tag::Payments")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -143,18 +143,24 @@ impl PayRequestApi {
         request: &poem::Request,
         body: CreateBody,
     ) -> CreateReply {
-        let req = match body {
-            CreateBody::Json(Json(req)) | CreateBody::Form(Form(req)) => req,
-        };
-        match create(&state, &mount, request, req).await {
-            Ok(answer) => CreateReply::Ok(Json(answer)),
-            Err(Refusal(err, Some(secs))) => CreateReply::Limited(Json(create_error(err)), secs),
-            Err(Refusal(err, None)) => CreateReply::Ok(Json(create_error(err))),
-        }
+        create_reply(&state, &mount, request, body).await
+    }
+
+    /// The same create at the path of PayRequest's later API, where its WHMCS module
+    /// posts (`{base}/create`, a form with `type=paymentlink`, `currency`, `callback`, …).
+    #[oai(path = "/create", method = "post", tag = "Tag::Payments")]
+    async fn create_at_api_root(
+        &self,
+        state: Data<&AppState>,
+        mount: Data<&Mount>,
+        request: &poem::Request,
+        body: CreateBody,
+    ) -> CreateReply {
+        create_reply(&state, &mount, request, body).await
     }
 
     /// Retrieve a payment request's status: `paid`, `failed` or `pending`.
-    #[oai(path = "/get/", method = "post", tag = "Tag::Payments")]
+    #[oai(path = "/api/get/", method = "post", tag = "Tag::Payments")]
     async fn get(&self, state: Data<&AppState>, request: &poem::Request, body: GetBody) -> GetReply {
         let req = match body {
             GetBody::Json(Json(req)) | GetBody::Form(Form(req)) => req,
@@ -173,6 +179,17 @@ impl PayRequestApi {
     }
 }
 
+async fn create_reply(state: &AppState, mount: &Mount, request: &poem::Request, body: CreateBody) -> CreateReply {
+    let req = match body {
+        CreateBody::Json(Json(req)) | CreateBody::Form(Form(req)) => req,
+    };
+    match create(state, mount, request, req).await {
+        Ok(answer) => CreateReply::Ok(Json(answer)),
+        Err(Refusal(err, Some(secs))) => CreateReply::Limited(Json(create_error(err)), secs),
+        Err(Refusal(err, None)) => CreateReply::Ok(Json(create_error(err))),
+    }
+}
+
 async fn create(
     state: &AppState,
     mount: &Mount,
@@ -181,16 +198,15 @@ async fn create(
 ) -> Result<CreateResponse, Refusal> {
     let principal = admitted(state, request, req.token.as_deref()).await?;
     let direct = match req.kind.as_deref().map(str::trim) {
-        None | Some("") | Some("link") => false,
+        None | Some("") | Some("link") | Some("paymentlink") => false,
         Some("direct") => true,
-        Some(_) => return Err(PrError::unknown("type must be link or direct").into()),
+        Some(_) => return Err(PrError::unknown("type must be link, paymentlink or direct").into()),
     };
-    let currency = Currency::parse(&principal.merchant().default_currency)
-        .ok_or_else(|| PrError::unknown("the account's default currency is not supported"))?;
+    let currency = currency_of(req.currency.as_deref(), &principal.merchant().default_currency)?;
     let given = text(&req.id);
     let generated = given.is_none();
     let id = given.unwrap_or_else(new_id);
-    let command = req.into_command(id.clone(), currency)?;
+    let command = req.into_command(id.clone(), currency, &mount.base_url())?;
     let payment = match state.gateway.create_payment(&principal, command.clone()).await {
         Ok(payment) => payment,
         // The same request again (a retry) gets the same link; another one with a used

@@ -1,16 +1,19 @@
 //! PayRequest V1 (`../shared/seeds/payrequest-v1.txt`), mounted at `/payrequest`: the
 //! provider's `POST /api/create/` and `POST /api/get/` (with or without the trailing
-//! slash, JSON or form bodies), payment links at `/payrequest/l/{token}`, Swagger UI
-//! at `/payrequest/docs`.
+//! slash, JSON or form bodies), `POST /create` where its WHMCS module posts, payment
+//! links at `/payrequest/l/{token}`, Swagger UI at `/payrequest/docs`.
 //!
-//! - `api`: the two operations, authenticated by the token in the body.
+//! - `api`: the operations, authenticated by the token in the body.
 //! - `types`: the lenient request fields, amounts with a decimal comma, error codes.
+//! - `webhook`: the server-to-server `callback` form of PayRequest's later API.
 //!
 //! PayRequest V1 documents no notifications: the merchant learns the outcome from the
-//! return redirect (`response`, `return_id`) and `get`.
+//! return redirect (`response`, `return_id`) and `get`; a create with `callback` (as
+//! the WHMCS module sends) is also notified there, through the webhook engine.
 
 mod api;
 mod types;
+pub mod webhook;
 
 use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::web::{Path, Redirect};
@@ -25,7 +28,6 @@ use crate::http::openapi::ApiDoc;
 
 /// Where the dialect is mounted.
 pub const BASE: &str = "/payrequest";
-const API_PREFIX: &str = "/api";
 
 const DESCRIPTION: &str = "\
 PayRequest's V1 API (deprecated by the provider, still in use) as paybridge emulates it: \
@@ -33,12 +35,18 @@ point an existing integration at `<paybridge>/payrequest` instead of \
 `https://link.payrequest.io`.
 
 * The token goes in the body of every request, JSON or `application/x-www-form-urlencoded` \
-alike; both `/api/create/` and `/api/create` work (likewise `get`).
+alike; both `/api/create/` and `/api/create` work (likewise `get`), and `/create` is the \
+same create at the path PayRequest's WHMCS module posts to.
 * `create`: `title` and `amount` are required; `amount` is `12,25`, `\"12.25\"` or `12.25` \
 in the account's default currency; `id` is generated (`PR-…`, returned as `id`) when \
-absent. `type` `link` (default) answers a shareable payment link, `direct` the checkout \
-to redirect the customer to; both as `{\"status\": \"success\", \"url\": …}`. The same \
-request with the same `id` again answers the same link.
+absent; `currency` (ISO 4217) overrides the account's. `type` `link` (default; \
+`paymentlink` is the same) answers a shareable payment link, `direct` the checkout to \
+redirect the customer to; both as `{\"status\": \"success\", \"url\": …}`. The same \
+request with the same `id` again answers the same link. Fields paybridge has no use for \
+(`return`, `testmode`, `website`) are accepted.
+* With `callback`, the outcome is also POSTed there (a form: `status` `PAID` or \
+`FAILED`, `id`, `title`, `link`, `amount`, `response`, `return_id`) once the payment is \
+paid or failed, retried until acknowledged with a 2xx.
 * After paying (or failing) the customer is sent to `response` with `response` = \
 md5(\"success\" + id) or md5(\"failed\" + id) and `return_id` = md5(token + id), lowercase \
 hex: check both before trusting the return, then confirm with `get`.
@@ -53,7 +61,6 @@ fn service() -> OpenApiService<api::PayRequestApi, ()> {
     OpenApiService::new(api::PayRequestApi, "PayRequest V1 API (paybridge)", env!("CARGO_PKG_VERSION"))
         .description(DESCRIPTION)
         .server(BASE)
-        .url_prefix(API_PREFIX)
 }
 
 /// The OpenAPI document.
@@ -78,22 +85,41 @@ fn link(Path(token): Path<String>) -> Response {
 /// host).
 pub fn routes(state: &AppState) -> Route {
     let api = service().data(state.clone()).with(NormalizePath::new(TrailingSlash::Trim));
-    Route::new().at(format!("{LINK_PATH}/:token"), link).nest(API_PREFIX, api)
+    Route::new().at(format!("{LINK_PATH}/:token"), link).nest("/", api)
 }
 
-/// Where the checkout returns the customer: `response` with `response` =
-/// md5("success"+id) or md5("failed"+id) and `return_id` = md5(token+id), once the
-/// payment is decided.
+/// A decided payment's proof for the merchant: `response` = md5("success"+id) or
+/// md5("failed"+id), `return_id` = md5(token+id) under the token it was created with;
+/// `None` while undecided.
+pub struct Proof {
+    /// Paid (`success`), or not (`failed`).
+    pub paid: bool,
+    /// md5(outcome + id).
+    pub response: String,
+    /// md5(token + id).
+    pub return_id: String,
+}
+
+impl Proof {
+    /// The proof of `payment`, created with `credential`.
+    pub fn of(payment: &Payment, credential: &Credential) -> Option<Proof> {
+        let paid = match payment.status {
+            PaymentStatus::Created | PaymentStatus::Processing => return None,
+            PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => true,
+            PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired => false,
+        };
+        let id = &payment.reference;
+        let outcome = if paid { "success" } else { "failed" };
+        let response = md5_hex(&format!("{outcome}{id}"));
+        let return_id = md5_hex(&format!("{}{id}", credential.key_id));
+        Some(Proof { paid, response, return_id })
+    }
+}
+
+/// Where the checkout returns the customer: `response` with the [`Proof`]'s `response`
+/// and `return_id` added, once the payment is decided.
 pub fn return_url(payment: &Payment, credential: Option<&Credential>) -> Option<String> {
-    let outcome = match payment.status {
-        PaymentStatus::Created | PaymentStatus::Processing => return None,
-        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => "success",
-        PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired => "failed",
-    };
     let target = payment.urls.success.as_deref()?;
-    let token = &credential?.key_id;
-    let id = &payment.reference;
-    let response = md5_hex(&format!("{outcome}{id}"));
-    let return_id = md5_hex(&format!("{token}{id}"));
-    crate::adapters::with_query(target, &[("response", &response), ("return_id", &return_id)])
+    let proof = Proof::of(payment, credential?)?;
+    crate::adapters::with_query(target, &[("response", &proof.response), ("return_id", &proof.return_id)])
 }

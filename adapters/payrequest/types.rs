@@ -30,14 +30,41 @@ pub struct CreateRequest {
     pub email: Option<String>,
     /// Payment description.
     pub description: Option<String>,
-    /// `link` (default: a payment link to share) or `direct` (a URL to redirect the
-    /// customer to now).
+    /// `link` (default: a payment link to share; `paymentlink`, as PayRequest's WHMCS
+    /// module sends, is the same) or `direct` (a URL to redirect the customer to now).
     #[serde(rename = "type")]
     #[oai(rename = "type")]
     pub kind: Option<String>,
     /// Where the customer returns after paying or failing, with `response` and
     /// `return_id` added.
     pub response: Option<String>,
+    /// The currency (ISO 4217); default: your account's.
+    pub currency: Option<String>,
+    /// Where the outcome is POSTed server to server once the payment is paid or failed:
+    /// a form with `status` (`PAID` or `FAILED`), `id`, `title`, `link`, `amount`,
+    /// `response` and `return_id`.
+    pub callback: Option<String>,
+    /// Sent by PayRequest's WHMCS module (`response`, naming the field that holds the
+    /// return URL); accepted and not used.
+    #[serde(rename = "return")]
+    #[oai(rename = "return")]
+    pub return_field: Option<Value>,
+    /// Sent by PayRequest's WHMCS module; accepted and not used (paybridge's sandbox is
+    /// always a test mode).
+    pub testmode: Option<Value>,
+    /// Sent by PayRequest's WHMCS module (the shop's address); accepted and not used.
+    pub website: Option<Value>,
+}
+
+/// What a PayRequest payment keeps beside the core's fields (its `metadata`): the
+/// title exactly as given, and the base URL its link was handed out on, which the
+/// callback reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Kept {
+    /// The title (WHMCS finds its invoice by it).
+    pub title: String,
+    /// The dialect's base URL the create came through (`http://127.0.0.1:8084`).
+    pub base: String,
 }
 
 /// The body of `POST /api/get/` (JSON or form).
@@ -127,9 +154,17 @@ pub fn new_id() -> String {
     format!("PR-{:012}", rand::rng().random_range(0..1_000_000_000_000u64))
 }
 
+/// The currency a create names (`currency`), or `default`.
+pub fn currency_of(given: Option<&str>, default: &str) -> Result<Currency, PrError> {
+    let code = given.map(str::trim).filter(|c| !c.is_empty()).unwrap_or(default);
+    Currency::parse(&code.to_ascii_uppercase())
+        .ok_or_else(|| PrError::unknown(format!("currency {code} is not supported")))
+}
+
 impl CreateRequest {
-    /// The canonical command, or the first missing or bad field's code.
-    pub fn into_command(self, id: String, currency: Currency) -> Result<NewPayment, PrError> {
+    /// The canonical command, or the first missing or bad field's code; `base` is the
+    /// dialect's base URL the request came through.
+    pub fn into_command(self, id: String, currency: Currency, base: &str) -> Result<NewPayment, PrError> {
         let title =
             self.title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).ok_or(PrError::code("notitle"))?;
         let amount = amount(&self.amount, currency)?;
@@ -144,9 +179,13 @@ impl CreateRequest {
         if let Some(url) = &self.response {
             check_url("response", url, &mut issues);
         }
+        if let Some(url) = &self.callback {
+            check_url("callback", url, &mut issues);
+        }
         if let Some(issue) = issues.first() {
             return Err(PrError::unknown(format!("{} {}", issue.field, issue.message)));
         }
+        let kept = Kept { title: title.clone(), base: base.to_owned() };
         let description = match self.description {
             Some(d) if !d.trim().is_empty() => format!("{title} — {}", d.trim()),
             _ => title,
@@ -158,12 +197,12 @@ impl CreateRequest {
             method: None,
             description: Some(description),
             customer: Customer { name: self.name, email: self.email, phone: None },
-            metadata: None,
+            metadata: serde_json::to_value(kept).ok(),
             urls: RedirectUrls {
                 success: self.response.clone(),
                 failure: self.response.clone(),
                 cancel: self.response,
-                notify: None,
+                notify: self.callback,
             },
         })
     }

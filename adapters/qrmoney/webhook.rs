@@ -103,22 +103,7 @@ impl WebhookDialect for Webhooks {
     /// The account (API key) the payment was made through: its merchant id, fee and key
     /// belong in the notification, whatever other QR Money accounts the merchant has.
     fn signer<'a>(&self, event: &Event, credentials: &[&'a Credential]) -> Option<&'a Credential> {
-        let created_by = event.payload.get("payment").and_then(|p| p.get("created_by")).and_then(|v| v.as_i64());
-        match created_by {
-            Some(id) => {
-                let signer = credentials.iter().find(|c| c.id == id).copied();
-                if signer.is_none() {
-                    // Its key is the only one the merchant's handler trusts for it.
-                    tracing::warn!(
-                        credential = id,
-                        event = event.id,
-                        "QR Money account suspended: notification not sent"
-                    );
-                }
-                signer
-            }
-            None => credentials.first().copied(),
-        }
+        crate::adapters::creator_of(event, credentials)
     }
 
     fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)> {

@@ -3,12 +3,14 @@
 //! return codes checked the way a merchant's return handler checks them.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{Backend, Reply, TestApp, spawn_app};
+use crate::helpers::{Backend, Reply, TestApp, spawn_app, spawn_app_with};
+use crate::hooks::{Answer, Hit, Hooks};
 
 pub const TOKEN: &str = "pr_test_demo";
 
@@ -197,7 +199,148 @@ async fn the_sandbox_api_shows_the_return_url(backend: Backend) {
     assert!(shown.body.get("return_url").is_none(), "{}", shown.body);
 }
 
+fn md5(text: &str) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(text.as_bytes()))
+}
+
+/// The form PayRequest's WHMCS module posts to `{base}/create`
+/// (payrequestio/whmcs-gateway, modules/gateways/payrequest.php): no `id`, the invoice
+/// number as `title`, WHMCS's amount, `return` naming the field of the return URL.
+fn whmcs_form(invoice: &str, callback: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("token", TOKEN.into()),
+        ("type", "paymentlink".into()),
+        ("title", invoice.into()),
+        ("amount", "10.00".into()),
+        ("currency", "EUR".into()),
+        ("name", "Jane Doe".into()),
+        ("email", "jane@example.com".into()),
+        ("description", format!("Invoice #{invoice}")),
+        ("return", "response".into()),
+        ("response", format!("https://billing.example/viewinvoice.php?id={invoice}")),
+        ("testmode", "on".into()),
+        ("website", "https://billing.example".into()),
+        ("callback", callback.into()),
+    ]
+}
+
+fn form_fields(hit: &Hit) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(&hit.body).expect("a form")
+}
+
+async fn whmcs_create(app: &TestApp, root: &str, form: &[(&'static str, String)]) -> Reply {
+    app.send(app.client.post(format!("{root}/create")).form(form)).await
+}
+
+async fn the_whmcs_module_posts_to_create_and_is_called_back(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let app = spawn_app(backend).await;
+    let roots = [format!("{}/payrequest", app.base), app.root_url("payrequest")];
+    for (i, root) in roots.iter().enumerate() {
+        for (outcome, phone, status) in [("paid", "01711000000", "PAID"), ("failed", "01700000001", "FAILED")] {
+            let invoice = format!("10{i}{}", outcome.len());
+            let callback = format!("{}/whmcs/{invoice}", hooks.url);
+            let reply = whmcs_create(&app, root, &whmcs_form(&invoice, &callback)).await;
+            assert_eq!((reply.status, reply.body["status"].as_str()), (200, Some("success")), "{}", reply.body);
+            let link = reply.body["url"].as_str().unwrap().to_owned();
+            assert!(link.starts_with(&format!("{root}/l/")), "paymentlink is a link, on this mount: {link}");
+            let id = reply.body["id"].as_str().expect("the generated id").to_owned();
+            let token = link.rsplit('/').next().unwrap();
+            let shown = app.send(app.request(Method::GET, &format!("/sandbox/v1/checkout/{token}"))).await;
+            let amount = (shown.body["amount"].as_str(), shown.body["currency"].as_str());
+            assert_eq!(amount, (Some("10"), Some("EUR")), "currency honoured: {}", shown.body);
+            let paid = app.complete(&link, json!({ "outcome": "success", "wallet": { "phone": phone } })).await;
+            assert_eq!(paid.status, 200, "{}", paid.body);
+
+            let hits =
+                hooks.wait_for(1, Duration::from_secs(10), |h| h.path == format!("/hooks/whmcs/{invoice}")).await;
+            assert_eq!(hits.len(), 1, "one callback for {invoice}");
+            let hit = &hits[0];
+            assert_eq!(hit.header("content-type"), "application/x-www-form-urlencoded");
+            let fields = form_fields(hit);
+            let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(keys, ["status", "id", "title", "link", "amount", "response", "return_id"]);
+            let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+            assert_eq!(get("status"), status);
+            assert_eq!((get("id"), get("title"), get("link")), (id.clone(), invoice.clone(), link.clone()));
+            assert_eq!(get("amount"), "10.00");
+            let word = if status == "PAID" { "success" } else { "failed" };
+            assert_eq!(get("response"), md5(&format!("{word}{id}")), "as on the redirect");
+            assert_eq!(get("return_id"), md5(&format!("{TOKEN}{id}")));
+        }
+    }
+    // `currency` is the payment's: its precision applies, and an unknown one is refused.
+    let mut form = whmcs_form("2001", &hooks.url);
+    form[4].1 = "JPY".into();
+    form[3].1 = "10.50".into();
+    let reply = whmcs_create(&app, &roots[0], &form).await;
+    assert_eq!(error(&reply), (200, "error", "notvalidamount"), "JPY has no minor unit: {}", reply.body);
+    form[4].1 = "XYZ".into();
+    let reply = whmcs_create(&app, &roots[1], &form).await;
+    assert_eq!(error(&reply), (200, "error", "unknown"), "{}", reply.body);
+    assert!(reply.body["realerror"].as_str().unwrap().contains("currency"), "{}", reply.body);
+    form[4].1 = "EUR".into();
+    form[12].1 = "ftp://billing.example/callback".into();
+    let reply = whmcs_create(&app, &roots[0], &form).await;
+    assert_eq!(error(&reply), (200, "error", "unknown"), "a callback must be an http(s) URL: {}", reply.body);
+    // Without a callback, nothing is sent (PayRequest V1 documents no notifications).
+    let body = json!({ "token": TOKEN, "id": "PR-NO-CALLBACK", "title": "t", "amount": 1 });
+    let url = post(&app, "create/", &body).await.body["url"].as_str().unwrap().to_owned();
+    app.complete(&url, json!({ "outcome": "success", "wallet": { "phone": "01711000000" } })).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hooks.hits().len(), 4, "only the four callbacks");
+}
+
+async fn callbacks_are_retried_logged_replayable_and_guarded(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    hooks.script([Answer::status(500)]);
+    let app = spawn_app(backend.clone()).await;
+    let callback = format!("{}/whmcs/3001", hooks.url);
+    let reply = whmcs_create(&app, &format!("{}/payrequest", app.base), &whmcs_form("3001", &callback)).await;
+    let link = reply.body["url"].as_str().unwrap().to_owned();
+    app.complete(&link, json!({ "outcome": "success", "wallet": { "phone": "01711000000" } })).await;
+    let hits = hooks.wait_for(2, Duration::from_secs(15), |_| true).await;
+    assert_eq!(hits.len(), 2, "a 500 is retried");
+    assert_eq!(hits[0].body, hits[1].body);
+    let listed = app.send(app.admin(Method::GET, "/webhooks/deliveries?event=payment.paid")).await;
+    let delivery =
+        listed.body.as_array().unwrap().iter().find(|d| d["dialect"] == "payrequest").expect("listed").clone();
+    assert_eq!(delivery["url"], callback.as_str());
+    let id = delivery["id"].as_i64().unwrap();
+    let detail = app.send(app.admin(Method::GET, &format!("/webhooks/deliveries/{id}"))).await.body;
+    let attempts = detail["attempts"].as_array().unwrap();
+    let codes: Vec<&Value> = attempts.iter().map(|a| &a["status_code"]).collect();
+    assert_eq!(codes, [&json!(500), &json!(200)], "every attempt is logged: {detail}");
+    let replay = app.send(app.admin(Method::POST, &format!("/webhooks/deliveries/{id}/replay"))).await;
+    assert_eq!(replay.status, 201, "{}", replay.body);
+    let hits = hooks.wait_for(3, Duration::from_secs(10), |_| true).await;
+    assert_eq!(hits.len(), 3);
+    assert_eq!(hits[2].body, hits[0].body, "the replay sends the same form");
+
+    // A callback on a private address is refused when the guard is on.
+    let guarded = spawn_app_with(backend, |c| c.webhooks.block_private_targets = Some(true)).await;
+    let reply = whmcs_create(&guarded, &format!("{}/payrequest", guarded.base), &whmcs_form("3002", &callback)).await;
+    let link = reply.body["url"].as_str().unwrap().to_owned();
+    guarded.complete(&link, json!({ "outcome": "success", "wallet": { "phone": "01711000000" } })).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let listed = guarded.send(guarded.admin(Method::GET, "/webhooks/deliveries?status=dead")).await;
+        if let Some(d) = listed.body.as_array().and_then(|l| l.first().cloned()) {
+            break d;
+        }
+        assert!(std::time::Instant::now() < deadline, "the delivery is refused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let detail =
+        guarded.send(guarded.admin(Method::GET, &format!("/webhooks/deliveries/{}", refused["id"]))).await.body;
+    assert!(detail["attempts"][0]["error"].as_str().unwrap().contains("refused"), "{detail}");
+    assert_eq!(hooks.hits().len(), 3, "the guarded instance never reached the receiver");
+}
+
 db_test!(
+    the_whmcs_module_posts_to_create_and_is_called_back,
+    callbacks_are_retried_logged_replayable_and_guarded,
     the_sandbox_api_shows_the_return_url,
     the_seed_example_pays_and_returns_md5_codes,
     a_failed_payment_returns_failed_codes,
