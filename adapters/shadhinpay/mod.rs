@@ -35,9 +35,9 @@ missing header has its own code (`MISSING_CLIENT_ID`, `MISSING_BUSINESS_ID`, \
 `MISSING_SECRET_KEY`); a wrong one too (`INVALID_CLIENT_ID`, `INVALID_SECRET_KEY`, \
 `403 BUSINESS_NOT_AUTHORIZED`).
 * Rate limits per business and endpoint class, as the provider publishes them: 100 \
-payment creations, 300 status reads and 120 other requests per minute, each capped by \
-the business's own limit in paybridge (default 120/min; 0 turns limiting off). Over the \
-limit: `429 RATE_LIMIT_EXCEEDED` with `Retry-After`.
+payment creations, 300 status reads and 120 other requests per minute, each counted on \
+its own (a business whose limit in paybridge is 0 is not limited). Over a limit: \
+`429 RATE_LIMIT_EXCEEDED` with `Retry-After`.
 * Amounts are integers in the smallest currency unit (1500 = 15.00 BDT); a decimal is a \
 `VALIDATION_ERROR`. Payment ids are `SP_<digits>`, refund ids `RF_<digits>`.
 * `payment_url` opens paybridge's hosted checkout (sandbox: see the README's magic \

@@ -1,14 +1,17 @@
 //! StarPay authentication: one `X-API-KEY` per user (a regenerated key or a suspended
 //! user stops working at once), the account's status and IP allow-list, and the
-//! user's hourly limit by role. Every admitted response carries `X-RateLimit-Limit`
-//! and `X-RateLimit-Remaining`; the 429 too.
+//! user's hourly limit by role. Every response carries `X-RateLimit-Limit` and
+//! `X-RateLimit-Remaining`, as the seed says: a known user's budget, refusals
+//! included; for a missing or unknown key, the client IP's ([`ANONYMOUS`]: 2,000 an
+//! hour, no more than the highest tier — enough for QA rerunning suites with wrong keys
+//! on purpose, and a bound on guessing keys).
 
 use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
 
 use super::errors::render;
 use super::roles::role_of;
-use crate::core::{CoreError, Dialect, Principal};
+use crate::core::{CoreError, Dialect, Principal, RateClass};
 use crate::http::AppState;
 use crate::http::auth::{Admission, Admitted, header, principal};
 
@@ -29,32 +32,64 @@ impl StarAuth {
     }
 }
 
+/// The budget of callers no key identifies, per client IP: the highest tier's.
+pub const ANONYMOUS: RateClass = RateClass::per_ip_hour("starpay.anonymous", 2000);
+
 fn limit_headers(limit: u32, remaining: u32) -> Vec<(&'static str, String)> {
     vec![("X-RateLimit-Limit", limit.to_string()), ("X-RateLimit-Remaining", remaining.to_string())]
 }
 
+/// `err`'s response with the budget `counted` left (a 429 when it is spent).
+fn refused(err: CoreError, limit: u32, counted: Result<u32, CoreError>) -> Response {
+    let (mut response, remaining) = match counted {
+        Ok(remaining) => (render(err), remaining),
+        Err(limited) => (render(limited), 0),
+    };
+    for (name, value) in limit_headers(limit, remaining) {
+        if let Ok(value) = value.parse() {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+impl StarAuth {
+    /// A caller no key identifies: its IP's budget on the refusal.
+    fn unknown_caller(&self, req: &Request, err: CoreError) -> Response {
+        let counted = self.state.gateway.count_request(None, self.state.client_ip(req), ANONYMOUS);
+        refused(err, ANONYMOUS.limit, counted.map(|d| d.remaining.min(ANONYMOUS.limit)))
+    }
+}
+
 impl Admission for StarAuth {
     async fn admit(&self, req: &mut Request) -> Result<Admitted, Response> {
-        let key = header(req, "X-API-KEY").ok_or_else(|| render(CoreError::MissingCredentials))?;
-        let gateway = &self.state.gateway;
-        let principal = gateway.authenticate(Dialect::Starpay, key, None).await.map_err(render)?;
-        let Some(role) = role_of(&principal) else {
-            return Err(render(CoreError::Forbidden));
+        let Some(key) = header(req, "X-API-KEY") else {
+            return Err(self.unknown_caller(req, CoreError::MissingCredentials));
         };
-        let limit = role.hourly_limit();
-        match gateway.admit_class(&principal, self.state.client_ip(req), role.rate_class()) {
+        let gateway = &self.state.gateway;
+        let principal = match gateway.authenticate(Dialect::Starpay, key, None).await {
+            Ok(principal) => principal,
+            Err(err @ (CoreError::MissingCredentials | CoreError::InvalidCredentials)) => {
+                return Err(self.unknown_caller(req, err));
+            }
+            Err(err) => return Err(render(err)),
+        };
+        let Some(role) = role_of(&principal) else {
+            return Err(self.unknown_caller(req, CoreError::Forbidden));
+        };
+        let (class, limit) = (role.rate_class(), role.hourly_limit());
+        let client_ip = self.state.client_ip(req);
+        match gateway.admit_class(&principal, client_ip, class) {
             Ok(decision) => {
                 let remaining = decision.remaining.min(limit);
                 Ok(Admitted { principal, headers: limit_headers(limit, remaining) })
             }
+            Err(err @ CoreError::RateLimited { .. }) => Err(refused(err, limit, Ok(0))),
+            // Refused before its budget was counted (an account not approved, an IP
+            // not allowed): counted now, so the user sees what is left.
             Err(err) => {
-                let limited = matches!(err, CoreError::RateLimited { .. });
-                let mut response = render(err);
-                if limited {
-                    response.headers_mut().insert("X-RateLimit-Limit", limit.into());
-                    response.headers_mut().insert("X-RateLimit-Remaining", 0u32.into());
-                }
-                Err(response)
+                let counted = gateway.count_request(Some(&principal), client_ip, class);
+                Err(refused(err, limit, counted.map(|d| d.remaining.min(limit))))
             }
         }
     }

@@ -2,17 +2,18 @@
 //! "timestamp"}}` as the seed's sample shows it, and the mapping of every
 //! [`CoreError`] onto the seed's codes.
 //!
+//! Clients switch on the code, so every code is one of the seed's ([`SEED_CODES`]):
+//!
 //! | code | HTTP | when |
 //! |---|---|---|
-//! | missing_fields | 400 | a required field is absent (`details` names it) |
-//! | invalid_fields | 400 | paybridge's addition: a field is present but wrong |
+//! | missing_fields | 400 | a field is absent, malformed or not valid, or the body cannot be read (`details` names each field); an `Idempotency-Key` reused with another body |
 //! | invalid_api_key | 401 | `X-API-KEY` missing, unknown, regenerated or its user suspended |
 //! | insufficient_permissions | 403 | the role may not use the endpoint; the account is not approved; the IP is not allowed |
-//! | not_found | 404 | no such record for this user |
+//! | not_found | 404, 405 | no such record for this user; no such endpoint or method |
 //! | duplicate_order_id | 409 | the order id was used before |
 //! | insufficient_balance | 422 | the available balance cannot cover the payout |
-//! | rate_limit_exceeded | 429 | over the role's hourly limit; `Retry-After` |
-//! | database_error | 500 | something failed on our side |
+//! | rate_limit_exceeded | 429 | over the role's hourly limit, or the same `Idempotency-Key` still being answered; `Retry-After` |
+//! | database_error | 500, 501 | something failed on our side, or is not built |
 
 use poem::Response;
 use poem::http::StatusCode;
@@ -56,21 +57,35 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// The seed's error codes, in its order: the only ones a StarPay client is answered.
+pub const SEED_CODES: &[&str] = &[
+    "missing_fields",
+    "invalid_api_key",
+    "insufficient_balance",
+    "insufficient_permissions",
+    "not_found",
+    "duplicate_order_id",
+    "rate_limit_exceeded",
+    "database_error",
+];
+
 /// The code, status and message of a core error.
 fn describe(err: &CoreError) -> (&'static str, StatusCode, String) {
     use StatusCode as S;
     match err {
-        CoreError::Validation(issues) if issues.iter().any(|i| i.message == "is required") => {
+        CoreError::Validation(issues) if issues.iter().all(|i| i.message == "is required") => {
             ("missing_fields", S::BAD_REQUEST, "Required parameters are missing".into())
         }
-        CoreError::Validation(_) => ("invalid_fields", S::BAD_REQUEST, "Some parameters are not valid".into()),
+        CoreError::Validation(_) => {
+            ("missing_fields", S::BAD_REQUEST, "Required parameters are missing or not valid".into())
+        }
         CoreError::IdempotencyKeyReused
         | CoreError::InvalidPaymentState { .. }
         | CoreError::PaymentAlreadyCompleted
         | CoreError::PaymentExpired
         | CoreError::AlreadyDecided(_)
         | CoreError::TransactionMismatch
-        | CoreError::RefundExceedsPayment { .. } => ("invalid_fields", S::BAD_REQUEST, err.public_message()),
+        | CoreError::RefundExceedsPayment { .. } => ("missing_fields", S::BAD_REQUEST, err.public_message()),
         CoreError::MissingCredentials | CoreError::InvalidCredentials | CoreError::InvalidSignature(_) => {
             ("invalid_api_key", S::UNAUTHORIZED, "The provided API key is invalid or does not exist.".into())
         }
@@ -85,14 +100,17 @@ fn describe(err: &CoreError) -> (&'static str, StatusCode, String) {
         }
         CoreError::NotFound(_) => ("not_found", S::NOT_FOUND, "Record does not exist.".into()),
         CoreError::DuplicateReference => ("duplicate_order_id", S::CONFLICT, "Order ID already exists.".into()),
-        CoreError::IdempotencyInProgress => {
-            ("request_in_progress", S::CONFLICT, "A request with this Idempotency-Key is still being processed.".into())
-        }
+        // Retrying shortly is the answer: what a client does on a rate limit.
+        CoreError::IdempotencyInProgress => (
+            "rate_limit_exceeded",
+            S::TOO_MANY_REQUESTS,
+            "A request with this Idempotency-Key is still being processed; retry shortly.".into(),
+        ),
         CoreError::InsufficientBalance => {
             ("insufficient_balance", S::UNPROCESSABLE_ENTITY, "Not enough wallet balance.".into())
         }
         CoreError::RateLimited { .. } => ("rate_limit_exceeded", S::TOO_MANY_REQUESTS, "Too many requests.".into()),
-        CoreError::NotImplemented(what) => ("not_implemented", S::NOT_IMPLEMENTED, format!("{what} is not built yet")),
+        CoreError::NotImplemented(what) => ("database_error", S::NOT_IMPLEMENTED, format!("{what} is not built yet")),
         CoreError::Internal(_) => ("database_error", S::INTERNAL_SERVER_ERROR, "Internal server error.".into()),
     }
 }
@@ -103,6 +121,7 @@ pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
         tracing::error!(%detail, "internal error in starpay request");
     }
     let (code, status, message) = describe(&err);
+    debug_assert!(SEED_CODES.contains(&code), "{code} is not one of the seed's codes");
     let details = match &err {
         CoreError::Validation(issues) => Some(issues.as_slice()),
         _ => None,
@@ -122,19 +141,19 @@ pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
     };
     let retry_after = match err {
         CoreError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+        CoreError::IdempotencyInProgress => Some(1),
         _ => None,
     };
     (status, body, retry_after)
 }
 
-/// A path or method the API does not have: `not_found` (404) or `method_not_allowed`
-/// (405) in the error envelope.
+/// A path or method the API does not have: `not_found` in the error envelope, at 404
+/// or 405.
 pub fn no_such_endpoint(status: StatusCode) -> Response {
     let mut parts = error_parts(CoreError::NotFound(crate::core::Entity::Payment));
     parts.0 = status;
     parts.1.error.status = status.as_u16();
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        parts.1.error.code = "method_not_allowed".into();
         parts.1.error.message = "This endpoint does not take that method.".into();
     } else {
         parts.1.error.message = "No such endpoint.".into();
@@ -157,19 +176,19 @@ crate::dialect_reply! {
         TooManyRequests = 429,
         /// `database_error`.
         Internal = 500,
-        /// `missing_fields` or `invalid_fields` (see `details`).
-        MissingOrInvalidFields = 400,
+        /// `missing_fields`: a field absent, malformed or not valid (see `details`).
+        MissingFields = 400,
         /// `invalid_api_key`.
         InvalidApiKey = 401,
         /// `insufficient_permissions`.
         InsufficientPermissions = 403,
         /// `not_found`.
         RecordNotFound = 404,
-        /// `duplicate_order_id`, or `request_in_progress` for a retried Idempotency-Key.
+        /// `duplicate_order_id`.
         DuplicateOrderId = 409,
         /// `insufficient_balance`.
         InsufficientBalance = 422,
-        /// `not_implemented`.
+        /// `database_error`: not built yet.
         NotBuiltYet = 501,
     }
 }
@@ -183,7 +202,11 @@ mod tests {
     fn every_seed_code_has_its_envelope() {
         let cases = [
             (CoreError::Validation(vec![FieldIssue::new("order_id", "is required")]), "missing_fields", 400),
-            (CoreError::invalid("amount", "must be positive"), "invalid_fields", 400),
+            (CoreError::invalid("amount", "must be positive"), "missing_fields", 400),
+            (CoreError::IdempotencyKeyReused, "missing_fields", 400),
+            (CoreError::PaymentExpired, "missing_fields", 400),
+            (CoreError::IdempotencyInProgress, "rate_limit_exceeded", 429),
+            (CoreError::NotImplemented("x"), "database_error", 501),
             (CoreError::InvalidCredentials, "invalid_api_key", 401),
             (CoreError::InsufficientBalance, "insufficient_balance", 422),
             (CoreError::Forbidden, "insufficient_permissions", 403),
@@ -198,6 +221,7 @@ mod tests {
             assert!(!body.success);
             assert!(!body.error.message.is_empty());
             assert!(!body.error.message.contains("disk full"), "internal details stay in the logs");
+            assert!(SEED_CODES.contains(&code), "{code} is the seed's");
         }
     }
 }

@@ -60,8 +60,9 @@ currency applies when `currency` is absent. `order_id` is unique per account \
 processes (`payout.processed`) or rejects them (`payout.rejected`, the amount is \
 available again).
 * Errors: `{\"success\": false, \"error\": {\"code\", \"message\", \"status\", \
-\"timestamp\"}}` with the seed's codes; paybridge adds `invalid_fields` for present but \
-wrong fields and `details` naming them.
+\"timestamp\"}}` with the seed's codes and no other (clients switch on them): a field \
+absent, malformed or not valid, or a body that is not JSON, is `400 missing_fields` \
+with `details` naming each field.
 * Webhooks (payment.completed, payment.failed, payout.processed, payout.rejected, \
 user.created, user.suspended) go to the account's webhook URL; only HTTP 200 \
 acknowledges. paybridge signs them `X-StarPay-Signature: sha256=<hex HMAC-SHA256(api_key, \

@@ -10,7 +10,7 @@ use crate::assert::{check, lookup};
 use crate::credentials::Credentials;
 use crate::receiver::{Delivery, Receiver};
 use crate::report::{Failure, Outcome, Report, ScenarioResult};
-use crate::scenario::{Capture, Expect, Request, SandboxStep, Scenario, Signing, Step, Suite, WebhookStep};
+use crate::scenario::{Capture, Expect, Repeat, Request, SandboxStep, Scenario, Signing, Step, Suite, WebhookStep};
 use crate::signing;
 use crate::template::{Vars, as_text};
 
@@ -175,7 +175,10 @@ async fn run_step(
     receiver: Option<&Receiver>,
     vars: &mut Vars,
 ) -> Result<(), StepError> {
-    let (seen, request, curl) = if let Some(request) = &step.request {
+    let (seen, request, curl) = if let (Some(request), Some(repeat)) = (&step.request, &step.repeat) {
+        let (seen, text, curl) = send_until(suite, request, repeat, options, client, vars).await?;
+        (seen, Some(text), Some(curl))
+    } else if let Some(request) = &step.request {
         let (seen, text, curl) = send(suite, request, &options.base_url, true, client, vars, &step.expect).await?;
         (seen, Some(text), Some(curl))
     } else if let Some(admin) = &step.admin {
@@ -264,6 +267,51 @@ fn sandbox_request(step: &SandboxStep, vars: &Vars) -> Result<Request, String> {
         body: None,
         sign: None,
     })
+}
+
+/// Sends `request` until it answers `repeat.until_status`, counting the 2xx answers
+/// before it; fails when one is anything else or the count is out of range.
+async fn send_until(
+    suite: &Suite,
+    request: &Request,
+    repeat: &Repeat,
+    options: &Options,
+    client: &Http,
+    vars: &Vars,
+) -> Result<(Seen, String, String), StepError> {
+    let until = Expect { status: Some(repeat.until_status), ..Expect::default() };
+    let mut answered = 0;
+    loop {
+        let (seen, text, curl) = send(suite, request, &options.base_url, true, client, vars, &until).await?;
+        let failed = |reason: String| StepError {
+            reason,
+            request: Some(text.clone()),
+            received: Some(describe_seen(&seen)),
+            curl: Some(curl.clone()),
+        };
+        if seen.status == repeat.until_status {
+            if answered < repeat.at_least {
+                return Err(failed(format!(
+                    "{} after {answered} answers, expected at least {}",
+                    seen.status, repeat.at_least
+                )));
+            }
+            return Ok((seen, text, curl));
+        }
+        if !(200..300).contains(&seen.status) {
+            return Err(failed(format!(
+                "status is {} after {answered} answers, expected 2xx until {}",
+                seen.status, repeat.until_status
+            )));
+        }
+        answered += 1;
+        if answered > repeat.at_most {
+            return Err(failed(format!(
+                "no {} after {answered} answers (at most {})",
+                repeat.until_status, repeat.at_most
+            )));
+        }
+    }
 }
 
 /// Sends a request (re-signed and resent after an unexpected 429), returning what came

@@ -80,6 +80,24 @@ pub struct Step {
     /// Set when the behaviour is not available yet: the step is reported as pending
     /// (with this reason) instead of run, and so is its scenario.
     pub pending: Option<String>,
+    /// Sends the `request` again and again until it answers `until_status` (a rate
+    /// limit's 429): `expect` and `capture` apply to that answer; every one before it
+    /// must be a 2xx, and there must be from `at_least` to `at_most` of them.
+    pub repeat: Option<Repeat>,
+}
+
+/// A `request` sent until a status: how a suite shows a limit (`120` answers, then
+/// `429`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// The status that ends the run.
+    pub until_status: u16,
+    /// Fewest answers before it.
+    pub at_least: u32,
+    /// Most answers before it (a limit that refills while the run goes on lets a few
+    /// more through).
+    pub at_most: u32,
 }
 
 /// An HTTP request. Paths, header values and string leaves of bodies may use

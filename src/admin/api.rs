@@ -268,10 +268,16 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         _auth: AdminAuth,
-        id: Path<i64>,
+        /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
+        #[oai(validator(pattern = r"^\s*((?i:rf_))?[0-9]+\s*$"))]
+        id: Path<String>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {
-        R::ok(decided(body, |note| state.gateway.approve_refund(id.0, note)).await)
+        let id = match refund_id(&id) {
+            Ok(id) => id,
+            Err(err) => return R::ok(Err(err)),
+        };
+        R::ok(decided(body, |note| state.gateway.approve_refund(id, note)).await)
     }
 
     /// Reject a pending refund: the reservation returns to the available balance.
@@ -280,10 +286,16 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         _auth: AdminAuth,
-        id: Path<i64>,
+        /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
+        #[oai(validator(pattern = r"^\s*((?i:rf_))?[0-9]+\s*$"))]
+        id: Path<String>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {
-        R::ok(decided(body, |note| state.gateway.reject_refund(id.0, note)).await)
+        let id = match refund_id(&id) {
+            Ok(id) => id,
+            Err(err) => return R::ok(Err(err)),
+        };
+        R::ok(decided(body, |note| state.gateway.reject_refund(id, note)).await)
     }
 
     /// List payouts, newest first (default: the pending queue).
@@ -453,6 +465,21 @@ impl AdminApi {
         let check = state.gateway.check_ledger().await;
         R::ok(check.map(|c| LedgerCheckBody { transactions: c.transactions, unbalanced: c.unbalanced }))
     }
+}
+
+/// A refund's number from an admin path: `12`, or the id a dialect answered — QA copy
+/// them from REBORNPAY's `rf_12` and ShadhinPay's `RF_12`.
+fn refund_id(text: &str) -> Result<i64, CoreError> {
+    let text = text.trim();
+    let digits = match text.get(..3) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("rf_") => &text[3..],
+        _ => text,
+    };
+    digits
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| CoreError::invalid("id", "must be a refund id: 12, rf_12 or RF_12"))
 }
 
 /// Runs an admin decision (approve or reject) with the note of its body.

@@ -59,8 +59,10 @@ impl Principal {
 /// A rate-limit bucket. A dialect that publishes limits per endpoint class (ShadhinPay:
 /// 100/min for creation, 300/min for status) or per user (StarPay: per role, per hour)
 /// admits each request in its bucket. Buckets are counted per merchant, or per
-/// credential for per-user limits. The merchant's own `rate_limit_per_minute` caps
-/// every per-minute bucket (0 turns them off); per-user hourly tiers always apply.
+/// credential for per-user limits. The merchant's own `rate_limit_per_minute` is the
+/// merchant-wide bucket ([`RateClass::MERCHANT`]); a dialect's published per-minute
+/// classes keep their own limits, and 0 turns every per-minute bucket off; per-user
+/// hourly tiers always apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateClass {
     /// The bucket's name, unique within the dialects that share a merchant.
@@ -69,8 +71,19 @@ pub struct RateClass {
     pub limit: u32,
     /// The window.
     pub window: RateWindow,
-    /// Counted per credential (user) rather than per merchant.
-    pub per_credential: bool,
+    /// Whose requests share the bucket.
+    pub owner: RateOwner,
+}
+
+/// Whose requests a rate-limit bucket counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateOwner {
+    /// The merchant's, through any of its credentials.
+    Merchant,
+    /// One credential's (a StarPay user's).
+    Credential,
+    /// One client IP's, for requests no credential admitted (an unknown key).
+    ClientIp,
 }
 
 /// The window a rate limit counts in.
@@ -88,12 +101,18 @@ impl RateClass {
 
     /// A merchant-wide bucket of `limit` requests per minute.
     pub const fn per_minute(name: &'static str, limit: u32) -> RateClass {
-        RateClass { name, limit, window: RateWindow::Minute, per_credential: false }
+        RateClass { name, limit, window: RateWindow::Minute, owner: RateOwner::Merchant }
     }
 
     /// A per-credential bucket of `limit` requests per hour.
     pub const fn per_user_hour(name: &'static str, limit: u32) -> RateClass {
-        RateClass { name, limit, window: RateWindow::Hour, per_credential: true }
+        RateClass { name, limit, window: RateWindow::Hour, owner: RateOwner::Credential }
+    }
+
+    /// A per-client-IP bucket of `limit` requests per hour, for callers no credential
+    /// admitted.
+    pub const fn per_ip_hour(name: &'static str, limit: u32) -> RateClass {
+        RateClass { name, limit, window: RateWindow::Hour, owner: RateOwner::ClientIp }
     }
 }
 
@@ -109,7 +128,20 @@ pub struct RateDecision {
 type Limiter =
     RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, DefaultClock, StateInformationMiddleware>;
 
-type LimiterKey = (i64, &'static str);
+type LimiterKey = (Owner, &'static str);
+
+/// The owner of one bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Owner {
+    /// A merchant's or a credential's id (their classes have distinct names).
+    Id(i64),
+    /// A client IP (unknown when the peer address is not known).
+    Ip(Option<IpAddr>),
+}
+
+/// Most buckets kept; past it, the per-IP ones (which any client can create) are
+/// forgotten.
+const MAX_LIMITERS: usize = 100_000;
 
 pub(super) struct AccessControl {
     ttl: Duration,
@@ -146,8 +178,11 @@ impl AccessControl {
         self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
-    fn limiter(&self, owner: i64, class: RateClass, limit: NonZeroU32) -> Arc<Limiter> {
+    fn limiter(&self, owner: Owner, class: RateClass, limit: NonZeroU32) -> Arc<Limiter> {
         let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        if limiters.len() >= MAX_LIMITERS {
+            limiters.retain(|(owner, _), _| !matches!(owner, Owner::Ip(_)));
+        }
         match limiters.get(&(owner, class.name)) {
             Some((current, limiter)) if *current == limit.get() => limiter.clone(),
             _ => {
@@ -244,18 +279,44 @@ impl Gateway {
                 return Err(CoreError::IpNotAllowed);
             }
         }
+        self.count_request(Some(principal), client_ip, class)
+    }
+
+    /// Counts a request in `class`'s bucket and nothing else (not the merchant's
+    /// standing): what [`Gateway::admit_class`] does last, and what a dialect that
+    /// shows every caller its budget (StarPay's `X-RateLimit-*`) does for a request it
+    /// refuses before — `principal` `None` for a caller no credential admitted, counted
+    /// by client IP in a [`RateOwner::ClientIp`] class.
+    pub fn count_request(
+        &self,
+        principal: Option<&Principal>,
+        client_ip: Option<IpAddr>,
+        class: RateClass,
+    ) -> Result<RateDecision, CoreError> {
         let Some(published) = NonZeroU32::new(class.limit) else {
             return Err(CoreError::RateLimited { retry_after_secs: 60 });
         };
-        let cap = NonZeroU32::new(principal.merchant().rate_limit_per_minute);
+        let owner = match (class.owner, principal) {
+            (RateOwner::ClientIp, _) => Owner::Ip(client_ip),
+            (RateOwner::Credential, Some(p)) => Owner::Id(p.credential().id),
+            (RateOwner::Merchant, Some(p)) => Owner::Id(p.merchant_id()),
+            (_, None) => {
+                return Err(CoreError::Internal(format!("{} is counted per caller, and none is known", class.name)));
+            }
+        };
+        let cap = principal.and_then(|p| NonZeroU32::new(p.merchant().rate_limit_per_minute));
         let limit = match (class.window, cap) {
+            // 0: limiting off (benchmarks, QA).
             (RateWindow::Minute, None) => return Ok(RateDecision { limit: None, remaining: u32::MAX }),
-            (RateWindow::Minute, Some(cap)) => published.min(cap),
+            // The merchant-wide bucket is the merchant's own limit; a class the dialect
+            // publishes per endpoint (ShadhinPay's 100 / 300 / 120) is its own, not cut
+            // down to the merchant's (whose default, 120, is REBORNPAY's).
+            (RateWindow::Minute, Some(cap)) if class == RateClass::MERCHANT => cap,
+            (RateWindow::Minute, Some(_)) => published,
             // A per-user tier the dialect publishes (StarPay) applies whatever the
             // merchant's per-minute setting.
             (RateWindow::Hour, _) => published,
         };
-        let owner = if class.per_credential { principal.credential().id } else { principal.merchant_id() };
         let limiter = self.inner.access.limiter(owner, class, limit);
         match limiter.check() {
             Ok(snapshot) => {

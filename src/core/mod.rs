@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseTransaction, EntityTrait, Select};
 
-pub use access::{Principal, RateClass, RateDecision, RateWindow, parse_allowlist_entry};
+pub use access::{Principal, RateClass, RateDecision, RateOwner, RateWindow, parse_allowlist_entry};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, QueueStats};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};

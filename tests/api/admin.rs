@@ -63,6 +63,11 @@ async fn admin_input_is_validated(backend: Backend) {
         (Method::POST, "/merchants/1/credentials", json!({ "dialect": "starpay", "role": "king" }), 400),
         (Method::POST, "/merchants/999/credentials", json!({ "dialect": "rebornpay" }), 404),
         (Method::POST, "/refunds/999/approve", json!({}), 404),
+        (Method::POST, "/refunds/rf_999/approve", json!({}), 404),
+        (Method::POST, "/refunds/RF_999/reject", json!({}), 404),
+        (Method::POST, "/refunds/sp_999/approve", json!({}), 400),
+        (Method::POST, "/refunds/rf_/approve", json!({}), 400),
+        (Method::POST, "/refunds/99999999999999999999/reject", json!({}), 400),
         (Method::POST, "/merchants/1/settlements", json!({ "currency": "ZZZ" }), 400),
     ];
     for (method, path, body, status) in cases {

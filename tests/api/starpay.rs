@@ -157,7 +157,7 @@ async fn each_role_sees_its_scope(backend: Backend) {
         assert_eq!(far.body["data"], json!([]));
     }
     let bad = app.send(star(&app, "super_admin", Method::GET, "/payouts?status=paid")).await;
-    assert_eq!((bad.status, code(&bad)), (400, "invalid_fields"), "{}", bad.body);
+    assert_eq!((bad.status, code(&bad)), (400, "missing_fields"), "{}", bad.body);
 }
 
 async fn payouts_reserve_then_process_or_return(backend: Backend) {
@@ -189,14 +189,14 @@ async fn payouts_reserve_then_process_or_return(backend: Backend) {
 
     for (body, field) in [
         (json!({ "amount": 1, "currency": "INR" }), "missing_fields"),
-        (bank(json!(-1)), "invalid_fields"),
+        (bank(json!(-1)), "missing_fields"),
         (
             {
                 let mut b = bank(json!(1));
                 b["ifsc_code"] = json!("NOPE");
                 b
             },
-            "invalid_fields",
+            "missing_fields",
         ),
         (
             {
@@ -225,7 +225,7 @@ async fn a_payout_key_is_one_users_one_payout(backend: Backend) {
     assert_eq!((replay.header("Idempotent-Replayed"), &replay.body["data"]), (Some("true"), &first.body["data"]));
     // Another user with the same key: not answered with the first user's payout.
     let other = app.send(keyed("partner", json!(10))).await;
-    assert_eq!((other.status, code(&other)), (400, "invalid_fields"), "{}", other.body);
+    assert_eq!((other.status, code(&other)), (400, "missing_fields"), "{}", other.body);
     assert_eq!(inr_available(&app).await, json!(90), "one payout reserved");
     app.assert_ledger_invariants().await;
 }
@@ -261,7 +261,7 @@ async fn orders_are_unique_and_fields_checked(backend: Backend) {
     assert_eq!((missing.status, code(&missing)), (400, "missing_fields"), "{}", missing.body);
     assert_eq!(missing.body["error"]["details"][0]["field"], "order_id");
     let bad = app.send(star(&app, "merchant", Method::POST, "/payments").json(&order("X", json!(1.234)))).await;
-    assert_eq!((bad.status, code(&bad)), (400, "invalid_fields"), "INR has two decimals: {}", bad.body);
+    assert_eq!((bad.status, code(&bad)), (400, "missing_fields"), "INR has two decimals: {}", bad.body);
     let default_currency = app
         .send(star(&app, "merchant", Method::POST, "/payments").json(&json!({ "order_id": "Y", "amount": 10 })))
         .await;
@@ -275,7 +275,7 @@ async fn orders_are_unique_and_fields_checked(backend: Backend) {
     // Years no database stores are refused, not a crash or a 500.
     for query in ["to=%2B262142-12-31T23:59:59.999999999Z", "from=-262143-01-01T00:00:00Z"] {
         let reply = app.send(star(&app, "api_user", Method::GET, &format!("/payments?{query}"))).await;
-        assert_eq!((reply.status, code(&reply)), (400, "invalid_fields"), "{query}: {}", reply.body);
+        assert_eq!((reply.status, code(&reply)), (400, "missing_fields"), "{query}: {}", reply.body);
     }
     // An Idempotency-Key is the user's own: another user's same key replays nothing.
     let keyed = |role: &str| {
@@ -297,10 +297,7 @@ async fn orders_are_unique_and_fields_checked(backend: Backend) {
     let reply = app.send(star(&app, "merchant", Method::GET, "/refunds")).await;
     assert_eq!((reply.status, code(&reply)), (404, "not_found"), "{}", reply.body);
     let reply = app.send(star(&app, "merchant", Method::DELETE, "/payments")).await;
-    assert_eq!(
-        (reply.status, code(&reply), reply.body["error"]["status"].clone()),
-        (405, "method_not_allowed", json!(405))
-    );
+    assert_eq!((reply.status, code(&reply), reply.body["error"]["status"].clone()), (405, "not_found", json!(405)));
 }
 
 async fn an_api_user_gets_a_hundred_requests_an_hour(backend: Backend) {
@@ -319,6 +316,58 @@ async fn an_api_user_gets_a_hundred_requests_an_hour(backend: Backend) {
     assert!((1..=37).contains(&retry), "one request comes back every 36 s: {retry}");
     // Another user's budget is its own.
     assert_eq!(app.send(star(&app, "partner", Method::GET, "/profile")).await.status, 200);
+}
+
+async fn every_answer_carries_the_callers_budget_unknown_keys_included(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let unknown = |key: Option<&str>| {
+        let request = app.request(Method::GET, "/starpay/api/v1/balance");
+        match key {
+            Some(key) => request.header("X-API-KEY", key),
+            None => request,
+        }
+    };
+    // No user is known: the client IP's budget, the highest tier's 2,000 an hour.
+    for (n, key) in [(1999, None), (1998, Some("sp_nobody")), (1997, Some(""))] {
+        let reply = app.send(unknown(key)).await;
+        assert_eq!((reply.status, code(&reply)), (401, "invalid_api_key"), "{key:?}");
+        let headers = (reply.header("X-RateLimit-Limit"), reply.header("X-RateLimit-Remaining"));
+        assert_eq!(headers, (Some("2000"), Some(n.to_string().as_str())), "{key:?}");
+    }
+    let started = std::time::Instant::now();
+    let mut refused = 0;
+    let limited = loop {
+        let reply = app.send(unknown(Some("sp_guess"))).await;
+        if reply.status != 401 {
+            break reply;
+        }
+        refused += 1;
+        assert!(refused <= 2100, "no limit");
+    };
+    let refilled = (started.elapsed().as_secs_f64() / 1.8).ceil() as usize;
+    assert!((1997..=1997 + refilled).contains(&refused), "{refused} in {:?}", started.elapsed());
+    assert_eq!((limited.status, code(&limited)), (429, "rate_limit_exceeded"), "guessing keys is slowed down");
+    assert_eq!(limited.header("X-RateLimit-Remaining"), Some("0"));
+    assert!(limited.header("Retry-After").is_some());
+    // A known user from the same address has its own budget.
+    let own = app.send(star(&app, "merchant", Method::GET, "/balance")).await;
+    assert_eq!((own.status, own.header("X-RateLimit-Remaining")), (200, Some("499")));
+    // A malformed body is a field error in the seed's list, with its details.
+    let malformed =
+        star(&app, "merchant", Method::POST, "/payments").header("Content-Type", "application/json").body("{order_id");
+    let reply = app.send(malformed).await;
+    assert_eq!((reply.status, code(&reply)), (400, "missing_fields"), "{}", reply.body);
+    assert_eq!(reply.body["error"]["details"][0]["field"], "body", "{}", reply.body);
+    assert_eq!(reply.header("X-RateLimit-Remaining"), Some("498"));
+    // Refused before its budget was counted (the account suspended): counted, shown.
+    let merchants = app.send(app.admin(Method::GET, "/merchants")).await.body;
+    let demo = merchants.as_array().unwrap().iter().find(|m| m["name"] == "Demo Shop").unwrap()["id"].clone();
+    let suspended = app.send(app.admin(Method::POST, &format!("/merchants/{demo}/suspend")).json(&json!({}))).await;
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    let refused = app.send(star(&app, "merchant", Method::GET, "/balance")).await;
+    assert_eq!((refused.status, code(&refused)), (403, "insufficient_permissions"), "{}", refused.body);
+    let headers = (refused.header("X-RateLimit-Limit"), refused.header("X-RateLimit-Remaining"));
+    assert_eq!(headers, (Some("500"), Some("497")));
 }
 
 fn signed_by(key: &str) -> Credentials {
@@ -456,6 +505,7 @@ db_test!(
     a_payout_key_is_one_users_one_payout,
     orders_are_unique_and_fields_checked,
     an_api_user_gets_a_hundred_requests_an_hour,
+    every_answer_carries_the_callers_budget_unknown_keys_included,
     users_are_managed_through_the_admin_api,
     payment_and_payout_webhooks_need_a_200,
 );
