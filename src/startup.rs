@@ -223,8 +223,10 @@ impl Application {
             _ => server.run_with_graceful_shutdown(HostMounts::new(hosts, "http", app), shutdown, grace).await,
         };
         for server in servers {
-            if let Ok(Err(err)) = server.await {
-                tracing::warn!(error = %err, "a dialect's own listener failed");
+            match server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(error = %err, "a dialect's own listener failed"),
+                Err(err) => tracing::error!(error = %err, "a dialect's own listener stopped abnormally"),
             }
         }
         if let Some(engine) = engine {
@@ -301,6 +303,22 @@ fn with_port(url: &str, port: u16) -> String {
     }
 }
 
+/// The origin of `url` on `port`: a root listener serves its dialect at `/`, whatever
+/// path the main listener's `public_url` has (`https://gw.example/pb` →
+/// `https://gw.example:8085`).
+fn origin_on_port(url: &str, port: u16) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_port(Some(port));
+            parsed.set_path("");
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.origin().ascii_serialization()
+        }
+        Err(_) => url.to_owned(),
+    }
+}
+
 /// Binds every dialect's own listener. A built-in port that is taken is skipped with
 /// a warning (the dialect stays reachable under `/<name>`); a configured one stops
 /// start-up.
@@ -331,7 +349,7 @@ async fn bind_roots(config: &Config) -> anyhow::Result<Vec<RootListener>> {
         let configured = config.dialects.get(name).and_then(|d| d.public_url.as_deref());
         let base_url = match configured {
             Some(url) => url.trim_end_matches('/').to_owned(),
-            None => with_port(&config.public_url, port),
+            None => origin_on_port(&config.public_url, port),
         };
         roots.push(RootListener { entry, acceptor, port, base_url });
     }
@@ -470,5 +488,21 @@ fn redact(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_root_listener_links_to_its_own_origin() {
+        assert_eq!(origin_on_port("https://gw.example/pb/", 8085), "https://gw.example:8085");
+        assert_eq!(origin_on_port("http://127.0.0.1:8080", 8085), "http://127.0.0.1:8085");
+        assert_eq!(
+            with_port("https://gw.example/pb", 9000),
+            "https://gw.example:9000/pb",
+            "the main listener keeps its path"
+        );
     }
 }

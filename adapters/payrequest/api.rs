@@ -7,7 +7,7 @@ use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
 
 use super::types::*;
-use crate::core::{CoreError, Dialect, Payment, Principal};
+use crate::core::{CoreError, Dialect, Principal};
 use crate::http::AppState;
 use crate::http::mount::Mount;
 
@@ -122,10 +122,10 @@ async fn admitted(state: &AppState, request: &poem::Request, token: Option<&str>
     }
 }
 
-/// The URL `create` answers, on the mount the request came through: a shareable
-/// payment link, or (`direct`) the checkout.
-fn url_for(payment: &Payment, direct: bool, mount: &Mount) -> String {
-    if direct { mount.checkout_url(&payment.checkout_token) } else { mount.url(&super::link_path(payment)) }
+/// How the URL `create` answers begins, on the mount the request came through: a
+/// shareable payment link, or (`direct`) the checkout; the checkout token follows.
+fn link_prefix(direct: bool, mount: &Mount) -> String {
+    if direct { mount.checkout_url("") } else { mount.url(&super::link_path("")) }
 }
 
 /// The PayRequest V1 API.
@@ -206,7 +206,8 @@ async fn create(
     let given = text(&req.id);
     let generated = given.is_none();
     let id = given.unwrap_or_else(new_id);
-    let command = req.into_command(id.clone(), currency, &mount.base_url())?;
+    let prefix = link_prefix(direct, mount);
+    let command = req.into_command(id.clone(), currency, &prefix)?;
     let payment = match state.gateway.create_payment(&principal, command.clone()).await {
         Ok(payment) => payment,
         // The same request again (a retry) gets the same link; another one with a used
@@ -225,7 +226,7 @@ async fn create(
     };
     Ok(CreateResponse {
         status: "success".into(),
-        url: Some(url_for(&payment, direct, mount)),
+        url: Some(format!("{prefix}{}", payment.checkout_token)),
         error: None,
         realerror: None,
         id: generated.then_some(payment.reference),

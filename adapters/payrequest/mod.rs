@@ -68,9 +68,10 @@ pub fn doc() -> ApiDoc {
     ApiDoc::from_service("payrequest", &service())
 }
 
-/// The path of `payment`'s shareable link, under the dialect's root.
-pub fn link_path(payment: &Payment) -> String {
-    format!("{LINK_PATH}/{}", payment.checkout_token)
+/// The path of the shareable link of the payment with `checkout_token`, under the
+/// dialect's root.
+pub fn link_path(checkout_token: &str) -> String {
+    format!("{LINK_PATH}/{checkout_token}")
 }
 
 const LINK_PATH: &str = "/l";

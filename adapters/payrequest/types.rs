@@ -57,14 +57,15 @@ pub struct CreateRequest {
 }
 
 /// What a PayRequest payment keeps beside the core's fields (its `metadata`): the
-/// title exactly as given, and the base URL its link was handed out on, which the
-/// callback reports.
+/// title exactly as given, and how the URL its create answered begins, which the
+/// callback reports as `link`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct Kept {
     /// The title (WHMCS finds its invoice by it).
     pub title: String,
-    /// The dialect's base URL the create came through (`http://127.0.0.1:8084`).
-    pub base: String,
+    /// The answered URL without the checkout token: `http://127.0.0.1:8084/l/`, or the
+    /// checkout's `…/checkout/` for `type` direct, on the mount the create came through.
+    pub link_prefix: String,
 }
 
 /// The body of `POST /api/get/` (JSON or form).
@@ -162,9 +163,9 @@ pub fn currency_of(given: Option<&str>, default: &str) -> Result<Currency, PrErr
 }
 
 impl CreateRequest {
-    /// The canonical command, or the first missing or bad field's code; `base` is the
-    /// dialect's base URL the request came through.
-    pub fn into_command(self, id: String, currency: Currency, base: &str) -> Result<NewPayment, PrError> {
+    /// The canonical command, or the first missing or bad field's code; `link_prefix`
+    /// is how the URL create answers begins (see [`Kept`]).
+    pub fn into_command(self, id: String, currency: Currency, link_prefix: &str) -> Result<NewPayment, PrError> {
         let title =
             self.title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).ok_or(PrError::code("notitle"))?;
         let amount = amount(&self.amount, currency)?;
@@ -185,7 +186,7 @@ impl CreateRequest {
         if let Some(issue) = issues.first() {
             return Err(PrError::unknown(format!("{} {}", issue.field, issue.message)));
         }
-        let kept = Kept { title: title.clone(), base: base.to_owned() };
+        let kept = Kept { title: title.clone(), link_prefix: link_prefix.to_owned() };
         let description = match self.description {
             Some(d) if !d.trim().is_empty() => format!("{title} — {}", d.trim()),
             _ => title,

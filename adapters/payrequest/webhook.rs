@@ -4,8 +4,9 @@
 //! (declined, cancelled or expired — what `get` calls `failed`), with
 //!
 //! `status` (`PAID` or `FAILED`), `id`, `title` (exactly as given: WHMCS finds its
-//! invoice by it), `link` (the payment link the create answered, the same on every
-//! repeat: WHMCS keeps it as the transaction id), `amount` (major units at the
+//! invoice by it), `link` (the URL the first create answered — the payment link, or the
+//! checkout for `type` direct — the same on every repeat: WHMCS keeps it as the
+//! transaction id), `amount` (major units at the
 //! currency's precision), `response` (md5("success"|"failed" + id), as on the return
 //! redirect) and `return_id` (md5(token + id)).
 //!
@@ -15,6 +16,7 @@
 
 use super::types::Kept;
 use super::{Proof, link_path};
+
 use crate::adapters::{Formatted, WebhookDialect, event_part};
 use crate::core::{Credential, Event, Merchant, Payment};
 
@@ -25,10 +27,10 @@ pub struct Webhooks;
 pub fn fields(payment: &Payment, credential: &Credential) -> Option<Vec<(&'static str, String)>> {
     let proof = Proof::of(payment, credential)?;
     let kept: Option<Kept> = payment.metadata.clone().and_then(|m| serde_json::from_value(m).ok());
-    // Payments created before the title was kept: their description starts with it.
+    // Payments created before these were kept have no callback, but say something.
     let (title, link) = match kept {
-        Some(kept) => (kept.title, format!("{}{}", kept.base, link_path(payment))),
-        None => (payment.description.clone().unwrap_or_default(), link_path(payment)),
+        Some(kept) => (kept.title, format!("{}{}", kept.link_prefix, payment.checkout_token)),
+        None => (payment.description.clone().unwrap_or_default(), link_path(&payment.checkout_token)),
     };
     let amount = crate::core::money::major_at_precision(payment.amount.minor(), payment.amount.currency());
     Some(vec![

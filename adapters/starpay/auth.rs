@@ -2,9 +2,10 @@
 //! user stops working at once), the account's status and IP allow-list, and the
 //! user's hourly limit by role. Every response carries `X-RateLimit-Limit` and
 //! `X-RateLimit-Remaining`, as the seed says: a known user's budget, refusals
-//! included; for a missing or unknown key, the client IP's ([`ANONYMOUS`]: 2,000 an
-//! hour, no more than the highest tier — enough for QA rerunning suites with wrong keys
-//! on purpose, and a bound on guessing keys).
+//! included; for a missing or unknown key, or a key used from an address its account
+//! does not allow, the client IP's ([`ANONYMOUS`]: 2,000 an hour, no more than the
+//! highest tier — enough for QA rerunning suites with wrong keys on purpose; past it a
+//! wrong key answers 429, which slows down guessing, though a right one still works).
 
 use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
@@ -85,8 +86,11 @@ impl Admission for StarAuth {
                 Ok(Admitted { principal, headers: limit_headers(limit, remaining) })
             }
             Err(err @ CoreError::RateLimited { .. }) => Err(refused(err, limit, Ok(0))),
-            // Refused before its budget was counted (an account not approved, an IP
-            // not allowed): counted now, so the user sees what is left.
+            // From an address the account does not allow: the key may have leaked, so
+            // the request spends the address's budget, not the user's.
+            Err(err @ CoreError::IpNotAllowed) => Err(self.unknown_caller(req, err)),
+            // Refused before its budget was counted (an account not approved): counted
+            // now, so the user sees what is left.
             Err(err) => {
                 let counted = gateway.count_request(Some(&principal), client_ip, class);
                 Err(refused(err, limit, counted.map(|d| d.remaining.min(limit))))

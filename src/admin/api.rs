@@ -269,7 +269,7 @@ impl AdminApi {
         state: Data<&AppState>,
         _auth: AdminAuth,
         /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
-        #[oai(validator(pattern = r"^\s*((?i:rf_))?[0-9]+\s*$"))]
+        #[oai(validator(pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
         id: Path<String>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {
@@ -287,7 +287,7 @@ impl AdminApi {
         state: Data<&AppState>,
         _auth: AdminAuth,
         /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
-        #[oai(validator(pattern = r"^\s*((?i:rf_))?[0-9]+\s*$"))]
+        #[oai(validator(pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
         id: Path<String>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {

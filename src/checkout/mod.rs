@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use crate::core::{CheckoutOutcome, CoreError, Merchant, Payment, PaymentStatus};
 use crate::crypto::{hmac_sha256_hex, verify_hmac_sha256_hex};
+use crate::http::mount::CHECKOUT_PATH;
 use crate::http::{AppState, MAX_BODY_BYTES};
 use crate::sandbox::{Processor, Sandbox};
 use form::{CheckoutForm, FieldErrors, METHODS};
@@ -33,8 +34,8 @@ use view::{ChallengePage, MissingPage, PayPage, ResultPage, Summary};
 /// Mounts `GET` and `POST /checkout/{token}` and its `/challenge`.
 pub fn mount(route: Route, state: &AppState) -> Route {
     route
-        .at("/checkout/:token", get(show).post(submit).data(state.clone()))
-        .at("/checkout/:token/challenge", get(challenge).post(answer_challenge).data(state.clone()))
+        .at(format!("{CHECKOUT_PATH}/:token"), get(show).post(submit).data(state.clone()))
+        .at(format!("{CHECKOUT_PATH}/:token/challenge"), get(challenge).post(answer_challenge).data(state.clone()))
 }
 
 /// The CSRF token of a checkout's form.
@@ -250,7 +251,7 @@ pub(crate) async fn return_url(state: &AppState, payment: &Payment) -> Option<St
 async fn redirect(state: &AppState, token: &str, payment: &Payment) -> Response {
     let target = match return_url(state, payment).await {
         Some(url) => url,
-        None => format!("/checkout/{token}"),
+        None => format!("{CHECKOUT_PATH}/{token}"),
     };
     Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, target).finish()
 }

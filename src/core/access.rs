@@ -139,15 +139,34 @@ enum Owner {
     Ip(Option<IpAddr>),
 }
 
-/// Most buckets kept; past it, the per-IP ones (which any client can create) are
-/// forgotten.
+/// A bucket: its limit, its limiter and when it was last used.
+struct Bucket {
+    limit: u32,
+    limiter: Arc<Limiter>,
+    used: Instant,
+}
+
+/// Most buckets kept: past it, the half of the per-IP ones (which any client can
+/// create) used longest ago are forgotten — never a merchant's or a user's.
 const MAX_LIMITERS: usize = 100_000;
+
+/// The owner of a client address's bucket: an IPv6 client by its /64 (one subscriber's
+/// network), which it could otherwise spread over countless addresses.
+fn ip_owner(ip: Option<IpAddr>) -> Owner {
+    match ip {
+        Some(IpAddr::V6(v6)) => {
+            let net = u128::from(v6) & !((1u128 << 64) - 1);
+            Owner::Ip(Some(IpAddr::V6(std::net::Ipv6Addr::from(net))))
+        }
+        other => Owner::Ip(other),
+    }
+}
 
 pub(super) struct AccessControl {
     ttl: Duration,
     cache: RwLock<HashMap<(Dialect, String), (Instant, Principal)>>,
     /// By merchant and rate class: the limit each was built for, and the limiter.
-    limiters: Mutex<HashMap<LimiterKey, (u32, Arc<Limiter>)>>,
+    limiters: Mutex<HashMap<LimiterKey, Bucket>>,
     /// Bumped by every admin change of merchants and credentials.
     generation: std::sync::atomic::AtomicU64,
 }
@@ -180,21 +199,28 @@ impl AccessControl {
 
     fn limiter(&self, owner: Owner, class: RateClass, limit: NonZeroU32) -> Arc<Limiter> {
         let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
-        if limiters.len() >= MAX_LIMITERS {
-            limiters.retain(|(owner, _), _| !matches!(owner, Owner::Ip(_)));
+        let now = Instant::now();
+        if let Some(bucket) = limiters.get_mut(&(owner, class.name))
+            && bucket.limit == limit.get()
+        {
+            bucket.used = now;
+            return bucket.limiter.clone();
         }
-        match limiters.get(&(owner, class.name)) {
-            Some((current, limiter)) if *current == limit.get() => limiter.clone(),
-            _ => {
-                let quota = match class.window {
-                    RateWindow::Minute => Quota::per_minute(limit),
-                    RateWindow::Hour => Quota::per_hour(limit),
-                };
-                let limiter = Arc::new(RateLimiter::direct(quota).with_middleware::<StateInformationMiddleware>());
-                limiters.insert((owner, class.name), (limit.get(), limiter.clone()));
-                limiter
+        if limiters.len() >= MAX_LIMITERS {
+            let mut by_ip: Vec<(Instant, LimiterKey)> =
+                limiters.iter().filter(|(k, _)| matches!(k.0, Owner::Ip(_))).map(|(k, b)| (b.used, *k)).collect();
+            by_ip.sort_unstable_by_key(|(used, _)| *used);
+            for (_, key) in by_ip.iter().take(by_ip.len().div_ceil(2)) {
+                limiters.remove(key);
             }
         }
+        let quota = match class.window {
+            RateWindow::Minute => Quota::per_minute(limit),
+            RateWindow::Hour => Quota::per_hour(limit),
+        };
+        let limiter = Arc::new(RateLimiter::direct(quota).with_middleware::<StateInformationMiddleware>());
+        limiters.insert((owner, class.name), Bucket { limit: limit.get(), limiter: limiter.clone(), used: now });
+        limiter
     }
 }
 
@@ -297,25 +323,24 @@ impl Gateway {
             return Err(CoreError::RateLimited { retry_after_secs: 60 });
         };
         let owner = match (class.owner, principal) {
-            (RateOwner::ClientIp, _) => Owner::Ip(client_ip),
+            (RateOwner::ClientIp, _) => ip_owner(client_ip),
             (RateOwner::Credential, Some(p)) => Owner::Id(p.credential().id),
             (RateOwner::Merchant, Some(p)) => Owner::Id(p.merchant_id()),
             (_, None) => {
                 return Err(CoreError::Internal(format!("{} is counted per caller, and none is known", class.name)));
             }
         };
-        let cap = principal.and_then(|p| NonZeroU32::new(p.merchant().rate_limit_per_minute));
+        let cap = principal.map(|p| NonZeroU32::new(p.merchant().rate_limit_per_minute));
         let limit = match (class.window, cap) {
-            // 0: limiting off (benchmarks, QA).
-            (RateWindow::Minute, None) => return Ok(RateDecision { limit: None, remaining: u32::MAX }),
+            // The merchant's 0: limiting off (benchmarks, QA).
+            (RateWindow::Minute, Some(None)) => return Ok(RateDecision { limit: None, remaining: u32::MAX }),
             // The merchant-wide bucket is the merchant's own limit; a class the dialect
             // publishes per endpoint (ShadhinPay's 100 / 300 / 120) is its own, not cut
             // down to the merchant's (whose default, 120, is REBORNPAY's).
-            (RateWindow::Minute, Some(cap)) if class == RateClass::MERCHANT => cap,
-            (RateWindow::Minute, Some(_)) => published,
+            (RateWindow::Minute, Some(Some(cap))) if class == RateClass::MERCHANT => cap,
             // A per-user tier the dialect publishes (StarPay) applies whatever the
-            // merchant's per-minute setting.
-            (RateWindow::Hour, _) => published,
+            // merchant's per-minute setting, and so does a per-IP budget.
+            _ => published,
         };
         let limiter = self.inner.access.limiter(owner, class, limit);
         match limiter.check() {
@@ -334,4 +359,40 @@ impl Gateway {
 pub fn parse_allowlist_entry(entry: &str) -> Option<IpNet> {
     let entry = entry.trim();
     entry.parse::<IpNet>().ok().or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_one_budget_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(ip_owner(Some(a)), ip_owner(Some(b)));
+        assert_ne!(ip_owner(Some(a)), ip_owner(Some(c)));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(ip_owner(Some(v4)), Owner::Ip(Some(v4)));
+    }
+
+    #[test]
+    fn past_the_bound_the_oldest_addresses_are_forgotten_never_a_merchant() {
+        let access = AccessControl::new(Duration::from_secs(1));
+        let class = RateClass::per_ip_hour("test.ip", 10);
+        let limit = NonZeroU32::new(10).unwrap();
+        let merchant = access.limiter(Owner::Id(1), RateClass::MERCHANT, limit);
+        assert!(merchant.check().is_ok());
+        for i in 0..MAX_LIMITERS as u32 {
+            access.limiter(Owner::Ip(Some(IpAddr::from(i.to_be_bytes()))), class, limit);
+        }
+        let count = || access.limiters.lock().unwrap().len();
+        assert!(count() <= MAX_LIMITERS / 2 + 2, "half of the addresses forgotten: {}", count());
+        // The merchant's bucket is the same one, with its request still counted.
+        let again = access.limiter(Owner::Id(1), RateClass::MERCHANT, limit);
+        assert!(Arc::ptr_eq(&merchant, &again));
+        // The most recent addresses are kept.
+        let last = Owner::Ip(Some(IpAddr::from((MAX_LIMITERS as u32 - 1).to_be_bytes())));
+        assert!(access.limiters.lock().unwrap().contains_key(&(last, "test.ip")));
+    }
 }

@@ -293,7 +293,7 @@ pub struct Payment {
     /// The hosted checkout's token: the capability its page (`/checkout/{token}`) and the
     /// sandbox control API take. Its URL depends on where the dialect was reached
     /// (`http::mount::Mount::checkout_url`).
-    #[serde(default)]
+    #[serde(default, alias = "checkout_url", deserialize_with = "last_segment")]
     pub checkout_token: String,
     /// The processor's transaction id once the processor has seen the payment.
     pub processor_txn_id: Option<String>,
@@ -315,6 +315,13 @@ pub struct Payment {
     /// own history.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<i64>,
+}
+
+/// The checkout token of a payment as events recorded it: the token, or — in events
+/// written before links followed the mount — the checkout URL it ends.
+fn last_segment<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Ok(text.rsplit('/').next().unwrap_or_default().to_owned())
 }
 
 /// A refund.
@@ -489,4 +496,31 @@ pub struct PaymentFilter {
     pub to: Option<DateTime<Utc>>,
     /// Only those this credential (user) created.
     pub created_by: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payment_json(token_field: (&str, &str)) -> serde_json::Value {
+        let mut value = serde_json::json!({
+            "id": 7, "merchant_id": 1, "namespace": "payrequest", "reference": "PR-1",
+            "amount": { "minor": 1050, "currency": "EUR" }, "status": "succeeded", "capture_mode": "automatic",
+            "customer": {}, "urls": {}, "created_at": "2026-11-21T00:00:00Z",
+            "updated_at": "2026-11-21T00:00:00Z", "expires_at": "2026-11-21T00:15:00Z",
+        });
+        value[token_field.0] = serde_json::Value::String(token_field.1.to_owned());
+        value
+    }
+
+    #[test]
+    fn events_written_with_a_checkout_url_still_give_the_token() {
+        let old: Payment =
+            serde_json::from_value(payment_json(("checkout_url", "http://127.0.0.1:8080/checkout/abc123"))).unwrap();
+        assert_eq!(old.checkout_token, "abc123");
+        let new: Payment = serde_json::from_value(payment_json(("checkout_token", "abc123"))).unwrap();
+        assert_eq!(new.checkout_token, "abc123");
+        let round: Payment = serde_json::from_value(serde_json::to_value(&new).unwrap()).unwrap();
+        assert_eq!(round, new);
+    }
 }

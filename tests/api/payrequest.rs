@@ -284,12 +284,27 @@ async fn the_whmcs_module_posts_to_create_and_is_called_back(backend: Backend) {
     form[12].1 = "ftp://billing.example/callback".into();
     let reply = whmcs_create(&app, &roots[0], &form).await;
     assert_eq!(error(&reply), (200, "error", "unknown"), "a callback must be an http(s) URL: {}", reply.body);
-    // Without a callback, nothing is sent (PayRequest V1 documents no notifications).
+    // `type` direct: the callback's link is the checkout the create answered.
+    let mut form = whmcs_form("2002", &format!("{}/whmcs/2002", hooks.url));
+    form[1].1 = "direct".into();
+    let reply = whmcs_create(&app, &roots[1], &form).await;
+    let direct = reply.body["url"].as_str().unwrap().to_owned();
+    assert!(direct.starts_with(&format!("{}/checkout/", roots[1])), "{direct}");
+    app.complete(&direct, json!({ "outcome": "success", "wallet": { "phone": "01711000000" } })).await;
+    let hits = hooks.wait_for(1, Duration::from_secs(10), |h| h.path == "/hooks/whmcs/2002").await;
+    let fields = form_fields(&hits[0]);
+    assert!(fields.contains(&("link".to_owned(), direct)), "{fields:?}");
+    // Without a callback, nothing is queued (PayRequest V1 documents no notifications),
+    // not even to the merchant's webhook URL.
     let body = json!({ "token": TOKEN, "id": "PR-NO-CALLBACK", "title": "t", "amount": 1 });
     let url = post(&app, "create/", &body).await.body["url"].as_str().unwrap().to_owned();
-    app.complete(&url, json!({ "outcome": "success", "wallet": { "phone": "01711000000" } })).await;
+    let paid = app.complete(&url, json!({ "outcome": "success", "wallet": { "phone": "01711000000" } })).await;
+    let subject = format!("/webhooks/deliveries?subject=payment:{}", paid.body["payment_id"]);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(hooks.hits().len(), 4, "only the four callbacks");
+    let queued = app.send(app.admin(Method::GET, &subject)).await;
+    assert_eq!(queued.body, json!([]), "{}", queued.body);
+    let with_callback = app.send(app.admin(Method::GET, "/webhooks/deliveries?event=payment.paid")).await;
+    assert_eq!(with_callback.body.as_array().map(Vec::len), Some(3), "{}", with_callback.body);
 }
 
 async fn callbacks_are_retried_logged_replayable_and_guarded(backend: Backend) {
