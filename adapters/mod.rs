@@ -97,10 +97,33 @@ impl DialectEntry {
         Self::server_path(&(self.doc)(), self.base)
     }
 
+    /// The dialect's document, its description ending with where it is served.
+    fn described(&self) -> ApiDoc {
+        let mut doc = (self.doc)();
+        let root = Self::server_path(&doc, self.base);
+        let note = format!(
+            "\n\n**Base URLs.** At the root of the dialect's own port — `http://<paybridge>:{port}{root}` \
+             in the demo — or of a host named in `[dialects.{name}] hosts`: this works with every \
+             client, including those that resolve absolute paths against their base URL (.NET's \
+             `new Uri(base, \"/…\")`, Python's `urljoin`), which drop its path. Or \
+             `<paybridge>{base}{root}` on the main listener, for clients that append paths to \
+             their base URL as text. Both are the same API; links point back at the one called.",
+            port = self.demo_port,
+            name = self.name(),
+            base = self.base,
+        );
+        if let Some(description) = doc.spec.pointer_mut("/info/description")
+            && let Some(text) = description.as_str()
+        {
+            *description = serde_json::Value::String(format!("{text}{note}"));
+        }
+        doc
+    }
+
     /// Its OpenAPI document as committed: the server under `/<name>` on the main
     /// listener, then the same at the root of its own port or host.
     pub fn doc(&self) -> ApiDoc {
-        let doc = (self.doc)();
+        let doc = self.described();
         let root = Self::server_path(&doc, self.base);
         let first = format!("{}{root}", self.base);
         let servers = vec![
@@ -118,10 +141,11 @@ impl DialectEntry {
         doc.with_servers(servers)
     }
 
-    /// The document a mount serves, its own server first: `own` is this mount, `other`
-    /// the dialect's other base URL (if it has one) as a second server.
+    /// The document a mount serves (at a root, or under `/<name>`), its own server
+    /// first, so Swagger UI's "Try it out" calls the mount it was opened on; `other`,
+    /// the dialect's other base URL (if it has one), is listed second.
     pub fn served_doc(&self, at_root: bool, other: Option<&str>) -> ApiDoc {
-        let doc = (self.doc)();
+        let doc = self.described();
         let root = Self::server_path(&doc, self.base);
         let mut servers = Vec::new();
         if at_root {

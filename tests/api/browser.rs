@@ -238,7 +238,56 @@ async fn a_payrequest_link_is_paid_and_returns_md5_codes(backend: Backend) {
     browser.client.clone().close().await.ok();
 }
 
+async fn a_qr_money_challenge_is_passed_at_the_root_of_its_own_port(backend: Backend) {
+    let Some(mut browser) = Browser::start("qrmoney-root").await else { return };
+    let app = spawn_app(backend).await;
+    let (shop, _) = shop().await;
+    let root = app.root_url("qrmoney");
+    // As the public .NET client builds it: the root base URL and the seed's path.
+    let mut body = crate::qrmoney::request("4000000000000002");
+    body["successUrl"] = json!(format!("{shop}/done"));
+    let reply = app
+        .send(
+            app.client
+                .post(format!("{root}/payments/h2h/1001"))
+                .header("X-API-Key", crate::qrmoney::API_KEY)
+                .json(&body),
+        )
+        .await;
+    assert_eq!(reply.body["challengeRequired"], true, "{}", reply.body);
+    let challenge = reply.body["transactionId"].as_str().expect("the challenge URL").to_owned();
+    assert!(challenge.starts_with(&format!("{root}/checkout/")), "on the mount it was asked on: {challenge}");
+    browser.client.goto(&challenge).await.expect("the challenge opens");
+    browser.screenshot("challenge").await;
+    browser.client.find(Locator::Id("approve")).await.expect("approve button").click().await.expect("approve");
+    browser.wait_for_url(&format!("{shop}/done")).await;
+    browser.screenshot("returned").await;
+    let status = app
+        .send(
+            app.client
+                .get(format!("{root}/payment-requests/status/{}", reply.body["id"].as_str().unwrap()))
+                .header("X-API-Key", crate::qrmoney::API_KEY),
+        )
+        .await;
+    assert_eq!(status.body["transactionStatusId"], 1, "{}", status.body);
+    // Its Swagger UI at the root, out of the provider's paths, trying the root.
+    browser.client.goto(&format!("{root}/_paybridge/docs")).await.expect("docs open");
+    let operation = browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("[data-path=\"/payments/h2h/{accountId}\"]"))
+        .await;
+    assert!(operation.is_ok(), "Swagger UI lists the create operation");
+    let servers = browser.client.find(Locator::Css(".servers select")).await.expect("a server choice");
+    let chosen = servers.prop("value").await.expect("value").unwrap_or_default();
+    assert_eq!(chosen, "/", "the root mount's own server comes first");
+    browser.screenshot("docs").await;
+    browser.client.clone().close().await.ok();
+}
+
 db_test!(
+    a_qr_money_challenge_is_passed_at_the_root_of_its_own_port,
     a_customer_pays_with_bkash_and_returns_to_the_shop,
     a_declined_card_shows_the_decline,
     a_payrequest_link_is_paid_and_returns_md5_codes,
