@@ -292,6 +292,33 @@ impl Reply {
 }
 
 impl TestApp {
+    /// Sends `request()` until it answers other than `ok`, and checks that a rate limit
+    /// with `left` requests left, which gives one back every `refill`, let exactly
+    /// those through, plus what refilled while the run went on. Returns the answer
+    /// that ended it, the last `ok` one and how many were `ok`.
+    pub async fn exhaust(
+        &self,
+        left: usize,
+        refill: Duration,
+        ok: u16,
+        request: impl Fn() -> RequestBuilder,
+    ) -> (Reply, Option<Reply>, usize) {
+        let started = std::time::Instant::now();
+        let (mut passed, mut last) = (0, None);
+        let ended = loop {
+            let reply = self.send(request()).await;
+            if reply.status != ok {
+                break reply;
+            }
+            passed += 1;
+            last = Some(reply);
+            assert!(passed <= left * 2, "no limit at {left}");
+        };
+        let refilled = (started.elapsed().as_secs_f64() / refill.as_secs_f64()).ceil() as usize;
+        assert!((left..=left + refilled).contains(&passed), "{passed} let through in {:?}", started.elapsed());
+        (ended, last, passed)
+    }
+
     /// A request with no credentials.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base))
