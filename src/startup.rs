@@ -217,10 +217,12 @@ impl Application {
         let hosts = host_mounts(&self.config, &self.state, &public_url, &self.metrics);
         let server = Server::new_with_acceptor(self.acceptor);
         let grace = Some(Duration::from_secs(10));
-        let result = match url::Url::parse(&public_url).map(|u| u.scheme() == "https") {
-            _ if hosts.is_empty() => server.run_with_graceful_shutdown(app, shutdown, grace).await,
-            Ok(true) => server.run_with_graceful_shutdown(HostMounts::new(hosts, "https", app), shutdown, grace).await,
-            _ => server.run_with_graceful_shutdown(HostMounts::new(hosts, "http", app), shutdown, grace).await,
+        // Links on a host mount take public_url's scheme (config validation: http or https).
+        let scheme = if public_url.starts_with("https:") { "https" } else { "http" };
+        let result = if hosts.is_empty() {
+            server.run_with_graceful_shutdown(app, shutdown, grace).await
+        } else {
+            server.run_with_graceful_shutdown(HostMounts::new(hosts, scheme, app), shutdown, grace).await
         };
         for server in servers {
             match server.await {
