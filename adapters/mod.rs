@@ -91,6 +91,11 @@ impl DialectEntry {
         first.strip_prefix(base).unwrap_or_default().to_owned()
     }
 
+    /// The server of a root mount: the provider's base path, or `/`.
+    fn root_server(root: &str) -> String {
+        if root.is_empty() { "/".to_owned() } else { root.to_owned() }
+    }
+
     /// The provider's base path under its host, which a merchant's base URL ends with:
     /// `/api/v1` for ShadhinPay and StarPay, else empty.
     pub fn api_path(&self) -> String {
@@ -129,7 +134,7 @@ impl DialectEntry {
         let servers = vec![
             (first, format!("under `{}` on paybridge's main listener", self.base)),
             (
-                if root.is_empty() { "/".to_owned() } else { root },
+                Self::root_server(&root),
                 format!(
                     "at the root of the dialect's own port (the demo's: {}) or of a host named in \
                      `[dialects.{}] hosts`, for clients that resolve absolute paths against their base URL",
@@ -149,7 +154,7 @@ impl DialectEntry {
         let root = Self::server_path(&doc, self.base);
         let mut servers = Vec::new();
         if at_root {
-            servers.push((if root.is_empty() { "/".to_owned() } else { root.clone() }, "this root mount".to_owned()));
+            servers.push((Self::root_server(&root), "this root mount".to_owned()));
             if let Some(main) = other {
                 servers.push((format!("{main}{root}"), format!("under `{}` on the main listener", self.base)));
             }

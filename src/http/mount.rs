@@ -40,16 +40,6 @@ impl Mount {
         Mount::at_path(origin, "")
     }
 
-    /// `scheme://host[:port]`.
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-
-    /// The dialect's base URL: what a merchant configures as the provider's.
-    pub fn base_url(&self) -> String {
-        format!("{}{}", self.origin, self.prefix)
-    }
-
     /// A path of the dialect's own (`/l/{token}`) as an absolute URL.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}{path}", self.origin, self.prefix)
@@ -59,11 +49,6 @@ impl Mount {
     /// origin.
     pub fn checkout_url(&self, checkout_token: &str) -> String {
         format!("{}{CHECKOUT_PATH}/{checkout_token}", self.origin)
-    }
-
-    /// The mount of `req` (put there by the mount's endpoint).
-    pub fn of(req: &Request) -> Option<&Mount> {
-        req.extensions().get::<Mount>()
     }
 }
 
@@ -147,10 +132,10 @@ mod tests {
     #[test]
     fn links_follow_the_mount() {
         let path = Mount::at_path("http://127.0.0.1:8080/", "/payrequest");
-        assert_eq!(path.base_url(), "http://127.0.0.1:8080/payrequest");
+        assert_eq!(path.checkout_url("t"), "http://127.0.0.1:8080/checkout/t", "the checkout is at the origin");
         assert_eq!(path.url("/l/abc"), "http://127.0.0.1:8080/payrequest/l/abc");
         let root = Mount::at_root("http://127.0.0.1:8084");
-        assert_eq!(root.base_url(), "http://127.0.0.1:8084");
+        assert_eq!(root.checkout_url("t"), "http://127.0.0.1:8084/checkout/t");
         assert_eq!(root.url("/l/abc"), "http://127.0.0.1:8084/l/abc");
     }
 }
