@@ -265,6 +265,9 @@ pub fn check_extra(
     dialect: Dialect,
     extra: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), crate::core::CoreError> {
+    if serde_json::to_string(extra).map_or(0, |t| t.len()) > crate::http::fields::MAX_JSON_FIELD_BYTES {
+        return Err(crate::core::CoreError::invalid("extra", "must be at most 8 KiB as compact JSON"));
+    }
     let text = |key: &str| match extra.get(key) {
         None => Ok(()),
         Some(serde_json::Value::String(v)) if !v.trim().is_empty() => Ok(()),

@@ -35,6 +35,7 @@ PORT = 18080
 BASE = f"http://127.0.0.1:{PORT}"
 CREATE = f"{BASE}/rebornpay/api/v1/payment/create"
 QRMONEY = f"{BASE}/qrmoney/payments/h2h/1001"
+BINARY = ROOT / "target/release/paybridge"
 
 
 def parse_wrk(output):
@@ -79,7 +80,7 @@ def run_backend(name, database_url, rounds, duration, workdir):
     )
     env = dict(os.environ, RUST_LOG="warn")
     server = subprocess.Popen(
-        [str(ROOT / "target/release/paybridge"), "--config", str(config)],
+        [str(BINARY), "--config", str(config)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / f"{name}.log", "w"),
@@ -131,10 +132,15 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/RESULTS.md")
+    parser.add_argument("--binary", help="bench this paybridge binary (e.g. an earlier commit's) instead of building")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
-    subprocess.run(["cargo", "build", "--release", "--bin", "paybridge"], cwd=ROOT, check=True)
+    global BINARY
+    if args.binary:
+        BINARY = Path(args.binary).resolve()
+    else:
+        subprocess.run(["cargo", "build", "--release", "--bin", "paybridge"], cwd=ROOT, check=True)
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

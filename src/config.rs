@@ -76,6 +76,9 @@ pub struct Config {
     /// `/<name>` on the main listener.
     #[serde(default)]
     pub dialects: BTreeMap<String, DialectMounts>,
+    /// `[http]`: the limits of every listener.
+    #[serde(default)]
+    pub http: HttpLimits,
     /// Whether this configuration is the built-in one alone (no file, no environment).
     #[serde(skip)]
     pub built_in: bool,
@@ -117,6 +120,64 @@ impl Default for WebhookConfig {
             concurrency: 64,
             poll_ms: 250,
             block_private_targets: None,
+        }
+    }
+}
+
+/// `[http]`: how much a client may send and how long it may take, on every listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpLimits {
+    /// Largest request body, in bytes; a larger one is answered 413 in the API's own
+    /// error shape (counted while it is read, chunked bodies too).
+    pub max_body_bytes: usize,
+    /// Largest request head (request line and headers), in bytes, at least 8192; a
+    /// larger one is answered 431.
+    pub max_header_bytes: usize,
+    /// From a request's first byte to the end of its headers, in milliseconds; then
+    /// the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// How long reading a request body may take, in milliseconds; then 408 in the
+    /// API's own error shape.
+    pub body_read_timeout_ms: u64,
+    /// How long a connection may stay open with no request in flight (a keep-alive one
+    /// between requests, or a new one that sends nothing), in seconds.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once across all listeners; lowered to what the open-file
+    /// limit allows. At the cap the longest-quiet connection is closed for a new one;
+    /// when all are busy, the new one gets 503.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_body_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl HttpLimits {
+    /// The listeners' share of these limits.
+    pub fn edge(&self) -> crate::http::server::EdgeLimits {
+        crate::http::server::EdgeLimits {
+            max_header_bytes: self.max_header_bytes,
+            header_read_timeout: std::time::Duration::from_millis(self.header_read_timeout_ms),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
+        }
+    }
+
+    /// The body readers' share.
+    pub fn body(&self) -> crate::http::body::BodyLimits {
+        crate::http::body::BodyLimits {
+            max_bytes: self.max_body_bytes,
+            read_timeout: std::time::Duration::from_millis(self.body_read_timeout_ms),
         }
     }
 }
@@ -291,6 +352,7 @@ impl Default for Config {
             merchants: vec![demo_merchant()],
             webhooks: WebhookConfig::default(),
             dialects: BTreeMap::new(),
+            http: HttpLimits::default(),
             built_in: true,
         }
     }
@@ -371,6 +433,7 @@ const ENV_KEYS: &[&str] = &[
     "log_credentials",
     "webhooks",
     "dialects",
+    "http",
 ];
 
 impl Config {
@@ -443,6 +506,22 @@ impl Config {
             }
         }
         self.validate_dialects()?;
+        let http = &self.http;
+        if http.max_body_bytes < 1024 {
+            return bad("http.max_body_bytes".into(), "must be at least 1024");
+        }
+        if http.max_header_bytes < 8192 {
+            return bad("http.max_header_bytes".into(), "must be at least 8192");
+        }
+        if http.header_read_timeout_ms == 0 || http.body_read_timeout_ms == 0 || http.idle_timeout_secs == 0 {
+            return bad(
+                "http".into(),
+                "header_read_timeout_ms, body_read_timeout_ms and idle_timeout_secs must be at least 1",
+            );
+        }
+        if http.max_connections == 0 {
+            return bad("http.max_connections".into(), "must be at least 1");
+        }
         for (i, m) in self.merchants.iter().enumerate() {
             let key = |field: &str| format!("merchants[{i}].{field}");
             if m.name.trim().is_empty() {

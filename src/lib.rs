@@ -20,8 +20,11 @@
 //!   dialect: its routes relative to its root, its spec, its demo port), from which the
 //!   `/<name>` mounts, the root mounts and the docs derive, and routes webhooks and
 //!   checkout returns to the dialects.
-//! - [`http`] — what every API shares: `AppState`, client IPs, the `Wire<T>` body with
-//!   field-level errors and provider time formats (`wire`), checks of shared request
+//! - [`http`] — what every API shares: the server every listener runs, with its header
+//!   cap, timeouts and connection cap (`server`); bodies read within their cap and
+//!   refused when a JSON key repeats or a form is not UTF-8 (`body`); `AppState`,
+//!   client IPs, the `Wire<T>` body with field-level errors, the spec's length bounds
+//!   applied, and provider time formats (`wire`), checks of shared request
 //!   fields and the payer rules behind QR Money's codes (`fields`), the admission
 //!   frame every dialect's auth plugs into (`auth`), the dialect response macro and
 //!   `201` wrapper (`reply`), the `Idempotency-Key` middleware, where a request reached

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::endpoint::make_sync;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Html;
-use poem::{EndpointExt, Response, Route, Server, get};
+use poem::{EndpointExt, Response, Route, get};
+use tokio::net::TcpListener;
 
 use crate::adapters::{DIALECTS, DialectEntry};
 use crate::config::{Config, OwnListener};
@@ -20,11 +20,12 @@ use crate::core::{CoreSettings, Gateway, parse_allowlist_entry};
 use crate::http::AppState;
 use crate::http::mount::{HostMounts, Mount, ROOT_DOCS_PATH};
 use crate::http::openapi::ApiDoc;
+use crate::http::server::Connections;
 use crate::metrics::{Metrics, Track};
 
 /// A built, bound, not yet running paybridge.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     port: u16,
     roots: Vec<RootListener>,
     state: AppState,
@@ -35,7 +36,7 @@ pub struct Application {
 /// A dialect's own listener, serving it at the root.
 struct RootListener {
     entry: &'static DialectEntry,
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     port: u16,
     /// What its links start with: `http://127.0.0.1:8085`.
     base_url: String,
@@ -85,11 +86,10 @@ impl Application {
     /// Binds the listener, connects and migrates the database and creates the fixture
     /// merchants that do not exist yet.
     pub async fn build(mut config: Config) -> anyhow::Result<Application> {
-        let acceptor = TcpListener::bind(config.listen_addr())
-            .into_acceptor()
+        let listener = TcpListener::bind(config.listen_addr())
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let port = bound_port(&acceptor);
+        let port = bound_port(&listener);
         if config.listen_addr().port() == 0 {
             // A random port was asked for: checkout links must point at the real one.
             config.public_url = with_port(&config.public_url, port);
@@ -110,8 +110,9 @@ impl Application {
             trusted_proxies: config.trusted_proxies.iter().filter_map(|p| parse_allowlist_entry(p)).collect(),
             admin_token: config.admin_token.expose().into(),
             checkout_secret: config.checkout_key().into(),
+            body_limits: config.http.body(),
         };
-        Ok(Application { acceptor, port, roots, state, config, metrics: Metrics::new() })
+        Ok(Application { listener, port, roots, state, config, metrics: Metrics::new() })
     }
 
     /// The bound port.
@@ -193,6 +194,12 @@ impl Application {
         });
         let urls = self.dialect_urls();
         let public_url = self.config.public_url.trim_end_matches('/').to_owned();
+        // One connection cap for every listener: they share the process's file descriptors.
+        // What else holds descriptors: each database connection (SQLite: file, WAL and
+        // shared memory), each webhook delivery in flight, the listeners, the runtime.
+        let reserved = 32 + self.config.webhooks.concurrency + 4 * (self.config.db_max_connections as usize + 1);
+        let connections = Connections::new(self.config.http.edge(), reserved);
+        let grace = Duration::from_secs(10);
         // Every listener stops when `shutdown` completes.
         let (stop, stopped) = tokio::sync::watch::channel(());
         let mut servers = Vec::new();
@@ -201,13 +208,13 @@ impl Application {
             let app = root_endpoint(root.entry, &self.state, &main_url, self.metrics.clone())
                 .data(Mount::at_root(&root.base_url));
             let mut stopped = stopped.clone();
-            servers.push(tokio::spawn(Server::new_with_acceptor(root.acceptor).run_with_graceful_shutdown(
-                app,
-                async move {
+            let connections = connections.clone();
+            servers.push(tokio::spawn(async move {
+                let stopped = async move {
                     let _ = stopped.changed().await;
-                },
-                Some(Duration::from_secs(10)),
-            )));
+                };
+                connections.serve(root.listener, app, stopped, grace).await
+            }));
         }
         let shutdown = async move {
             shutdown.await;
@@ -215,14 +222,12 @@ impl Application {
         };
         let app = routes(&self.state, &public_url, &urls, self.metrics.clone());
         let hosts = host_mounts(&self.config, &self.state, &public_url, &self.metrics);
-        let server = Server::new_with_acceptor(self.acceptor);
-        let grace = Some(Duration::from_secs(10));
         // Links on a host mount take public_url's scheme (config validation: http or https).
         let scheme = if public_url.starts_with("https:") { "https" } else { "http" };
         let result = if hosts.is_empty() {
-            server.run_with_graceful_shutdown(app, shutdown, grace).await
+            connections.serve(self.listener, app, shutdown, grace).await
         } else {
-            server.run_with_graceful_shutdown(HostMounts::new(hosts, scheme, app), shutdown, grace).await
+            connections.serve(self.listener, HostMounts::new(hosts, scheme, app), shutdown, grace).await
         };
         for server in servers {
             match server.await {
@@ -289,9 +294,9 @@ pub fn all_docs() -> Vec<ApiDoc> {
     docs
 }
 
-/// The port `acceptor` is bound to.
-fn bound_port(acceptor: &TcpAcceptor) -> u16 {
-    acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).map_or(0, |a| a.port())
+/// The port `listener` is bound to.
+fn bound_port(listener: &TcpListener) -> u16 {
+    listener.local_addr().map_or(0, |a| a.port())
 }
 
 /// `url` with its port set to `port`.
@@ -333,8 +338,8 @@ async fn bind_roots(config: &Config) -> anyhow::Result<Vec<RootListener>> {
             OwnListener::Default(addr) => (addr, false),
             OwnListener::Explicit(addr) => (addr, true),
         };
-        let acceptor = match TcpListener::bind(addr).into_acceptor().await {
-            Ok(acceptor) => acceptor,
+        let listener = match TcpListener::bind(addr).await {
+            Ok(listener) => listener,
             Err(err) if explicit => {
                 anyhow::bail!("cannot listen on {addr} for the {name} dialect (`dialects.{name}.listen`): {err}")
             }
@@ -347,13 +352,13 @@ async fn bind_roots(config: &Config) -> anyhow::Result<Vec<RootListener>> {
                 continue;
             }
         };
-        let port = bound_port(&acceptor);
+        let port = bound_port(&listener);
         let configured = config.dialects.get(name).and_then(|d| d.public_url.as_deref());
         let base_url = match configured {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => origin_on_port(&config.public_url, port),
         };
-        roots.push(RootListener { entry, acceptor, port, base_url });
+        roots.push(RootListener { entry, listener, port, base_url });
     }
     Ok(roots)
 }

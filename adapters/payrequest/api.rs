@@ -2,6 +2,7 @@
 //! authenticates itself; every answer, error or not, is HTTP 200 as the provider's
 //! was (but for a rate-limited request: 429 with `Retry-After`).
 
+use poem::IntoResponse;
 use poem::web::Data;
 use poem_openapi::payload::{Form, Json};
 use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
@@ -9,6 +10,7 @@ use poem_openapi::{ApiRequest, ApiResponse, OpenApi, Tags};
 use super::types::*;
 use crate::core::{CoreError, Dialect, Principal};
 use crate::http::AppState;
+use crate::http::body::BodyRejection;
 use crate::http::mount::Mount;
 
 #[derive(Tags)]
@@ -46,6 +48,13 @@ enum CreateReply {
     /// Too many requests (`error` `unknown`); retry after `Retry-After` seconds.
     #[oai(status = 429)]
     Limited(Json<CreateResponse>, #[oai(header = "Retry-After")] u64),
+    /// The body is larger than `http.max_body_bytes` (1 MiB by default): `error`
+    /// `unknown`, `realerror` says so; nothing past the cap was read.
+    #[oai(status = 413)]
+    TooLarge(Json<CreateResponse>),
+    /// The body did not arrive within `http.body_read_timeout_ms`: `error` `unknown`.
+    #[oai(status = 408)]
+    TooSlow(Json<CreateResponse>),
 }
 
 /// `get`'s answer.
@@ -58,6 +67,41 @@ enum GetReply {
     /// Too many requests (`error` `unknown`); retry after `Retry-After` seconds.
     #[oai(status = 429)]
     Limited(Json<GetResponse>, #[oai(header = "Retry-After")] u64),
+    /// The body is larger than `http.max_body_bytes` (1 MiB by default): `error`
+    /// `unknown`, `realerror` says so.
+    #[oai(status = 413)]
+    TooLarge(Json<GetResponse>),
+    /// The body did not arrive within `http.body_read_timeout_ms`: `error` `unknown`.
+    #[oai(status = 408)]
+    TooSlow(Json<GetResponse>),
+}
+
+/// A body the API did not take (too large or too slow: 413 or 408; a repeated JSON key
+/// or a form that is not UTF-8: `unknown` at 200, as every unreadable body), in the
+/// answer of the operation it was sent to.
+pub(super) fn refused(req: &poem::Request, rejection: BodyRejection) -> poem::Response {
+    let err = || PrError::unknown(rejection.to_string());
+    if req.uri().path().contains("get") {
+        let body = Json(get_error(err()));
+        match rejection {
+            BodyRejection::TooLarge { .. } => GetReply::TooLarge(body),
+            BodyRejection::Timeout { .. } => GetReply::TooSlow(body),
+            BodyRejection::Unreadable | BodyRejection::DuplicateKey { .. } | BodyRejection::InvalidUtf8 { .. } => {
+                GetReply::Ok(body)
+            }
+        }
+        .into_response()
+    } else {
+        let body = Json(create_error(err()));
+        match rejection {
+            BodyRejection::TooLarge { .. } => CreateReply::TooLarge(body),
+            BodyRejection::Timeout { .. } => CreateReply::TooSlow(body),
+            BodyRejection::Unreadable | BodyRejection::DuplicateKey { .. } | BodyRejection::InvalidUtf8 { .. } => {
+                CreateReply::Ok(body)
+            }
+        }
+        .into_response()
+    }
 }
 
 fn create_error(err: PrError) -> CreateResponse {
@@ -113,6 +157,9 @@ impl From<CoreError> for Refusal {
 /// The token's principal, admitted, with a processor it can use.
 async fn admitted(state: &AppState, request: &poem::Request, token: Option<&str>) -> Result<Principal, Refusal> {
     let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or(PrError::code("notoken"))?;
+    if token.len() > 255 {
+        return Err(PrError::code("novalidtoken").into());
+    }
     let principal = state.gateway.authenticate(Dialect::Payrequest, token, None).await?;
     state.gateway.admit(&principal, state.client_ip(request))?;
     match principal.credential().extra.get("psp").and_then(|p| p.as_str()).unwrap_or("sandbox") {

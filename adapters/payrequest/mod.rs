@@ -23,6 +23,7 @@ use poem_openapi::OpenApiService;
 use crate::core::{Credential, Payment, PaymentStatus};
 use crate::crypto::md5_hex;
 use crate::http::AppState;
+use crate::http::body::BoundedBody;
 use crate::http::mount::CHECKOUT_PATH;
 use crate::http::openapi::ApiDoc;
 
@@ -85,7 +86,8 @@ fn link(Path(token): Path<String>) -> Response {
 /// The API and the payment links, relative to the dialect's root (the provider's
 /// host).
 pub fn routes(state: &AppState) -> Route {
-    let api = service().data(state.clone()).with(NormalizePath::new(TrailingSlash::Trim));
+    let bounded = BoundedBody::new(state.body_limits, std::sync::Arc::new(api::refused));
+    let api = service().with(bounded).data(state.clone()).with(NormalizePath::new(TrailingSlash::Trim));
     Route::new().at(format!("{LINK_PATH}/:token"), link).nest("/", api)
 }
 

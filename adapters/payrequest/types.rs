@@ -17,42 +17,54 @@ use crate::http::fields::{check_email, check_len};
 #[oai(skip_serializing_if_is_none)]
 pub struct CreateRequest {
     /// The token from your dashboard settings.
+    #[oai(validator(max_length = 255))]
     pub token: Option<String>,
-    /// A unique id to verify the payment with; generated when absent.
+    /// A unique id to verify the payment with (at most 100 characters); generated when
+    /// absent.
     pub id: Option<Value>,
     /// The payment title the customer sees.
+    #[oai(validator(max_length = 200))]
     pub title: Option<String>,
-    /// The amount: `12,25`, `"12.25"` or `12.25`, in your account's currency.
+    /// The amount: `12,25`, `"12.25"` or `12.25`, in your account's currency (at most 32
+    /// characters).
     pub amount: Option<Value>,
     /// Name of the person the link is for.
+    #[oai(validator(max_length = 200))]
     pub name: Option<String>,
     /// Email of the person the link is for.
+    #[oai(validator(max_length = 254))]
     pub email: Option<String>,
     /// Payment description.
+    #[oai(validator(max_length = 1000))]
     pub description: Option<String>,
     /// `link` (default: a payment link to share; `paymentlink`, as PayRequest's WHMCS
     /// module sends, is the same) or `direct` (a URL to redirect the customer to now).
     #[serde(rename = "type")]
     #[oai(rename = "type")]
+    #[oai(validator(max_length = 32))]
     pub kind: Option<String>,
     /// Where the customer returns after paying or failing, with `response` and
     /// `return_id` added.
+    #[oai(validator(max_length = 2048))]
     pub response: Option<String>,
     /// The currency (ISO 4217); default: your account's.
+    #[oai(validator(max_length = 16))]
     pub currency: Option<String>,
     /// Where the outcome is POSTed server to server once the payment is paid or failed:
     /// a form with `status` (`PAID` or `FAILED`), `id`, `title`, `link`, `amount`,
     /// `response` and `return_id`.
+    #[oai(validator(max_length = 2048))]
     pub callback: Option<String>,
     /// Sent by PayRequest's WHMCS module (`response`, naming the field that holds the
-    /// return URL); accepted and not used.
+    /// return URL; at most 2048 characters); accepted and not used.
     #[serde(rename = "return")]
     #[oai(rename = "return")]
     pub return_field: Option<Value>,
-    /// Sent by PayRequest's WHMCS module; accepted and not used (paybridge's sandbox is
-    /// always a test mode).
+    /// Sent by PayRequest's WHMCS module (at most 2048 characters); accepted and not used
+    /// (paybridge's sandbox is always a test mode).
     pub testmode: Option<Value>,
-    /// Sent by PayRequest's WHMCS module (the shop's address); accepted and not used.
+    /// Sent by PayRequest's WHMCS module (the shop's address, at most 2048 characters);
+    /// accepted and not used.
     pub website: Option<Value>,
 }
 
@@ -73,8 +85,9 @@ pub struct Kept {
 #[oai(skip_serializing_if_is_none)]
 pub struct GetRequest {
     /// The token from your dashboard settings.
+    #[oai(validator(max_length = 255))]
     pub token: Option<String>,
-    /// The payment's unique id.
+    /// The payment's unique id (at most 100 characters).
     pub id: Option<Value>,
 }
 
@@ -143,6 +156,9 @@ pub fn text(value: &Option<Value>) -> Option<String> {
 /// decimal point; no thousands separators).
 pub fn amount(value: &Option<Value>, currency: Currency) -> Result<Money, PrError> {
     let raw = text(value).ok_or(PrError::code("noamount"))?;
+    if raw.chars().count() > 32 {
+        return Err(PrError::code("notvalidamount"));
+    }
     let normalized = raw.replace(',', ".");
     if normalized.matches('.').count() > 1 {
         return Err(PrError::code("notvalidamount"));
@@ -177,6 +193,16 @@ impl CreateRequest {
         check_len("name", self.name.as_deref(), 200, &mut issues);
         check_email("email", self.email.as_deref(), &mut issues);
         check_len("description", self.description.as_deref(), 1000, &mut issues);
+        // The body's own bounds (a form is not held to the spec's by its parser).
+        check_len("token", self.token.as_deref(), 255, &mut issues);
+        check_len("type", self.kind.as_deref(), 32, &mut issues);
+        check_len("currency", self.currency.as_deref(), 16, &mut issues);
+        for (field, value) in [("return", &self.return_field), ("testmode", &self.testmode), ("website", &self.website)]
+        {
+            if value.as_ref().is_some_and(|v| v.to_string().len() > 2048) {
+                issues.push(FieldIssue::new(field, "must be at most 2048 characters"));
+            }
+        }
         if let Some(url) = &self.response {
             check_url("response", url, &mut issues);
         }

@@ -130,7 +130,7 @@ impl QrApi {
         request: &poem::Request,
         auth: ApiKeyAuth,
         /// Your account id (from the dashboard).
-        #[oai(name = "accountId")]
+        #[oai(name = "accountId", validator(max_length = 64))]
         account_id: Path<String>,
         body: Json<Wire<CreatePaymentRequest>>,
     ) -> Reply<CreateResponse> {
@@ -214,6 +214,7 @@ impl QrApi {
         mount: Data<&Mount>,
         auth: ApiKeyAuth,
         /// The payment request identifier from the create response.
+        #[oai(validator(max_length = 64))]
         id: Path<String>,
     ) -> Reply<PaymentRequestStatus> {
         let result = async {
@@ -232,6 +233,7 @@ impl QrApi {
         state: Data<&AppState>,
         auth: ApiKeyAuth,
         /// The payment request identifier.
+        #[oai(validator(max_length = 64))]
         id: Path<String>,
     ) -> Reply<RefundResponse> {
         let result = async {

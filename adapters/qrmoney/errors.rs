@@ -193,6 +193,8 @@ impl From<CoreError> for Failure {
             CoreError::IdempotencyInProgress => {
                 conflict("A request with this Idempotency-Key is still being processed".into())
             }
+            CoreError::BodyTooLarge { .. } => Failure::new(S::PAYLOAD_TOO_LARGE, None, err.public_message()),
+            CoreError::BodyTimeout { .. } => Failure::new(S::REQUEST_TIMEOUT, None, err.public_message()),
             CoreError::NotImplemented(what) => {
                 Failure::new(S::NOT_IMPLEMENTED, None, format!("{what} is not built yet"))
             }

@@ -40,49 +40,70 @@ use crate::sandbox::instrument::Card;
 #[serde(rename_all = "camelCase")]
 pub struct CreatePaymentRequest {
     /// Card holder name (025).
+    #[oai(validator(max_length = 100))]
     pub name: String,
     /// Card number, Luhn-valid (040). Sandbox: `4000 0000 0000 NNNC` declines with code
     /// NNN, `4000 0000 0000 000C` asks for a 3-D Secure challenge.
+    #[oai(validator(max_length = 64))]
     pub number: String,
     /// Card expiration, `MM/YY`, not in the past (041).
+    #[oai(validator(max_length = 32))]
     pub expiration: String,
     /// Card CVV, 3 or 4 digits (042).
+    #[oai(validator(max_length = 16))]
     pub cvv: String,
     /// Payer email address (009).
+    #[oai(validator(max_length = 254))]
     pub email: String,
     /// Payer phone number (033).
+    #[oai(validator(max_length = 30))]
     pub phone_number: String,
     /// Payer address (034).
+    #[oai(validator(max_length = 100))]
     pub address: String,
     /// Payer city (035).
+    #[oai(validator(max_length = 100))]
     pub city: String,
     /// Payer state name or code, e.g. Florida or FL (036).
+    #[oai(validator(max_length = 100))]
     pub state: String,
     /// Payer postal code (010).
+    #[oai(validator(max_length = 32))]
     pub postal_code: String,
     /// Payer country, ISO 3166-1 alpha-2, e.g. US (037).
+    #[oai(validator(max_length = 64))]
     pub country: String,
     /// Payer birth date, `YYYYMMDD` (044).
+    #[oai(validator(max_length = 32))]
     pub birth_date: Option<String>,
     /// Payment amount in major units, e.g. 10.50, at most the unit's precision (026).
     pub amount: JsonDecimal,
     /// Payment currency: USD, EUR, BTC, USDT or another ISO 4217 code (027).
+    #[oai(validator(max_length = 16))]
     pub unit: String,
     /// The merchant's own reference, free text up to 255 characters (028).
+    #[oai(validator(max_length = 255))]
     pub reference_id: Option<String>,
     /// Payment notes, up to 1000 characters (028).
+    #[oai(validator(max_length = 1000))]
     pub notes: Option<String>,
     /// The domain the payment comes from, e.g. `shop.example.com` (032).
+    #[oai(validator(max_length = 253))]
     pub origin_domain: Option<String>,
     /// Where the status notification is POSTed (029).
+    #[oai(validator(max_length = 2048))]
     pub notify_url: Option<String>,
     /// Where the customer goes after a successful payment (030).
+    #[oai(validator(max_length = 2048))]
     pub success_url: Option<String>,
     /// Where the customer goes after a failed payment (031).
+    #[oai(validator(max_length = 2048))]
     pub failure_url: Option<String>,
-    /// The payer's browser (3-D Secure data); accepted and not used by the sandbox.
+    /// The payer's browser (3-D Secure data; at most 8 KiB as compact JSON); accepted
+    /// and not used by the sandbox.
     pub browser_info: Option<BTreeMap<String, Value>>,
-    /// Wallet token data (Google/Apple Pay); accepted and not used by the sandbox.
+    /// Wallet token data (Google/Apple Pay; at most 8 KiB as compact JSON); accepted and
+    /// not used by the sandbox.
     pub wallet: Option<BTreeMap<String, Value>>,
 }
 
@@ -131,6 +152,12 @@ impl CreatePaymentRequest {
         require("originDomain", origin.is_none_or(super::settings::valid_domain), "must be a domain name");
         check_len("referenceId", self.reference_id.as_deref(), 255, &mut issues);
         check_len("notes", self.notes.as_deref(), 1000, &mut issues);
+        for (field, map) in [("browserInfo", &self.browser_info), ("wallet", &self.wallet)] {
+            if let Some(map) = map {
+                let value = serde_json::to_value(map).unwrap_or_default();
+                fields::check_json_size(field, &value, &mut issues);
+            }
+        }
         check_urls(
             &[("notifyUrl", &self.notify_url), ("successUrl", &self.success_url), ("failureUrl", &self.failure_url)],
             &mut issues,

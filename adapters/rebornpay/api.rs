@@ -90,7 +90,7 @@ impl RebornApi {
         mount: Data<&Mount>,
         auth: ApiKeyAuth,
         _secret: ApiSecretAuth,
-        invoice_id: Path<String>,
+        #[oai(validator(max_length = 100))] invoice_id: Path<String>,
     ) -> Reply<PaymentResponse> {
         let result = state.gateway.payment_by_reference(&auth.0, &invoice_id).await;
         Reply::from_result(result.map(|p| PaymentResponse {
@@ -133,7 +133,7 @@ impl RebornApi {
         state: Data<&AppState>,
         auth: ApiKeyAuth,
         _secret: ApiSecretAuth,
-        refund_id: Path<String>,
+        #[oai(validator(max_length = 32))] refund_id: Path<String>,
     ) -> Reply<RefundResponse> {
         let result = async {
             let id = parse_refund_id(&refund_id).ok_or(CoreError::NotFound(crate::core::Entity::Refund))?;
@@ -234,6 +234,11 @@ impl RebornApi {
                 return Err(CoreError::invalid("webhook_url", "no webhook URL is configured for this merchant"));
             };
             let data = req.data.unwrap_or_else(|| serde_json::json!({}));
+            let mut issues = Vec::new();
+            crate::http::fields::check_json_size("data", &data, &mut issues);
+            if !issues.is_empty() {
+                return Err(CoreError::Validation(issues));
+            }
             let event_id = state.gateway.emit_test_event(&auth.0, data).await?;
             Ok(WebhookTestResponse {
                 success: true,

@@ -14,8 +14,8 @@ use poem_openapi::SecurityScheme;
 use super::errors::render;
 use crate::core::{CoreError, Dialect, Principal};
 use crate::crypto::verify_hmac_sha256_hex;
+use crate::http::AppState;
 use crate::http::auth::{Admission, Admitted, admitted, header, principal};
-use crate::http::{AppState, MAX_BODY_BYTES};
 
 /// Seconds a signed request's timestamp may differ from the server's clock.
 pub const SIGNATURE_WINDOW_SECS: i64 = 300;
@@ -54,11 +54,7 @@ impl RebornAuth {
             let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
                 return Err(CoreError::InvalidSignature("X-Timestamp and X-Signature are both required"));
             };
-            let body = req
-                .take_body()
-                .into_bytes_limit(MAX_BODY_BYTES)
-                .await
-                .map_err(|_| CoreError::invalid("body", "could not be read or is larger than 1 MiB"))?;
+            let body = crate::http::body::read(req.take_body(), self.state.body_limits).await?;
             let now = chrono::Utc::now().timestamp();
             let ts = verify_signature(&principal.credential().secret, &timestamp, &signature, &body, now)?;
             // Remembered until its timestamp leaves the window; then the window refuses it.

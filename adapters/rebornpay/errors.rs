@@ -66,6 +66,10 @@ fn code_and_status(err: &CoreError) -> (&'static str, StatusCode) {
         CoreError::IdempotencyInProgress => ("request_in_progress", StatusCode::CONFLICT),
         CoreError::RefundExceedsPayment { .. } => ("refund_exceeds_payment", StatusCode::UNPROCESSABLE_ENTITY),
         CoreError::InsufficientBalance => ("insufficient_balance", StatusCode::UNPROCESSABLE_ENTITY),
+        // The body could not be taken in: `invalid_body` (the code a client handles),
+        // at the status that says why, with a `body` detail.
+        CoreError::BodyTooLarge { .. } => ("invalid_body", StatusCode::PAYLOAD_TOO_LARGE),
+        CoreError::BodyTimeout { .. } => ("invalid_body", StatusCode::REQUEST_TIMEOUT),
         CoreError::NotImplemented(_) => ("not_implemented", StatusCode::NOT_IMPLEMENTED),
         CoreError::Internal(_) => ("internal_error", StatusCode::INTERNAL_SERVER_ERROR),
     }
@@ -84,6 +88,7 @@ fn details(err: &CoreError) -> Option<Vec<FieldIssue>> {
         CoreError::TransactionMismatch => {
             issue("transaction_id", "does not match the transaction the processor recorded for this invoice".to_owned())
         }
+        CoreError::BodyTooLarge { .. } | CoreError::BodyTimeout { .. } => issue("body", err.to_string()),
         CoreError::RefundExceedsPayment { .. } => None,
         CoreError::MissingCredentials
         | CoreError::InvalidCredentials

@@ -19,7 +19,7 @@ use poem::Route;
 use poem_openapi::{ExtraHeader, OpenApiService};
 
 use crate::http::AppState;
-use crate::http::openapi::ApiDoc;
+use crate::http::openapi::{ApiDoc, HeaderText};
 
 /// Where the dialect is mounted.
 pub const BASE: &str = "/rebornpay";
@@ -51,10 +51,10 @@ fn service() -> OpenApiService<api::RebornApi, ()> {
     crate::http::openapi::dialect_service(api::RebornApi, "REBORNPAY Payment API (paybridge)", DESCRIPTION)
         .server(BASE)
         .url_prefix(API_PREFIX)
-        .extra_request_header::<Option<String>, _>(
+        .extra_request_header::<HeaderText<20>, _>(
             ExtraHeader::new("X-Timestamp").description("Unix seconds, for a signed request."),
         )
-        .extra_request_header::<Option<String>, _>(
+        .extra_request_header::<HeaderText<64>, _>(
             ExtraHeader::new("X-Signature")
                 .description("Lowercase hex HMAC-SHA256(secret, \"{X-Timestamp}.{body}\"), for a signed request."),
         )

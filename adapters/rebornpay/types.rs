@@ -27,27 +27,31 @@ pub struct CreatePaymentRequest {
     /// currency's precision.
     pub amount: JsonDecimal,
     /// ISO 4217 code, e.g. `BDT`.
-    #[oai(validator(pattern = "^[A-Za-z]{3,4}$"))]
+    #[oai(validator(max_length = 16, pattern = "^[A-Za-z]{3,4}$"))]
     pub currency: String,
     /// Customer's name.
     #[oai(validator(max_length = 200))]
     pub customer_name: Option<String>,
     /// Customer's phone, e.g. `+8801711000000`.
-    #[oai(validator(pattern = "^[0-9 +()-]{6,30}$"))]
+    #[oai(validator(max_length = 30, pattern = "^[0-9 +()-]{6,30}$"))]
     pub customer_phone: Option<String>,
     /// Customer's email.
+    #[oai(validator(max_length = 254))]
     pub customer_email: Option<String>,
     /// `bkash`, `nagad`, `rocket`, `upay` or `card`; the customer chooses at checkout
     /// when absent.
-    #[oai(validator(pattern = "^(bkash|nagad|rocket|upay|card)$"))]
+    #[oai(validator(max_length = 32, pattern = "^(bkash|nagad|rocket|upay|card)$"))]
     pub payment_method: Option<String>,
-    /// Any JSON object; returned as given.
+    /// Any JSON object (at most 8 KiB as compact JSON); returned as given.
     pub metadata: Option<serde_json::Value>,
     /// paybridge extension: where the checkout sends the customer after paying.
+    #[oai(validator(max_length = 2048))]
     pub success_url: Option<String>,
     /// paybridge extension: where the checkout sends the customer after a failure.
+    #[oai(validator(max_length = 2048))]
     pub fail_url: Option<String>,
     /// paybridge extension: where the checkout sends the customer after cancelling.
+    #[oai(validator(max_length = 2048))]
     pub cancel_url: Option<String>,
 }
 
@@ -232,11 +236,14 @@ pub struct PaymentResponse {
 #[oai(skip_serializing_if_is_none)]
 pub struct VerifyRequest {
     /// Your invoice id.
+    #[oai(validator(max_length = 100))]
     pub invoice_id: String,
     /// The processor's transaction id the customer's payment produced.
+    #[oai(validator(max_length = 100))]
     pub transaction_id: String,
     /// The status you believe the payment has. It is not trusted: the processor's
     /// record decides.
+    #[oai(validator(max_length = 32))]
     pub status: String,
 }
 
@@ -268,6 +275,7 @@ pub struct VerifyResponse {
 #[oai(skip_serializing_if_is_none)]
 pub struct RefundRequest {
     /// The invoice to refund.
+    #[oai(validator(max_length = 100))]
     pub invoice_id: String,
     /// Amount in major units; at most what is still refundable.
     pub amount: JsonDecimal,
@@ -484,8 +492,9 @@ pub struct TransactionsResponse {
 #[oai(skip_serializing_if_is_none)]
 pub struct WebhookTestRequest {
     /// Must be `test.ping`.
+    #[oai(validator(max_length = 64))]
     pub event: String,
-    /// Any JSON you want echoed in the event.
+    /// Any JSON you want echoed in the event (at most 8 KiB as compact JSON).
     pub data: Option<serde_json::Value>,
 }
 

@@ -73,6 +73,7 @@ impl ShadhinApi {
         _business: BusinessIdAuth,
         _secret: SecretKeyAuth,
         /// The payment id (`SP_…`).
+        #[oai(validator(max_length = 64))]
         payment_id: Path<String>,
     ) -> Reply<PaymentResponse> {
         let result = state.gateway.payment_by_reference(&auth.0, &payment_id).await;
@@ -98,9 +99,11 @@ impl ShadhinApi {
         status: Query<Option<Status>>,
         /// Created at or after: an ISO 8601 date (`2024-01-01`, from the start of the
         /// day, UTC) or date-time.
+        #[oai(validator(max_length = 40))]
         from_date: Query<Option<String>>,
         /// Created at or before: an ISO 8601 date (`2024-01-31`, to the end of the
         /// day, UTC) or date-time.
+        #[oai(validator(max_length = 40))]
         to_date: Query<Option<String>>,
     ) -> Reply<ListResponse> {
         let result = async {
@@ -139,6 +142,7 @@ impl ShadhinApi {
         _business: BusinessIdAuth,
         _secret: SecretKeyAuth,
         /// The payment to refund.
+        #[oai(validator(max_length = 64))]
         payment_id: Path<String>,
         body: Json<Wire<RefundRequest>>,
     ) -> Reply<RefundResponse> {

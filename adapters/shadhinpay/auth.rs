@@ -97,14 +97,14 @@ impl Admission for ShadhinAuth {
         let principal = self.check(req).await.map_err(IntoResponse::into_response)?;
         // A POST without a body (a full refund with nothing to say) is `{}`.
         if req.method() == Method::POST && req.headers().get(CONTENT_TYPE).is_none() {
-            let body = req.take_body().into_bytes_limit(crate::http::MAX_BODY_BYTES).await;
+            let body = crate::http::body::read(req.take_body(), self.state.body_limits).await;
             match body {
                 Ok(bytes) if bytes.is_empty() => {
                     req.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                     req.set_body("{}");
                 }
                 Ok(bytes) => req.set_body(bytes),
-                Err(_) => return Err(Failure::from(CoreError::invalid("body", "is larger than 1 MiB")).into_response()),
+                Err(rejection) => return Err(Failure::from(CoreError::from(rejection)).into_response()),
             }
         }
         Ok(principal.into())

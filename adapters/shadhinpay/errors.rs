@@ -184,6 +184,14 @@ impl From<CoreError> for Failure {
                 "INSUFFICIENT_BALANCE",
                 "The available balance cannot fund this refund",
             ),
+            CoreError::BodyTooLarge { .. } | CoreError::BodyTimeout { .. } => {
+                let status = if matches!(err, CoreError::BodyTooLarge { .. }) {
+                    S::PAYLOAD_TOO_LARGE
+                } else {
+                    S::REQUEST_TIMEOUT
+                };
+                Failure { status, ..validation(vec![FieldIssue::new("body", err.to_string())]) }
+            }
             CoreError::NotImplemented(what) => {
                 Failure::new(S::NOT_IMPLEMENTED, "NOT_IMPLEMENTED", format!("{what} is not built yet"))
             }

@@ -36,23 +36,27 @@ pub struct CreatePaymentRequest {
     #[oai(validator(minimum(value = "1")))]
     pub amount: i64,
     /// Currency code, e.g. `BDT`.
-    #[oai(validator(pattern = "^[A-Za-z]{3,4}$"))]
+    #[oai(validator(max_length = 16, pattern = "^[A-Za-z]{3,4}$"))]
     pub currency: String,
     /// Customer's phone number, e.g. `8801712345678`.
-    #[oai(validator(pattern = "^[0-9 +()-]{6,30}$"))]
+    #[oai(validator(max_length = 30, pattern = "^[0-9 +()-]{6,30}$"))]
     pub customer_phone: String,
     /// Customer's name.
     #[oai(validator(max_length = 200))]
     pub customer_name: Option<String>,
     /// Customer's email.
+    #[oai(validator(max_length = 254))]
     pub customer_email: Option<String>,
     /// URL for webhook notifications about this payment.
+    #[oai(validator(max_length = 2048))]
     pub callback_url: String,
     /// Redirect URL after successful payment.
+    #[oai(validator(max_length = 2048))]
     pub success_url: Option<String>,
     /// Redirect URL if the payment is cancelled (or fails).
+    #[oai(validator(max_length = 2048))]
     pub cancel_url: Option<String>,
-    /// Custom key-value pairs, returned as given.
+    /// Custom key-value pairs (at most 8 KiB as compact JSON), returned as given.
     pub metadata: Option<serde_json::Value>,
 }
 

@@ -134,7 +134,7 @@ impl StarApi {
         state: Data<&AppState>,
         mount: Data<&Mount>,
         auth: ApiKeyAuth,
-        id: Path<String>,
+        #[oai(validator(max_length = 64))] id: Path<String>,
     ) -> Reply<PaymentResponse> {
         let result = async {
             let scope = require(&auth.0, Action::ReadPayments)?;

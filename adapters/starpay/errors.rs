@@ -110,6 +110,10 @@ fn describe(err: &CoreError) -> (&'static str, StatusCode, String) {
             ("insufficient_balance", S::UNPROCESSABLE_ENTITY, "Not enough wallet balance.".into())
         }
         CoreError::RateLimited { .. } => ("rate_limit_exceeded", S::TOO_MANY_REQUESTS, "Too many requests.".into()),
+        // The seed has no code for a request it cannot take in: its validation code, at
+        // the status that says why.
+        CoreError::BodyTooLarge { .. } => ("missing_fields", S::PAYLOAD_TOO_LARGE, err.public_message()),
+        CoreError::BodyTimeout { .. } => ("missing_fields", S::REQUEST_TIMEOUT, err.public_message()),
         CoreError::NotImplemented(what) => ("database_error", S::NOT_IMPLEMENTED, format!("{what} is not built yet")),
         CoreError::Internal(_) => ("database_error", S::INTERNAL_SERVER_ERROR, "Internal server error.".into()),
     }

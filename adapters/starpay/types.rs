@@ -43,25 +43,27 @@ pub struct CreatePaymentRequest {
     /// Amount in major units of the currency (5000 = 5,000.00 INR).
     pub amount: JsonDecimal,
     /// ISO 4217 code; the account's default currency when absent.
-    #[oai(validator(pattern = "^[A-Za-z]{3,4}$"))]
+    #[oai(validator(max_length = 16, pattern = "^[A-Za-z]{3,4}$"))]
     pub currency: Option<String>,
     /// The payer's name.
     #[oai(validator(max_length = 200))]
     pub payer: Option<String>,
     /// The payer's email.
+    #[oai(validator(max_length = 254))]
     pub payer_email: Option<String>,
     /// The payer's phone.
-    #[oai(validator(pattern = "^[0-9 +()-]{6,30}$"))]
+    #[oai(validator(max_length = 30, pattern = "^[0-9 +()-]{6,30}$"))]
     pub payer_phone: Option<String>,
     /// What the payment is for, shown at checkout.
     #[oai(validator(max_length = 500))]
     pub description: Option<String>,
     /// `upi`, `card`, `bkash`, `nagad`, `rocket` or `upay`; chosen at checkout when absent.
-    #[oai(validator(pattern = "^(upi|card|bkash|nagad|rocket|upay)$"))]
+    #[oai(validator(max_length = 32, pattern = "^(upi|card|bkash|nagad|rocket|upay)$"))]
     pub payment_method: Option<String>,
     /// Where the checkout sends the customer afterwards (with `order_id` and `status`).
+    #[oai(validator(max_length = 2048))]
     pub return_url: Option<String>,
-    /// Any JSON object; returned as given.
+    /// Any JSON object (at most 8 KiB as compact JSON); returned as given.
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -268,19 +270,19 @@ pub struct CreatePayoutRequest {
     /// Amount in major units; at most the available balance.
     pub amount: JsonDecimal,
     /// ISO 4217 code; the account's default currency when absent.
-    #[oai(validator(pattern = "^[A-Za-z]{3,4}$"))]
+    #[oai(validator(max_length = 16, pattern = "^[A-Za-z]{3,4}$"))]
     pub currency: Option<String>,
     /// The account holder's name.
     #[oai(validator(min_length = 1, max_length = 100))]
     pub account_holder_name: String,
     /// The account number: 6 to 34 letters and digits.
-    #[oai(validator(pattern = "^[A-Za-z0-9]{6,34}$"))]
+    #[oai(validator(max_length = 64, pattern = "^[A-Za-z0-9]{6,34}$"))]
     pub account_number: String,
     /// The bank's name.
     #[oai(validator(min_length = 1, max_length = 100))]
     pub bank_name: String,
     /// Indian Financial System Code (`HDFC0001234`), for INR payouts.
-    #[oai(validator(pattern = "^[A-Za-z]{4}0[A-Za-z0-9]{6}$"))]
+    #[oai(validator(max_length = 32, pattern = "^[A-Za-z]{4}0[A-Za-z0-9]{6}$"))]
     pub ifsc_code: Option<String>,
     /// Your reference for the payout.
     #[oai(validator(max_length = 100))]

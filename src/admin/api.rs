@@ -269,7 +269,7 @@ impl AdminApi {
         state: Data<&AppState>,
         _auth: AdminAuth,
         /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
-        #[oai(validator(pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
+        #[oai(validator(max_length = 32, pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
         id: Path<String>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {
@@ -287,7 +287,7 @@ impl AdminApi {
         state: Data<&AppState>,
         _auth: AdminAuth,
         /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
-        #[oai(validator(pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
+        #[oai(validator(max_length = 32, pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
         id: Path<String>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {
@@ -426,10 +426,12 @@ impl AdminApi {
         /// Only this merchant's.
         merchant_id: Query<Option<i64>>,
         /// Only this dialect event name (`payment.success`).
+        #[oai(validator(max_length = 64))]
         event: Query<Option<String>>,
         /// Only in this state.
         status: Query<Option<DeliveryState>>,
         /// Only this subject (`payment:12`).
+        #[oai(validator(max_length = 64))]
         subject: Query<Option<String>>,
         /// At most this many (default 100, max 1000).
         limit: Query<Option<u64>>,

@@ -29,5 +29,11 @@ pub fn doc() -> ApiDoc {
 
 /// Mounts the API and its docs.
 pub fn mount(route: Route, state: &AppState) -> Route {
-    doc().mount(route.nest("/admin/v1", service().data(state.clone())), "/admin")
+    let bounded = crate::http::body::BoundedBody::new(
+        state.body_limits,
+        std::sync::Arc::new(|_: &poem::Request, rejection: crate::http::body::BodyRejection| {
+            crate::http::problem::render(&rejection.into())
+        }),
+    );
+    doc().mount(route.nest("/admin/v1", service().with(bounded).data(state.clone())), "/admin")
 }

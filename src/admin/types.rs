@@ -85,16 +85,20 @@ impl From<Merchant> for MerchantBody {
 #[oai(skip_serializing_if_is_none)]
 pub struct CreateMerchant {
     /// Unique name.
+    #[oai(validator(max_length = 200))]
     pub name: String,
     /// Initial status (default `pending`).
     pub status: Option<Status>,
     /// Where webhooks go.
+    #[oai(validator(max_length = 2048))]
     pub webhook_url: Option<String>,
     /// Allowed client IPs / CIDR ranges.
+    #[oai(validator(max_items = 256, max_length = 64))]
     pub ip_allowlist: Option<Vec<String>>,
     /// Requests per minute (default 120; 0 = unlimited).
     pub rate_limit_per_minute: Option<u32>,
     /// Default currency (default `BDT`).
+    #[oai(validator(max_length = 16))]
     pub default_currency: Option<String>,
 }
 
@@ -103,12 +107,15 @@ pub struct CreateMerchant {
 #[oai(skip_serializing_if_is_none)]
 pub struct UpdateMerchant {
     /// New webhook URL; an empty string clears it.
+    #[oai(validator(max_length = 2048))]
     pub webhook_url: Option<String>,
     /// New allow-list.
+    #[oai(validator(max_items = 256, max_length = 64))]
     pub ip_allowlist: Option<Vec<String>>,
     /// New rate limit.
     pub rate_limit_per_minute: Option<u32>,
     /// New default currency.
+    #[oai(validator(max_length = 16))]
     pub default_currency: Option<String>,
 }
 
@@ -160,13 +167,15 @@ pub struct IssueCredential {
     /// The dialect.
     pub dialect: DialectName,
     /// StarPay role (super_admin, admin, merchant, partner, api_user).
+    #[oai(validator(max_length = 32))]
     pub role: Option<String>,
     /// A label (StarPay user name).
+    #[oai(validator(max_length = 100))]
     pub label: Option<String>,
     /// Require signed requests (REBORNPAY).
     pub require_signature: Option<bool>,
     /// Dialect identifiers: `business_id` (ShadhinPay), `account_id` and `merchant_id`
-    /// (QR Money). Generated when absent.
+    /// (QR Money); at most 8 KiB as compact JSON. Generated when absent.
     pub extra: Option<serde_json::Value>,
 }
 
@@ -177,9 +186,11 @@ pub struct UpdateCredential {
     /// Require signed requests (REBORNPAY).
     pub require_signature: Option<bool>,
     /// A StarPay user's new role (super_admin, admin, merchant, partner, api_user).
+    #[oai(validator(max_length = 32))]
     pub role: Option<String>,
     /// Dialect identifiers and settings to set, key by key (the rest are kept): e.g. a
-    /// QR Money credential's `settings` (fees and limits, see the README).
+    /// QR Money credential's `settings` (fees and limits, see the README); the result
+    /// at most 8 KiB as compact JSON.
     pub extra: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
@@ -380,6 +391,7 @@ impl From<Payout> for PayoutBody {
 #[oai(skip_serializing_if_is_none)]
 pub struct Decision {
     /// A note shown to the merchant.
+    #[oai(validator(max_length = 500))]
     pub note: Option<String>,
 }
 
@@ -388,8 +400,10 @@ pub struct Decision {
 #[oai(skip_serializing_if_is_none)]
 pub struct CreateSettlement {
     /// Currency (default: the merchant's default currency).
+    #[oai(validator(max_length = 16))]
     pub currency: Option<String>,
     /// Decimal string of major units (default: the whole available balance).
+    #[oai(validator(max_length = 32))]
     pub amount: Option<String>,
     /// Pay it at once (default `true`); otherwise it stays `processing` until
     /// `POST /settlements/{id}/pay`.

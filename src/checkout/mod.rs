@@ -25,17 +25,41 @@ use serde::Deserialize;
 
 use crate::core::{CheckoutOutcome, CoreError, Merchant, Payment, PaymentStatus};
 use crate::crypto::{hmac_sha256_hex, verify_hmac_sha256_hex};
+use crate::http::AppState;
+use crate::http::body::{BodyRejection, BoundedBody};
 use crate::http::mount::CHECKOUT_PATH;
-use crate::http::{AppState, MAX_BODY_BYTES};
 use crate::sandbox::{Processor, Sandbox};
 use form::{CheckoutForm, FieldErrors, METHODS};
 use view::{ChallengePage, MissingPage, PayPage, ResultPage, Summary};
 
 /// Mounts `GET` and `POST /checkout/{token}` and its `/challenge`.
 pub fn mount(route: Route, state: &AppState) -> Route {
-    route
-        .at(format!("{CHECKOUT_PATH}/:token"), get(show).post(submit).data(state.clone()))
-        .at(format!("{CHECKOUT_PATH}/:token/challenge"), get(challenge).post(answer_challenge).data(state.clone()))
+    let bounded = || BoundedBody::new(state.body_limits, std::sync::Arc::new(|_: &poem::Request, r| refused(r)));
+    route.at(format!("{CHECKOUT_PATH}/:token"), get(show).post(submit).with(bounded()).data(state.clone())).at(
+        format!("{CHECKOUT_PATH}/:token/challenge"),
+        get(challenge).post(answer_challenge).with(bounded()).data(state.clone()),
+    )
+}
+
+/// A form the checkout did not read: too large, or too slow.
+fn refused(rejection: BodyRejection) -> Response {
+    match rejection {
+        BodyRejection::TooLarge { .. } => missing(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "This form is too large",
+            "The payment form sent more than it should. Reload the payment page and try again.",
+        ),
+        BodyRejection::DuplicateKey { .. } | BodyRejection::InvalidUtf8 { .. } => missing(
+            StatusCode::BAD_REQUEST,
+            "This form could not be read",
+            "The payment form sent text that is not valid. Reload the payment page and try again.",
+        ),
+        BodyRejection::Timeout { .. } | BodyRejection::Unreadable => missing(
+            StatusCode::REQUEST_TIMEOUT,
+            "The form did not arrive",
+            "Your connection was too slow. Reload the payment page and try again.",
+        ),
+    }
 }
 
 /// The CSRF token of a checkout's form.
@@ -187,7 +211,7 @@ async fn verified_form<T: serde::de::DeserializeOwned + Default>(
         #[serde(default)]
         csrf: String,
     }
-    let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.unwrap_or_default();
+    let bytes = crate::http::body::read(body, state.body_limits).await.map_err(refused)?;
     let Csrf { csrf } = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
     if !verify_hmac_sha256_hex(&state.checkout_secret, format!("checkout:{token}").as_bytes(), &csrf) {
         return Err(missing(StatusCode::FORBIDDEN, "This form has expired", "Reload the payment page and try again."));

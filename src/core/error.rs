@@ -72,6 +72,10 @@ pub enum ErrorClass {
     Gone,
     /// 422: well-formed but refused by a business rule.
     Unprocessable,
+    /// 408: the request did not arrive in time.
+    Timeout,
+    /// 413: the request is larger than paybridge reads.
+    TooLarge,
     /// 429.
     TooManyRequests,
     /// 500.
@@ -91,6 +95,8 @@ impl ErrorClass {
             ErrorClass::Conflict => 409,
             ErrorClass::Gone => 410,
             ErrorClass::Unprocessable => 422,
+            ErrorClass::Timeout => 408,
+            ErrorClass::TooLarge => 413,
             ErrorClass::TooManyRequests => 429,
             ErrorClass::Internal => 500,
             ErrorClass::NotImplemented => 501,
@@ -167,6 +173,18 @@ pub enum CoreError {
     /// A request with this Idempotency-Key is still being processed.
     #[error("a request with this Idempotency-Key is still in progress")]
     IdempotencyInProgress,
+    /// The request body is over the configured cap (`http.max_body_bytes`).
+    #[error("the request body is larger than {limit_bytes} bytes")]
+    BodyTooLarge {
+        /// The cap, in bytes.
+        limit_bytes: usize,
+    },
+    /// The request body did not arrive in time (`http.body_read_timeout_ms`).
+    #[error("the request body did not arrive within {after_secs} s")]
+    BodyTimeout {
+        /// The timeout, in whole seconds (at least 1).
+        after_secs: u64,
+    },
     /// This part of paybridge is not built yet.
     #[error("not implemented: {0}")]
     NotImplemented(&'static str),
@@ -198,6 +216,8 @@ impl CoreError {
             CoreError::InsufficientBalance => "insufficient_balance",
             CoreError::IdempotencyKeyReused => "idempotency_key_reused",
             CoreError::IdempotencyInProgress => "idempotency_in_progress",
+            CoreError::BodyTooLarge { .. } => "payload_too_large",
+            CoreError::BodyTimeout { .. } => "request_timeout",
             CoreError::NotImplemented(_) => "not_implemented",
             CoreError::Internal(_) => "internal_error",
         }
@@ -222,6 +242,8 @@ impl CoreError {
             CoreError::RefundExceedsPayment { .. }
             | CoreError::TransactionMismatch
             | CoreError::InsufficientBalance => ErrorClass::Unprocessable,
+            CoreError::BodyTooLarge { .. } => ErrorClass::TooLarge,
+            CoreError::BodyTimeout { .. } => ErrorClass::Timeout,
             CoreError::NotImplemented(_) => ErrorClass::NotImplemented,
             CoreError::Internal(_) => ErrorClass::Internal,
         }

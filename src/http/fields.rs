@@ -45,6 +45,9 @@ pub fn valid_email(email: &str) -> bool {
 
 /// A phone number (033): 6–20 digits, optionally with spaces, `+`, `-` or brackets.
 pub fn valid_phone(phone: &str) -> bool {
+    if phone.chars().count() > 30 {
+        return false;
+    }
     let digits = phone.chars().filter(char::is_ascii_digit).count();
     (6..=20).contains(&digits) && phone.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
 }
@@ -69,8 +72,19 @@ pub fn check_metadata(field: &str, metadata: Option<&serde_json::Value>, issues:
     let Some(metadata) = metadata else { return };
     if !metadata.is_object() {
         issues.push(FieldIssue::new(field, "must be a JSON object"));
-    } else if metadata.to_string().len() > 8 * 1024 {
-        issues.push(FieldIssue::new(field, "must be at most 8 KiB"));
+    } else {
+        check_json_size(field, metadata, issues);
+    }
+}
+
+/// The most any free-form JSON field (metadata, a test event's data, a credential's
+/// settings) may hold, as compact JSON.
+pub const MAX_JSON_FIELD_BYTES: usize = 8 * 1024;
+
+/// Free-form JSON of at most [`MAX_JSON_FIELD_BYTES`].
+pub fn check_json_size(field: &str, value: &serde_json::Value, issues: &mut Vec<FieldIssue>) {
+    if value.to_string().len() > MAX_JSON_FIELD_BYTES {
+        issues.push(FieldIssue::new(field, "must be at most 8 KiB as compact JSON"));
     }
 }
 

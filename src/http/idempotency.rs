@@ -14,7 +14,7 @@ use std::time::Duration;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
-use super::MAX_BODY_BYTES;
+use super::body::{self, BodyLimits};
 use crate::core::{CoreError, Gateway, IdempotencyBegin, Principal, StoredResponse};
 
 /// The request header.
@@ -44,14 +44,15 @@ pub struct Idempotency {
     gateway: Gateway,
     render: ErrorRenderer,
     secret: Arc<[u8]>,
+    limits: BodyLimits,
 }
 
 impl Idempotency {
     /// Idempotency over `gateway`, rendering errors with `render`. Request fingerprints
     /// are HMACs under `secret`, so a stored fingerprint reveals nothing of the body (a
-    /// card number cannot be guessed from it).
-    pub fn new(gateway: Gateway, render: ErrorRenderer, secret: Arc<[u8]>) -> Idempotency {
-        Idempotency { gateway, render, secret }
+    /// card number cannot be guessed from it). Bodies are read within `limits`.
+    pub fn new(gateway: Gateway, render: ErrorRenderer, secret: Arc<[u8]>, limits: BodyLimits) -> Idempotency {
+        Idempotency { gateway, render, secret, limits }
     }
 }
 
@@ -64,6 +65,7 @@ impl<E: Endpoint> Middleware<E> for Idempotency {
             gateway: self.gateway.clone(),
             render: self.render.clone(),
             secret: self.secret.clone(),
+            limits: self.limits,
         }
     }
 }
@@ -74,6 +76,7 @@ pub struct IdempotencyEndpoint<E> {
     gateway: Gateway,
     render: ErrorRenderer,
     secret: Arc<[u8]>,
+    limits: BodyLimits,
 }
 
 impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
@@ -90,9 +93,9 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
             Ok(key) if !key.is_empty() && key.len() <= 255 => key,
             _ => return Ok((self.render)(CoreError::invalid(HEADER, "must be 1 to 255 visible ASCII characters"))),
         };
-        let body = match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+        let body = match body::read(req.take_body(), self.limits).await {
             Ok(body) => body,
-            Err(_) => return Ok((self.render)(CoreError::invalid("body", "could not be read or is too large"))),
+            Err(rejection) => return Ok((self.render)(rejection.into())),
         };
         let mut message = Vec::with_capacity(body.len() + 64);
         message.extend_from_slice(b"idempotency\n");

@@ -3,6 +3,7 @@
 //! and OpenAPI/Swagger UI helpers. Nothing here knows a dialect.
 
 pub mod auth;
+pub mod body;
 pub mod client_ip;
 pub mod fields;
 pub mod idempotency;
@@ -10,6 +11,7 @@ pub mod mount;
 pub mod openapi;
 pub mod problem;
 pub mod reply;
+pub mod server;
 pub mod wire;
 
 use std::net::IpAddr;
@@ -19,9 +21,6 @@ use ipnet::IpNet;
 use poem::Request;
 
 use crate::core::Gateway;
-
-/// Largest request body any API reads.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// What every handler can reach: the core, and how to tell the client's address.
 #[derive(Clone)]
@@ -34,6 +33,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// Key of the checkout forms' CSRF tokens.
     pub checkout_secret: Arc<[u8]>,
+    /// How large and slow a request body may be (`[http]`).
+    pub body_limits: body::BodyLimits,
 }
 
 impl AppState {
@@ -43,8 +44,8 @@ impl AppState {
     }
 }
 
-/// A dialect's API endpoint: `service` behind `admission` (outer) and the
-/// `Idempotency-Key` middleware (inner, with errors rendered by `render`). With
+/// A dialect's API endpoint: `service` behind the body bound (outermost), `admission`
+/// and the `Idempotency-Key` middleware (inner), with errors rendered by `render`. With
 /// `unknown_routes`, paths and methods the API lacks are answered by it (404 or 405 in
 /// the dialect's own error body) instead of poem's plain text.
 pub fn dialect_api<T: poem_openapi::OpenApi + 'static, A: auth::Admission>(
@@ -57,7 +58,10 @@ pub fn dialect_api<T: poem_openapi::OpenApi + 'static, A: auth::Admission>(
     use poem::EndpointExt;
     use poem::error::{MethodNotAllowedError, NotFoundError};
     use poem::http::StatusCode;
-    let api = service.with(idempotency::Idempotency::new(state.gateway.clone(), render, state.checkout_secret.clone()));
+    let limits = state.body_limits;
+    let idempotency =
+        idempotency::Idempotency::new(state.gateway.clone(), render.clone(), state.checkout_secret.clone(), limits);
+    let api = service.with(idempotency);
     let api = match unknown_routes {
         None => api.boxed(),
         Some(answer) => api
@@ -65,5 +69,10 @@ pub fn dialect_api<T: poem_openapi::OpenApi + 'static, A: auth::Admission>(
             .catch_error(move |_: MethodNotAllowedError| async move { answer(StatusCode::METHOD_NOT_ALLOWED) })
             .boxed(),
     };
-    api.with(auth::Authenticate::new(admission)).data(state.clone()).map_to_response()
+    // Outermost: no byte of an oversized body is held, and auth reads a bounded one.
+    let bounded = body::BoundedBody::new(
+        limits,
+        Arc::new(move |_: &Request, rejection: body::BodyRejection| render(rejection.into())),
+    );
+    api.with(auth::Authenticate::new(admission)).with(bounded).data(state.clone()).map_to_response()
 }

@@ -140,14 +140,42 @@ fn yaml_value(value: &Value) -> serde_yaml::Value {
     }
 }
 
+/// A header's documented type: a string of at most `MAX` characters (the header cap
+/// bounds every header; this is the tighter bound its reader applies).
+pub struct HeaderText<const MAX: usize>;
+
+impl<const MAX: usize> poem_openapi::types::Type for HeaderText<MAX> {
+    const IS_REQUIRED: bool = false;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("string(max_length={MAX})").into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        let mut schema = poem_openapi::registry::MetaSchema::new("string");
+        schema.max_length = Some(MAX);
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
 /// A dialect's OpenAPI service: `api` titled and described, with the headers every
 /// dialect shares documented (`Idempotency-Key` in, `Idempotent-Replayed` out).
 pub fn dialect_service<T: OpenApi>(api: T, title: &str, description: &str) -> OpenApiService<T, ()> {
     OpenApiService::new(api, title, env!("CARGO_PKG_VERSION"))
         .description(description)
-        .extra_request_header::<Option<String>, _>(
+        .extra_request_header::<HeaderText<255>, _>(
             poem_openapi::ExtraHeader::new("Idempotency-Key")
-                .description("Makes a POST safe to retry (kept 24 hours)."),
+                .description("Makes a POST safe to retry (kept 24 hours); 1 to 255 visible ASCII characters."),
         )
         .extra_response_header::<Option<String>, _>(
             poem_openapi::ExtraHeader::new("Idempotent-Replayed")

@@ -101,6 +101,12 @@ pub enum Reply<T: ParseFromJSON + ToJSON + Send + Sync> {
     /// Refused by a business rule (insufficient balance…).
     #[oai(status = 422)]
     Unprocessable(Json<Problem>),
+    /// The request body did not arrive within `http.body_read_timeout_ms`.
+    #[oai(status = 408)]
+    RequestTimeout(Json<Problem>),
+    /// The request body is larger than `http.max_body_bytes` (1 MiB by default).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<Problem>),
     /// Too many requests.
     #[oai(status = 429)]
     TooManyRequests(Json<Problem>),
@@ -123,6 +129,8 @@ impl<T: ParseFromJSON + ToJSON + Send + Sync> From<CoreError> for Reply<T> {
             ErrorClass::Conflict => Reply::Conflict(body),
             ErrorClass::Gone => Reply::Gone(body),
             ErrorClass::Unprocessable => Reply::Unprocessable(body),
+            ErrorClass::Timeout => Reply::RequestTimeout(body),
+            ErrorClass::TooLarge => Reply::PayloadTooLarge(body),
             ErrorClass::TooManyRequests => Reply::TooManyRequests(body),
             ErrorClass::Internal => Reply::Internal(body),
             ErrorClass::NotImplemented => Reply::NotImplemented(body),

@@ -39,7 +39,8 @@ pub fn parse_failure(err: &poem::Error) -> CoreError {
 
 /// Declares `$name<T>`, a dialect's operation response: `Ok` (200) with `T`, each listed
 /// error variant at its status with the dialect's error body, `TooManyRequests` (429)
-/// with `Retry-After`, and `Internal` (500). `$parts` maps a `CoreError` to
+/// with `Retry-After`, `Internal` (500), `RequestTimeout` (408) and `PayloadTooLarge`
+/// (413, from [`BoundedBody`](crate::http::body::BoundedBody)). `$parts` maps a `CoreError` to
 /// [`ErrorParts`]; statuses it returns that are not listed answer as `Internal`.
 #[macro_export]
 macro_rules! dialect_reply {
@@ -67,6 +68,14 @@ macro_rules! dialect_reply {
             $(#[doc = $internal])*
             #[oai(status = 500)]
             Internal(poem_openapi::payload::Json<$body>),
+            /// The request body did not arrive within `http.body_read_timeout_ms` (30 s
+            /// by default).
+            #[oai(status = 408)]
+            RequestTimeout(poem_openapi::payload::Json<$body>),
+            /// The request body is larger than `http.max_body_bytes` (1 MiB by default);
+            /// nothing was read past the cap.
+            #[oai(status = 413)]
+            PayloadTooLarge(poem_openapi::payload::Json<$body>),
         }
 
         impl<T: poem_openapi::types::ParseFromJSON + poem_openapi::types::ToJSON + Send + Sync>
@@ -78,6 +87,8 @@ macro_rules! dialect_reply {
                 match status.as_u16() {
                     $( $status => $name::$variant(body), )+
                     429 => $name::TooManyRequests(body, retry_after.unwrap_or(60)),
+                    408 => $name::RequestTimeout(body),
+                    413 => $name::PayloadTooLarge(body),
                     _ => $name::Internal(body),
                 }
             }

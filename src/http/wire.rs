@@ -54,7 +54,7 @@ impl<T: Type> Type for Wire<T> {
     }
 }
 
-impl<T: Type + DeserializeOwned> ParseFromJSON for Wire<T> {
+impl<T: Type + DeserializeOwned + 'static> ParseFromJSON for Wire<T> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         let value = value.unwrap_or(Value::Null);
         if !value.is_object() {
@@ -63,7 +63,107 @@ impl<T: Type + DeserializeOwned> ParseFromJSON for Wire<T> {
         if let Some(path) = nul_path(&value, String::new()) {
             return Ok(Wire(Err(vec![FieldIssue::new(path, "must not contain NUL characters")])));
         }
+        let mut issues = Vec::new();
+        check_lengths(&value, &bounds_of::<T>(), String::new(), &mut issues);
+        if !issues.is_empty() {
+            return Ok(Wire(Err(issues)));
+        }
         Ok(Wire(parse_value(value)))
+    }
+}
+
+/// The string lengths a type's schema allows (its `maxLength`s), field by field: what
+/// the spec says is what a [`Wire`] body is held to, before anything else reads it.
+#[derive(Debug, Default)]
+pub struct Bounds {
+    /// The longest string this value may be, in characters.
+    pub max_length: Option<usize>,
+    /// Each property's bounds, by wire name.
+    pub fields: Vec<(&'static str, Bounds)>,
+    /// An array's elements' bounds.
+    pub items: Option<Box<Bounds>>,
+    /// The most elements an array may have.
+    pub max_items: Option<usize>,
+}
+
+/// `T`'s bounds, read from its schema once per type.
+pub fn bounds_of<T: Type + 'static>() -> std::sync::Arc<Bounds> {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{Arc, OnceLock, RwLock};
+    static CACHE: OnceLock<RwLock<HashMap<TypeId, Arc<Bounds>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(bounds) = cache.read().expect("bounds cache").get(&TypeId::of::<T>()) {
+        return bounds.clone();
+    }
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let bounds = Arc::new(bounds_in(&T::schema_ref(), &registry, 0));
+    cache.write().expect("bounds cache").insert(TypeId::of::<T>(), bounds.clone());
+    bounds
+}
+
+fn bounds_in(schema: &MetaSchemaRef, registry: &Registry, depth: usize) -> Bounds {
+    let schema = match schema {
+        MetaSchemaRef::Inline(schema) => schema.as_ref(),
+        MetaSchemaRef::Reference(name) => match registry.schemas.get(name) {
+            Some(schema) => schema,
+            None => return Bounds::default(),
+        },
+    };
+    if depth > 16 {
+        return Bounds::default();
+    }
+    let mut bounds = Bounds {
+        max_length: schema.max_length,
+        fields: schema.properties.iter().map(|(name, s)| (*name, bounds_in(s, registry, depth + 1))).collect(),
+        items: schema.items.as_ref().map(|items| Box::new(bounds_in(items, registry, depth + 1))),
+        max_items: schema.max_items,
+    };
+    // A described reference is `allOf: [$ref]`.
+    for part in schema.all_of.iter().chain(&schema.any_of).chain(&schema.one_of) {
+        let inner = bounds_in(part, registry, depth + 1);
+        bounds.max_length = bounds.max_length.or(inner.max_length);
+        bounds.items = bounds.items.or(inner.items);
+        bounds.max_items = bounds.max_items.or(inner.max_items);
+        bounds.fields.extend(inner.fields);
+    }
+    bounds
+}
+
+/// Every string in `value` longer than its bound, as an issue naming its path.
+fn check_lengths(value: &Value, bounds: &Bounds, path: String, issues: &mut Vec<FieldIssue>) {
+    match value {
+        Value::String(text) => {
+            if let Some(max) = bounds.max_length
+                && text.chars().count() > max
+            {
+                let field = if path.is_empty() { "body".to_owned() } else { path };
+                issues.push(FieldIssue::new(field, format!("must be at most {max} characters")));
+            }
+        }
+        Value::Object(map) => {
+            for (name, field) in &bounds.fields {
+                if let Some(v) = map.get(*name) {
+                    let at = if path.is_empty() { (*name).to_owned() } else { format!("{path}.{name}") };
+                    check_lengths(v, field, at, issues);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(max) = bounds.max_items
+                && items.len() > max
+            {
+                let field = if path.is_empty() { "body".to_owned() } else { path.clone() };
+                issues.push(FieldIssue::new(field, format!("must have at most {max} entries")));
+            }
+            if let Some(each) = &bounds.items {
+                for (i, item) in items.iter().enumerate() {
+                    check_lengths(item, each, format!("{path}[{i}]"), issues);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

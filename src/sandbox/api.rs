@@ -37,12 +37,16 @@ pub enum Outcome {
 #[oai(skip_serializing_if_is_none)]
 pub struct CardInput {
     /// Card number (Luhn-valid).
+    #[oai(validator(max_length = 64))]
     pub number: String,
     /// `MM/YY`, not in the past.
+    #[oai(validator(max_length = 32))]
     pub expiry: String,
     /// 3 or 4 digits.
+    #[oai(validator(max_length = 16))]
     pub cvv: String,
     /// Card holder.
+    #[oai(validator(max_length = 100))]
     pub holder_name: Option<String>,
 }
 
@@ -51,8 +55,10 @@ pub struct CardInput {
 #[oai(skip_serializing_if_is_none)]
 pub struct WalletInput {
     /// Wallet phone number.
+    #[oai(validator(max_length = 30))]
     pub phone: String,
     /// PIN or OTP (not kept).
+    #[oai(validator(max_length = 32))]
     pub pin: Option<String>,
 }
 
@@ -136,7 +142,11 @@ pub struct SandboxApi;
 impl SandboxApi {
     /// The payment behind a checkout token.
     #[oai(path = "/checkout/:token", method = "get")]
-    async fn show(&self, state: Data<&AppState>, token: Path<String>) -> Reply<CheckoutState> {
+    async fn show(
+        &self,
+        state: Data<&AppState>,
+        #[oai(validator(max_length = 64))] token: Path<String>,
+    ) -> Reply<CheckoutState> {
         let result = async { Ok(state_of(&state, state.gateway.payment_by_checkout_token(&token).await?).await) };
         Reply::ok(result.await)
     }
@@ -147,7 +157,7 @@ impl SandboxApi {
     async fn complete(
         &self,
         state: Data<&AppState>,
-        token: Path<String>,
+        #[oai(validator(max_length = 64))] token: Path<String>,
         body: Json<Wire<CompleteRequest>>,
     ) -> Reply<CheckoutState> {
         let result = async {
@@ -195,5 +205,11 @@ pub fn doc() -> ApiDoc {
 /// Mounts the API at `/sandbox/v1` and its docs at `/sandbox/docs`.
 pub fn mount(route: poem::Route, state: &AppState) -> poem::Route {
     use poem::EndpointExt;
-    doc().mount(route.nest("/sandbox/v1", service().data(state.clone())), "/sandbox")
+    let bounded = crate::http::body::BoundedBody::new(
+        state.body_limits,
+        std::sync::Arc::new(|_: &poem::Request, rejection: crate::http::body::BodyRejection| {
+            crate::http::problem::render(&rejection.into())
+        }),
+    );
+    doc().mount(route.nest("/sandbox/v1", service().with(bounded).data(state.clone())), "/sandbox")
 }

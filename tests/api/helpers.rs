@@ -486,6 +486,28 @@ impl TestApp {
         dump
     }
 
+    /// How many rows each business table holds: a request refused at the edge changes
+    /// none of them.
+    pub async fn row_counts(&self) -> Vec<(&'static str, i64)> {
+        let db = self.db().await;
+        let mut counts = Vec::new();
+        for table in [
+            "merchants",
+            "credentials",
+            "payments",
+            "refunds",
+            "payouts",
+            "ledger_postings",
+            "outbox_events",
+            "idempotency_keys",
+        ] {
+            let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+            let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("count");
+            counts.push((table, row.and_then(|r| r.try_get_by_index::<i64>(0).ok()).unwrap_or(-1)));
+        }
+        counts
+    }
+
     /// A direct connection to the app's database, for invariant checks written
     /// independently of the core.
     pub async fn db(&self) -> DatabaseConnection {

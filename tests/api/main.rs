@@ -10,6 +10,8 @@ mod checkout;
 mod concurrency;
 mod config;
 mod conformance;
+mod edge;
+
 mod extras;
 mod idempotency;
 mod mounts;
@@ -25,4 +27,5 @@ mod server;
 mod shadhinpay_payments;
 mod shadhinpay_refunds;
 mod starpay;
+mod strict;
 mod webhooks;
