@@ -140,6 +140,10 @@ pub struct HttpLimits {
     /// How long reading a request body may take, in milliseconds; then 408 in the
     /// API's own error shape.
     pub body_read_timeout_ms: u64,
+    /// What all the request bodies held at once may add up to, across the process, in
+    /// bytes; past it a body waits for room (within its read timeout) instead of
+    /// growing memory.
+    pub max_buffered_body_bytes: usize,
     /// How long a connection may stay open with no request in flight (a keep-alive one
     /// between requests, or a new one that sends nothing), in seconds.
     pub idle_timeout_secs: u64,
@@ -156,6 +160,7 @@ impl Default for HttpLimits {
             max_header_bytes: 16 * 1024,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
+            max_buffered_body_bytes: 256 * 1024 * 1024,
             idle_timeout_secs: 60,
             max_connections: 10_000,
         }
@@ -175,10 +180,11 @@ impl HttpLimits {
 
     /// The body readers' share.
     pub fn body(&self) -> crate::http::body::BodyLimits {
-        crate::http::body::BodyLimits {
-            max_bytes: self.max_body_bytes,
-            read_timeout: std::time::Duration::from_millis(self.body_read_timeout_ms),
-        }
+        crate::http::body::BodyLimits::new(
+            self.max_body_bytes,
+            std::time::Duration::from_millis(self.body_read_timeout_ms),
+            self.max_buffered_body_bytes,
+        )
     }
 }
 
@@ -509,6 +515,9 @@ impl Config {
         let http = &self.http;
         if http.max_body_bytes < 1024 {
             return bad("http.max_body_bytes".into(), "must be at least 1024");
+        }
+        if http.max_buffered_body_bytes < http.max_body_bytes {
+            return bad("http.max_buffered_body_bytes".into(), "must be at least max_body_bytes");
         }
         if http.max_header_bytes < 8192 {
             return bad("http.max_header_bytes".into(), "must be at least 8192");

@@ -86,7 +86,7 @@ fn link(Path(token): Path<String>) -> Response {
 /// The API and the payment links, relative to the dialect's root (the provider's
 /// host).
 pub fn routes(state: &AppState) -> Route {
-    let bounded = BoundedBody::new(state.body_limits, std::sync::Arc::new(api::refused));
+    let bounded = BoundedBody::new(state.body_limits.clone(), std::sync::Arc::new(api::refused));
     let api = service().with(bounded).data(state.clone()).with(NormalizePath::new(TrailingSlash::Trim));
     Route::new().at(format!("{LINK_PATH}/:token"), link).nest("/", api)
 }

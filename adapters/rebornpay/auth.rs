@@ -54,7 +54,7 @@ impl RebornAuth {
             let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
                 return Err(CoreError::InvalidSignature("X-Timestamp and X-Signature are both required"));
             };
-            let body = crate::http::body::read(req.take_body(), self.state.body_limits).await?;
+            let body = crate::http::body::read(req.take_body(), &self.state.body_limits).await?;
             let now = chrono::Utc::now().timestamp();
             let ts = verify_signature(&principal.credential().secret, &timestamp, &signature, &body, now)?;
             // Remembered until its timestamp leaves the window; then the window refuses it.

@@ -97,7 +97,7 @@ impl Admission for ShadhinAuth {
         let principal = self.check(req).await.map_err(IntoResponse::into_response)?;
         // A POST without a body (a full refund with nothing to say) is `{}`.
         if req.method() == Method::POST && req.headers().get(CONTENT_TYPE).is_none() {
-            let body = crate::http::body::read(req.take_body(), self.state.body_limits).await;
+            let body = crate::http::body::read(req.take_body(), &self.state.body_limits).await;
             match body {
                 Ok(bytes) if bytes.is_empty() => {
                     req.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -30,7 +30,7 @@ pub fn doc() -> ApiDoc {
 /// Mounts the API and its docs.
 pub fn mount(route: Route, state: &AppState) -> Route {
     let bounded = crate::http::body::BoundedBody::new(
-        state.body_limits,
+        state.body_limits.clone(),
         std::sync::Arc::new(|_: &poem::Request, rejection: crate::http::body::BodyRejection| {
             crate::http::problem::render(&rejection.into())
         }),

@@ -34,7 +34,8 @@ use view::{ChallengePage, MissingPage, PayPage, ResultPage, Summary};
 
 /// Mounts `GET` and `POST /checkout/{token}` and its `/challenge`.
 pub fn mount(route: Route, state: &AppState) -> Route {
-    let bounded = || BoundedBody::new(state.body_limits, std::sync::Arc::new(|_: &poem::Request, r| refused(r)));
+    let bounded =
+        || BoundedBody::new(state.body_limits.clone(), std::sync::Arc::new(|_: &poem::Request, r| refused(r)));
     route.at(format!("{CHECKOUT_PATH}/:token"), get(show).post(submit).with(bounded()).data(state.clone())).at(
         format!("{CHECKOUT_PATH}/:token/challenge"),
         get(challenge).post(answer_challenge).with(bounded()).data(state.clone()),
@@ -49,12 +50,12 @@ fn refused(rejection: BodyRejection) -> Response {
             "This form is too large",
             "The payment form sent more than it should. Reload the payment page and try again.",
         ),
-        BodyRejection::DuplicateKey { .. } | BodyRejection::InvalidUtf8 { .. } => missing(
+        BodyRejection::DuplicateKey { .. } | BodyRejection::InvalidUtf8 { .. } | BodyRejection::Unreadable => missing(
             StatusCode::BAD_REQUEST,
             "This form could not be read",
             "The payment form sent text that is not valid. Reload the payment page and try again.",
         ),
-        BodyRejection::Timeout { .. } | BodyRejection::Unreadable => missing(
+        BodyRejection::Timeout { .. } => missing(
             StatusCode::REQUEST_TIMEOUT,
             "The form did not arrive",
             "Your connection was too slow. Reload the payment page and try again.",
@@ -211,7 +212,9 @@ async fn verified_form<T: serde::de::DeserializeOwned + Default>(
         #[serde(default)]
         csrf: String,
     }
-    let bytes = crate::http::body::read(body, state.body_limits).await.map_err(refused)?;
+    let bytes = crate::http::body::read(body, &state.body_limits).await.map_err(refused)?;
+    // Read as a form whatever its content type: held to a form's rules whatever it says.
+    crate::http::body::check_form(&bytes).map_err(refused)?;
     let Csrf { csrf } = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
     if !verify_hmac_sha256_hex(&state.checkout_secret, format!("checkout:{token}").as_bytes(), &csrf) {
         return Err(missing(StatusCode::FORBIDDEN, "This form has expired", "Reload the payment page and try again."));

@@ -18,21 +18,35 @@ use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
 use poem::http::header;
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::core::CoreError;
 
-/// How much a body may hold and how long it may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How much a body may hold and how long it may take, and what all the bodies held
+/// at once may add up to.
+#[derive(Debug, Clone)]
 pub struct BodyLimits {
     /// Largest body, in bytes.
     pub max_bytes: usize,
     /// Longest time to read it.
     pub read_timeout: Duration,
+    /// The bytes every body being held may add up to (`http.max_buffered_body_bytes`),
+    /// as KiB permits: past it a read waits for room, within its timeout, instead of
+    /// growing memory.
+    pub budget: Arc<Semaphore>,
+}
+
+impl BodyLimits {
+    /// Limits with a budget of `budget_bytes` of bodies held at once.
+    pub fn new(max_bytes: usize, read_timeout: Duration, budget_bytes: usize) -> BodyLimits {
+        let permits = budget_bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS);
+        BodyLimits { max_bytes, read_timeout, budget: Arc::new(Semaphore::new(permits)) }
+    }
 }
 
 impl Default for BodyLimits {
     fn default() -> Self {
-        BodyLimits { max_bytes: 1024 * 1024, read_timeout: Duration::from_secs(30) }
+        BodyLimits::new(1024 * 1024, Duration::from_secs(30), 256 * 1024 * 1024)
     }
 }
 
@@ -83,17 +97,41 @@ impl From<BodyRejection> for CoreError {
 /// Renders a rejection of a request in an API's own error shape.
 pub type Reject = Arc<dyn Fn(&Request, BodyRejection) -> Response + Send + Sync>;
 
-/// Reads `body` whole within `limits`.
-pub async fn read(body: Body, limits: BodyLimits) -> std::result::Result<Bytes, BodyRejection> {
+/// Reads `body` whole within `limits` (a body already read, as a reader behind
+/// [`BoundedBody`] gets it, is handed on at once).
+pub async fn read(body: Body, limits: &BodyLimits) -> std::result::Result<Bytes, BodyRejection> {
+    read_held(body, limits, None, None).await.map(|(bytes, _)| bytes)
+}
+
+/// A body's share of the budget, held while its request is.
+#[derive(Clone)]
+pub struct Held {
+    _permit: Arc<OwnedSemaphorePermit>,
+}
+
+async fn read_held(
+    body: Body,
+    limits: &BodyLimits,
+    budget: Option<Arc<Semaphore>>,
+    declared: Option<u64>,
+) -> std::result::Result<(Bytes, Option<OwnedSemaphorePermit>), BodyRejection> {
     let body: BoxBody<Bytes, io::Error> = body.into();
-    match tokio::time::timeout(limits.read_timeout, collect(body, limits.max_bytes)).await {
+    let declared = declared.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX).min(limits.max_bytes));
+    match tokio::time::timeout(limits.read_timeout, collect(body, limits.max_bytes, budget, declared)).await {
         Ok(read) => read,
         Err(_) => Err(BodyRejection::Timeout { after: limits.read_timeout }),
     }
 }
 
-async fn collect(mut body: BoxBody<Bytes, io::Error>, limit: usize) -> std::result::Result<Bytes, BodyRejection> {
+async fn collect(
+    mut body: BoxBody<Bytes, io::Error>,
+    limit: usize,
+    budget: Option<Arc<Semaphore>>,
+    declared: usize,
+) -> std::result::Result<(Bytes, Option<OwnedSemaphorePermit>), BodyRejection> {
     let too_large = BodyRejection::TooLarge { limit };
+    let mut permit: Option<OwnedSemaphorePermit> = None;
+    let mut held_kib = 0u32;
     // Most bodies arrive as one frame: hand it on without a copy.
     let mut first: Option<Bytes> = None;
     let mut rest: Option<BytesMut> = None;
@@ -103,10 +141,22 @@ async fn collect(mut body: BoxBody<Bytes, io::Error>, limit: usize) -> std::resu
         if held + data.len() > limit {
             return Err(too_large);
         }
+        if let Some(budget) = &budget {
+            let need = u32::try_from((held + data.len()).div_ceil(1024)).unwrap_or(u32::MAX);
+            if need > held_kib {
+                let more =
+                    budget.clone().acquire_many_owned(need - held_kib).await.map_err(|_| BodyRejection::Unreadable)?;
+                match &mut permit {
+                    Some(permit) => permit.merge(more),
+                    None => permit = Some(more),
+                }
+                held_kib = need;
+            }
+        }
         match (&mut first, &mut rest) {
             (None, _) => first = Some(data),
             (Some(head), None) => {
-                let mut joined = BytesMut::with_capacity((head.len() + data.len()) * 2);
+                let mut joined = BytesMut::with_capacity(declared.max(head.len() + data.len()));
                 joined.extend_from_slice(head);
                 joined.extend_from_slice(&data);
                 rest = Some(joined);
@@ -114,11 +164,12 @@ async fn collect(mut body: BoxBody<Bytes, io::Error>, limit: usize) -> std::resu
             (Some(_), Some(joined)) => joined.extend_from_slice(&data),
         }
     }
-    Ok(match (first, rest) {
+    let bytes = match (first, rest) {
         (_, Some(joined)) => joined.freeze(),
         (Some(only), None) => only,
         (None, None) => Bytes::new(),
-    })
+    };
+    Ok((bytes, permit))
 }
 
 /// The middleware: reads the body before the API sees it.
@@ -138,7 +189,7 @@ impl<E: Endpoint> Middleware<E> for BoundedBody {
     type Output = BoundedBodyEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        BoundedBodyEndpoint { inner, limits: self.limits, reject: self.reject.clone() }
+        BoundedBodyEndpoint { inner, limits: self.limits.clone(), reject: self.reject.clone() }
     }
 }
 
@@ -159,13 +210,19 @@ impl<E: Endpoint> Endpoint for BoundedBodyEndpoint<E> {
         }
         let body = req.take_body();
         if !body.is_empty() {
-            let read = read(body, self.limits).await.and_then(|bytes| {
-                let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-                check_syntax(content_type, &bytes)?;
-                Ok(bytes)
-            });
+            let read =
+                read_held(body, &self.limits, Some(self.limits.budget.clone()), declared).await.and_then(|read| {
+                    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+                    check_syntax(content_type, &read.0)?;
+                    Ok(read)
+                });
             match read {
-                Ok(bytes) => req.set_body(bytes),
+                Ok((bytes, held)) => {
+                    if let Some(held) = held {
+                        req.extensions_mut().insert(Held { _permit: Arc::new(held) });
+                    }
+                    req.set_body(bytes);
+                }
                 Err(rejection) => return Ok((self.reject)(&req, rejection)),
             }
         }
@@ -184,14 +241,15 @@ pub fn check_syntax(content_type: Option<&str>, bytes: &[u8]) -> std::result::Re
             None => Ok(()),
         };
     }
-    if essence == "application/x-www-form-urlencoded" {
+    if essence == "application/x-www-form-urlencoded" || essence.ends_with("+x-www-form-urlencoded") {
         return check_form(bytes);
     }
     Ok(())
 }
 
-/// Every name and value of a form, decoded (`+` and `%XX`), must be UTF-8.
-fn check_form(bytes: &[u8]) -> std::result::Result<(), BodyRejection> {
+/// Every name and value of a form, decoded (`+` and `%XX`), must be UTF-8 (for
+/// readers that take a body as a form whatever its content type says).
+pub fn check_form(bytes: &[u8]) -> std::result::Result<(), BodyRejection> {
     for pair in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
         let mut parts = pair.splitn(2, |b| *b == b'=');
         let name = decode_form(parts.next().unwrap_or_default());
@@ -294,16 +352,25 @@ impl<'de> serde::de::Visitor<'de> for Walk<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        // A list while the object is small (most are), a set past that: a body of
+        // 150,000 keys costs linear time, not quadratic.
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: std::collections::HashSet<Cow<'de, str>> = std::collections::HashSet::new();
         while let Some(key) = map.next_key_seed(Key)? {
+            let repeated = if many.is_empty() { few.contains(&key) } else { many.contains(&key) };
             let path_key: &str = &key;
             let path = Path::Key(self.path, path_key);
-            if seen.contains(&key) {
+            if repeated {
                 *self.found.borrow_mut() = Some(path.render());
                 return Err(serde::de::Error::custom("duplicate key"));
             }
             map.next_value_seed(Walk { path: &path, found: self.found })?;
-            seen.push(key);
+            if many.is_empty() && few.len() < 16 {
+                few.push(key);
+            } else {
+                many.extend(few.drain(..));
+                many.insert(key);
+            }
         }
         Ok(())
     }
@@ -348,6 +415,13 @@ mod tests {
         assert_eq!(duplicate_key(br#"{"a\u0062":1,"ab":2}"#).as_deref(), Some("ab"), "escaped keys compare decoded");
         assert_eq!(duplicate_key(br#"{"a":{"k":1},"b":{"k":1},"amount":12.50}"#), None, "same key, other objects");
         assert_eq!(duplicate_key(b"{not json"), None, "left to the API's parser");
+        let many: Vec<String> = (0..50_000).map(|i| format!("\"k{i}\":0")).collect();
+        let mut body = format!("{{{}}}", many.join(","));
+        let started = std::time::Instant::now();
+        assert_eq!(duplicate_key(body.as_bytes()), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "linear in the keys: {:?}", started.elapsed());
+        body.insert_str(body.len() - 1, ",\"k7\":1");
+        assert_eq!(duplicate_key(body.as_bytes()).as_deref(), Some("k7"), "found past the first sixteen");
     }
 
     #[test]

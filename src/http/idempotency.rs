@@ -65,7 +65,7 @@ impl<E: Endpoint> Middleware<E> for Idempotency {
             gateway: self.gateway.clone(),
             render: self.render.clone(),
             secret: self.secret.clone(),
-            limits: self.limits,
+            limits: self.limits.clone(),
         }
     }
 }
@@ -93,7 +93,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
             Ok(key) if !key.is_empty() && key.len() <= 255 => key,
             _ => return Ok((self.render)(CoreError::invalid(HEADER, "must be 1 to 255 visible ASCII characters"))),
         };
-        let body = match body::read(req.take_body(), self.limits).await {
+        let body = match body::read(req.take_body(), &self.limits).await {
             Ok(body) => body,
             Err(rejection) => return Ok((self.render)(rejection.into())),
         };

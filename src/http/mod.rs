@@ -58,9 +58,13 @@ pub fn dialect_api<T: poem_openapi::OpenApi + 'static, A: auth::Admission>(
     use poem::EndpointExt;
     use poem::error::{MethodNotAllowedError, NotFoundError};
     use poem::http::StatusCode;
-    let limits = state.body_limits;
-    let idempotency =
-        idempotency::Idempotency::new(state.gateway.clone(), render.clone(), state.checkout_secret.clone(), limits);
+    let limits = state.body_limits.clone();
+    let idempotency = idempotency::Idempotency::new(
+        state.gateway.clone(),
+        render.clone(),
+        state.checkout_secret.clone(),
+        limits.clone(),
+    );
     let api = service.with(idempotency);
     let api = match unknown_routes {
         None => api.boxed(),

@@ -18,6 +18,11 @@
 //!   memory closes quiet connections and backs off (10 ms, doubling to 1 s) instead of
 //!   spinning on the error.
 //!
+//! The timeouts are kept by a watchdog beside each connection's hyper future: the
+//! socket notes when a request's first byte arrives, the service when a request starts
+//! and ends, and the watchdog sleeps until the deadline that follows (none while a
+//! request is in flight: its body read has its own timeout).
+//!
 //! Request bodies are bounded where they are read: [`super::body`].
 
 use std::collections::HashMap;
@@ -43,6 +48,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
+
+/// HTTP/2 streams open at once on one connection.
+pub const MAX_STREAMS: u32 = 16;
 
 /// How long a connection must have had no request in flight before it may be closed
 /// to make room for a new one (so that a response just handed to hyper is written).
@@ -223,6 +231,9 @@ impl Connections {
         drop(listener);
         let _ = stop.send(true);
         let drained = self.inner.drained.notified();
+        tokio::pin!(drained);
+        // Registered before looking, so that the last connection closing in between is seen.
+        drained.as_mut().enable();
         if self.open() > 0 && tokio::time::timeout(grace, drained).await.is_err() {
             let live: Vec<_> = self.inner.live.lock().expect("registry lock").values().cloned().collect();
             for conn in live {
@@ -241,7 +252,11 @@ impl Connections {
             .max_buf_size(limits.max_header_bytes.max(8192))
             // Hyper's own timer starts while a connection is idle: ours tells the two apart.
             .header_read_timeout(None);
-        builder.http2().max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+        builder
+            .http2()
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+            // Each stream may hold a body being read: a connection gets a few, not 200.
+            .max_concurrent_streams(MAX_STREAMS);
         builder
     }
 
@@ -270,19 +285,23 @@ impl Connections {
     fn evict_quiet(&self, n: usize) -> usize {
         let registry = &self.inner;
         let quiet_since = registry.now_ms().saturating_sub(QUIET.as_millis() as u64);
-        let mut quiet: Vec<(u64, Arc<ConnState>)> = registry
-            .live
-            .lock()
-            .expect("registry lock")
-            .values()
-            .filter(|c| c.in_flight.load(Ordering::Acquire) == 0)
-            .map(|c| (c.last_active_ms.load(Ordering::Acquire), c.clone()))
+        let mut live = registry.live.lock().expect("registry lock");
+        let mut quiet: Vec<(u64, u64)> = live
+            .iter()
+            .filter(|(_, c)| c.in_flight.load(Ordering::Acquire) == 0)
+            .map(|(id, c)| (c.last_active_ms.load(Ordering::Acquire), *id))
             .filter(|(at, _)| *at <= quiet_since)
             .collect();
-        quiet.sort_unstable_by_key(|(at, _)| *at);
-        let evicted = quiet.len().min(n);
-        for (_, conn) in quiet.into_iter().take(n) {
-            conn.close.notify_one();
+        quiet.sort_unstable();
+        let mut evicted = 0;
+        for (_, id) in quiet.into_iter().take(n) {
+            // Out of the count now, not when its task gets to run: the next admission
+            // must not pick the same victim again.
+            if let Some(conn) = live.remove(&id) {
+                conn.close.notify_one();
+                registry.release();
+                evicted += 1;
+            }
         }
         evicted
     }
@@ -292,14 +311,43 @@ impl Registry {
     fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
+
+    /// One connection fewer.
+    fn release(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.drained.notify_waiters();
+        }
+    }
 }
 
-/// Answers a connection the cap has no room for, without waiting on it.
+/// Answers a connection the cap has no room for: 503, then the write side closed and
+/// what the client sent drained for a moment, so that the answer is not lost to a
+/// reset. At most [`REFUSING`] at once; past that the connection is just closed.
 fn refuse(socket: TcpStream) {
     const BUSY: &[u8] =
         b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-    let _ = socket.try_write(BUSY);
+    static REFUSING_NOW: AtomicUsize = AtomicUsize::new(0);
+    if REFUSING_NOW.fetch_add(1, Ordering::AcqRel) >= REFUSING {
+        REFUSING_NOW.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut socket = socket;
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            socket.write_all(BUSY).await?;
+            socket.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            while socket.read(&mut sink).await? > 0 {}
+            Ok::<_, io::Error>(())
+        })
+        .await;
+        REFUSING_NOW.fetch_sub(1, Ordering::AcqRel);
+    });
 }
+
+/// Connections being refused at once, at most.
+const REFUSING: usize = 64;
 
 /// Where connections come from: a TCP listener (or, in tests, a failing one).
 pub trait Accept: Send {
@@ -320,11 +368,13 @@ impl Accept for TcpListener {
 }
 
 /// The pause after an accept error: none for a client's own failure (a connection
-/// reset before it was accepted), 10 ms doubling to 1 s while the process is out of
-/// file descriptors or kernel memory, where retrying at once would spin.
+/// reset before it was accepted) unless eight come in a row, 10 ms doubling to 1 s
+/// while the process is out of file descriptors or kernel memory, where retrying at
+/// once would spin.
 #[derive(Debug, Default)]
 struct Backoff {
     current: Option<Duration>,
+    others_in_a_row: u32,
 }
 
 impl Backoff {
@@ -333,7 +383,8 @@ impl Backoff {
 
     fn after(&mut self, err: &io::Error) -> Option<Duration> {
         if !matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)) {
-            return None;
+            self.others_in_a_row += 1;
+            return (self.others_in_a_row >= 8).then_some(Self::FIRST);
         }
         let next = self.current.map_or(Self::FIRST, |d| (d * 2).min(Self::MAX));
         self.current = Some(next);
@@ -342,6 +393,7 @@ impl Backoff {
 
     fn reset(&mut self) {
         self.current = None;
+        self.others_in_a_row = 0;
     }
 }
 
@@ -379,8 +431,10 @@ impl<E: Endpoint + 'static> Connection<E> {
                 let busy = Busy::start(&registry, &state);
                 async move {
                     let response: Response = endpoint.get_response(request).await;
-                    drop(busy);
-                    Ok::<_, Infallible>(hyper::Response::<BoxBody<Bytes, io::Error>>::from(response))
+                    let (parts, body) = hyper::Response::<BoxBody<Bytes, io::Error>>::from(response).into_parts();
+                    // In flight until hyper has written the whole body, not just until
+                    // the handler returned.
+                    Ok::<_, Infallible>(hyper::Response::from_parts(parts, Tracked { body, _busy: busy }))
                 }
             }
         });
@@ -435,9 +489,10 @@ struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.registry.live.lock().expect("registry lock").remove(&self.id);
-        if self.registry.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.registry.drained.notify_waiters();
+        // An evicted connection left the count when it was chosen.
+        let removed = self.registry.live.lock().expect("registry lock").remove(&self.id);
+        if removed.is_some() {
+            self.registry.release();
         }
     }
 }
@@ -464,6 +519,32 @@ impl Drop for Busy {
             // Idle again: the watchdog's idle timeout starts now.
             self.state.rearm.notify_one();
         }
+    }
+}
+
+/// A response body that keeps its request in flight until it is written (or dropped).
+struct Tracked {
+    body: BoxBody<Bytes, io::Error>,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -551,7 +632,10 @@ mod tests {
     #[test]
     fn only_resource_exhaustion_pauses_and_the_pause_doubles_to_a_second() {
         let mut backoff = Backoff::default();
-        assert_eq!(backoff.after(&io::Error::from(io::ErrorKind::ConnectionAborted)), None);
+        let aborted = || io::Error::from(io::ErrorKind::ConnectionAborted);
+        assert_eq!((0..7).filter_map(|_| backoff.after(&aborted())).count(), 0, "a client's failure: at once");
+        assert_eq!(backoff.after(&aborted()), Some(Backoff::FIRST), "but not eight in a row");
+        backoff.reset();
         let pauses: Vec<_> =
             (0..9).filter_map(|_| backoff.after(&io::Error::from_raw_os_error(libc::EMFILE))).collect();
         let ms: Vec<_> = pauses.iter().map(|d| d.as_millis()).collect();

@@ -206,7 +206,7 @@ pub fn doc() -> ApiDoc {
 pub fn mount(route: poem::Route, state: &AppState) -> poem::Route {
     use poem::EndpointExt;
     let bounded = crate::http::body::BoundedBody::new(
-        state.body_limits,
+        state.body_limits.clone(),
         std::sync::Arc::new(|_: &poem::Request, rejection: crate::http::body::BodyRejection| {
             crate::http::problem::render(&rejection.into())
         }),

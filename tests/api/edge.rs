@@ -239,6 +239,21 @@ async fn at_the_connection_cap_quiet_connections_make_room(backend: Backend) {
     let health = app.client.get(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    // A burst at the cap never holds more than the cap open: each newcomer takes one
+    // victim's place, not the same victim's place over and over.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for _ in 0..40 {
+        silent.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut open = 0;
+    for stream in &mut silent {
+        let mut byte = [0u8; 256];
+        if tokio::time::timeout(Duration::from_millis(20), stream.read(&mut byte)).await.is_err() {
+            open += 1;
+        }
+    }
+    assert!(open <= 20, "{open} connections open at a cap of 20");
     // When every connection is busy (a body still arriving), a new one is told so.
     drop(silent);
     let apis = body_apis(&app).await;
@@ -260,7 +275,42 @@ async fn at_the_connection_cap_quiet_connections_make_room(backend: Backend) {
     assert_eq!(health.status, 200, "room again once they close");
 }
 
+async fn bodies_held_at_once_stay_within_the_budget(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.http.max_body_bytes = 16_000;
+        c.http.max_buffered_body_bytes = 32 * 1024;
+        c.http.body_read_timeout_ms = 800;
+    })
+    .await;
+    let apis = body_apis(&app).await;
+    let api = apis.iter().find(|a| a.name == "rebornpay").unwrap();
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Two bodies that stop short hold 30 of the 32 KiB until they time out.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        stream.write_all(request_head(api, "POST", "Content-Length: 16000\r\n").as_bytes()).await.unwrap();
+        stream.write_all(&vec![b' '; 15 * 1024]).await.unwrap();
+        stalled.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // A third, complete body of 7 KiB waits for room instead of growing memory.
+    let started = Instant::now();
+    let body =
+        json!({"invoice_id": "EDGE-BUDGET", "amount": 1, "currency": "BDT", "metadata": {"pad": "p".repeat(7000)}});
+    let reply = app.create_payment(&body).await;
+    let waited = started.elapsed();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert!(waited >= Duration::from_millis(450), "answered after {waited:?}: it did not wait for room");
+    for mut stream in stalled {
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut answer)).await;
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
+    }
+}
+
 db_test!(
+    bodies_held_at_once_stay_within_the_budget,
     every_api_refuses_an_oversized_body_with_413_in_its_own_shape,
     a_body_just_under_the_cap_is_read,
     a_body_that_stalls_gets_408_in_the_apis_shape,
