@@ -20,7 +20,8 @@
 //!
 //! The timeouts are kept by a watchdog beside each connection's hyper future: the
 //! socket notes when a request's first byte arrives, the service when a request starts
-//! and ends, and the watchdog sleeps until the deadline that follows (none while a
+//! and its response is written (atomics only, nothing on the request path wakes it),
+//! and the watchdog looks at least every half header-read timeout (none runs while a
 //! request is in flight: its body read has its own timeout).
 //!
 //! Request bodies are bounded where they are read: [`super::body`].
@@ -111,8 +112,6 @@ struct ConnState {
     head_started_ms: AtomicU64,
     /// Signalled to close it now (eviction, end of the shutdown grace).
     close: Notify,
-    /// Signalled when its deadline may have moved (a head began, a request ended).
-    rearm: Notify,
 }
 
 impl ConnState {
@@ -272,7 +271,6 @@ impl Connections {
             last_active_ms: AtomicU64::new(registry.now_ms()),
             head_started_ms: AtomicU64::new(0),
             close: Notify::new(),
-            rearm: Notify::new(),
         });
         let id = registry.next_id.fetch_add(1, Ordering::Relaxed);
         registry.live.lock().expect("registry lock").insert(id, state.clone());
@@ -457,27 +455,24 @@ impl<E: Endpoint + 'static> Connection<E> {
 }
 
 /// Completes when the connection has been idle, or in a request head, for longer than
-/// allowed.
+/// allowed. It looks at the connection's state at least every half header-read
+/// timeout instead of being woken by every request: requests touch only atomics, and
+/// a head that began is cut within one and a half header-read timeouts.
 async fn watchdog(registry: &Registry, state: &ConnState) {
+    let limits = &registry.limits;
+    let look_every = (limits.header_read_timeout / 2).max(Duration::from_millis(10));
     loop {
-        let rearmed = state.rearm.notified();
-        tokio::pin!(rearmed);
-        rearmed.as_mut().enable();
-        match state.deadline_ms(&registry.limits) {
-            None => rearmed.await,
-            Some(at) => {
-                let now = registry.now_ms();
-                if at <= now {
-                    let phase = if state.head_started_ms.load(Ordering::Acquire) == 0 { "idle" } else { "header-read" };
-                    tracing::debug!("closing a connection: {phase} timeout");
-                    return;
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_millis(at - now)) => {}
-                    () = rearmed => {}
-                }
+        let now = registry.now_ms();
+        let wait = match state.deadline_ms(limits) {
+            Some(at) if at <= now => {
+                let phase = if state.head_started_ms.load(Ordering::Acquire) == 0 { "idle" } else { "header-read" };
+                tracing::debug!("closing a connection: {phase} timeout");
+                return;
             }
-        }
+            Some(at) => Duration::from_millis(at - now).min(look_every),
+            None => look_every,
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -515,10 +510,7 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.state.last_active_ms.store(self.registry.now_ms(), Ordering::Release);
-        if self.state.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // Idle again: the watchdog's idle timeout starts now.
-            self.state.rearm.notify_one();
-        }
+        self.state.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -567,7 +559,6 @@ impl AsyncRead for Guarded {
             && state.head_started_ms.load(Ordering::Acquire) == 0
         {
             state.head_started_ms.store(this.registry.now_ms().max(1), Ordering::Release);
-            state.rearm.notify_one();
         }
         Poll::Ready(read)
     }

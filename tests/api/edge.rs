@@ -319,16 +319,6 @@ db_test!(
     at_the_connection_cap_quiet_connections_make_room,
 );
 
-/// Kills the child when the test ends, however it ends.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// CPU seconds the process has used (user + system).
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -366,16 +356,7 @@ async fn the_binary_at_1024_open_files_survives_1100_silent_connections_and_a_10
         ),
     )
     .unwrap();
-    let child = std::process::Command::new("sh")
-        .args(["-c", "ulimit -n 1024 && exec \"$0\" --config \"$1\""])
-        .arg(env!("CARGO_BIN_EXE_paybridge"))
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("paybridge starts");
-    let child = Child(child);
+    let child = crate::helpers::Binary::start(&config, Some(1024));
     let pid = child.0.id();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();

@@ -264,6 +264,41 @@ impl Drop for TestApp {
     }
 }
 
+/// The real `paybridge` binary running `config`, killed when this is dropped
+/// (however the test ends); with `open_files`, under that open-file limit.
+pub struct Binary(pub std::process::Child);
+
+impl Binary {
+    /// Starts it, quiet (warnings only, and not shown).
+    pub fn start(config: &std::path::Path, open_files: Option<u32>) -> Binary {
+        let binary = env!("CARGO_BIN_EXE_paybridge");
+        let mut command = match open_files {
+            None => std::process::Command::new(binary),
+            Some(limit) => {
+                let mut sh = std::process::Command::new("sh");
+                sh.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\""), binary]);
+                sh
+            }
+        };
+        let child = command
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("paybridge starts");
+        Binary(child)
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A response read as status, headers and JSON.
 pub struct Reply {
     pub status: u16,

@@ -247,6 +247,36 @@ async fn a_key_given_twice_is_refused_by_every_dialect(backend: Backend) {
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["details"][0]["field"], "metadata.a", "{}", reply.body);
     assert_eq!(app.row_counts().await, before);
+    // The sandbox API too, and its nested card bounded by its spec.
+    let url = app.checkout_url(&json!({"invoice_id": "D-SBX", "amount": 1, "currency": "BDT"})).await;
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    let sandbox = |body: &'static str| {
+        app.request(Method::POST, &format!("/sandbox/v1/checkout/{token}/complete"))
+            .header("Content-Type", "application/json")
+            .body(body)
+    };
+    let reply = app.send(sandbox(r#"{"outcome":"success","outcome":"failed"}"#)).await;
+    assert_eq!(
+        (reply.status, reply.body["error"]["details"][0]["field"].as_str()),
+        (400, Some("outcome")),
+        "{}",
+        reply.body
+    );
+    let long_card =
+        format!(r#"{{"outcome":"success","card":{{"number":"{}","expiry":"12/40","cvv":"123"}}}}"#, "4".repeat(65));
+    let reply = app
+        .send(
+            app.request(Method::POST, &format!("/sandbox/v1/checkout/{token}/complete"))
+                .header("Content-Type", "application/json")
+                .body(long_card),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["error"]["details"][0]["field"].as_str()),
+        (400, Some("card.number")),
+        "{}",
+        reply.body
+    );
 }
 
 /// Form text that is not UTF-8 is refused, not stored as replacement characters.

@@ -394,17 +394,7 @@ rebornpay = {{ api_key = "{KEY}", api_secret = "{SECRET}", require_signature = f
         ),
     )
     .unwrap();
-    let start = || {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_paybridge"))
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("paybridge starts");
-        Server(child)
-    };
+    let start = || crate::helpers::Binary::start(&config, None);
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let ready = |client: reqwest::Client, base: String| async move {
@@ -461,16 +451,6 @@ rebornpay = {{ api_key = "{KEY}", api_secret = "{SECRET}", require_signature = f
         }
         assert!(Instant::now() < deadline, "not all recorded as delivered: {list}");
         sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
