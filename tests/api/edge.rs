@@ -245,7 +245,7 @@ async fn at_the_connection_cap_quiet_connections_make_room(backend: Backend) {
     for _ in 0..40 {
         silent.push(TcpStream::connect(&addr).await.unwrap());
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let mut open = 0;
     for stream in &mut silent {
         let mut byte = [0u8; 256];
