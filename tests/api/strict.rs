@@ -250,12 +250,12 @@ async fn a_key_given_twice_is_refused_by_every_dialect(backend: Backend) {
     // The sandbox API too, and its nested card bounded by its spec.
     let url = app.checkout_url(&json!({"invoice_id": "D-SBX", "amount": 1, "currency": "BDT"})).await;
     let token = url.rsplit('/').next().unwrap().to_owned();
-    let sandbox = |body: &'static str| {
+    let sandbox = |body: String| {
         app.request(Method::POST, &format!("/sandbox/v1/checkout/{token}/complete"))
             .header("Content-Type", "application/json")
             .body(body)
     };
-    let reply = app.send(sandbox(r#"{"outcome":"success","outcome":"failed"}"#)).await;
+    let reply = app.send(sandbox(r#"{"outcome":"success","outcome":"failed"}"#.to_owned())).await;
     assert_eq!(
         (reply.status, reply.body["error"]["details"][0]["field"].as_str()),
         (400, Some("outcome")),
@@ -264,13 +264,7 @@ async fn a_key_given_twice_is_refused_by_every_dialect(backend: Backend) {
     );
     let long_card =
         format!(r#"{{"outcome":"success","card":{{"number":"{}","expiry":"12/40","cvv":"123"}}}}"#, "4".repeat(65));
-    let reply = app
-        .send(
-            app.request(Method::POST, &format!("/sandbox/v1/checkout/{token}/complete"))
-                .header("Content-Type", "application/json")
-                .body(long_card),
-        )
-        .await;
+    let reply = app.send(sandbox(long_card)).await;
     assert_eq!(
         (reply.status, reply.body["error"]["details"][0]["field"].as_str()),
         (400, Some("card.number")),
@@ -283,24 +277,17 @@ async fn a_key_given_twice_is_refused_by_every_dialect(backend: Backend) {
 async fn form_text_that_is_not_utf8_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let before = app.row_counts().await;
-    let reply = app
-        .send(
-            app.request(Method::POST, "/payrequest/api/create/")
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body("token=pr_test_demo&title=T%FF%FEx&amount=12,25"),
-        )
-        .await;
+    let form = |body: &'static str| {
+        app.request(Method::POST, "/payrequest/api/create/")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    let reply = app.send(form("token=pr_test_demo&title=T%FF%FEx&amount=12,25")).await;
     assert_eq!((reply.status, reply.body["error"].as_str()), (200, Some("unknown")), "{}", reply.body);
     assert!(reply.body["realerror"].as_str().unwrap_or_default().contains("title"), "{}", reply.body);
     assert_eq!(app.row_counts().await, before);
     // The same form in UTF-8 is taken.
-    let reply = app
-        .send(
-            app.request(Method::POST, "/payrequest/api/create/")
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body("token=pr_test_demo&title=T%C3%A9x&amount=12,25"),
-        )
-        .await;
+    let reply = app.send(form("token=pr_test_demo&title=T%C3%A9x&amount=12,25")).await;
     assert_eq!(reply.body["status"], "success", "{}", reply.body);
     // The checkout's form too.
     let url = app.checkout_url(&json!({"invoice_id": "U-1", "amount": 1, "currency": "BDT"})).await;
