@@ -323,7 +323,15 @@ async fn callbacks_are_retried_logged_replayable_and_guarded(backend: Backend) {
         listed.body.as_array().unwrap().iter().find(|d| d["dialect"] == "payrequest").expect("listed").clone();
     assert_eq!(delivery["url"], callback.as_str());
     let id = delivery["id"].as_i64().unwrap();
-    let detail = app.send(app.admin(Method::GET, &format!("/webhooks/deliveries/{id}"))).await.body;
+    // The receiver has the second attempt a moment before its result is written.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let detail = loop {
+        let detail = app.send(app.admin(Method::GET, &format!("/webhooks/deliveries/{id}"))).await.body;
+        if detail["attempts"].as_array().is_some_and(|a| a.len() >= 2) || std::time::Instant::now() > deadline {
+            break detail;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let attempts = detail["attempts"].as_array().unwrap();
     let codes: Vec<&Value> = attempts.iter().map(|a| &a["status_code"]).collect();
     assert_eq!(codes, [&json!(500), &json!(200)], "every attempt is logged: {detail}");
