@@ -539,10 +539,13 @@ impl Config {
             if Currency::parse(&m.default_currency).is_none() {
                 return bad(key("default_currency"), "must be a supported currency code");
             }
-            if let Some(url) = &m.webhook_url
-                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-            {
-                return bad(key("webhook_url"), "must be an absolute http(s) URL");
+            if let Some(url) = &m.webhook_url {
+                // The one URL rule every API holds a webhook URL to.
+                let mut issues = Vec::new();
+                crate::core::check_url("webhook_url", url, &mut issues);
+                if let Some(issue) = issues.first() {
+                    return bad(key("webhook_url"), &issue.message);
+                }
             }
             for (j, entry) in m.ip_allowlist.iter().enumerate() {
                 if crate::core::parse_allowlist_entry(entry).is_none() {

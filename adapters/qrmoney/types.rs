@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use crate::core::{
     CaptureMode, CoreError, Currency, Customer, FieldIssue, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund,
 };
-use crate::http::fields::{self, check_len, check_urls, major_amount};
+use crate::http::fields::{self, check_urls, major_amount};
 use crate::http::mount::Mount;
 use crate::http::wire::JsonDecimal;
 use crate::sandbox::codes;
@@ -150,8 +150,6 @@ impl CreatePaymentRequest {
         require("birthDate", birth_date.is_none_or(valid_birth_date), "must be a date as YYYYMMDD");
         let origin = self.origin_domain.as_deref().map(str::trim).filter(|d| !d.is_empty());
         require("originDomain", origin.is_none_or(super::settings::valid_domain), "must be a domain name");
-        check_len("referenceId", self.reference_id.as_deref(), 255, &mut issues);
-        check_len("notes", self.notes.as_deref(), 1000, &mut issues);
         for (field, map) in [("browserInfo", &self.browser_info), ("wallet", &self.wallet)] {
             if let Some(map) = map {
                 let value = serde_json::to_value(map).unwrap_or_default();

@@ -113,13 +113,12 @@ impl RebornApi {
     ) -> Reply<RefundResponse> {
         let result = async {
             let req = body.0.into_result()?;
-            let reason = req.validated_reason()?;
             let amount = parse_decimal(req.amount.as_str())
                 .map_err(|e| CoreError::Validation(vec![FieldIssue::new("amount", e.to_string())]))?;
             let key = RequestKey::of(request);
             let refund = state
                 .gateway
-                .request_refund(&auth.0, &req.invoice_id, RefundAmount::Major(amount), reason, key)
+                .request_refund(&auth.0, &req.invoice_id, RefundAmount::Major(amount), req.reason.clone(), key)
                 .await?;
             Ok(RefundResponse { success: true, message: "Refund request submitted".into(), data: refund.into() })
         };

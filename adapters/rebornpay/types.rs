@@ -9,7 +9,7 @@ use crate::core::{
     Balance, CaptureMode, CoreError, Currency, Customer, FieldIssue, NewPayment, Payment, PaymentStatus, RedirectUrls,
     Refund, RefundStatus, Settlement, SettlementStatus, money::major_of,
 };
-use crate::http::fields::{check_email, check_len, check_metadata, check_phone, check_urls, major_amount};
+use crate::http::fields::{check_email, check_metadata, check_phone, check_urls, major_amount};
 use crate::http::mount::Mount;
 use crate::http::wire::JsonDecimal;
 
@@ -72,7 +72,6 @@ impl CreatePaymentRequest {
                 None
             }
         };
-        check_len("customer_name", self.customer_name.as_deref(), 200, &mut issues);
         check_phone("customer_phone", self.customer_phone.as_deref(), &mut issues);
         check_email("customer_email", self.customer_email.as_deref(), &mut issues);
         let method = self.payment_method.map(|m| m.to_ascii_lowercase());
@@ -282,15 +281,6 @@ pub struct RefundRequest {
     /// Why.
     #[oai(validator(max_length = 500))]
     pub reason: Option<String>,
-}
-
-impl RefundRequest {
-    /// The reason, checked against its documented limit.
-    pub fn validated_reason(&self) -> Result<Option<String>, CoreError> {
-        let mut issues = Vec::new();
-        check_len("reason", self.reason.as_deref(), 500, &mut issues);
-        if issues.is_empty() { Ok(self.reason.clone()) } else { Err(CoreError::Validation(issues)) }
-    }
 }
 
 /// A refund status.

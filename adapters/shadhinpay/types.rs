@@ -10,7 +10,7 @@ use crate::core::{
     CaptureMode, CoreError, Currency, Customer, FieldIssue, Money, NewPayment, Payment, PaymentStatus, RedirectUrls,
     Refund, RefundStatus, check_url,
 };
-use crate::http::fields::{check_email, check_len, check_metadata, check_phone, check_urls};
+use crate::http::fields::{check_email, check_metadata, check_phone, check_urls};
 use crate::http::mount::Mount;
 use crate::http::wire::{UtcSeconds, Wire};
 
@@ -87,7 +87,6 @@ impl CreatePaymentRequest {
         } else {
             check_phone("customer_phone", Some(&self.customer_phone), &mut issues);
         }
-        check_len("customer_name", self.customer_name.as_deref(), 200, &mut issues);
         check_email("customer_email", self.customer_email.as_deref(), &mut issues);
         check_url("callback_url", &self.callback_url, &mut issues);
         check_urls(&[("success_url", &self.success_url), ("cancel_url", &self.cancel_url)], &mut issues);
@@ -412,7 +411,6 @@ impl RefundRequest {
     /// Checks the reason and amount.
     pub fn validate(&self) -> Result<(), CoreError> {
         let mut issues = Vec::new();
-        check_len("reason", self.reason.as_deref(), 500, &mut issues);
         if self.amount.is_some_and(|a| a <= 0) {
             issues.push(FieldIssue::new("amount", MINOR_UNITS));
         }

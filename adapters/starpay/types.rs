@@ -76,10 +76,8 @@ impl CreatePaymentRequest {
             issues.push(FieldIssue::new("order_id", "must be printable"));
         }
         let amount = amount_in(&self.amount, self.currency.as_deref().unwrap_or(default_currency), &mut issues);
-        check_len("payer", self.payer.as_deref(), 200, &mut issues);
         check_email("payer_email", self.payer_email.as_deref(), &mut issues);
         check_phone("payer_phone", self.payer_phone.as_deref(), &mut issues);
-        check_len("description", self.description.as_deref(), 500, &mut issues);
         let method = self.payment_method.map(|m| m.to_ascii_lowercase());
         if method.as_deref().is_some_and(|m| !METHODS.contains(&m)) {
             issues.push(FieldIssue::new("payment_method", format!("must be one of {}", METHODS.join(", "))));
@@ -318,7 +316,6 @@ impl CreatePayoutRequest {
             None if currency.eq_ignore_ascii_case("INR") => issues.push(FieldIssue::new("ifsc_code", "is required")),
             _ => {}
         }
-        check_len("reference", self.reference.as_deref(), 100, &mut issues);
         let (Some(amount), true) = (amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };

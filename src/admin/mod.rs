@@ -29,11 +29,6 @@ pub fn doc() -> ApiDoc {
 
 /// Mounts the API and its docs.
 pub fn mount(route: Route, state: &AppState) -> Route {
-    let bounded = crate::http::body::BoundedBody::new(
-        state.body_limits.clone(),
-        std::sync::Arc::new(|_: &poem::Request, rejection: crate::http::body::BodyRejection| {
-            crate::http::problem::render(&rejection.into())
-        }),
-    );
+    let bounded = crate::http::problem::bounded_body(&state.body_limits);
     doc().mount(route.nest("/admin/v1", service().with(bounded).data(state.clone())), "/admin")
 }

@@ -70,6 +70,14 @@ pub fn render(err: &CoreError) -> poem::Response {
     response
 }
 
+/// The body bound of paybridge's own APIs: refusals in this error shape.
+pub fn bounded_body(limits: &crate::http::body::BodyLimits) -> crate::http::body::BoundedBody {
+    crate::http::body::BoundedBody::new(
+        limits.clone(),
+        std::sync::Arc::new(|_: &poem::Request, rejection: crate::http::body::BodyRejection| render(&rejection.into())),
+    )
+}
+
 /// Every admin or sandbox operation's response.
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "bad_request")]

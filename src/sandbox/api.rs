@@ -205,11 +205,6 @@ pub fn doc() -> ApiDoc {
 /// Mounts the API at `/sandbox/v1` and its docs at `/sandbox/docs`.
 pub fn mount(route: poem::Route, state: &AppState) -> poem::Route {
     use poem::EndpointExt;
-    let bounded = crate::http::body::BoundedBody::new(
-        state.body_limits.clone(),
-        std::sync::Arc::new(|_: &poem::Request, rejection: crate::http::body::BodyRejection| {
-            crate::http::problem::render(&rejection.into())
-        }),
-    );
+    let bounded = crate::http::problem::bounded_body(&state.body_limits);
     doc().mount(route.nest("/sandbox/v1", service().with(bounded).data(state.clone())), "/sandbox")
 }

@@ -6,7 +6,7 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{ADMIN_TOKEN, Backend, KEY, SECRET, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, spawn_app};
 
 /// One JSON operation: how to call it and a body it accepts.
 struct Op {
@@ -300,7 +300,6 @@ async fn form_text_that_is_not_utf8_is_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);
-    let _ = (ADMIN_TOKEN, KEY, SECRET);
 }
 
 db_test!(
