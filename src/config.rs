@@ -62,6 +62,9 @@ pub struct Config {
     pub payment_ttl_secs: u64,
     /// How often unpaid payments past their expiry are expired, in seconds.
     pub expiry_sweep_secs: u64,
+    /// How long the processor may take to answer a charge, in milliseconds, before the
+    /// charge is recorded as declined (`bank_error`, QR Money 001).
+    pub processor_timeout_ms: u64,
     /// How long authenticated credentials are cached, in milliseconds.
     pub auth_cache_ttl_ms: u64,
     /// Database connections for reads.
@@ -333,7 +336,7 @@ pub struct QrmoneyFixture {
     pub account_id: String,
     /// The merchant id QR Money reports.
     pub merchant_id: String,
-    /// Fees and limits (`adapters::qrmoney::settings`).
+    /// Fees and limits: the account's policy (`core::policy`).
     #[serde(default)]
     pub settings: Option<serde_json::Value>,
 }
@@ -352,6 +355,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             payment_ttl_secs: 15 * 60,
             expiry_sweep_secs: 15,
+            processor_timeout_ms: 10_000,
             auth_cache_ttl_ms: 2000,
             db_max_connections: 8,
             log_credentials: true,
@@ -434,6 +438,7 @@ const ENV_KEYS: &[&str] = &[
     "trusted_proxies",
     "payment_ttl_secs",
     "expiry_sweep_secs",
+    "processor_timeout_ms",
     "auth_cache_ttl_ms",
     "db_max_connections",
     "log_credentials",
@@ -500,6 +505,9 @@ impl Config {
                 "must be at least backoff_initial_ms, which must be positive",
             );
         }
+        if self.processor_timeout_ms == 0 {
+            return bad("processor_timeout_ms".into(), "must be at least 1");
+        }
         if self.expiry_sweep_secs == 0 {
             return bad("expiry_sweep_secs".into(), "must be at least 1");
         }
@@ -556,7 +564,9 @@ impl Config {
                 if q.api_key.trim().is_empty() {
                     return bad(key("qrmoney.api_key"), "must not be empty");
                 }
-                if let Err(err) = crate::adapters::check_extra(Dialect::Qrmoney, &q.extra()) {
+                let checked =
+                    crate::adapters::check_extra(Dialect::Qrmoney, &q.extra()).and_then(|()| q.policy().map(|_| ()));
+                if let Err(err) = checked {
                     let detail =
                         err.details().iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>();
                     return bad(key("qrmoney"), &detail.join("; "));
@@ -659,15 +669,17 @@ impl Config {
 }
 
 impl QrmoneyFixture {
-    /// The credential's dialect identifiers and settings.
+    /// The credential's dialect identifiers.
     pub fn extra(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut extra = serde_json::Map::new();
         extra.insert("account_id".into(), self.account_id.clone().into());
         extra.insert("merchant_id".into(), self.merchant_id.clone().into());
-        if let Some(settings) = &self.settings {
-            extra.insert("settings".into(), settings.clone());
-        }
         extra
+    }
+
+    /// The account's policy (fees and limits), checked.
+    pub fn policy(&self) -> Result<Option<crate::core::AccountPolicy>, crate::core::CoreError> {
+        self.settings.as_ref().map(|s| crate::core::AccountPolicy::parse(s, "extra.settings")).transpose()
     }
 }
 
@@ -683,6 +695,7 @@ impl MerchantFixture {
             label: None,
             extra: serde_json::json!({}),
             require_signature: false,
+            policy: None,
         };
         if let Some(r) = &self.rebornpay {
             credentials.push(CredentialSeed {
@@ -712,6 +725,8 @@ impl MerchantFixture {
         if let Some(q) = &self.qrmoney {
             credentials.push(CredentialSeed {
                 extra: serde_json::Value::Object(q.extra()),
+                // Checked when the configuration was loaded.
+                policy: q.policy().ok().flatten(),
                 ..cred(Dialect::Qrmoney, &q.api_key, &q.api_key)
             });
         }

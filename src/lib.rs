@@ -5,18 +5,23 @@
 //! # Layout
 //!
 //! - [`core`] — the canonical payment core and its only door, [`core::Gateway`]:
-//!   `Money`, merchants and credentials, the payment state machine, refunds,
-//!   settlements, payouts, the double-entry ledger, the transactional outbox, idempotency
-//!   records and the `CoreError` table. Its `store` (sea-orm entities, connections) is
-//!   private: nothing outside `core` can reach the database.
+//!   `Money`, merchants and credentials, the payment state machine, charging
+//!   (`charge`: a host-to-host payment created and decided in one batched transaction;
+//!   `payments`: the checkout's pay and 3-D Secure answer), the processor seam every
+//!   charge goes through ([`core::processor`]: `Arc<dyn Processor>` given at build
+//!   time), an account's fees and limits ([`core::policy`]), instruments and payer rules
+//!   (`instrument`, `payer`), typed decline reasons (`Decline`), refunds, settlements,
+//!   payouts, the double-entry ledger (fees included), the transactional outbox,
+//!   idempotency records and the `CoreError` table. Its `store` (sea-orm entities,
+//!   connections) is private: nothing outside `core` can reach the database.
 //! - `adapters/` (module [`adapters`]) — one module per dialect, each `mod.rs` (mount and
 //!   spec), `api.rs` (operations), `types.rs` (wire types), `errors.rs` (CoreError →
 //!   dialect body), `auth.rs` and `webhook.rs` (notifications, formatted and signed).
 //!   They see only `core`'s public API, [`http`] and [`crypto`]. Built:
 //!   `rebornpay`, `shadhinpay`, `starpay` (plus `roles.rs`: its role × endpoint
 //!   table), `payrequest` (two operations, no auth middleware: the token is in the
-//!   body), `qrmoney` (plus `settings.rs`: an account's fees and limits, the declines
-//!   they cause). `adapters/mod.rs` holds the registry, `DIALECTS` (one entry per
+//!   body), `qrmoney` (plus `codes.rs`: the seed's result codes, each decline mapped
+//!   from a core `Decline`). `adapters/mod.rs` holds the registry, `DIALECTS` (one entry per
 //!   dialect: its routes relative to its root, its spec, its demo port), from which the
 //!   `/<name>` mounts, the root mounts and the docs derive, and routes webhooks and
 //!   checkout returns to the dialects.
@@ -25,15 +30,16 @@
 //!   refused when a JSON key repeats or a form is not UTF-8 (`body`); `AppState`,
 //!   client IPs, the `Wire<T>` body with field-level errors, the spec's length bounds
 //!   applied, and provider time formats (`wire`), checks of shared request
-//!   fields and the payer rules behind QR Money's codes (`fields`), the admission
+//!   fields (`fields`), the admission
 //!   frame every dialect's auth plugs into (`auth`), the dialect response macro and
 //!   `201` wrapper (`reply`), the `Idempotency-Key` middleware, where a request reached
 //!   its dialect and the links that follow from it (`mount`: `/<name>`, a dialect's own
 //!   port or a `Host`), OpenAPI/Swagger UI helpers and the error shape of paybridge's
 //!   own APIs.
 //! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
-//! - [`sandbox`] — the deterministic sandbox processor (magic test cards and wallets),
-//!   QR Money's result codes, and the control API (`/sandbox/v1`).
+//! - [`sandbox`] — the deterministic sandbox processor, the `Processor` the binary runs
+//!   with (magic test cards and wallets, its response codes), and the control API
+//!   (`/sandbox/v1`).
 //! - [`checkout`] — the hosted checkout page (`/checkout/{token}`) and the sandbox's
 //!   3-D Secure challenge (`/checkout/{token}/challenge`): askama templates in
 //!   `templates/checkout/`, the form and its QR Money validation codes, redirects.

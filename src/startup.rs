@@ -84,8 +84,16 @@ impl DialectUrls {
 
 impl Application {
     /// Binds the listener, connects and migrates the database and creates the fixture
-    /// merchants that do not exist yet.
-    pub async fn build(mut config: Config) -> anyhow::Result<Application> {
+    /// merchants that do not exist yet; charges go through the sandbox processor.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Application::build_with(config, std::sync::Arc::new(crate::sandbox::Sandbox)).await
+    }
+
+    /// [`Application::build`] with another processor (a test's scripted one).
+    pub async fn build_with(
+        mut config: Config,
+        processor: std::sync::Arc<dyn crate::core::Processor>,
+    ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(config.listen_addr())
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -99,8 +107,9 @@ impl Application {
             payment_ttl: Duration::from_secs(config.payment_ttl_secs),
             auth_cache_ttl: Duration::from_millis(config.auth_cache_ttl_ms),
             max_connections: config.db_max_connections,
+            processor_timeout: Duration::from_millis(config.processor_timeout_ms),
         };
-        let gateway = Gateway::connect(&config.database_url, settings)
+        let gateway = Gateway::connect(&config.database_url, settings, processor)
             .await
             .with_context(|| format!("cannot open the database at {}", redact(&config.database_url)))?;
         let seeds: Vec<_> = config.merchants.iter().map(|m| m.to_seed()).collect();

@@ -1,9 +1,6 @@
 //! The three QR Money operations. The create is host-to-host: the card arrives in the
-//! request, the account's limits are checked, and the sandbox processor charges it
-//! before the answer is sent.
-
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+//! request and the core charges it (`Gateway::charge`: the account's policy, then the
+//! processor) before the answer is sent; this module only translates.
 
 use poem::web::Data;
 use poem_openapi::param::Path;
@@ -12,17 +9,15 @@ use poem_openapi::{OpenApi, Tags};
 
 use super::auth::ApiKeyAuth;
 use super::errors::Reply;
-use super::settings::{Attempt, Settings, Usage, periods};
 use super::types::*;
 use crate::core::{
-    CheckoutOutcome, CoreError, Entity, Gateway, Payment, PaymentStatus, Principal, RefundAmount, RefundStatus,
+    ChargeReference, CoreError, Entity, Gateway, NewCharge, Payment, PaymentInstrument, Principal, RefundAmount,
+    RefundStatus,
 };
 use crate::http::AppState;
 use crate::http::idempotency::RequestKey;
 use crate::http::mount::Mount;
 use crate::http::wire::Wire;
-use crate::sandbox::instrument::PaymentInstrument;
-use crate::sandbox::{Processor, Sandbox, codes};
 
 #[derive(Tags)]
 enum Tag {
@@ -30,34 +25,13 @@ enum Tag {
     Payments,
 }
 
-/// How often a create retries when its fresh reference is taken.
-const REFERENCE_ATTEMPTS: usize = 5;
-
-/// Payments that count towards the daily and monthly limits: approved or awaiting the
-/// issuer.
-const COUNTED: &[PaymentStatus] =
-    &[PaymentStatus::Processing, PaymentStatus::Succeeded, PaymentStatus::PartiallyRefunded, PaymentStatus::Refunded];
-
-/// One lock per account (credential) with count or total limits: its creates check the
-/// usage and charge one at a time, so concurrent requests cannot together exceed a
-/// limit.
-static USAGE_LOCKS: LazyLock<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
-
-fn usage_lock(credential_id: i64) -> Arc<tokio::sync::Mutex<()>> {
-    let mut locks = USAGE_LOCKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    locks.entry(credential_id).or_default().clone()
-}
+/// The prefix of QR Money payments' references (QR Money's `referenceId` is the
+/// merchant's free text and need not be unique, so the core's unique reference is
+/// paybridge's own).
+const REFERENCE_PREFIX: &str = "qr_";
 
 /// The QR Money API.
 pub struct QrApi;
-
-/// The reference of a payment created under an `Idempotency-Key`: the same for every
-/// retry with that key by that credential.
-fn keyed_reference(credential_id: i64, key: &str) -> String {
-    use sha2::Digest;
-    let digest = hex::encode(sha2::Sha256::digest(key.as_bytes()));
-    format!("qr_k{credential_id}_{}", &digest[..32])
-}
 
 /// True when `account_id` is the API key's account.
 fn own_account(principal: &Principal, account_id: &str) -> bool {
@@ -74,15 +48,6 @@ async fn own_request(gateway: &Gateway, principal: &Principal, id: &str) -> Resu
         return Err(CoreError::NotFound(Entity::Payment));
     }
     Ok(payment)
-}
-
-async fn usage(gateway: &Gateway, principal: &Principal, payment: &Attempt<'_>) -> Result<Usage, CoreError> {
-    let (day, month) = periods(crate::core::now());
-    let unit = payment.amount.currency();
-    Ok(Usage {
-        day: gateway.payment_usage(principal, true, COUNTED, unit, day).await?,
-        month: gateway.payment_usage(principal, true, COUNTED, unit, month).await?,
-    })
 }
 
 impl CreateResponse {
@@ -140,65 +105,21 @@ impl QrApi {
                 return Err(CoreError::NotFound(Entity::Merchant));
             }
             let checked = body.0.into_result()?.check()?;
-            let settings = Settings::of(principal.credential())?;
-            let attempt = Attempt {
-                amount: checked.payment.amount,
-                country: &checked.country,
-                origin_domain: checked.origin_domain.as_deref(),
+            // Under an Idempotency-Key the payment's reference follows from it, so a
+            // retry after a crash (or a lost answer) finds the first payment instead of
+            // charging the card again.
+            let reference = match RequestKey::of(request) {
+                Some(key) => ChargeReference::Keyed { prefix: REFERENCE_PREFIX, key: key.to_owned() },
+                None => ChargeReference::Fresh { prefix: REFERENCE_PREFIX },
             };
-            let lock = settings.counts_usage().then(|| usage_lock(principal.credential().id));
-            let _one_at_a_time = match &lock {
-                Some(lock) => Some(lock.lock().await),
-                None => None,
+            let charge = NewCharge {
+                payment: checked.payment,
+                reference,
+                instrument: PaymentInstrument::Card(checked.card),
+                payer_country: Some(checked.country),
+                origin_domain: checked.origin_domain,
             };
-            let usage = match lock {
-                Some(_) => usage(&state.gateway, principal, &attempt).await?,
-                None => Usage::default(),
-            };
-            let decline = settings.decline(&attempt, usage);
-            let mut command = checked.payment;
-            let payment = match RequestKey::of(request) {
-                // With an Idempotency-Key the payment's reference follows from it, so a
-                // retry after a crash (or a lost answer) finds the first payment instead
-                // of charging the card again.
-                Some(key) => {
-                    command.reference = keyed_reference(principal.credential().id, key);
-                    match state.gateway.create_payment(principal, command.clone()).await {
-                        Err(CoreError::DuplicateReference) => {
-                            let earlier = state.gateway.payment_by_reference(principal, &command.reference).await?;
-                            if earlier.status != PaymentStatus::Created {
-                                return Ok(earlier);
-                            }
-                            earlier
-                        }
-                        other => other?,
-                    }
-                }
-                None => {
-                    let mut tries = 1;
-                    loop {
-                        match state.gateway.create_payment(principal, command.clone()).await {
-                            Err(CoreError::DuplicateReference) if tries < REFERENCE_ATTEMPTS => {
-                                tries += 1;
-                                command.reference = new_reference();
-                            }
-                            other => break other?,
-                        }
-                    }
-                }
-            };
-            let card = PaymentInstrument::Card(checked.card);
-            let outcome = match decline {
-                // The account's own limits: declined before any processor sees it.
-                Some(code) => CheckoutOutcome::Declined {
-                    processor_txn_id: None,
-                    method: Some("card".into()),
-                    instrument: card.describe("card"),
-                    attempt: codes::attempt(code),
-                },
-                None => Sandbox.charge(&payment, &card),
-            };
-            state.gateway.complete_checkout(&payment.checkout_token, outcome).await
+            state.gateway.charge(principal, charge).await
         };
         match result.await {
             Ok(payment) => answer(&payment, &auth.0.merchant().name, &mount),

@@ -23,9 +23,9 @@ use poem::{IntoResponse, Response};
 use poem_openapi::Object;
 use rand::Rng;
 
+use super::codes;
 use crate::core::{CoreError, FieldIssue};
 use crate::http::reply::{ErrorParts, render_parts};
-use crate::sandbox::codes;
 
 /// Every QR Money error.
 #[derive(Object, Debug, Clone)]

@@ -4,14 +4,14 @@
 //! - `auth`: `X-API-Key`, the merchant's status, allow-list and rate limit.
 //! - `api`: the card payment request (charged at once), its status, its refund.
 //! - `types`: the request and its checks, the status object, the seed's status ids.
-//! - `settings`: the account's fee and limits (decline codes 014, 018–024, 047).
+//! - `codes`: the seed's result codes, each decline a core `Decline` reason.
 //! - `errors`: `CoreError` → problem details with the seed's codes.
 //! - `webhook`: form-encoded notifications signed with `X-Signature`.
 
 mod api;
 mod auth;
+pub mod codes;
 mod errors;
-pub mod settings;
 mod types;
 pub mod webhook;
 
@@ -94,7 +94,7 @@ pub fn new_keys(
 }
 
 /// Checks a credential's `extra`: `account_id` and `merchant_id` non-empty strings,
-/// `settings` valid settings, nothing else.
+/// nothing else (its `settings` are the core's account policy, taken out before).
 pub fn check_extra(extra: &serde_json::Map<String, serde_json::Value>) -> Result<(), CoreError> {
     let mut issues = Vec::new();
     for key in ["account_id", "merchant_id"] {
@@ -103,16 +103,8 @@ pub fn check_extra(extra: &serde_json::Map<String, serde_json::Value>) -> Result
             issues.push(FieldIssue::new(format!("extra.{key}"), "must be a string of 1 to 64 characters"));
         }
     }
-    for key in extra.keys().filter(|k| !["account_id", "merchant_id", "settings"].contains(&k.as_str())) {
+    for key in extra.keys().filter(|k| !["account_id", "merchant_id"].contains(&k.as_str())) {
         issues.push(FieldIssue::new(format!("extra.{key}"), "is not a QR Money setting"));
-    }
-    match extra.get("settings") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(settings) => {
-            if let Err(err) = settings::Settings::parse(settings) {
-                issues.extend(err.details().iter().cloned());
-            }
-        }
     }
     if issues.is_empty() { Ok(()) } else { Err(CoreError::Validation(issues)) }
 }

@@ -20,18 +20,18 @@
 use std::collections::BTreeMap;
 
 use poem_openapi::Object;
-use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::codes;
+use crate::core::instrument::Card;
+use crate::core::payer;
 use crate::core::{
     CaptureMode, CoreError, Currency, Customer, FieldIssue, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund,
 };
 use crate::http::fields::{self, check_urls, major_amount};
 use crate::http::mount::Mount;
 use crate::http::wire::JsonDecimal;
-use crate::sandbox::codes;
-use crate::sandbox::instrument::Card;
 
 /// `POST /payments/h2h/{accountId}`: a card payment request. The card number and CVV
 /// are reduced to brand and last four digits before anything is kept.
@@ -119,12 +119,6 @@ pub struct Checked {
     pub origin_domain: Option<String>,
 }
 
-/// A fresh internal reference (QR Money's `referenceId` is the merchant's free text
-/// and need not be unique, so the core's unique reference is paybridge's own).
-pub fn new_reference() -> String {
-    format!("qr_{:016x}", rand::rng().random::<u64>())
-}
-
 fn valid_birth_date(date: &str) -> bool {
     date.len() == 8 && chrono::NaiveDate::parse_from_str(date, "%Y%m%d").is_ok()
 }
@@ -138,18 +132,18 @@ impl CreatePaymentRequest {
                 issues.push(FieldIssue::new(field, what));
             }
         };
-        require("name", fields::valid_name(self.name.trim()), "must be 2–100 letters");
-        require("email", fields::valid_email(self.email.trim()), "must be an email address");
-        require("phoneNumber", fields::valid_phone(self.phone_number.trim()), "must be 6–20 digits");
-        require("address", fields::valid_line(self.address.trim()), "must be 2–100 characters");
-        require("city", fields::valid_line(self.city.trim()), "must be 2–100 characters");
-        require("state", fields::valid_line(self.state.trim()), "must be 2–100 characters");
-        require("postalCode", fields::valid_postal_code(self.postal_code.trim()), "must be 2–12 letters or digits");
-        require("country", fields::valid_country(self.country.trim()), "must be an ISO 3166-1 alpha-2 code");
+        require("name", payer::valid_name(self.name.trim()), "must be 2–100 letters");
+        require("email", payer::valid_email(self.email.trim()), "must be an email address");
+        require("phoneNumber", payer::valid_phone(self.phone_number.trim()), "must be 6–20 digits");
+        require("address", payer::valid_line(self.address.trim()), "must be 2–100 characters");
+        require("city", payer::valid_line(self.city.trim()), "must be 2–100 characters");
+        require("state", payer::valid_line(self.state.trim()), "must be 2–100 characters");
+        require("postalCode", payer::valid_postal_code(self.postal_code.trim()), "must be 2–12 letters or digits");
+        require("country", payer::valid_country(self.country.trim()), "must be an ISO 3166-1 alpha-2 code");
         let birth_date = self.birth_date.as_deref().map(str::trim).filter(|d| !d.is_empty());
         require("birthDate", birth_date.is_none_or(valid_birth_date), "must be a date as YYYYMMDD");
         let origin = self.origin_domain.as_deref().map(str::trim).filter(|d| !d.is_empty());
-        require("originDomain", origin.is_none_or(super::settings::valid_domain), "must be a domain name");
+        require("originDomain", origin.is_none_or(payer::valid_domain), "must be a domain name");
         for (field, map) in [("browserInfo", &self.browser_info), ("wallet", &self.wallet)] {
             if let Some(map) = map {
                 let value = serde_json::to_value(map).unwrap_or_default();
@@ -198,7 +192,8 @@ impl CreatePaymentRequest {
             "client": client,
         });
         let payment = NewPayment {
-            reference: new_reference(),
+            // Drawn by the core (`ChargeReference`).
+            reference: String::new(),
             amount,
             capture_mode: CaptureMode::Automatic,
             method: Some("card".into()),
@@ -374,7 +369,11 @@ pub fn status_ids(payment: &Payment) -> (u8, u8, LastLog) {
         | PaymentStatus::Refunded => (1, 1, log(1, "Transaction approved", Some("000"))),
         PaymentStatus::Failed => {
             let attempt = payment.last_attempt.as_ref();
-            let code = attempt.map_or("999", |a| a.code.as_str());
+            // The reason's code; a decline recorded before reasons were typed kept it.
+            let code = match attempt {
+                Some(a) => a.reason.map_or(a.code.as_str(), |r| codes::code_of(r)),
+                None => "999",
+            };
             let message = attempt.map_or(codes::known("999"), |a| a.message.as_str());
             (2, 2, log(2, message, Some(code)))
         }

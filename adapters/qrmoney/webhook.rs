@@ -9,8 +9,8 @@
 //! value as `paymentRequestStatusId`, under the name the public C# client reads.
 //!
 //! Status ids as the status endpoint reports them (see `types`); amounts in major
-//! units at the unit's precision, the fee from the account's settings (fee and net are
-//! zero unless the payment was approved); `message` and
+//! units at the unit's precision, the fee the capture posted to the ledger (fee and net
+//! are zero unless the payment was approved); `message` and
 //! `code` name a failure's reason and are empty for an approval; `clientId` is a
 //! stable identifier of the payer's email at this merchant; `clientMemberId` is empty
 //! (paybridge has no member accounts). The header `X-Signature` is
@@ -20,7 +20,6 @@
 use base64::Engine;
 use sha2::Digest;
 
-use super::settings::Settings;
 use super::types::{meta_text, status_ids};
 use crate::adapters::{Formatted, WebhookDialect, event_part};
 use crate::core::{Credential, Event, Merchant, Payment};
@@ -47,7 +46,7 @@ pub fn fields(payment: &Payment, credential: &Credential) -> Vec<(&'static str, 
     let unit = payment.amount.currency();
     // Only an approved payment deposits anything: a decline's fee and net are zero.
     let approved = transaction_status == 1;
-    let fee = if approved { Settings::of(credential).unwrap_or_default().fee(payment.amount) } else { 0 };
+    let fee = if approved { payment.fee } else { 0 };
     let net = if approved { payment.amount.minor() - fee } else { 0 };
     let (message, code) = match transaction_status {
         2 => (last_log.message, last_log.code.unwrap_or_default()),

@@ -10,8 +10,8 @@ use subtle::ConstantTimeEq;
 
 use super::types::*;
 use crate::core::{
-    CoreError, CredentialPatch, CredentialSeed, Currency, Dialect, MerchantPatch, MerchantSeed, MerchantStatus, Money,
-    PayoutFilter, money::parse_decimal,
+    AccountPolicy, CoreError, Credential, CredentialPatch, CredentialSeed, Currency, Dialect, Gateway, MerchantPatch,
+    MerchantSeed, MerchantStatus, Money, PayoutFilter, money::parse_decimal,
 };
 use crate::http::AppState;
 use crate::http::problem::Reply;
@@ -132,7 +132,8 @@ impl AdminApi {
     /// List a merchant's credentials.
     #[oai(path = "/merchants/:id/credentials", method = "get", tag = "Tag::Credentials")]
     async fn credentials(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<CredentialBody>> {
-        R::ok(state.gateway.credentials(id.0).await.map(|cs| cs.into_iter().map(Into::into).collect()))
+        let result = async { shown(&state.gateway, state.gateway.credentials(id.0).await?).await };
+        R::ok(result.await)
     }
 
     /// Issue a dialect credential with generated key material.
@@ -147,11 +148,12 @@ impl AdminApi {
         let result = async {
             let req = body.0.into_result()?;
             let dialect = Dialect::from(req.dialect);
-            let given = match req.extra {
+            let mut given = match req.extra {
                 None => serde_json::Map::new(),
                 Some(serde_json::Value::Object(map)) => map,
                 Some(_) => return Err(CoreError::invalid("extra", "must be a JSON object")),
             };
+            let policy = AccountPolicy::take_from(&mut given)?.flatten();
             let (key_id, secret, extra) = crate::adapters::new_credential(dialect, given);
             crate::adapters::check_extra(dialect, extra.as_object().unwrap_or(&serde_json::Map::new()))?;
             let role = match (dialect, req.role) {
@@ -172,8 +174,9 @@ impl AdminApi {
                 label: req.label,
                 extra,
                 require_signature: req.require_signature.unwrap_or(false),
+                policy,
             };
-            Ok(state.gateway.issue_credential(id.0, seed).await?.into())
+            shown_one(&state.gateway, state.gateway.issue_credential(id.0, seed).await?).await
         };
         R::created(result.await)
     }
@@ -191,7 +194,7 @@ impl AdminApi {
                 secret: Some(secret),
                 ..Default::default()
             };
-            Ok(state.gateway.update_credential(id.0, change).await?.into())
+            shown_one(&state.gateway, state.gateway.update_credential(id.0, change).await?).await
         };
         R::ok(result.await)
     }
@@ -213,7 +216,12 @@ impl AdminApi {
             {
                 return Err(CoreError::invalid("role", "must be super_admin, admin, merchant, partner or api_user"));
             }
-            let given: Option<serde_json::Map<_, _>> = req.extra.map(|extra| extra.into_iter().collect());
+            let mut given: Option<serde_json::Map<_, _>> = req.extra.map(|extra| extra.into_iter().collect());
+            let policy = match &mut given {
+                Some(given) => AccountPolicy::take_from(given)?,
+                None => None,
+            };
+            let given = given.filter(|g| !g.is_empty());
             if let Some(given) = &given {
                 let credential = state.gateway.credential(id.0).await?;
                 let mut extra = credential.extra.as_object().cloned().unwrap_or_default();
@@ -224,9 +232,10 @@ impl AdminApi {
                 require_signature: req.require_signature,
                 role: req.role,
                 extra: given,
+                policy,
                 ..Default::default()
             };
-            Ok(state.gateway.update_credential(id.0, change).await?.into())
+            shown_one(&state.gateway, state.gateway.update_credential(id.0, change).await?).await
         };
         R::ok(result.await)
     }
@@ -236,14 +245,16 @@ impl AdminApi {
     #[oai(path = "/credentials/:id/suspend", method = "post", tag = "Tag::Credentials")]
     async fn suspend_credential(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
         let change = CredentialPatch { suspended: Some(true), ..Default::default() };
-        R::ok(state.gateway.update_credential(id.0, change).await.map(Into::into))
+        let result = async { shown_one(&state.gateway, state.gateway.update_credential(id.0, change).await?).await };
+        R::ok(result.await)
     }
 
     /// Reinstate a suspended credential.
     #[oai(path = "/credentials/:id/reinstate", method = "post", tag = "Tag::Credentials")]
     async fn reinstate_credential(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
         let change = CredentialPatch { suspended: Some(false), ..Default::default() };
-        R::ok(state.gateway.update_credential(id.0, change).await.map(Into::into))
+        let result = async { shown_one(&state.gateway, state.gateway.update_credential(id.0, change).await?).await };
+        R::ok(result.await)
     }
 
     /// List refunds, newest first (default: the pending queue).
@@ -491,4 +502,28 @@ async fn decided<T, U: Into<T>, F: Future<Output = Result<U, CoreError>>>(
 ) -> Result<T, CoreError> {
     let note = body.0.into_result()?.note;
     Ok(decide(note).await?.into())
+}
+
+/// Credentials as the admin API shows them: each account's policy as its
+/// `extra.settings`, where the API takes it.
+async fn shown(gateway: &Gateway, credentials: Vec<Credential>) -> Result<Vec<CredentialBody>, CoreError> {
+    let ids: Vec<i64> = credentials.iter().map(|c| c.id).collect();
+    let mut policies = gateway.account_policies(&ids).await?;
+    Ok(credentials
+        .into_iter()
+        .map(|credential| {
+            let policy = policies.remove(&credential.id);
+            let mut body = CredentialBody::from(credential);
+            if let (Some(policy), Some(extra)) = (policy, body.extra.as_object_mut()) {
+                extra.insert("settings".into(), serde_json::to_value(policy).unwrap_or_default());
+            }
+            body
+        })
+        .collect())
+}
+
+/// One credential as [`shown`].
+async fn shown_one(gateway: &Gateway, credential: Credential) -> Result<CredentialBody, CoreError> {
+    let mut bodies = shown(gateway, vec![credential]).await?;
+    bodies.pop().ok_or_else(|| CoreError::Internal("credential vanished".into()))
 }

@@ -1,14 +1,16 @@
 //! The checkout form: what the customer submits, checked field by field with QR Money's
 //! validation codes shown as readable messages. The card number and CVV are turned into
-//! a [`Card`] (brand and last four digits) here and go no further.
+//! a [`Card`] here, which the processor charges; only its brand and last four digits
+//! are kept.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::http::fields as payer;
-use crate::sandbox::codes;
-use crate::sandbox::instrument::{Card, PaymentInstrument, Wallet};
+use crate::adapters::qrmoney::codes;
+use crate::core::PaymentInstrument;
+use crate::core::instrument::{Card, Wallet};
+use crate::core::payer;
 
 /// The methods a customer can pick, with their display names.
 pub const METHODS: &[(&str, &str)] =

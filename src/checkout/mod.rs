@@ -1,7 +1,8 @@
 //! The hosted checkout page at `/checkout/{token}`: server-rendered HTML that works
 //! without JavaScript. `GET` shows the payment and the method's form (or, once decided,
-//! its result); `POST` charges through the sandbox [`Processor`] and the core — the same
-//! path as the sandbox control API — then redirects to the dialect's return URL with its
+//! its result); `POST` pays through the core's door (`Gateway::pay_checkout`: the
+//! account's policy, then the injected processor) — the same as the sandbox control
+//! API — then redirects to the dialect's return URL with its
 //! parameters (see `adapters::return_url`), or to this page's result.
 //!
 //! A card payment awaiting its issuer (QR Money's `4000 0000 0000 0002`) is decided at
@@ -28,7 +29,6 @@ use crate::crypto::{hmac_sha256_hex, verify_hmac_sha256_hex};
 use crate::http::AppState;
 use crate::http::body::{BodyRejection, BoundedBody};
 use crate::http::mount::CHECKOUT_PATH;
-use crate::sandbox::{Processor, Sandbox};
 use form::{CheckoutForm, FieldErrors, METHODS};
 use view::{ChallengePage, MissingPage, PayPage, ResultPage, Summary};
 
@@ -152,20 +152,21 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
         // A repeat of a submission that already decided the payment: go where it went.
         return redirect(&state, &token, &payment).await;
     }
-    let outcome = if form.action == "cancel" {
-        CheckoutOutcome::Cancelled
-    } else {
-        let (method, fixed) = method_for(&payment, form.method.as_deref());
-        match form.instrument(&method) {
-            Ok(instrument) => Sandbox.charge(&payment, &instrument),
-            Err(errors) => {
-                let summary = Summary::new(&payment, &merchant, crate::core::now());
-                let page = PayPage::new(summary, &token, csrf_for(&state, &token), &method, fixed, &form, &errors);
-                return html(StatusCode::UNPROCESSABLE_ENTITY, page);
-            }
+    if form.action == "cancel" {
+        return finish(&state, &token, state.gateway.complete_checkout(&token, CheckoutOutcome::Cancelled).await).await;
+    }
+    let (method, fixed) = method_for(&payment, form.method.as_deref());
+    match form.instrument(&method) {
+        Ok(instrument) => {
+            let country = form.country.as_deref().map(str::trim).filter(|c| !c.is_empty() && method == "card");
+            finish(&state, &token, state.gateway.pay_checkout(&token, instrument, country).await).await
         }
-    };
-    finish(&state, &token, outcome).await
+        Err(errors) => {
+            let summary = Summary::new(&payment, &merchant, crate::core::now());
+            let page = PayPage::new(summary, &token, csrf_for(&state, &token), &method, fixed, &form, &errors);
+            html(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+    }
 }
 
 /// True while a QR Money card payment waits for its issuer: the challenge can decide
@@ -222,7 +223,8 @@ async fn verified_form<T: serde::de::DeserializeOwned + Default>(
     Ok(serde_urlencoded::from_bytes(&bytes).unwrap_or_default())
 }
 
-/// `POST /checkout/{token}/challenge`: approve, or fail authentication (004).
+/// `POST /checkout/{token}/challenge`: approve, or fail authentication (the processor
+/// declines, `authentication_failed`: QR Money 004).
 #[handler]
 async fn answer_challenge(state: Data<&AppState>, Path(token): Path<String>, body: Body) -> Response {
     let payment = match state.gateway.payment_by_checkout_token(&token).await {
@@ -236,24 +238,18 @@ async fn answer_challenge(state: Data<&AppState>, Path(token): Path<String>, bod
     if !awaiting_challenge(&payment) {
         return redirect(&state, &token, &payment).await;
     }
-    let txn_id = payment.processor_txn_id.clone().unwrap_or_else(|| crate::sandbox::transaction_id("card"));
-    let outcome = match form.action.as_str() {
-        "approve" => CheckoutOutcome::Approved { processor_txn_id: txn_id, method: "card".into(), instrument: None },
-        "fail" => CheckoutOutcome::Declined {
-            processor_txn_id: Some(txn_id),
-            method: Some("card".into()),
-            instrument: payment.instrument.clone(),
-            attempt: crate::sandbox::codes::attempt("004"),
-        },
+    let passed = match form.action.as_str() {
+        "approve" => true,
+        "fail" => false,
         _ => return missing(StatusCode::BAD_REQUEST, "Unknown answer", "Choose approve or fail."),
     };
-    finish(&state, &token, outcome).await
+    finish(&state, &token, state.gateway.complete_authentication(&token, passed).await).await
 }
 
-/// Completes the checkout with `outcome` and sends the customer on; a repeat of a
-/// submission that already decided the payment goes where the first went.
-async fn finish(state: &AppState, token: &str, outcome: CheckoutOutcome) -> Response {
-    match state.gateway.complete_checkout(token, outcome).await {
+/// Sends the customer on once the core decided the checkout; a repeat of a submission
+/// that already decided the payment goes where the first went.
+async fn finish(state: &AppState, token: &str, decided: Result<Payment, CoreError>) -> Response {
+    match decided {
         Ok(done) => redirect(state, token, &done).await,
         Err(CoreError::PaymentAlreadyCompleted | CoreError::PaymentExpired) => {
             match state.gateway.payment_by_checkout_token(token).await {

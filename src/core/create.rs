@@ -69,7 +69,7 @@ impl Gateway {
 
 /// Text the database can store: no NUL characters (Postgres refuses them in text and
 /// JSON). Dialects validate their fields first; this keeps the core safe from any.
-fn storable(cmd: &NewPayment) -> Result<(), CoreError> {
+pub(super) fn storable(cmd: &NewPayment) -> Result<(), CoreError> {
     let texts = [
         ("reference", Some(cmd.reference.as_str())),
         ("method", cmd.method.as_deref()),
@@ -98,9 +98,20 @@ fn job(
     cmd: NewPayment,
     settings: &CoreSettings,
 ) -> (CreateJob, oneshot::Receiver<Result<Payment, CoreError>>) {
+    let payment = new_payment(principal, cmd, settings);
+    let token = payment.checkout_token.clone();
+    let (reply, rx) = oneshot::channel();
+    let key = (payment.merchant_id, payment.namespace, payment.reference.clone());
+    let values = row(&payment, token.clone());
+    let event = serde_json::json!({ "payment": payment });
+    (CreateJob { key, token, values, payment, event, reply }, rx)
+}
+
+/// The payment `cmd` creates for the principal now: `created`, with a fresh checkout
+/// token, its id still 0.
+pub(super) fn new_payment(principal: &Principal, cmd: NewPayment, settings: &CoreSettings) -> Payment {
     let now = super::now();
-    let token = checkout_token(now);
-    let payment = Payment {
+    Payment {
         id: 0,
         merchant_id: principal.merchant_id(),
         namespace: principal.dialect(),
@@ -113,22 +124,18 @@ fn job(
         customer: cmd.customer,
         metadata: cmd.metadata,
         urls: cmd.urls,
-        checkout_token: token.clone(),
+        checkout_token: checkout_token(now),
         processor_txn_id: None,
         instrument: None,
         last_attempt: None,
+        fee: 0,
         created_at: now,
         updated_at: now,
         expires_at: now + settings.payment_ttl,
         authorized_at: None,
         captured_at: None,
         created_by: Some(principal.credential().id),
-    };
-    let (reply, rx) = oneshot::channel();
-    let key = (payment.merchant_id, payment.namespace, payment.reference.clone());
-    let values = row(&payment, token.clone());
-    let event = serde_json::json!({ "payment": payment });
-    (CreateJob { key, token, values, payment, event, reply }, rx)
+    }
 }
 
 /// A checkout token: 128 random bits (the capability) after the creation time in
@@ -205,6 +212,9 @@ fn columns() -> impl Iterator<Item = payment::Column> {
                 | C::Instrument
                 | C::AttemptCode
                 | C::AttemptMessage
+                | C::AttemptReason
+                | C::DeclinedBy
+                | C::Fee
                 | C::AuthorizedAt
                 | C::CapturedAt
         )
@@ -269,7 +279,21 @@ async fn insert(store: &store::Store, jobs: &mut [CreateJob]) -> Result<(), Core
 
 /// The row values of a payment, in the order of [`columns`].
 fn row(p: &Payment, token: String) -> Vec<Expr> {
-    let model = payment::ActiveModel {
+    let mut model = model(p);
+    model.checkout_token = Set(token);
+    columns()
+        .map(|c| match model.get(c) {
+            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Expr::val(v),
+            // Every inserted column is set by `model`.
+            ActiveValue::NotSet => Expr::val(sea_orm::Value::String(None)),
+        })
+        .collect()
+}
+
+/// The columns of a new payment's row; those a new payment leaves NULL (or 0) are not
+/// set.
+pub(super) fn model(p: &Payment) -> payment::ActiveModel {
+    payment::ActiveModel {
         merchant_id: Set(p.merchant_id),
         namespace: Set(p.namespace.as_str().to_owned()),
         reference: Set(p.reference.clone()),
@@ -282,18 +306,11 @@ fn row(p: &Payment, token: String) -> Vec<Expr> {
         customer: Set(serde_json::to_value(&p.customer).unwrap_or_default()),
         metadata: Set(p.metadata.clone()),
         urls: Set(serde_json::to_value(&p.urls).unwrap_or_default()),
-        checkout_token: Set(token),
+        checkout_token: Set(p.checkout_token.clone()),
         created_at: Set(p.created_at),
         updated_at: Set(p.updated_at),
         expires_at: Set(p.expires_at),
         created_by: Set(p.created_by),
         ..Default::default()
-    };
-    columns()
-        .map(|c| match model.get(c) {
-            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Expr::val(v),
-            // Every inserted column is set above.
-            ActiveValue::NotSet => Expr::val(sea_orm::Value::String(None)),
-        })
-        .collect()
+    }
 }

@@ -5,15 +5,23 @@
 //!
 //! | movement            | postings                                        |
 //! |---------------------|-------------------------------------------------|
-//! | capture             | processor_clearing −A, available +A             |
-//! | refund requested    | available −A, reserved +A                       |
-//! | refund rejected     | reserved −A, available +A                       |
-//! | refund paid         | reserved −A, refunds_paid +A                    |
+//! | capture             | processor_clearing −A, available +(A − F), fee_revenue +F |
+//! | refund requested    | available −(R − f), fee_revenue −f, reserved +R |
+//! | refund rejected     | reserved −R, available +(R − f), fee_revenue +f |
+//! | refund paid         | reserved −R, refunds_paid +R                    |
 //! | settlement created  | available −A, pending_settlement +A             |
 //! | settlement paid     | pending_settlement −A, settlements_paid +A      |
 //! | payout requested    | available −A, reserved +A                       |
 //! | payout rejected     | reserved −A, available +A                       |
 //! | payout processed    | reserved −A, payouts_paid +A                    |
+//!
+//! A capture of A posts the fee F of the account's policy in force at that moment
+//! (`policy`) to `fee_revenue`, and the merchant is credited the net A − F; the fee is
+//! kept on the payment. A refund of R returns the fee in proportion: the part f that
+//! brings the fee returned so far to ⌊F × refunded so far ÷ A⌋, so a full refund (in
+//! one refund or several) returns all of F and the merchant pays back exactly what it
+//! was credited. A refund's f is kept on the refund, so its rejection reverses the
+//! same amounts.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +41,7 @@ pub(super) enum Account {
     RefundsPaid,
     SettlementsPaid,
     PayoutsPaid,
+    FeeRevenue,
 }
 
 impl Account {
@@ -45,6 +54,7 @@ impl Account {
             Account::RefundsPaid => "refunds_paid",
             Account::SettlementsPaid => "settlements_paid",
             Account::PayoutsPaid => "payouts_paid",
+            Account::FeeRevenue => "fee_revenue",
         }
     }
 }
@@ -68,27 +78,111 @@ pub(super) async fn transfer<C: ConnectionTrait>(
     from: Account,
     to: Account,
 ) -> Result<(), CoreError> {
-    let txn = ledger_transaction::ActiveModel {
-        merchant_id: Set(merchant_id),
-        kind: Set(kind.to_owned()),
-        payment_id: Set(subject.payment_id),
-        refund_id: Set(subject.refund_id),
-        settlement_id: Set(subject.settlement_id),
-        payout_id: Set(subject.payout_id),
-        created_at: Set(super::now()),
-        ..Default::default()
-    };
-    let txn_id = ledger_transaction::Entity::insert(txn).exec(conn).await?.last_insert_id;
-    let currency = amount.currency().code().to_owned();
-    let rows = [(from, -amount.minor()), (to, amount.minor())].map(|(account, minor)| ledger_posting::ActiveModel {
-        transaction_id: Set(txn_id),
-        merchant_id: Set(merchant_id),
-        account: Set(account.as_str().to_owned()),
-        currency: Set(currency.clone()),
-        amount: Set(minor),
-        ..Default::default()
-    });
-    ledger_posting::Entity::insert_many(rows).exec(conn).await?;
+    let entry =
+        Entry::new(merchant_id, kind, subject, amount.currency(), &[(from, -amount.minor()), (to, amount.minor())]);
+    post(conn, vec![entry]).await
+}
+
+/// One ledger transaction to record: its postings (account, signed minor units) in one
+/// currency, summing to zero.
+pub(super) struct Entry {
+    merchant_id: i64,
+    kind: &'static str,
+    subject: Subject,
+    currency: super::Currency,
+    postings: Vec<(Account, i64)>,
+}
+
+impl Entry {
+    /// An entry; postings of zero are left out.
+    pub(super) fn new(
+        merchant_id: i64,
+        kind: &'static str,
+        subject: Subject,
+        currency: super::Currency,
+        postings: &[(Account, i64)],
+    ) -> Entry {
+        let postings = postings.iter().copied().filter(|(_, minor)| *minor != 0).collect();
+        Entry { merchant_id, kind, subject, currency, postings }
+    }
+}
+
+/// Records ledger transactions: one multi-row insert of the transactions and one of
+/// their postings, however many there are. An entry whose postings do not sum to zero
+/// fails the whole call (and so the caller's database transaction).
+pub(super) async fn post<C: ConnectionTrait>(conn: &C, entries: Vec<Entry>) -> Result<(), CoreError> {
+    use sea_orm::sea_query::Query;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if let Some(bad) = entries.iter().find(|e| e.postings.iter().map(|(_, m)| *m as i128).sum::<i128>() != 0) {
+        return Err(CoreError::Internal(format!("unbalanced ledger entry {}: {:?}", bad.kind, bad.postings)));
+    }
+    let now = super::now();
+    let mut statement = Query::insert();
+    statement.into_table(ledger_transaction::Entity).columns([
+        ledger_transaction::Column::MerchantId,
+        ledger_transaction::Column::Kind,
+        ledger_transaction::Column::PaymentId,
+        ledger_transaction::Column::RefundId,
+        ledger_transaction::Column::SettlementId,
+        ledger_transaction::Column::PayoutId,
+        ledger_transaction::Column::CreatedAt,
+    ]);
+    for e in &entries {
+        statement.values_panic([
+            e.merchant_id.into(),
+            e.kind.into(),
+            e.subject.payment_id.into(),
+            e.subject.refund_id.into(),
+            e.subject.settlement_id.into(),
+            e.subject.payout_id.into(),
+            now.into(),
+        ]);
+    }
+    // `RETURNING` does not promise the rows' order: each is matched by its kind and
+    // subject, which must be unique in the call.
+    statement.returning(Query::returning().columns([
+        ledger_transaction::Column::Id,
+        ledger_transaction::Column::Kind,
+        ledger_transaction::Column::PaymentId,
+        ledger_transaction::Column::RefundId,
+        ledger_transaction::Column::SettlementId,
+        ledger_transaction::Column::PayoutId,
+    ]));
+    let key = |kind: &str, s: &Subject| (kind.to_owned(), s.payment_id, s.refund_id, s.settlement_id, s.payout_id);
+    let rows = conn.query_all(&statement).await?;
+    let mut ids = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let subject = Subject {
+            payment_id: row.try_get("", "payment_id")?,
+            refund_id: row.try_get("", "refund_id")?,
+            settlement_id: row.try_get("", "settlement_id")?,
+            payout_id: row.try_get("", "payout_id")?,
+        };
+        let kind: String = row.try_get("", "kind")?;
+        ids.insert(key(&kind, &subject), row.try_get::<i64>("", "id")?);
+    }
+    if ids.len() != entries.len() {
+        return Err(CoreError::Internal("ledger entries of one call must have distinct subjects".into()));
+    }
+    let mut postings = Vec::new();
+    for e in &entries {
+        let txn_id = ids[&key(e.kind, &e.subject)];
+        for &(account, minor) in &e.postings {
+            postings.push(ledger_posting::ActiveModel {
+                transaction_id: Set(txn_id),
+                merchant_id: Set(e.merchant_id),
+                account: Set(account.as_str().to_owned()),
+                currency: Set(e.currency.code().to_owned()),
+                amount: Set(minor),
+                ..Default::default()
+            });
+        }
+    }
+    if !postings.is_empty() {
+        ledger_posting::Entity::insert_many(postings).exec_without_returning(conn).await?;
+    }
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use super::access::parse_allowlist_entry;
 use super::store::{self, entities::credential, entities::merchant};
 use super::{
-    CoreError, Credential, Currency, Dialect, Entity, EventType, FieldIssue, Gateway, Merchant, MerchantStatus,
+    AccountPolicy, CoreError, Credential, Currency, Dialect, Entity, EventType, FieldIssue, Gateway, Merchant,
+    MerchantStatus,
 };
 
 /// A merchant to create, with the credentials it starts with.
@@ -48,6 +49,8 @@ pub struct CredentialSeed {
     pub extra: serde_json::Value,
     /// Whether requests must be signed.
     pub require_signature: bool,
+    /// The account's fees and limits.
+    pub policy: Option<AccountPolicy>,
 }
 
 /// A change to a merchant; `None` leaves a field as it is.
@@ -79,9 +82,11 @@ pub struct CredentialPatch {
     /// Suspend (`true`: the key stops working at once, `user.suspended` for users) or
     /// reinstate (`false`).
     pub suspended: Option<bool>,
-    /// Dialect identifiers and settings to set: each top-level key replaces the
-    /// credential's own (QR Money's `settings`); keys not given are kept.
+    /// Dialect identifiers to set: each top-level key replaces the credential's own;
+    /// keys not given are kept.
     pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A new policy (`Some(None)` removes it).
+    pub policy: Option<Option<AccountPolicy>>,
 }
 
 impl Gateway {
@@ -271,6 +276,9 @@ impl Gateway {
             extra.extend(given);
             update.extra = Set(serde_json::Value::Object(extra));
         }
+        if let Some(policy) = &change.policy {
+            super::policy::save(&txn, id, policy.as_ref()).await?;
+        }
         let newly_suspended = change.suspended == Some(true) && row.status == "active";
         if let Some(suspended) = change.suspended {
             update.status = Set(if suspended { "suspended" } else { "active" }.to_owned());
@@ -348,7 +356,11 @@ async fn insert_credential<C: ConnectionTrait>(
         updated_at: Set(now),
         ..Default::default()
     };
-    store::credential(credential::Entity::insert(row).exec_with_returning(conn).await?)
+    let created = store::credential(credential::Entity::insert(row).exec_with_returning(conn).await?)?;
+    if let Some(policy) = &seed.policy {
+        super::policy::save(conn, created.id, Some(policy)).await?;
+    }
+    Ok(created)
 }
 
 async fn ensure_key_free<C: ConnectionTrait>(conn: &C, dialect: &str, key_id: &str) -> Result<(), CoreError> {

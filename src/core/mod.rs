@@ -10,7 +10,14 @@
 //! - [`types`]: canonical records and commands.
 //! - `access`: credentials → [`Principal`], the auth cache, IP allow-lists, rate limits.
 //! - `create`: payment creation, batched (the hot path).
-//! - `payments`: lookups, checkout completion, capture.
+//! - `charge`: host-to-host charges — created and decided in one transaction, batched.
+//! - [`processor`]: the [`Processor`] seam every charge goes through (injected at
+//!   build time; the sandbox is one), and its [`Verdict`]s.
+//! - [`policy`]: an account's fees and limits ([`AccountPolicy`]), their table, usage.
+//! - [`instrument`]: cards and wallets as a processor receives them.
+//! - [`payer`]: the rules a payer's details are checked by.
+//! - `payments`: lookups, checkout completion (the hosted page pays through the
+//!   processor), the 3-D Secure answer, capture with its fee.
 //! - `refunds`, `settlements`: the admin-queued refund flow and settlements to merchants.
 //! - `payouts`: merchant-requested payouts to bank accounts, reserved then decided by an admin.
 //! - `ledger`: double-entry postings and the balances derived from them.
@@ -22,10 +29,15 @@
 //! - `store` (private): connections, entities, row conversions.
 
 pub mod error;
+pub mod instrument;
 pub mod money;
+pub mod payer;
+pub mod policy;
+pub mod processor;
 pub mod types;
 
 mod access;
+mod charge;
 mod create;
 mod deliveries;
 mod idempotency;
@@ -45,14 +57,18 @@ use std::time::Duration;
 use sea_orm::{DatabaseTransaction, EntityTrait, Select};
 
 pub use access::{Principal, RateClass, RateDecision, RateOwner, RateWindow, parse_allowlist_entry};
+pub use charge::{ChargeReference, NewCharge};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, QueueStats};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};
+pub use instrument::PaymentInstrument;
 pub use ledger::LedgerCheck;
 pub use merchants::{CredentialPatch, CredentialSeed, MerchantPatch, MerchantSeed, check_url};
 pub use money::{AmountError, Currency, Money};
 pub use outbox::Event;
 pub use payments::CheckoutOutcome;
+pub use policy::AccountPolicy;
+pub use processor::{Processor, ProcessorError, Verdict};
 pub use refunds::RefundAmount;
 pub use types::*;
 
@@ -66,6 +82,9 @@ pub struct CoreSettings {
     pub auth_cache_ttl: Duration,
     /// Connections in the read pool.
     pub max_connections: u32,
+    /// How long the processor may take to answer a charge before it is recorded as
+    /// declined (`bank_error`).
+    pub processor_timeout: Duration,
 }
 
 /// The payment core. Cheap to clone; every clone shares one state.
@@ -79,21 +98,34 @@ struct Inner {
     settings: CoreSettings,
     access: access::AccessControl,
     creator: create::Creator,
+    charger: charge::Charger,
+    processor: Arc<dyn Processor>,
     events: Arc<tokio::sync::Notify>,
     _checkpointer: Option<store::AbortOnDrop>,
 }
 
 impl Gateway {
     /// Connects to the database, brings its schema up to date and starts the core's
-    /// background writer.
-    pub async fn connect(database_url: &str, settings: CoreSettings) -> Result<Gateway, CoreError> {
+    /// background writers; every charge goes through `processor`.
+    pub async fn connect(
+        database_url: &str,
+        settings: CoreSettings,
+        processor: Arc<dyn Processor>,
+    ) -> Result<Gateway, CoreError> {
         let store = store::Store::connect(database_url, settings.max_connections).await?;
         migrate_store(&store).await?;
         let events = Arc::new(tokio::sync::Notify::new());
         let creator = create::Creator::start(store.clone(), events.clone());
+        let charger = charge::Charger::start(charge::Context {
+            store: store.clone(),
+            events: events.clone(),
+            processor: processor.clone(),
+            timeout: settings.processor_timeout,
+        });
         let access = access::AccessControl::new(settings.auth_cache_ttl);
         let _checkpointer = store.start_checkpointer();
-        Ok(Gateway { inner: Arc::new(Inner { store, settings, access, creator, events, _checkpointer }) })
+        let inner = Inner { store, settings, access, creator, charger, processor, events, _checkpointer };
+        Ok(Gateway { inner: Arc::new(inner) })
     }
 
     /// Applies pending migrations to the database at `database_url` and returns.

@@ -4,13 +4,17 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use sea_orm::DatabaseTransaction;
+
+use super::instrument::PaymentInstrument;
 use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
 use super::store::{self, entities::payment};
 use super::{
-    AttemptLog, CaptureMode, CoreError, Currency, Entity, EventType, Gateway, Instrument, Payment, PaymentFilter,
-    PaymentStatus, Principal,
+    AttemptLog, CaptureMode, CoreError, Decline, DeclinedBy, Entity, EventType, Gateway, Instrument, Payment,
+    PaymentFilter, PaymentStatus, Principal,
 };
+use super::{policy, processor};
 
 /// How a checkout ended, as the processor reports it.
 #[derive(Debug, Clone)]
@@ -103,37 +107,6 @@ impl Gateway {
         Ok((self.payments(principal, filter).await?, total))
     }
 
-    /// How many of the principal's merchant's payments in its dialect namespace, in
-    /// `currency`, with one of `statuses`, were created at or after `since` (by the
-    /// principal's own credential when `own` is set), and their total in minor units
-    /// (for limits such as "at most 10 payments a day").
-    pub async fn payment_usage(
-        &self,
-        principal: &Principal,
-        own: bool,
-        statuses: &[PaymentStatus],
-        currency: Currency,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(u64, i64), CoreError> {
-        use sea_orm::sea_query::{Alias, Expr, Func};
-        let filter = PaymentFilter {
-            statuses: statuses.to_vec(),
-            from: Some(since),
-            created_by: own.then(|| principal.credential().id),
-            ..PaymentFilter::default()
-        };
-        let row: Option<(i64, Option<i64>)> = filtered(principal, &filter)
-            .filter(payment::Column::Currency.eq(currency.code()))
-            .select_only()
-            .expr(Func::cast_as(Func::count(Expr::col(payment::Column::Id)), Alias::new("BIGINT")))
-            .expr(Func::cast_as(Func::sum(Expr::col(payment::Column::Amount)), Alias::new("BIGINT")))
-            .into_tuple()
-            .one(&self.store().reader)
-            .await?;
-        let (count, total) = row.unwrap_or_default();
-        Ok((u64::try_from(count).unwrap_or_default(), total.unwrap_or_default()))
-    }
-
     /// The payment behind a checkout token (the last segment of its checkout URL).
     pub async fn payment_by_checkout_token(&self, token: &str) -> Result<Payment, CoreError> {
         if token.contains('\0') {
@@ -147,26 +120,111 @@ impl Gateway {
         store::payment(row)
     }
 
-    /// Applies the processor's verdict on a checkout. Only a payment still `created`
-    /// can complete, so a double submission charges once: the second gets
-    /// [`CoreError::PaymentAlreadyCompleted`]. An approved payment is captured at once
-    /// (automatic capture, balance credited) or held in `processing` until the merchant
-    /// confirms it (manual capture).
+    /// Applies an outcome to a checkout: the processor's verdict (the sandbox control
+    /// API drives it), or the customer's cancellation, or its expiry. Only a payment
+    /// still `created` can complete, so a double submission charges once: the second
+    /// gets [`CoreError::PaymentAlreadyCompleted`]; a payment awaiting the processor
+    /// takes any outcome but pending. An approved payment is captured at once
+    /// (automatic capture, balance credited net of the account's fee) or held in
+    /// `processing` until the merchant confirms it (manual capture).
     pub async fn complete_checkout(&self, token: &str, outcome: CheckoutOutcome) -> Result<Payment, CoreError> {
+        let txn = self.begin_write().await?;
+        let current = self.open_checkout(&txn, token).await?;
+        if current.status != PaymentStatus::Created && matches!(outcome, CheckoutOutcome::Pending { .. }) {
+            return Err(CoreError::PaymentAlreadyCompleted);
+        }
+        self.apply_outcome(txn, current, outcome).await
+    }
+
+    /// The customer pays a checkout with `instrument`: the account's policy, then the
+    /// processor decide, and the verdict is applied as by
+    /// [`complete_checkout`](Self::complete_checkout), in one transaction. `country` is
+    /// the payer's, when the form asked for it.
+    pub async fn pay_checkout(
+        &self,
+        token: &str,
+        instrument: PaymentInstrument,
+        country: Option<&str>,
+    ) -> Result<Payment, CoreError> {
+        let txn = self.begin_write().await?;
+        let current = self.open_checkout(&txn, token).await?;
+        if current.status != PaymentStatus::Created {
+            return Err(CoreError::PaymentAlreadyCompleted);
+        }
+        if super::now() > current.expires_at {
+            // Never charged once it ran out: it expires instead.
+            self.apply_outcome(txn, current, CheckoutOutcome::Expired).await?;
+            return Err(CoreError::PaymentExpired);
+        }
+        let decline = match current.created_by {
+            Some(credential) => {
+                let policies = policy::load(&txn, self.store(), &[credential], true).await?;
+                match policies.get(&credential) {
+                    Some(policy) => {
+                        let usage = match policy.counts_usage() {
+                            true => policy::usage(&txn, credential, current.amount.currency(), super::now()).await?,
+                            false => policy::Usage::default(),
+                        };
+                        let attempt = policy::Attempt { amount: current.amount, country, origin_domain: None };
+                        policy.decline(&attempt, usage)
+                    }
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        let outcome = match decline {
+            Some(reason) => policy_decline(&current, &instrument, reason),
+            None => {
+                let processor = &self.inner.processor;
+                let call = processor.charge(&current, &instrument);
+                processor::within(self.settings().processor_timeout, call).await.outcome(&current, &instrument)
+            }
+        };
+        self.apply_outcome(txn, current, outcome).await
+    }
+
+    /// The customer answered the issuer's 3-D Secure challenge on a payment awaiting
+    /// it: the processor decides, and its verdict is applied in the same transaction.
+    pub async fn complete_authentication(&self, token: &str, passed: bool) -> Result<Payment, CoreError> {
+        let txn = self.begin_write().await?;
+        let current = self.open_checkout(&txn, token).await?;
+        if current.status != PaymentStatus::Processing {
+            return Err(CoreError::PaymentAlreadyCompleted);
+        }
+        let processor = &self.inner.processor;
+        let call = processor.authenticate(&current, passed);
+        let answer = processor::within(self.settings().processor_timeout, call).await;
+        let outcome = answer.outcome(&current, &PaymentInstrument::None);
+        self.apply_outcome(txn, current, outcome).await
+    }
+
+    /// The payment behind `token`, locked, while it can still take an outcome: `created`,
+    /// or `processing` awaiting the processor.
+    async fn open_checkout(&self, txn: &DatabaseTransaction, token: &str) -> Result<Payment, CoreError> {
         if token.contains('\0') {
             return Err(CoreError::NotFound(Entity::Payment));
         }
-        let txn = self.begin_write().await?;
         let query = payment::Entity::find().filter(payment::Column::CheckoutToken.eq(token));
-        let row = self.for_update(query).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
+        let row = self.for_update(query).one(txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
         let current = store::payment(row)?;
         let awaiting_processor = current.status == PaymentStatus::Processing && current.authorized_at.is_none();
         match current.status {
-            PaymentStatus::Created => {}
-            PaymentStatus::Processing if awaiting_processor && !matches!(outcome, CheckoutOutcome::Pending { .. }) => {}
-            PaymentStatus::Expired => return Err(CoreError::PaymentExpired),
-            _ => return Err(CoreError::PaymentAlreadyCompleted),
+            PaymentStatus::Created => Ok(current),
+            PaymentStatus::Processing if awaiting_processor => Ok(current),
+            PaymentStatus::Expired => Err(CoreError::PaymentExpired),
+            _ => Err(CoreError::PaymentAlreadyCompleted),
         }
+    }
+
+    /// Writes `outcome` on `current` (read under lock in `txn`), captures an approval,
+    /// writes the event, and commits.
+    async fn apply_outcome(
+        &self,
+        txn: DatabaseTransaction,
+        current: Payment,
+        outcome: CheckoutOutcome,
+    ) -> Result<Payment, CoreError> {
         let now = super::now();
         // Past its expiry a payment the customer has not paid can only expire, whatever
         // the processor said; one awaiting the processor's decision can still get it.
@@ -174,49 +232,8 @@ impl Gateway {
             && now > current.expires_at
             && !matches!(outcome, CheckoutOutcome::Expired);
         let outcome = if ran_out { CheckoutOutcome::Expired } else { outcome };
-
-        let mut change = payment::ActiveModel { updated_at: Set(now), ..Default::default() };
-        let (status, event) = match &outcome {
-            CheckoutOutcome::Approved { processor_txn_id, method, instrument } => {
-                // A pending attempt approved later keeps the transaction it started.
-                let txn_id = current.processor_txn_id.clone().unwrap_or_else(|| processor_txn_id.clone());
-                change.processor_txn_id = Set(Some(txn_id));
-                change.method = Set(Some(method.clone()));
-                if instrument.is_some() || current.instrument.is_none() {
-                    change.instrument = Set(instrument.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default()));
-                }
-                change.attempt_code = Set(None);
-                change.attempt_message = Set(None);
-                change.authorized_at = Set(Some(now));
-                match current.capture_mode {
-                    CaptureMode::Automatic => {
-                        change.captured_at = Set(Some(now));
-                        (PaymentStatus::Succeeded, EventType::PaymentSucceeded)
-                    }
-                    CaptureMode::Manual => (PaymentStatus::Processing, EventType::PaymentProcessing),
-                }
-            }
-            CheckoutOutcome::Declined { processor_txn_id, method, instrument, attempt } => {
-                change.processor_txn_id = Set(processor_txn_id.clone());
-                if let Some(method) = method {
-                    change.method = Set(Some(method.clone()));
-                }
-                change.instrument = Set(instrument.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default()));
-                change.attempt_code = Set(Some(attempt.code.clone()));
-                change.attempt_message = Set(Some(attempt.message.clone()));
-                (PaymentStatus::Failed, EventType::PaymentFailed)
-            }
-            CheckoutOutcome::Pending { processor_txn_id, method, instrument, attempt } => {
-                change.processor_txn_id = Set(Some(processor_txn_id.clone()));
-                change.method = Set(Some(method.clone()));
-                change.instrument = Set(instrument.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default()));
-                change.attempt_code = Set(Some(attempt.code.clone()));
-                change.attempt_message = Set(Some(attempt.message.clone()));
-                (PaymentStatus::Processing, EventType::PaymentPending)
-            }
-            CheckoutOutcome::Cancelled => (PaymentStatus::Cancelled, EventType::PaymentCancelled),
-            CheckoutOutcome::Expired => (PaymentStatus::Expired, EventType::PaymentExpired),
-        };
+        let (mut change, status, event) = outcome_change(&current, &outcome, now);
+        change.updated_at = Set(now);
         change.status = Set(status.as_str().to_owned());
         // Only from the state read above: of two racing completions, one applies.
         let still_open = Condition::any().add(payment::Column::Status.eq(PaymentStatus::Created.as_str())).add(
@@ -234,9 +251,9 @@ impl Gateway {
         if updated.rows_affected != 1 {
             return Err(CoreError::PaymentAlreadyCompleted);
         }
-        let payment = self.reload_payment(&txn, current.id).await?;
+        let mut payment = self.reload_payment(&txn, current.id).await?;
         if status == PaymentStatus::Succeeded {
-            credit_capture(&txn, &payment).await?;
+            capture(&txn, self.store(), &mut payment).await?;
         }
         emit_payment_event(&txn, event, &payment).await?;
         txn.commit().await?;
@@ -291,8 +308,8 @@ impl Gateway {
             drop(txn);
             return self.payment_by_reference(principal, reference).await;
         }
-        let payment = self.reload_payment(&txn, current.id).await?;
-        credit_capture(&txn, &payment).await?;
+        let mut payment = self.reload_payment(&txn, current.id).await?;
+        capture(&txn, self.store(), &mut payment).await?;
         emit_payment_event(&txn, EventType::PaymentSucceeded, &payment).await?;
         txn.commit().await?;
         self.notify_events();
@@ -352,15 +369,126 @@ impl Gateway {
     }
 }
 
-/// Credits a captured payment to its merchant's available balance.
-async fn credit_capture<C: sea_orm::ConnectionTrait>(conn: &C, payment: &Payment) -> Result<(), CoreError> {
+/// The change `outcome` makes to `current`, its new status and its event (the status
+/// and `updated_at` are set by the caller).
+pub(super) fn outcome_change(
+    current: &Payment,
+    outcome: &CheckoutOutcome,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (payment::ActiveModel, PaymentStatus, EventType) {
+    let mut change = payment::ActiveModel::default();
+    let instrument_json = |i: &Option<Instrument>| i.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default());
+    let mut attempt_log = |attempt: Option<&AttemptLog>| {
+        change.attempt_code = Set(attempt.map(|a| a.code.clone()));
+        change.attempt_message = Set(attempt.map(|a| a.message.clone()));
+        change.attempt_reason = Set(attempt.and_then(|a| a.reason).map(|r| r.as_str().to_owned()));
+        change.declined_by = Set(attempt.and_then(|a| a.declined_by).map(|by| by.as_str().to_owned()));
+    };
+    let (status, event) = match outcome {
+        CheckoutOutcome::Approved { .. } => {
+            attempt_log(None);
+            match current.capture_mode {
+                CaptureMode::Automatic => (PaymentStatus::Succeeded, EventType::PaymentSucceeded),
+                CaptureMode::Manual => (PaymentStatus::Processing, EventType::PaymentProcessing),
+            }
+        }
+        CheckoutOutcome::Declined { attempt, .. } => {
+            attempt_log(Some(attempt));
+            (PaymentStatus::Failed, EventType::PaymentFailed)
+        }
+        CheckoutOutcome::Pending { attempt, .. } => {
+            attempt_log(Some(attempt));
+            (PaymentStatus::Processing, EventType::PaymentPending)
+        }
+        CheckoutOutcome::Cancelled => (PaymentStatus::Cancelled, EventType::PaymentCancelled),
+        CheckoutOutcome::Expired => (PaymentStatus::Expired, EventType::PaymentExpired),
+    };
+    match outcome {
+        CheckoutOutcome::Approved { processor_txn_id, method, instrument } => {
+            // A pending attempt approved later keeps the transaction it started.
+            let txn_id = current.processor_txn_id.clone().unwrap_or_else(|| processor_txn_id.clone());
+            change.processor_txn_id = Set(Some(txn_id));
+            change.method = Set(Some(method.clone()));
+            if instrument.is_some() || current.instrument.is_none() {
+                change.instrument = Set(instrument_json(instrument));
+            }
+            change.authorized_at = Set(Some(now));
+            if status == PaymentStatus::Succeeded {
+                change.captured_at = Set(Some(now));
+            }
+        }
+        CheckoutOutcome::Declined { processor_txn_id, method, instrument, .. } => {
+            // A decline of a pending attempt keeps the transaction and card it started.
+            let txn_id = processor_txn_id.clone().or_else(|| current.processor_txn_id.clone());
+            change.processor_txn_id = Set(txn_id);
+            if let Some(method) = method {
+                change.method = Set(Some(method.clone()));
+            }
+            if instrument.is_some() || current.instrument.is_none() {
+                change.instrument = Set(instrument_json(instrument));
+            }
+        }
+        CheckoutOutcome::Pending { processor_txn_id, method, instrument, .. } => {
+            change.processor_txn_id = Set(Some(processor_txn_id.clone()));
+            change.method = Set(Some(method.clone()));
+            change.instrument = Set(instrument_json(instrument));
+        }
+        CheckoutOutcome::Cancelled | CheckoutOutcome::Expired => {}
+    }
+    (change, status, event)
+}
+
+/// The decline the account's policy decided, recorded without a processor.
+pub(super) fn policy_decline(payment: &Payment, instrument: &PaymentInstrument, reason: Decline) -> CheckoutOutcome {
+    let method = match instrument {
+        PaymentInstrument::Card(_) => Some("card".to_owned()),
+        _ => payment.method.clone(),
+    };
+    CheckoutOutcome::Declined {
+        processor_txn_id: None,
+        instrument: instrument.describe(method.as_deref().unwrap_or("wallet")),
+        method,
+        attempt: AttemptLog::declined(reason, reason.as_str(), DeclinedBy::Policy),
+    }
+}
+
+/// Captures an approved payment: the fee from its account's policy in force now is
+/// kept on the payment, and the ledger credits the merchant the net and the fee revenue
+/// account the fee.
+async fn capture<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    store: &store::Store,
+    payment: &mut Payment,
+) -> Result<(), CoreError> {
+    let fee = match payment.created_by {
+        Some(credential) => policy::load(conn, store, &[credential], false)
+            .await?
+            .get(&credential)
+            .map_or(0, |policy| policy.fee(payment.amount)),
+        None => 0,
+    };
+    if fee != 0 {
+        let change = payment::ActiveModel { fee: Set(fee), ..Default::default() };
+        payment::Entity::update_many().set(change).filter(payment::Column::Id.eq(payment.id)).exec(conn).await?;
+    }
+    payment.fee = fee;
+    ledger::post(conn, vec![capture_entry(payment)]).await
+}
+
+/// The ledger entry of a captured payment whose fee is set.
+pub(super) fn capture_entry(payment: &Payment) -> ledger::Entry {
     let subject = Subject { payment_id: Some(payment.id), ..Default::default() };
-    let (from, to) = (Account::ProcessorClearing, Account::Available);
-    ledger::transfer(conn, payment.merchant_id, "capture", subject, payment.amount, from, to).await
+    let gross = payment.amount.minor();
+    let postings = [
+        (Account::ProcessorClearing, -gross),
+        (Account::Available, gross - payment.fee),
+        (Account::FeeRevenue, payment.fee),
+    ];
+    ledger::Entry::new(payment.merchant_id, "capture", subject, payment.amount.currency(), &postings)
 }
 
 /// Writes a payment event carrying the payment's snapshot.
-async fn emit_payment_event<C: sea_orm::ConnectionTrait>(
+pub(super) async fn emit_payment_event<C: sea_orm::ConnectionTrait>(
     conn: &C,
     event: EventType,
     payment: &Payment,

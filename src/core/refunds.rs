@@ -93,12 +93,18 @@ impl Gateway {
         if amount.minor() > refundable {
             return Err(CoreError::RefundExceedsPayment { refundable_minor: refundable.max(0) });
         }
+        let fee_back = {
+            let returned = refunded_fees(&txn, payment.id).await?;
+            fee_returned(payment.fee, payment.amount.minor(), reserved, amount.minor(), returned)
+        };
         let available = ledger::balances(&txn, payment.merchant_id)
             .await?
             .into_iter()
             .find(|b| b.currency == currency)
             .map_or(0, |b| b.available);
-        if amount.minor() > available {
+        // The merchant pays back what it was credited for this part: the refund less
+        // the fee it returns.
+        if amount.minor() - fee_back > available {
             return Err(CoreError::InsufficientBalance);
         }
         let now = super::now();
@@ -110,6 +116,7 @@ impl Gateway {
             status: Set(RefundStatus::Pending.as_str().to_owned()),
             reason: Set(reason),
             request_key: Set(request_key.map(str::to_owned)),
+            fee: Set(fee_back),
             note: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
@@ -119,14 +126,14 @@ impl Gateway {
         let row = refund::Entity::insert(row).exec_with_returning(&txn).await?;
         let refund = store::refund(row, payment.reference.clone())?;
         let subject = Subject { payment_id: Some(payment.id), refund_id: Some(refund.id), ..Default::default() };
-        ledger::transfer(
+        let postings = [
+            (Account::Available, fee_back - amount.minor()),
+            (Account::FeeRevenue, -fee_back),
+            (Account::Reserved, amount.minor()),
+        ];
+        ledger::post(
             &txn,
-            payment.merchant_id,
-            "refund_reserve",
-            subject,
-            amount,
-            Account::Available,
-            Account::Reserved,
+            vec![ledger::Entry::new(payment.merchant_id, "refund_reserve", subject, currency, &postings)],
         )
         .await?;
         emit_refund_event(&txn, EventType::RefundRequested, &refund, &payment).await?;
@@ -254,14 +261,16 @@ impl Gateway {
             payment::Entity::update_many().set(change).filter(payment::Column::Id.eq(payment.id)).exec(&txn).await?;
             self.reload_payment(&txn, payment.id).await?
         } else {
-            ledger::transfer(
+            let (amount, fee_back) = (refund.amount.minor(), refund.fee_returned);
+            let postings = [
+                (Account::Reserved, -amount),
+                (Account::Available, amount - fee_back),
+                (Account::FeeRevenue, fee_back),
+            ];
+            let currency = refund.amount.currency();
+            ledger::post(
                 &txn,
-                payment.merchant_id,
-                "refund_release",
-                subject,
-                refund.amount,
-                Account::Reserved,
-                Account::Available,
+                vec![ledger::Entry::new(payment.merchant_id, "refund_release", subject, currency, &postings)],
             )
             .await?;
             payment
@@ -285,6 +294,32 @@ async fn emit_refund_event<C: ConnectionTrait>(
     outbox::emit(conn, vec![NewEvent::new(refund.merchant_id, event, Some(refund.id), &snapshot)]).await
 }
 
+/// The part of a payment's `fee` (on `gross`) a refund of `refund` returns, when refunds
+/// of `refunded` (pending or paid) came before it and returned `returned`: what
+/// brings the fee returned to ⌊fee × (refunded + refund) ÷ gross⌋ — in proportion, and
+/// all of it once the whole payment is refunded.
+pub(super) fn fee_returned(fee: i64, gross: i64, refunded: i64, refund: i64, returned: i64) -> i64 {
+    if gross <= 0 || fee <= 0 {
+        return 0;
+    }
+    let covered = (refunded + refund).clamp(0, gross);
+    let due = i64::try_from(i128::from(fee) * i128::from(covered) / i128::from(gross)).unwrap_or(fee);
+    (due - returned).clamp(0, fee - returned.min(fee))
+}
+
+/// The fee returned by a payment's pending and paid refunds, in minor units.
+async fn refunded_fees<C: ConnectionTrait>(conn: &C, payment_id: i64) -> Result<i64, CoreError> {
+    let sum: Option<Option<i64>> = refund::Entity::find()
+        .select_only()
+        .expr(Func::cast_as(Func::sum(Expr::col(refund::Column::Fee)), Alias::new("BIGINT")))
+        .filter(refund::Column::PaymentId.eq(payment_id))
+        .filter(refund::Column::Status.is_in([RefundStatus::Pending.as_str(), RefundStatus::Succeeded.as_str()]))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(sum.flatten().unwrap_or(0))
+}
+
 /// Sum of a payment's refunds in the given states, in minor units.
 async fn refunded_sum<C: ConnectionTrait>(
     conn: &C,
@@ -300,4 +335,26 @@ async fn refunded_sum<C: ConnectionTrait>(
         .one(conn)
         .await?;
     Ok(sum.flatten().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fee_returned;
+
+    #[test]
+    fn refunds_return_the_fee_in_proportion_and_all_of_it_in_the_end() {
+        // A fee of 56 on 1050: halves return 28 and 28.
+        assert_eq!(fee_returned(56, 1050, 0, 525, 0), 28);
+        assert_eq!(fee_returned(56, 1050, 525, 525, 28), 28);
+        // Thirds, with rounding down until the last takes the rest: 18, 19, 19.
+        let first = fee_returned(56, 1050, 0, 350, 0);
+        let second = fee_returned(56, 1050, 350, 350, first);
+        let third = fee_returned(56, 1050, 700, 350, first + second);
+        assert_eq!((first, second, third), (18, 19, 19));
+        assert_eq!(first + second + third, 56);
+        assert_eq!(fee_returned(0, 1050, 0, 1050, 0), 0, "no fee, nothing to return");
+        assert_eq!(fee_returned(56, 1050, 0, 1050, 0), 56, "a full refund returns all of it");
+        // A refund rejected after another was asked for: the next one makes up the difference.
+        assert_eq!(fee_returned(56, 1050, 0, 700, 0), 37);
+    }
 }

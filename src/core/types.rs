@@ -233,13 +233,144 @@ pub struct Instrument {
     pub last4: Option<String>,
 }
 
-/// The last processor attempt on a payment: a code and message (e.g. a decline).
+/// The last attempt on a payment: the code and message of whoever decided it (the
+/// processor's response code, or the reason's name when the account's policy or
+/// paybridge decided), and for a decline its typed [`Decline`] reason, which each
+/// dialect maps to its own code, and who declined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptLog {
-    /// Processor result code.
+    /// Result code: the processor's (`005`), or the reason's name (`daily_count_exceeded`).
     pub code: String,
-    /// Processor message.
+    /// Message.
     pub message: String,
+    /// Why it was declined; `None` while pending, and for declines recorded before
+    /// reasons were typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Decline>,
+    /// Who declined: the account's policy, or the processor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declined_by: Option<DeclinedBy>,
+}
+
+impl AttemptLog {
+    /// The record of a decline for `reason` by `by`, under `code` (the processor's own,
+    /// or the reason's name).
+    pub fn declined(reason: Decline, code: impl Into<String>, by: DeclinedBy) -> AttemptLog {
+        AttemptLog {
+            code: code.into(),
+            message: reason.message().to_owned(),
+            reason: Some(reason),
+            declined_by: Some(by),
+        }
+    }
+}
+
+string_enum! {
+    /// Why a charge was declined: the processor's (or issuer's) reasons, and the account
+    /// policy's own (a processor may decline for an amount too, so the attempt records
+    /// who declined beside the reason). Dialects map each to their codes.
+    Decline {
+        /// The bank's system failed; try again later.
+        BankError => "bank_error",
+        /// The card is invalid or expired.
+        InvalidCard => "invalid_card",
+        /// The card is blocked or restricted.
+        CardRestricted => "card_restricted",
+        /// 3-D Secure authentication failed.
+        AuthenticationFailed => "authentication_failed",
+        /// Insufficient funds.
+        InsufficientFunds => "insufficient_funds",
+        /// The CVV or PIN was wrong.
+        IncorrectSecurityCode => "incorrect_security_code",
+        /// Blocked by risk control.
+        RiskControl => "risk_control",
+        /// The card type is not supported.
+        UnsupportedCard => "unsupported_card",
+        /// The payer's email address was refused.
+        InvalidEmail => "invalid_email",
+        /// The payer's postal code was refused.
+        InvalidPostalCode => "invalid_postal_code",
+        /// The processor refused the merchant's credentials.
+        CredentialsRefused => "credentials_refused",
+        /// The transaction was cancelled.
+        Cancelled => "cancelled",
+        /// Authentication timed out.
+        AuthenticationTimeout => "authentication_timeout",
+        /// The account's policy blocks the origin domain.
+        OriginBlocked => "origin_blocked",
+        /// The callback URL is not allowed.
+        CallbackNotAllowed => "callback_not_allowed",
+        /// The email is blocked for its chargeback history.
+        EmailBlocked => "email_blocked",
+        /// The card is blocked for its chargeback history.
+        CardBlocked => "card_blocked",
+        /// Above the account's largest amount.
+        AboveMaxAmount => "above_max_amount",
+        /// Below the account's smallest amount.
+        BelowMinAmount => "below_min_amount",
+        /// A currency the account does not accept.
+        CurrencyNotAllowed => "currency_not_allowed",
+        /// The account's payments for today are used up.
+        DailyCountExceeded => "daily_count_exceeded",
+        /// The account's payments for this month are used up.
+        MonthlyCountExceeded => "monthly_count_exceeded",
+        /// The account's total for today would be exceeded.
+        DailyTotalExceeded => "daily_total_exceeded",
+        /// The account's total for this month would be exceeded.
+        MonthlyTotalExceeded => "monthly_total_exceeded",
+        /// A payer country the account does not accept.
+        CountryNotAllowed => "country_not_allowed",
+        /// The processor failed (or answered nothing paybridge could read).
+        ProcessorError => "processor_error",
+        /// The issuer declined without a reason.
+        IssuerDeclined => "issuer_declined",
+    }
+}
+
+string_enum! {
+    /// Who declined a charge.
+    DeclinedBy {
+        /// The account's own policy (its limits), before any processor saw the charge.
+        Policy => "policy",
+        /// The processor or the issuer (or paybridge, when the processor failed).
+        Processor => "processor",
+    }
+}
+
+impl Decline {
+    /// The reason in words, as card processors put it.
+    pub fn message(self) -> &'static str {
+        use Decline::*;
+        match self {
+            BankError => "Bank system error. Try again later",
+            InvalidCard => "Invalid or expired card",
+            CardRestricted => "Card is blocked or restricted",
+            AuthenticationFailed => "3DS system decline",
+            InsufficientFunds => "Insufficient funds",
+            IncorrectSecurityCode => "Security code (CVV/PIN) incorrect",
+            RiskControl => "Transaction blocked due to risk control",
+            UnsupportedCard => "Unsupported card type",
+            InvalidEmail => "Invalid email address format",
+            InvalidPostalCode => "Invalid postal/zip code",
+            CredentialsRefused => "Invalid credentials or encryption error",
+            Cancelled => "Transaction was cancelled",
+            AuthenticationTimeout => "Authentication timed out",
+            OriginBlocked => "Declined: Origin domain is blocked",
+            CallbackNotAllowed => "Declined: Callback URL is not allowed",
+            EmailBlocked => "Declined: Email is blocked due high CHB history",
+            CardBlocked => "Declined: Card is blocked due high CHB history",
+            AboveMaxAmount => "Declined: Transaction exceeds max amount",
+            BelowMinAmount => "Declined: Transaction less than min amount",
+            CurrencyNotAllowed => "Declined: Currency is not allowed",
+            DailyCountExceeded => "Declined: Number of transactions exceeded for today",
+            MonthlyCountExceeded => "Declined: Number of transactions exceeded this month",
+            DailyTotalExceeded => "Declined: Total transaction amount exceeded for today",
+            MonthlyTotalExceeded => "Declined: Total transaction amount exceeded this month",
+            CountryNotAllowed => "Declined: Country is not allowed",
+            ProcessorError => "System internal error. Contact system administrator",
+            IssuerDeclined => "Transaction declined. Contact your card issuer",
+        }
+    }
 }
 
 /// A command to create a payment, already validated by the dialect.
@@ -301,6 +432,10 @@ pub struct Payment {
     pub instrument: Option<Instrument>,
     /// The last processor attempt.
     pub last_attempt: Option<AttemptLog>,
+    /// The fee posted at capture, in minor units of the payment's currency (0 until
+    /// captured, and for accounts without fees); the merchant was credited the rest.
+    #[serde(default)]
+    pub fee: i64,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -337,6 +472,10 @@ pub struct Refund {
     pub merchant_id: i64,
     /// The amount.
     pub amount: Money,
+    /// The part of the payment's fee this refund returns to the merchant, in minor
+    /// units (see the ledger's refund rule).
+    #[serde(default)]
+    pub fee_returned: i64,
     /// State.
     pub status: RefundStatus,
     /// Why the merchant asked.

@@ -8,9 +8,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi, OpenApiService};
 use serde::Deserialize;
 
-use super::instrument::{Card, PaymentInstrument, Wallet};
-use super::{Processor, Sandbox};
-use crate::core::{CheckoutOutcome, CoreError, Payment};
+use crate::core::instrument::{Card, Wallet};
+use crate::core::{CheckoutOutcome, CoreError, Payment, PaymentInstrument, PaymentStatus};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 use crate::http::problem::Reply;
@@ -102,14 +101,20 @@ pub struct CheckoutState {
     pub return_url: Option<String>,
 }
 
-/// A processor attempt.
+/// The last attempt.
 #[derive(Object, Debug)]
 #[oai(skip_serializing_if_is_none)]
 pub struct AttemptBody {
-    /// Result code.
+    /// Result code: the processor's (the sandbox's `NNN`), or the reason's name when the
+    /// account's policy or paybridge declined.
     pub code: String,
     /// Message.
     pub message: String,
+    /// A decline's reason (`insufficient_funds`, `daily_count_exceeded`…).
+    pub reason: Option<String>,
+    /// Who declined: `policy` (the account's own limits, before any processor) or
+    /// `processor`.
+    pub declined_by: Option<String>,
 }
 
 impl From<Payment> for CheckoutState {
@@ -123,7 +128,12 @@ impl From<Payment> for CheckoutState {
             method: p.method,
             amount: p.amount.to_major().to_string(),
             currency: p.amount.currency().code().to_owned(),
-            last_attempt: p.last_attempt.map(|a| AttemptBody { code: a.code, message: a.message }),
+            last_attempt: p.last_attempt.map(|a| AttemptBody {
+                reason: a.reason.map(|r| r.as_str().to_owned()),
+                declined_by: a.declined_by.map(|by| by.as_str().to_owned()),
+                code: a.code,
+                message: a.message,
+            }),
             return_url: None,
         }
     }
@@ -173,14 +183,19 @@ impl SandboxApi {
                 (None, None) => PaymentInstrument::None,
             };
             let payment = state.gateway.payment_by_checkout_token(&token).await?;
-            let sandbox = Sandbox;
-            let outcome = match req.outcome {
-                Outcome::Success => sandbox.charge(&payment, &instrument),
-                Outcome::Failed => sandbox.decline(&payment, &instrument),
-                Outcome::Cancelled => CheckoutOutcome::Cancelled,
-                Outcome::Expired => CheckoutOutcome::Expired,
+            let gateway = &state.gateway;
+            let awaiting_processor = payment.status == PaymentStatus::Processing && payment.authorized_at.is_none();
+            let decided = match req.outcome {
+                // A payment awaiting the issuer is approved as its challenge would be.
+                Outcome::Success if awaiting_processor => gateway.complete_authentication(&token, true).await?,
+                Outcome::Success => gateway.pay_checkout(&token, instrument, None).await?,
+                Outcome::Failed => {
+                    gateway.complete_checkout(&token, super::forced_decline(&payment, &instrument)).await?
+                }
+                Outcome::Cancelled => gateway.complete_checkout(&token, CheckoutOutcome::Cancelled).await?,
+                Outcome::Expired => gateway.complete_checkout(&token, CheckoutOutcome::Expired).await?,
             };
-            Ok(state_of(&state, state.gateway.complete_checkout(&token, outcome).await?).await)
+            Ok(state_of(&state, decided).await)
         };
         Reply::ok(result.await)
     }

@@ -1,113 +1,149 @@
 //! The sandbox processor, and the control API QA uses to drive payments without a
 //! browser (`POST /sandbox/v1/checkout/{token}/complete`).
 //!
-//! [`Processor`] is what the hosted checkout and the control API charge through; the
-//! sandbox is its only implementation, so real acquirers can be added beside it. It is
-//! deterministic — magic test values pick the outcome:
+//! [`Sandbox`] is the [`Processor`] paybridge's own binary gives the core: every charge
+//! — host-to-host, the hosted checkout, its 3-D Secure challenge, this control API —
+//! reaches it through the core. It is deterministic — magic test values pick the
+//! outcome, its response codes ([`DECLINES`]) numbered like QR Money's so a QR Money
+//! integration sees the code it asked for:
 //!
 //! | instrument | outcome |
 //! |---|---|
 //! | card `4000 0000 0000 000C` | pending (the processor decides later: the sandbox API, or the checkout's 3-D Secure challenge page) |
-//! | card `4000 0000 0000 NNNC`, NNN a decline code (001–024, 998, 999) | declined with that code and message |
+//! | card `4000 0000 0000 NNNC`, NNN a response code of [`DECLINES`] (001–024, 998, 999) | declined with that code and its reason |
 //! | wallet `01700000001` | failed: insufficient balance (005) |
 //! | wallet `01700000002` | failed: wrong PIN (006) |
 //! | wallet `01700000003` | failed: timed out (013) |
 //! | any other valid card or wallet, or none | approved |
 //!
 //! `C` is the Luhn check digit ([`test_card`] computes the numbers). Every attempt gets a
-//! processor transaction id with the method's prefix (`BKS…` for bKash). Nothing secret
-//! is kept: a card becomes its brand and last four digits before anything is stored.
+//! processor transaction id with the method's prefix (`BKS…` for bKash). The sandbox reads a
+//! card's number only to find its magic; the core keeps its brand and last four digits.
 
 pub mod api;
-pub mod codes;
-pub mod instrument;
 
 use rand::Rng;
 
-use crate::core::{AttemptLog, CheckoutOutcome, Instrument, Payment};
-use instrument::{Magic, PaymentInstrument, luhn};
-
-/// A payment processor: turns a customer's instrument into an outcome.
-pub trait Processor: Send + Sync {
-    /// Charges `instrument` for `payment`.
-    fn charge(&self, payment: &Payment, instrument: &PaymentInstrument) -> CheckoutOutcome;
-}
+use crate::core::{Decline, Payment, PaymentInstrument, Processor, ProcessorError, Verdict};
 
 /// The deterministic sandbox processor.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Sandbox;
 
-/// Wallet numbers with a fixed outcome: (number, code).
+/// The sandbox's response codes: the `NNN` of a magic card, and what it declines with.
+pub const DECLINES: &[(&str, Decline)] = &[
+    ("001", Decline::BankError),
+    ("002", Decline::InvalidCard),
+    ("003", Decline::CardRestricted),
+    ("004", Decline::AuthenticationFailed),
+    ("005", Decline::InsufficientFunds),
+    ("006", Decline::IncorrectSecurityCode),
+    ("007", Decline::RiskControl),
+    ("008", Decline::UnsupportedCard),
+    ("009", Decline::InvalidEmail),
+    ("010", Decline::InvalidPostalCode),
+    ("011", Decline::CredentialsRefused),
+    ("012", Decline::Cancelled),
+    ("013", Decline::AuthenticationTimeout),
+    ("014", Decline::OriginBlocked),
+    ("015", Decline::CallbackNotAllowed),
+    ("016", Decline::EmailBlocked),
+    ("017", Decline::CardBlocked),
+    ("018", Decline::AboveMaxAmount),
+    ("019", Decline::BelowMinAmount),
+    ("020", Decline::CurrencyNotAllowed),
+    ("021", Decline::DailyCountExceeded),
+    ("022", Decline::MonthlyCountExceeded),
+    ("023", Decline::DailyTotalExceeded),
+    ("024", Decline::MonthlyTotalExceeded),
+    ("998", Decline::ProcessorError),
+    ("999", Decline::IssuerDeclined),
+];
+
+/// Wallet numbers with a fixed outcome: (number, response code).
 pub const TEST_WALLETS: &[(&str, &str)] = &[("01700000001", "005"), ("01700000002", "006"), ("01700000003", "013")];
+
+/// What a sandbox test number asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Magic {
+    /// The processor has not decided yet.
+    Pending,
+    /// Declined with this response code and reason.
+    Decline(&'static str, Decline),
+}
 
 /// The card number for a magic `NNN` (`000` pending, or a decline code).
 pub fn test_card(nnn: &str) -> String {
     let body = format!("400000000000{nnn}");
-    let check = (0..10).find(|d| luhn(&format!("{body}{d}"))).unwrap_or(0);
+    let check = (0..10).find(|d| crate::core::instrument::luhn(&format!("{body}{d}"))).unwrap_or(0);
     format!("{body}{check}")
 }
 
+fn decline_of(code: &str) -> Option<Magic> {
+    DECLINES.iter().find(|(c, _)| *c == code).map(|(c, reason)| Magic::Decline(c, *reason))
+}
+
 /// What a magic card number asks for, if it is one.
-pub(crate) fn card_magic(digits: &str) -> Option<Magic> {
+pub fn card_magic(digits: &str) -> Option<Magic> {
     let nnn = digits.strip_prefix("400000000000").filter(|rest| rest.len() == 4)?.get(..3)?;
     if nnn == "000" {
         return Some(Magic::Pending);
     }
-    codes::DECLINES.iter().find(|(code, _)| *code == nnn).map(|(code, _)| Magic::Decline(code))
+    decline_of(nnn)
 }
 
 /// What a magic wallet number asks for (`+880` and `880` prefixes are ignored).
-pub(crate) fn wallet_magic(digits: &str) -> Option<Magic> {
+pub fn wallet_magic(digits: &str) -> Option<Magic> {
     let national = digits.strip_prefix("88").filter(|d| d.len() == 11).unwrap_or(digits);
-    TEST_WALLETS.iter().find(|(number, _)| *number == national).map(|(_, code)| Magic::Decline(code))
+    TEST_WALLETS.iter().find(|(number, _)| *number == national).and_then(|(_, code)| decline_of(code))
 }
 
+#[async_trait::async_trait]
 impl Processor for Sandbox {
-    fn charge(&self, payment: &Payment, instrument: &PaymentInstrument) -> CheckoutOutcome {
+    async fn charge(&self, payment: &Payment, instrument: &PaymentInstrument) -> Result<Verdict, ProcessorError> {
         let method = method_of(payment, instrument);
-        let described = instrument.describe(&method);
         let magic = match instrument {
-            PaymentInstrument::Card(card) => card.magic,
-            PaymentInstrument::Wallet(wallet) => wallet.magic,
+            PaymentInstrument::Card(card) => card_magic(card.number()),
+            PaymentInstrument::Wallet(wallet) => wallet_magic(wallet.number()),
             PaymentInstrument::None => None,
         };
-        let rule = match magic {
+        let processor_txn_id = transaction_id(&method);
+        Ok(match magic {
             Some(Magic::Pending) => {
-                let attempt = AttemptLog { code: "pending".into(), message: "Awaiting the card issuer".into() };
-                return CheckoutOutcome::Pending {
-                    processor_txn_id: transaction_id(&method),
-                    method,
-                    instrument: described,
-                    attempt,
-                };
+                Verdict::Pending { processor_txn_id, method, message: "Awaiting the card issuer".into() }
             }
-            Some(Magic::Decline(code)) => Some(code),
-            None => None,
-        };
-        match rule {
-            Some(code) => CheckoutOutcome::Declined {
-                processor_txn_id: Some(transaction_id(&method)),
-                method: Some(method),
-                instrument: described,
-                attempt: codes::attempt(code),
+            Some(Magic::Decline(code, reason)) => {
+                Verdict::Declined { processor_txn_id: Some(processor_txn_id), method, reason, code: code.to_owned() }
+            }
+            None => Verdict::Approved { processor_txn_id, method },
+        })
+    }
+
+    /// Passed: approved; failed: declined `004` (3-D Secure), on the transaction the
+    /// charge started.
+    async fn authenticate(&self, payment: &Payment, passed: bool) -> Result<Verdict, ProcessorError> {
+        let method = payment.method.clone().unwrap_or_else(|| "card".to_owned());
+        let processor_txn_id = payment.processor_txn_id.clone().unwrap_or_else(|| transaction_id(&method));
+        Ok(match passed {
+            true => Verdict::Approved { processor_txn_id, method },
+            false => Verdict::Declined {
+                processor_txn_id: Some(processor_txn_id),
+                method,
+                reason: Decline::AuthenticationFailed,
+                code: "004".into(),
             },
-            None => {
-                CheckoutOutcome::Approved { processor_txn_id: transaction_id(&method), method, instrument: described }
-            }
-        }
+        })
     }
 }
 
-impl Sandbox {
-    /// A decline the caller asked for (the control API's `failed`).
-    pub fn decline(&self, payment: &Payment, instrument: &PaymentInstrument) -> CheckoutOutcome {
-        let method = method_of(payment, instrument);
-        CheckoutOutcome::Declined {
-            processor_txn_id: Some(transaction_id(&method)),
-            instrument: instrument.describe(&method),
-            method: Some(method),
-            attempt: codes::attempt("999"),
-        }
+/// A decline the caller asked for (the control API's `failed`): `999`.
+pub fn forced_decline(payment: &Payment, instrument: &PaymentInstrument) -> crate::core::CheckoutOutcome {
+    let method = method_of(payment, instrument);
+    crate::core::CheckoutOutcome::Declined {
+        processor_txn_id: Some(transaction_id(&method)),
+        instrument: instrument.describe(&method),
+        method: Some(method),
+        attempt: crate::core::AttemptLog::declined(Decline::IssuerDeclined, "999", crate::core::DeclinedBy::Processor),
     }
 }
 
@@ -138,11 +174,6 @@ pub fn transaction_id(method: &str) -> String {
     format!("{prefix}{:09}", rand::rng().random_range(0..1_000_000_000u32))
 }
 
-/// What the customer paid with, for the record: brand and last four only.
-pub fn describe(kind: &str, brand: &str, last4: &str) -> Instrument {
-    Instrument { kind: kind.to_owned(), brand: Some(brand.to_owned()), last4: Some(last4.to_owned()) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,15 +188,15 @@ mod tests {
     #[test]
     fn test_cards_follow_the_documented_rule() {
         assert_eq!(test_card("005"), "4000000000000051");
-        for (code, _) in codes::DECLINES {
+        for (code, reason) in DECLINES {
             let card = test_card(code);
-            assert!(luhn(&card), "{card}");
-            assert_eq!(card_magic(&card), Some(Magic::Decline(code)));
+            assert!(crate::core::instrument::luhn(&card), "{card}");
+            assert_eq!(card_magic(&card), Some(Magic::Decline(code, *reason)));
         }
         assert_eq!(card_magic(&test_card("000")), Some(Magic::Pending));
         assert_eq!(card_magic(&test_card("500")), None, "not a decline code: approves");
         assert_eq!(card_magic("4242424242424242"), None);
-        assert_eq!(wallet_magic("8801700000002"), Some(Magic::Decline("006")));
+        assert_eq!(wallet_magic("8801700000002"), Some(Magic::Decline("006", Decline::IncorrectSecurityCode)));
         assert_eq!(wallet_magic("01711000000"), None);
     }
 }

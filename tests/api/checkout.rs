@@ -181,7 +181,8 @@ async fn test_cards_decline_with_their_code_or_go_pending(backend: Backend) {
         let params = query(&location.unwrap());
         assert_eq!(params["status"], "failed", "{code}");
         let (_, html) = app.checkout_page(&url).await;
-        let message = paybridge::sandbox::codes::message(code).unwrap();
+        let reason = paybridge::sandbox::DECLINES.iter().find(|(c, _)| *c == code).unwrap().1;
+        let message = reason.message();
         assert!(html.contains(&format!("{message} ({code})")), "{code}: page shows the decline");
     }
     let url = app.checkout_url(&payment("PEND", "card")).await;
@@ -316,7 +317,8 @@ fn the_readme_lists_every_test_card_by_the_rule() {
     let spaced = |n: String| {
         n.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
     };
-    for (code, message) in paybridge::sandbox::codes::DECLINES {
+    for (code, reason) in paybridge::sandbox::DECLINES {
+        let message = reason.message();
         let row = format!("| `{}` | declined {code}: {message} |", spaced(test_card(code)));
         assert!(readme.contains(&row), "README lacks {row}");
     }

@@ -161,7 +161,21 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let (db_url, dir, schema) = prepare_database(&backend).await;
     config.database_url = db_url.clone();
     adjust(&mut config);
-    spawn_config(config, db_url, dir, schema).await
+    spawn_config(config, db_url, dir, schema, None).await
+}
+
+/// Spawns paybridge with the test configuration changed by `adjust`, charging through
+/// `processor` instead of the sandbox.
+pub async fn spawn_app_with_processor(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Config),
+    processor: std::sync::Arc<dyn paybridge::core::Processor>,
+) -> TestApp {
+    let mut config = test_config();
+    let (db_url, dir, schema) = prepare_database(&backend).await;
+    config.database_url = db_url.clone();
+    adjust(&mut config);
+    spawn_config(config, db_url, dir, schema, Some(processor)).await
 }
 
 async fn prepare_database(backend: &Backend) -> (String, Option<tempfile::TempDir>, Option<(String, String)>) {
@@ -187,9 +201,14 @@ async fn spawn_config(
     db_url: String,
     dir: Option<tempfile::TempDir>,
     schema: Option<(String, String)>,
+    processor: Option<std::sync::Arc<dyn paybridge::core::Processor>>,
 ) -> TestApp {
     capture_logs();
-    let app = Application::build(config.clone()).await.expect("application builds");
+    let app = match processor {
+        Some(processor) => Application::build_with(config.clone(), processor).await,
+        None => Application::build(config.clone()).await,
+    };
+    let app = app.expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let dialect_ports = paybridge::adapters::DIALECTS
         .iter()
@@ -217,7 +236,7 @@ impl TestApp {
     /// Starts a second instance on the same database and configuration, as another
     /// server behind the same load balancer would be.
     pub async fn spawn_peer(&self) -> TestApp {
-        spawn_config(self.config.clone(), self.db_url.clone(), None, None).await
+        spawn_config(self.config.clone(), self.db_url.clone(), None, None, None).await
     }
 
     /// Stops this server and starts another on the same database and configuration,
@@ -230,7 +249,7 @@ impl TestApp {
             let _ = server.await;
         }
         let (dir, schema) = (self._dir.take(), self.schema.take());
-        spawn_config(self.config.clone(), self.db_url.clone(), dir, schema).await
+        spawn_config(self.config.clone(), self.db_url.clone(), dir, schema, None).await
     }
 }
 
@@ -581,13 +600,15 @@ impl TestApp {
         .await;
         assert!(captures.is_empty(), "{} payments without exactly one capture per capture", captures.len());
 
-        let sum = |sql: String| {
+        // `SUM(<of>) FROM <sql>`.
+        let sum_of = |of: &'static str, sql: String| {
             let rows = &rows;
             async move {
-                let found = rows(format!("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM {sql}")).await;
+                let found = rows(format!("SELECT CAST(COALESCE(SUM({of}), 0) AS BIGINT) FROM {sql}")).await;
                 found[0].try_get_by_index::<i64>(0).expect("sum")
             }
         };
+        let sum = |sql: String| sum_of("amount", sql);
         let merchants = self.send(self.admin(Method::GET, "/merchants")).await;
         for merchant in merchants.body.as_array().expect("merchant list") {
             let id = merchant["id"].as_i64().expect("id");
@@ -595,16 +616,38 @@ impl TestApp {
             for balance in balances.body.as_array().expect("balances") {
                 let code = balance["currency"].as_str().expect("currency");
                 let scope = format!("merchant_id = {id} AND currency = '{code}'");
-                let captured = sum(format!("payments WHERE {scope} AND captured_at IS NOT NULL")).await;
-                let pending_refunds = sum(format!("refunds WHERE {scope} AND status = 'pending'")).await;
-                let paid_refunds = sum(format!("refunds WHERE {scope} AND status = 'succeeded'")).await;
+                // The merchant is credited a capture net of its fee, and pays back a
+                // refund net of the fee it returns.
+                let captured =
+                    sum_of("amount - fee", format!("payments WHERE {scope} AND captured_at IS NOT NULL")).await;
+                let reserved_refunds = sum(format!("refunds WHERE {scope} AND status = 'pending'")).await;
+                let pending_refunds =
+                    sum_of("amount - fee", format!("refunds WHERE {scope} AND status = 'pending'")).await;
+                let paid_refunds =
+                    sum_of("amount - fee", format!("refunds WHERE {scope} AND status = 'succeeded'")).await;
+                let fees = sum_of("fee", format!("payments WHERE {scope} AND captured_at IS NOT NULL")).await;
+                let fees_returned =
+                    sum_of("fee", format!("refunds WHERE {scope} AND status IN ('pending', 'succeeded')")).await;
+                let fee_revenue = sum(format!("ledger_postings WHERE {scope} AND account = 'fee_revenue'")).await;
+                assert_eq!(
+                    fee_revenue,
+                    fees - fees_returned,
+                    "merchant {id} {code}: fee revenue is the captures' fees less those refunds returned"
+                );
+                let refund_sums = rows(format!(
+                    "SELECT p.id FROM payments p JOIN refunds r ON r.payment_id = p.id AND r.status <> 'rejected' \
+                     WHERE p.merchant_id = {id} GROUP BY p.id, p.fee, p.amount HAVING SUM(r.fee) > p.fee OR \
+                     (SUM(r.amount) = p.amount AND SUM(r.fee) <> p.fee)"
+                ))
+                .await;
+                assert!(refund_sums.is_empty(), "refunds return at most the fee, and a full refund all of it");
                 let settling = sum(format!("settlements WHERE {scope} AND status = 'processing'")).await;
                 let settled = sum(format!("settlements WHERE {scope}")).await;
                 let pending_payouts = sum(format!("payouts WHERE {scope} AND status = 'pending'")).await;
                 let paid_payouts = sum(format!("payouts WHERE {scope} AND status = 'processed'")).await;
                 let expected = [
                     ("available", captured - pending_refunds - paid_refunds - settled - pending_payouts - paid_payouts),
-                    ("reserved", pending_refunds + pending_payouts),
+                    ("reserved", reserved_refunds + pending_payouts),
                     ("pending_settlement", settling),
                 ];
                 let exponent = paybridge::core::Currency::parse(code).expect("known currency").exponent();

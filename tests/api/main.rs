@@ -6,6 +6,7 @@ mod hooks;
 
 mod admin;
 mod browser;
+mod charging;
 mod checkout;
 mod concurrency;
 mod config;

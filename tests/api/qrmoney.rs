@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use paybridge::sandbox::{codes, test_card};
+use paybridge::adapters::qrmoney::codes;
+use paybridge::sandbox::test_card;
 use paybridge_conformance::Credentials;
 use paybridge_conformance::signing::verify_webhook;
 use reqwest::Method;
@@ -152,7 +153,9 @@ fn assert_declined(reply: &Reply, code: &str) {
 
 async fn every_test_card_declines_with_its_code_and_message(backend: Backend) {
     let app = spawn_app(backend).await;
-    for (code, message) in codes::DECLINES {
+    for (code, reason) in paybridge::sandbox::DECLINES {
+        assert_eq!(codes::code_of(*reason), *code, "the sandbox's codes are QR Money's");
+        let message = reason.message();
         let reply = create(&app, &request(&test_card(code))).await;
         assert_declined(&reply, code);
         let expected = json!({ "transactionStatusId": 2, "message": message, "code": code });

@@ -76,6 +76,9 @@ pub mod payment {
         pub instrument: Option<Json>,
         pub attempt_code: Option<String>,
         pub attempt_message: Option<String>,
+        pub attempt_reason: Option<String>,
+        pub declined_by: Option<String>,
+        pub fee: i64,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
@@ -109,6 +112,7 @@ pub mod refund {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub decided_at: Option<DateTimeUtc>,
+        pub fee: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -330,6 +334,34 @@ pub mod webhook_attempt {
         pub error: Option<String>,
         pub latency_ms: i32,
         pub response_excerpt: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod account_policy {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "account_policies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub credential_id: i64,
+        pub fee_percent: String,
+        pub fee_fixed: String,
+        pub min_amount: Option<String>,
+        pub max_amount: Option<String>,
+        pub daily_count: Option<i64>,
+        pub monthly_count: Option<i64>,
+        pub daily_total: Option<String>,
+        pub monthly_total: Option<String>,
+        pub allowed_currencies: Json,
+        pub allowed_countries: Json,
+        pub blocked_origin_domains: Json,
+        pub updated_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

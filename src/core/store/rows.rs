@@ -5,8 +5,8 @@ use super::entities::{credential, merchant, payment, payout, refund, settlement}
 use crate::core::error::CoreError;
 use crate::core::money::{Currency, Money};
 use crate::core::types::{
-    AttemptLog, CaptureMode, Credential, Dialect, Merchant, MerchantStatus, Payment, PaymentStatus, Payout,
-    PayoutStatus, Refund, RefundStatus, Settlement, SettlementStatus,
+    AttemptLog, CaptureMode, Credential, Decline, DeclinedBy, Dialect, Merchant, MerchantStatus, Payment,
+    PaymentStatus, Payout, PayoutStatus, Refund, RefundStatus, Settlement, SettlementStatus,
 };
 
 fn corrupt(what: &str, value: &str) -> CoreError {
@@ -29,8 +29,10 @@ pub(crate) fn money(minor: i64, currency: &str) -> Result<Money, CoreError> {
 
 /// A payment row.
 pub(crate) fn payment(row: payment::Model) -> Result<Payment, CoreError> {
+    let reason = row.attempt_reason.as_deref().map(|r| parse("decline reason", r, Decline::parse)).transpose()?;
+    let declined_by = row.declined_by.as_deref().map(|b| parse("declined by", b, DeclinedBy::parse)).transpose()?;
     let last_attempt = match (row.attempt_code, row.attempt_message) {
-        (Some(code), Some(message)) => Some(AttemptLog { code, message }),
+        (Some(code), Some(message)) => Some(AttemptLog { code, message, reason, declined_by }),
         _ => None,
     };
     Ok(Payment {
@@ -50,6 +52,7 @@ pub(crate) fn payment(row: payment::Model) -> Result<Payment, CoreError> {
         processor_txn_id: row.processor_txn_id,
         instrument: row.instrument.map(|i| json("instrument", i)).transpose()?,
         last_attempt,
+        fee: row.fee,
         created_at: row.created_at,
         updated_at: row.updated_at,
         expires_at: row.expires_at,
@@ -67,6 +70,7 @@ pub(crate) fn refund(row: refund::Model, payment_reference: String) -> Result<Re
         payment_reference,
         merchant_id: row.merchant_id,
         amount: money(row.amount, &row.currency)?,
+        fee_returned: row.fee,
         status: parse("refund status", &row.status, RefundStatus::parse)?,
         reason: row.reason,
         note: row.note,

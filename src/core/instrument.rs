@@ -1,57 +1,70 @@
-//! Payment instruments as the processor receives them, validated and reduced at once to
-//! what may be kept: a card's brand and last four digits, a wallet's last four digits.
-//! The card number and CVV are never stored, logged or returned.
+//! Payment instruments as a processor receives them: validated, with what a processor
+//! needs to charge them (a card's number, expiry and CVV) held in memory only, and
+//! [`PaymentInstrument::describe`] reducing them to what may be kept — a card's brand
+//! and last four digits, a wallet's last four digits. `Debug` never shows a number or a
+//! CVV; nothing here is stored, logged or returned.
 
 use chrono::{Datelike, Utc};
 
-use crate::core::{FieldIssue, Instrument};
+use super::{FieldIssue, Instrument};
 
-/// A validated instrument with its secrets already dropped.
+/// A validated instrument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentInstrument {
     /// A card.
     Card(Card),
     /// A mobile wallet (bKash, Nagad…).
     Wallet(Wallet),
-    /// Nothing given (the control API driving an outcome directly).
+    /// Nothing given (the sandbox control API driving an outcome directly).
     None,
 }
 
-/// A card: brand and last four digits, and what a sandbox test number asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A card.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Card {
+    number: String,
+    cvv: String,
+    /// Expiry month (1–12).
+    pub expiry_month: u32,
+    /// Expiry year (four digits).
+    pub expiry_year: i32,
     /// visa, mastercard, amex or card.
     pub brand: &'static str,
     /// Last four digits.
     pub last4: String,
-    /// The outcome a magic test card asks for.
-    pub magic: Option<Magic>,
 }
 
-/// A wallet account: last four digits of its number, and what a test number asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl std::fmt::Debug for Card {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Card").field("brand", &self.brand).field("last4", &self.last4).finish_non_exhaustive()
+    }
+}
+
+/// A wallet account.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Wallet {
+    number: String,
     /// Last four digits.
     pub last4: String,
-    /// The outcome a magic test number asks for.
-    pub magic: Option<Magic>,
 }
 
-/// An outcome a sandbox test number asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Magic {
-    /// The processor has not decided yet.
-    Pending,
-    /// Declined with this code.
-    Decline(&'static str),
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet").field("last4", &self.last4).finish_non_exhaustive()
+    }
 }
 
 impl PaymentInstrument {
-    /// The record kept on the payment.
+    /// The record kept on the payment (`method` names a wallet's provider).
     pub fn describe(&self, method: &str) -> Option<Instrument> {
+        let record = |kind: &str, brand: &str, last4: &str| Instrument {
+            kind: kind.to_owned(),
+            brand: Some(brand.to_owned()),
+            last4: Some(last4.to_owned()),
+        };
         match self {
-            PaymentInstrument::Card(card) => Some(super::describe("card", card.brand, &card.last4)),
-            PaymentInstrument::Wallet(wallet) => Some(super::describe("wallet", method, &wallet.last4)),
+            PaymentInstrument::Card(card) => Some(record("card", card.brand, &card.last4)),
+            PaymentInstrument::Wallet(wallet) => Some(record("wallet", method, &wallet.last4)),
             PaymentInstrument::None => None,
         }
     }
@@ -75,11 +88,25 @@ impl Card {
         if !issues.is_empty() {
             return Err(issues);
         }
+        let (expiry_month, expiry_year) = expiry_parts(expiry).unwrap_or_default();
         Ok(Card {
             brand: brand(&digits),
             last4: digits[digits.len() - 4..].to_owned(),
-            magic: super::card_magic(&digits),
+            number: digits,
+            cvv: cvv.to_owned(),
+            expiry_month,
+            expiry_year,
         })
+    }
+
+    /// The card number's digits, for the processor alone.
+    pub fn number(&self) -> &str {
+        &self.number
+    }
+
+    /// The CVV, for the processor alone.
+    pub fn cvv(&self) -> &str {
+        &self.cvv
     }
 }
 
@@ -91,8 +118,12 @@ impl Wallet {
         if !allowed || !(6..=15).contains(&digits.len()) {
             return Err(vec![FieldIssue::new(field, "must be a phone number")]);
         }
-        let magic = super::wallet_magic(&digits);
-        Ok(Wallet { last4: digits[digits.len() - 4..].to_owned(), magic })
+        Ok(Wallet { last4: digits[digits.len() - 4..].to_owned(), number: digits })
+    }
+
+    /// The wallet number's digits, for the processor alone.
+    pub fn number(&self) -> &str {
+        &self.number
     }
 }
 
@@ -123,15 +154,16 @@ fn brand(digits: &str) -> &'static str {
     }
 }
 
+/// `MM/YY` as (month, four-digit year).
+fn expiry_parts(expiry: &str) -> Option<(u32, i32)> {
+    let (mm, yy) = expiry.trim().split_once('/')?;
+    let (month, year) = (mm.trim().parse::<u32>().ok()?, yy.trim().parse::<i32>().ok()?);
+    ((1..=12).contains(&month) && yy.trim().len() == 2).then_some((month, 2000 + year))
+}
+
 fn expiry_in_future(expiry: &str) -> bool {
-    let Some((mm, yy)) = expiry.trim().split_once('/') else { return false };
-    let (Ok(month), Ok(year)) = (mm.trim().parse::<u32>(), yy.trim().parse::<i32>()) else { return false };
-    if !(1..=12).contains(&month) || yy.trim().len() != 2 {
-        return false;
-    }
     let now = Utc::now();
-    let year = 2000 + year;
-    (year, month) >= (now.year(), now.month())
+    expiry_parts(expiry).is_some_and(|(month, year)| (year, month) >= (now.year(), now.month()))
 }
 
 #[cfg(test)]
@@ -148,7 +180,9 @@ mod tests {
     #[test]
     fn cards_keep_only_brand_and_last_four() {
         let card = Card::parse("4242 4242 4242 4242", "12/99", "123", "card.").unwrap();
-        assert_eq!(card, Card { brand: "visa", last4: "4242".into(), magic: None });
+        assert_eq!((card.brand, card.last4.as_str(), card.number()), ("visa", "4242", "4242424242424242"));
+        let shown = format!("{card:?}");
+        assert!(!shown.contains("424242424242") && !shown.contains("123"), "{shown}");
         let issues = Card::parse("4242424242424241", "13/20", "12", "card.").unwrap_err();
         let fields: Vec<_> = issues.iter().map(|i| i.field.as_str()).collect();
         assert_eq!(fields, ["card.number", "card.expiry", "card.cvv"]);
