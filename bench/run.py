@@ -76,7 +76,7 @@ def run_backend(name, database_url, rounds, duration, workdir):
         'name = "Bench Shop"\n'
         "rate_limit_per_minute = 0\n"
         'rebornpay = { api_key = "pk_bench", api_secret = "sk_bench" }\n'
-        'qrmoney = { api_key = "qr_bench", account_id = "1001", merchant_id = "bench" }\n'
+        'qrmoney = { api_key = "qr_bench", account_id = "1001", merchant_id = "bench", settings = { fee_percent = 2.5 } }\n'
     )
     env = dict(os.environ, RUST_LOG="warn")
     server = subprocess.Popen(
@@ -99,10 +99,11 @@ def run_backend(name, database_url, rounds, duration, workdir):
             q_rps, q_p99, q_err = wrk(QRMONEY, duration, ROOT / "bench/qrmoney.lua")
             if q_err:
                 raise SystemExit(f"{name}: {q_err} QR Money requests failed; see {workdir / (name + '.log')}")
-            rows.append((h_rps, h_p99, c_rps, c_p99, c_rps / h_rps, q_rps, q_p99, q_rps / h_rps))
+            rows.append((h_rps, h_p99, c_rps, c_p99, c_rps / h_rps, q_rps, q_p99, q_rps / h_rps, q_rps / c_rps))
             print(f"  {name} round {i + 1}: healthz {h_rps:,.0f} req/s p99 {h_p99:.2f} ms; "
                   f"create {c_rps:,.0f} req/s p99 {c_p99:.2f} ms; ratio {100 * c_rps / h_rps:.1f}%; "
-                  f"qrmoney {q_rps:,.0f} req/s p99 {q_p99:.2f} ms; ratio {100 * q_rps / h_rps:.1f}%", flush=True)
+                  f"qrmoney {q_rps:,.0f} req/s p99 {q_p99:.2f} ms; ratio {100 * q_rps / h_rps:.1f}%, "
+                  f"{100 * q_rps / c_rps:.0f}% of create", flush=True)
         return rows
     finally:
         server.send_signal(signal.SIGTERM)
@@ -171,19 +172,20 @@ def summary(results, args):
         f"`wrk -t2 -c64 -d{args.duration}s`, {args.rounds} rounds, medians.",
         "",
         "| backend | /healthz req/s | /healthz p99 | create req/s | create p99 | create ÷ healthz "
-        "| QR Money card req/s | its p99 | QR Money ÷ healthz |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| QR Money card req/s | its p99 | QR Money ÷ healthz | QR Money ÷ create |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, rows in results.items():
         med = [statistics.median(col) for col in zip(*rows)]
         lines.append(
             f"| {name} | {med[0]:,.0f} | {med[1]:.2f} ms | {med[2]:,.0f} | {med[3]:.2f} ms | **{100 * med[4]:.1f} %** "
-            f"| {med[5]:,.0f} | {med[6]:.2f} ms | **{100 * med[7]:.1f} %** |"
+            f"| {med[5]:,.0f} | {med[6]:.2f} ms | **{100 * med[7]:.1f} %** | **{100 * med[8]:.0f} %** |"
         )
-    lines += ["", "Per round (healthz req/s, create req/s, ratio, QR Money req/s, ratio):", ""]
+    lines += ["", "Per round (healthz req/s, create req/s, ratio, QR Money req/s, ratio, QR Money ÷ create):", ""]
     for name, rows in results.items():
         lines.append(f"- {name}: " + "; ".join(
-            f"{h:,.0f} / {c:,.0f} / {100 * r:.1f}% / {q:,.0f} / {100 * qr:.1f}%" for h, _, c, _, r, q, _, qr in rows))
+            f"{h:,.0f} / {c:,.0f} / {100 * r:.1f}% / {q:,.0f} / {100 * qr:.1f}% / {100 * qc:.0f}%"
+            for h, _, c, _, r, q, _, qr, qc in rows))
     return lines
 
 

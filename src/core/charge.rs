@@ -7,8 +7,7 @@
 //! In a batch, in this order:
 //!
 //! 1. references: a charge under an idempotency key whose payment exists already is
-//!    answered with it (a retry never charges twice); a fresh reference that is taken
-//!    is drawn again;
+//!    answered with it (a retry never charges twice);
 //! 2. the policies of the batch's accounts are read under their row locks (Postgres,
 //!    in id order) — on SQLite the single writer serializes — and the usage of those
 //!    with count or total limits summed, so limits hold across instances;
@@ -18,9 +17,12 @@
 //!    worst a charge is declined that a later batch would have let through);
 //! 4. the processor is asked about the rest at once, each call within the configured
 //!    timeout (a failure or timeout is a recorded decline);
-//! 5. the payments are inserted in their final state with their fee, and the
-//!    approvals' captures, the `payment.created` events and each decision's event are
-//!    written, all in multi-row statements.
+//! 5. the payments are inserted in their final state with their fee (a fresh
+//!    reference found taken is drawn again and its row inserted again), and the
+//!    approvals' captures and each decision's event (`payment.succeeded`,
+//!    `payment.failed`, `payment.pending`: a charge is never seen `created`) are written,
+//!    all in multi-row statements: seven statements a batch, `BEGIN` and `COMMIT`
+//!    included, an eighth when a charge carries an idempotency key.
 //!
 //! Should the batch's write fail, each charge is written again on its own with the
 //! verdict it already has: the processor is never asked twice, and no charge it
@@ -35,7 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::instrument::PaymentInstrument;
 use super::outbox::{self, NewEvent};
-use super::payments::{CheckoutOutcome, capture_entry, outcome_change, policy_decline};
+use super::payments::{CheckoutOutcome, capture_entry, decide, decision_columns, policy_decline};
 use super::policy::{self, AccountPolicy, Attempt, Usage};
 use super::processor::{self, Processor};
 use super::store::{self, entities::payment};
@@ -248,45 +250,33 @@ fn fail_all(jobs: Vec<ChargeJob>, err: &CoreError) {
     }
 }
 
-/// Splits off the keyed charges whose payment exists (with that payment), and draws
-/// fresh references again while taken.
+/// Splits off the keyed charges whose payment exists, with that payment: a retry is
+/// answered, never charged again. (A fresh reference that happens to be taken is drawn
+/// again when the payment is inserted.)
 async fn references<C: ConnectionTrait>(
     conn: &C,
     jobs: Vec<ChargeJob>,
 ) -> Result<(Vec<ChargeJob>, Vec<(ChargeJob, Payment)>), (Vec<ChargeJob>, CoreError)> {
-    let (mut free, mut answered) = (Vec::with_capacity(jobs.len()), Vec::new());
-    let mut unchecked = jobs;
-    for _ in 0..REFERENCE_ATTEMPTS {
-        if unchecked.is_empty() {
-            break;
-        }
-        let mut taken = match taken(conn, &unchecked).await {
-            Ok(taken) => taken,
-            Err(err) => {
-                unchecked.extend(free);
-                unchecked.extend(answered.into_iter().map(|(job, _)| job));
-                return Err((unchecked, err));
-            }
-        };
-        let mut again = Vec::new();
-        for mut job in unchecked {
-            match taken.remove(&job.key()) {
-                None => free.push(job),
-                Some(earlier) if job.reference.keyed() => answered.push((job, earlier)),
-                Some(_) => {
-                    job.payment.reference = job.reference.draw(job.credential_id);
-                    again.push(job);
-                }
-            }
-        }
-        unchecked = again;
+    if !jobs.iter().any(|job| job.reference.keyed()) {
+        return Ok((jobs, Vec::new()));
     }
-    fail_all(unchecked, &CoreError::Internal("no free payment reference after several draws".into()));
+    let keyed: Vec<&ChargeJob> = jobs.iter().filter(|job| job.reference.keyed()).collect();
+    let mut taken = match taken(conn, &keyed).await {
+        Ok(taken) => taken,
+        Err(err) => return Err((jobs, err)),
+    };
+    let (mut free, mut answered) = (Vec::with_capacity(jobs.len()), Vec::new());
+    for job in jobs {
+        match taken.remove(&job.key()).filter(|_| job.reference.keyed()) {
+            Some(earlier) => answered.push((job, earlier)),
+            None => free.push(job),
+        }
+    }
     Ok((free, answered))
 }
 
 /// The payments that already hold the jobs' references.
-async fn taken<C: ConnectionTrait>(conn: &C, jobs: &[ChargeJob]) -> Result<HashMap<Key, Payment>, CoreError> {
+async fn taken<C: ConnectionTrait>(conn: &C, jobs: &[&ChargeJob]) -> Result<HashMap<Key, Payment>, CoreError> {
     let mut merchants: Vec<i64> = jobs.iter().map(|j| j.payment.merchant_id).collect();
     merchants.dedup();
     let mut namespaces: Vec<&str> = jobs.iter().map(|j| j.payment.namespace.as_str()).collect();
@@ -371,38 +361,111 @@ async fn verdicts(
         .collect()
 }
 
-/// Writes the decided charges in `conn` (not committed): the payments, the captures'
-/// ledger entries, the events. Answers each with its payment, or — for a keyed charge
-/// whose reference another instance took meanwhile — that one.
+/// Writes the decided charges in `conn` (not committed): the payments in their final
+/// state, the captures' ledger entries and each decision's event (a charge is never seen
+/// `created`, so that is its only event). Answers each with its payment, or — for a
+/// keyed charge whose reference another instance took meanwhile — that one.
 async fn insert<C: ConnectionTrait>(
     conn: &C,
     decided: &mut [Decided],
 ) -> Result<Vec<Result<Payment, CoreError>>, CoreError> {
-    use sea_orm::FromQueryResult;
     let now = super::now();
+    let mut finals: Vec<(Payment, EventType)> = decided
+        .iter()
+        .map(|d| {
+            let (mut payment, event) = decide(&d.job.payment, &d.outcome, now);
+            if payment.status == PaymentStatus::Succeeded {
+                payment.fee = d.fee;
+            }
+            (payment, event)
+        })
+        .collect();
+    let mut results: Vec<Option<Result<Payment, CoreError>>> = (0..decided.len()).map(|_| None).collect();
+    let mut todo: Vec<usize> = (0..decided.len()).collect();
+    for _ in 0..REFERENCE_ATTEMPTS {
+        if todo.is_empty() {
+            break;
+        }
+        let ids = insert_rows(conn, todo.iter().map(|&i| &finals[i].0)).await?;
+        let mut again = Vec::new();
+        for i in todo {
+            let job = &mut decided[i].job;
+            match ids.get(&finals[i].0.reference) {
+                Some(&id) => {
+                    finals[i].0.id = id;
+                    job.payment.id = id;
+                }
+                None if job.reference.keyed() => {
+                    // Taken since the batch looked: another instance charging under the
+                    // same key. Its payment is the answer.
+                    let row = payment::Entity::find()
+                        .filter(payment::Column::MerchantId.eq(job.payment.merchant_id))
+                        .filter(payment::Column::Namespace.eq(job.payment.namespace.as_str()))
+                        .filter(payment::Column::Reference.eq(&job.payment.reference))
+                        .one(conn)
+                        .await?;
+                    results[i] = Some(match row {
+                        Some(row) => store::payment(row),
+                        None => Err(CoreError::DuplicateReference),
+                    });
+                }
+                None => {
+                    // A fresh reference taken: the charge is recorded under another.
+                    job.payment.reference = job.reference.draw(job.credential_id);
+                    finals[i].0.reference = job.payment.reference.clone();
+                    again.push(i);
+                }
+            }
+        }
+        todo = again;
+    }
+    let (mut events, mut entries) = (Vec::with_capacity(decided.len()), Vec::with_capacity(decided.len()));
+    for (i, (payment, event)) in finals.into_iter().enumerate() {
+        if results[i].is_some() {
+            continue;
+        }
+        if payment.id == 0 {
+            results[i] = Some(Err(CoreError::Internal("no free payment reference after several draws".into())));
+            continue;
+        }
+        events.push(NewEvent::new(
+            payment.merchant_id,
+            event,
+            Some(payment.id),
+            &serde_json::json!({ "payment": payment }),
+        ));
+        if payment.status == PaymentStatus::Succeeded {
+            entries.push(capture_entry(&payment));
+        }
+        results[i] = Some(Ok(payment));
+    }
+    super::ledger::post(conn, entries).await?;
+    outbox::emit(conn, events).await?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(CoreError::Internal("charge not written".into()))))
+        .collect())
+}
+
+/// Inserts the payments (those whose reference is free); answers the ids by reference.
+async fn insert_rows<'a, C: ConnectionTrait>(
+    conn: &C,
+    payments: impl Iterator<Item = &'a Payment>,
+) -> Result<HashMap<String, i64>, CoreError> {
     let mut statement = Query::insert();
     statement.into_table(payment::Entity).columns(columns());
-    let mut events_of = Vec::with_capacity(decided.len());
-    for d in decided.iter() {
-        let created = &d.job.payment;
-        let (change, status, event) = outcome_change(created, &d.outcome, now);
-        let mut model = super::create::model(created);
-        model.processor_txn_id = ActiveValue::Set(None);
-        model.instrument = ActiveValue::Set(None);
-        model.attempt_code = ActiveValue::Set(None);
-        model.attempt_message = ActiveValue::Set(None);
-        model.attempt_reason = ActiveValue::Set(None);
-        model.declined_by = ActiveValue::Set(None);
-        model.authorized_at = ActiveValue::Set(None);
-        model.captured_at = ActiveValue::Set(None);
-        merge(&mut model, change);
-        model.status = ActiveValue::Set(status.as_str().to_owned());
-        model.fee = ActiveValue::Set(if status == PaymentStatus::Succeeded { d.fee } else { 0 });
+    let mut count = 0;
+    for p in payments {
+        let mut model = super::create::model(p);
+        let decision = decision_columns(p);
+        for column in DECISION_COLUMNS {
+            model.set(*column, decision.get(*column).into_value().unwrap_or(sea_orm::Value::String(None)));
+        }
         statement.values_panic(columns().map(|c| match model.get(c) {
             ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Expr::val(v),
             ActiveValue::NotSet => Expr::val(sea_orm::Value::String(None)),
         }));
-        events_of.push(event);
+        count += 1;
     }
     statement
         .on_conflict(
@@ -410,51 +473,29 @@ async fn insert<C: ConnectionTrait>(
                 .do_nothing()
                 .to_owned(),
         )
-        .returning(Query::returning().columns(payment::Column::iter()));
-    let mut written: HashMap<String, Payment> = HashMap::with_capacity(decided.len());
+        .returning(Query::returning().columns([payment::Column::Id, payment::Column::Reference]));
+    let mut ids = HashMap::with_capacity(count);
     for row in conn.query_all(&statement).await? {
-        let payment = store::payment(payment::Model::from_query_result(&row, "")?)?;
-        written.insert(payment.reference.clone(), payment);
+        ids.insert(row.try_get("", "reference")?, row.try_get("", "id")?);
     }
-    let mut results = Vec::with_capacity(decided.len());
-    let (mut events, mut entries) = (Vec::with_capacity(decided.len() * 2), Vec::with_capacity(decided.len()));
-    for (d, event) in decided.iter().zip(events_of) {
-        let job = &d.job;
-        let Some(payment) = written.remove(&job.payment.reference) else {
-            // Taken since the batch looked: another instance charging under the same key.
-            let row = payment::Entity::find()
-                .filter(payment::Column::MerchantId.eq(job.payment.merchant_id))
-                .filter(payment::Column::Namespace.eq(job.payment.namespace.as_str()))
-                .filter(payment::Column::Reference.eq(&job.payment.reference))
-                .one(conn)
-                .await?;
-            results.push(match row {
-                Some(row) if job.reference.keyed() => store::payment(row),
-                _ => {
-                    tracing::error!(reference = %job.payment.reference, "a charged payment's reference was taken");
-                    Err(CoreError::DuplicateReference)
-                }
-            });
-            continue;
-        };
-        let created = Payment { id: payment.id, ..job.payment.clone() };
-        let merchant = payment.merchant_id;
-        events.push(NewEvent::new(
-            merchant,
-            EventType::PaymentCreated,
-            Some(payment.id),
-            &serde_json::json!({ "payment": created }),
-        ));
-        events.push(NewEvent::new(merchant, event, Some(payment.id), &serde_json::json!({ "payment": payment })));
-        if payment.status == PaymentStatus::Succeeded {
-            entries.push(capture_entry(&payment));
-        }
-        results.push(Ok(payment));
-    }
-    super::ledger::post(conn, entries).await?;
-    outbox::emit(conn, events).await?;
-    Ok(results)
+    Ok(ids)
 }
+
+/// The columns [`decision_columns`] sets.
+const DECISION_COLUMNS: &[payment::Column] = &[
+    payment::Column::Status,
+    payment::Column::ProcessorTxnId,
+    payment::Column::Method,
+    payment::Column::Instrument,
+    payment::Column::AttemptCode,
+    payment::Column::AttemptMessage,
+    payment::Column::AttemptReason,
+    payment::Column::DeclinedBy,
+    payment::Column::AuthorizedAt,
+    payment::Column::CapturedAt,
+    payment::Column::Fee,
+    payment::Column::UpdatedAt,
+];
 
 /// The batch's charges written each in its own transaction, with the verdicts they
 /// have.
@@ -474,15 +515,6 @@ async fn one_by_one(store: &store::Store, decided: &mut [Decided]) -> Vec<Result
         results.push(result);
     }
     results
-}
-
-/// Copies the columns `change` sets onto `model`.
-fn merge(model: &mut payment::ActiveModel, change: payment::ActiveModel) {
-    for column in payment::Column::iter() {
-        if let ActiveValue::Set(value) = change.get(column) {
-            model.set(column, value);
-        }
-    }
 }
 
 /// The inserted columns: all but the id.

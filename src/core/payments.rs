@@ -232,9 +232,10 @@ impl Gateway {
             && now > current.expires_at
             && !matches!(outcome, CheckoutOutcome::Expired);
         let outcome = if ran_out { CheckoutOutcome::Expired } else { outcome };
-        let (mut change, status, event) = outcome_change(&current, &outcome, now);
-        change.updated_at = Set(now);
-        change.status = Set(status.as_str().to_owned());
+        let (mut payment, event) = decide(&current, &outcome, now);
+        if payment.status == PaymentStatus::Succeeded {
+            payment.fee = capture_fee(&txn, self.store(), &payment).await?;
+        }
         // Only from the state read above: of two racing completions, one applies.
         let still_open = Condition::any().add(payment::Column::Status.eq(PaymentStatus::Created.as_str())).add(
             Condition::all()
@@ -242,7 +243,7 @@ impl Gateway {
                 .add(payment::Column::AuthorizedAt.is_null()),
         );
         let updated = payment::Entity::update_many()
-            .set(change)
+            .set(decision_columns(&payment))
             .filter(payment::Column::Id.eq(current.id))
             .filter(payment::Column::Status.eq(current.status.as_str()))
             .filter(still_open)
@@ -251,9 +252,8 @@ impl Gateway {
         if updated.rows_affected != 1 {
             return Err(CoreError::PaymentAlreadyCompleted);
         }
-        let mut payment = self.reload_payment(&txn, current.id).await?;
-        if status == PaymentStatus::Succeeded {
-            capture(&txn, self.store(), &mut payment).await?;
+        if payment.status == PaymentStatus::Succeeded {
+            ledger::post(&txn, vec![capture_entry(&payment)]).await?;
         }
         emit_payment_event(&txn, event, &payment).await?;
         txn.commit().await?;
@@ -309,7 +309,12 @@ impl Gateway {
             return self.payment_by_reference(principal, reference).await;
         }
         let mut payment = self.reload_payment(&txn, current.id).await?;
-        capture(&txn, self.store(), &mut payment).await?;
+        payment.fee = capture_fee(&txn, self.store(), &payment).await?;
+        if payment.fee != 0 {
+            let change = payment::ActiveModel { fee: Set(payment.fee), ..Default::default() };
+            payment::Entity::update_many().set(change).filter(payment::Column::Id.eq(payment.id)).exec(&txn).await?;
+        }
+        ledger::post(&txn, vec![capture_entry(&payment)]).await?;
         emit_payment_event(&txn, EventType::PaymentSucceeded, &payment).await?;
         txn.commit().await?;
         self.notify_events();
@@ -369,73 +374,90 @@ impl Gateway {
     }
 }
 
-/// The change `outcome` makes to `current`, its new status and its event (the status
-/// and `updated_at` are set by the caller).
-pub(super) fn outcome_change(
+/// `current` as `outcome` leaves it at `now`, and the event that tells it (the fee is
+/// set at capture, `updated_at` by the caller's write).
+pub(super) fn decide(
     current: &Payment,
     outcome: &CheckoutOutcome,
     now: chrono::DateTime<chrono::Utc>,
-) -> (payment::ActiveModel, PaymentStatus, EventType) {
-    let mut change = payment::ActiveModel::default();
-    let instrument_json = |i: &Option<Instrument>| i.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default());
-    let mut attempt_log = |attempt: Option<&AttemptLog>| {
-        change.attempt_code = Set(attempt.map(|a| a.code.clone()));
-        change.attempt_message = Set(attempt.map(|a| a.message.clone()));
-        change.attempt_reason = Set(attempt.and_then(|a| a.reason).map(|r| r.as_str().to_owned()));
-        change.declined_by = Set(attempt.and_then(|a| a.declined_by).map(|by| by.as_str().to_owned()));
-    };
-    let (status, event) = match outcome {
-        CheckoutOutcome::Approved { .. } => {
-            attempt_log(None);
-            match current.capture_mode {
-                CaptureMode::Automatic => (PaymentStatus::Succeeded, EventType::PaymentSucceeded),
-                CaptureMode::Manual => (PaymentStatus::Processing, EventType::PaymentProcessing),
-            }
-        }
-        CheckoutOutcome::Declined { attempt, .. } => {
-            attempt_log(Some(attempt));
-            (PaymentStatus::Failed, EventType::PaymentFailed)
-        }
-        CheckoutOutcome::Pending { attempt, .. } => {
-            attempt_log(Some(attempt));
-            (PaymentStatus::Processing, EventType::PaymentPending)
-        }
-        CheckoutOutcome::Cancelled => (PaymentStatus::Cancelled, EventType::PaymentCancelled),
-        CheckoutOutcome::Expired => (PaymentStatus::Expired, EventType::PaymentExpired),
-    };
-    match outcome {
+) -> (Payment, EventType) {
+    let mut next = current.clone();
+    next.updated_at = now;
+    let event = match outcome {
         CheckoutOutcome::Approved { processor_txn_id, method, instrument } => {
             // A pending attempt approved later keeps the transaction it started.
-            let txn_id = current.processor_txn_id.clone().unwrap_or_else(|| processor_txn_id.clone());
-            change.processor_txn_id = Set(Some(txn_id));
-            change.method = Set(Some(method.clone()));
-            if instrument.is_some() || current.instrument.is_none() {
-                change.instrument = Set(instrument_json(instrument));
+            next.processor_txn_id = Some(current.processor_txn_id.clone().unwrap_or_else(|| processor_txn_id.clone()));
+            next.method = Some(method.clone());
+            if instrument.is_some() {
+                next.instrument = instrument.clone();
             }
-            change.authorized_at = Set(Some(now));
-            if status == PaymentStatus::Succeeded {
-                change.captured_at = Set(Some(now));
+            next.last_attempt = None;
+            next.authorized_at = Some(now);
+            match current.capture_mode {
+                CaptureMode::Automatic => {
+                    next.status = PaymentStatus::Succeeded;
+                    next.captured_at = Some(now);
+                    EventType::PaymentSucceeded
+                }
+                CaptureMode::Manual => {
+                    next.status = PaymentStatus::Processing;
+                    EventType::PaymentProcessing
+                }
             }
         }
-        CheckoutOutcome::Declined { processor_txn_id, method, instrument, .. } => {
+        CheckoutOutcome::Declined { processor_txn_id, method, instrument, attempt } => {
             // A decline of a pending attempt keeps the transaction and card it started.
-            let txn_id = processor_txn_id.clone().or_else(|| current.processor_txn_id.clone());
-            change.processor_txn_id = Set(txn_id);
-            if let Some(method) = method {
-                change.method = Set(Some(method.clone()));
+            if processor_txn_id.is_some() {
+                next.processor_txn_id = processor_txn_id.clone();
             }
-            if instrument.is_some() || current.instrument.is_none() {
-                change.instrument = Set(instrument_json(instrument));
+            if method.is_some() {
+                next.method = method.clone();
             }
+            if instrument.is_some() {
+                next.instrument = instrument.clone();
+            }
+            next.last_attempt = Some(attempt.clone());
+            next.status = PaymentStatus::Failed;
+            EventType::PaymentFailed
         }
-        CheckoutOutcome::Pending { processor_txn_id, method, instrument, .. } => {
-            change.processor_txn_id = Set(Some(processor_txn_id.clone()));
-            change.method = Set(Some(method.clone()));
-            change.instrument = Set(instrument_json(instrument));
+        CheckoutOutcome::Pending { processor_txn_id, method, instrument, attempt } => {
+            next.processor_txn_id = Some(processor_txn_id.clone());
+            next.method = Some(method.clone());
+            next.instrument = instrument.clone();
+            next.last_attempt = Some(attempt.clone());
+            next.status = PaymentStatus::Processing;
+            EventType::PaymentPending
         }
-        CheckoutOutcome::Cancelled | CheckoutOutcome::Expired => {}
+        CheckoutOutcome::Cancelled => {
+            next.status = PaymentStatus::Cancelled;
+            EventType::PaymentCancelled
+        }
+        CheckoutOutcome::Expired => {
+            next.status = PaymentStatus::Expired;
+            EventType::PaymentExpired
+        }
+    };
+    (next, event)
+}
+
+/// The columns a decision sets, from the decided payment.
+pub(super) fn decision_columns(p: &Payment) -> payment::ActiveModel {
+    let attempt = p.last_attempt.as_ref();
+    payment::ActiveModel {
+        status: Set(p.status.as_str().to_owned()),
+        processor_txn_id: Set(p.processor_txn_id.clone()),
+        method: Set(p.method.clone()),
+        instrument: Set(p.instrument.as_ref().map(|i| serde_json::to_value(i).unwrap_or_default())),
+        attempt_code: Set(attempt.map(|a| a.code.clone())),
+        attempt_message: Set(attempt.map(|a| a.message.clone())),
+        attempt_reason: Set(attempt.and_then(|a| a.reason).map(|r| r.as_str().to_owned())),
+        declined_by: Set(attempt.and_then(|a| a.declined_by).map(|by| by.as_str().to_owned())),
+        authorized_at: Set(p.authorized_at),
+        captured_at: Set(p.captured_at),
+        fee: Set(p.fee),
+        updated_at: Set(p.updated_at),
+        ..Default::default()
     }
-    (change, status, event)
 }
 
 /// The decline the account's policy decided, recorded without a processor.
@@ -452,27 +474,19 @@ pub(super) fn policy_decline(payment: &Payment, instrument: &PaymentInstrument, 
     }
 }
 
-/// Captures an approved payment: the fee from its account's policy in force now is
-/// kept on the payment, and the ledger credits the merchant the net and the fee revenue
-/// account the fee.
-async fn capture<C: sea_orm::ConnectionTrait>(
+/// The fee a capture of `payment` pays: its account's policy in force now (none: 0).
+async fn capture_fee<C: sea_orm::ConnectionTrait>(
     conn: &C,
     store: &store::Store,
-    payment: &mut Payment,
-) -> Result<(), CoreError> {
-    let fee = match payment.created_by {
+    payment: &Payment,
+) -> Result<i64, CoreError> {
+    Ok(match payment.created_by {
         Some(credential) => policy::load(conn, store, &[credential], false)
             .await?
             .get(&credential)
             .map_or(0, |policy| policy.fee(payment.amount)),
         None => 0,
-    };
-    if fee != 0 {
-        let change = payment::ActiveModel { fee: Set(fee), ..Default::default() };
-        payment::Entity::update_many().set(change).filter(payment::Column::Id.eq(payment.id)).exec(conn).await?;
-    }
-    payment.fee = fee;
-    ledger::post(conn, vec![capture_entry(payment)]).await
+    })
 }
 
 /// The ledger entry of a captured payment whose fee is set.
