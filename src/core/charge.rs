@@ -7,7 +7,9 @@
 //! In a batch, in this order:
 //!
 //! 1. references: a charge under an idempotency key whose payment exists already is
-//!    answered with it (a retry never charges twice);
+//!    answered with it (a retry never charges twice; on Postgres an advisory lock on
+//!    the key, held to the commit, makes two instances charging under one key at once
+//!    take turns);
 //! 2. the policies of the batch's accounts are read under their row locks (Postgres,
 //!    in id order) — on SQLite the single writer serializes — and the usage of those
 //!    with count or total limits summed, so limits hold across instances;
@@ -193,7 +195,7 @@ async fn batch(context: &Context, jobs: Vec<ChargeJob>) {
         Ok(txn) => txn,
         Err(err) => return fail_all(jobs, &err.into()),
     };
-    let (jobs, answered) = match references(&txn, jobs).await {
+    let (jobs, answered) = match references(&txn, store, jobs).await {
         Ok(split) => split,
         Err((jobs, err)) => return fail_all(jobs, &err),
     };
@@ -255,24 +257,59 @@ fn fail_all(jobs: Vec<ChargeJob>, err: &CoreError) {
 /// again when the payment is inserted.)
 async fn references<C: ConnectionTrait>(
     conn: &C,
+    store: &store::Store,
     jobs: Vec<ChargeJob>,
 ) -> Result<(Vec<ChargeJob>, Vec<(ChargeJob, Payment)>), (Vec<ChargeJob>, CoreError)> {
     if !jobs.iter().any(|job| job.reference.keyed()) {
         return Ok((jobs, Vec::new()));
     }
     let keyed: Vec<&ChargeJob> = jobs.iter().filter(|job| job.reference.keyed()).collect();
-    let mut taken = match taken(conn, &keyed).await {
+    if store.locks_rows()
+        && let Err(err) = lock_keys(conn, &keyed).await
+    {
+        return Err((jobs, err));
+    }
+    let taken = match taken(conn, &keyed).await {
         Ok(taken) => taken,
         Err(err) => return Err((jobs, err)),
     };
     let (mut free, mut answered) = (Vec::with_capacity(jobs.len()), Vec::new());
     for job in jobs {
-        match taken.remove(&job.key()).filter(|_| job.reference.keyed()) {
+        // `get`, not `remove`: every charge under a key whose payment exists is answered.
+        match taken.get(&job.key()).filter(|_| job.reference.keyed()).cloned() {
             Some(earlier) => answered.push((job, earlier)),
             None => free.push(job),
         }
     }
     Ok((free, answered))
+}
+
+/// Takes a transaction-scoped advisory lock (Postgres) on each keyed reference, in
+/// order: two instances charging under one key at once are then serialized — the
+/// second waits until the first commits, and finds its payment.
+async fn lock_keys<C: ConnectionTrait>(conn: &C, jobs: &[&ChargeJob]) -> Result<(), CoreError> {
+    use sha2::Digest;
+    let mut locks: Vec<i64> = jobs
+        .iter()
+        .map(|job| {
+            let (merchant, namespace, reference) = job.key();
+            let digest = sha2::Sha256::digest(format!("charge:{merchant}:{namespace}:{reference}").as_bytes());
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&digest[..8]);
+            i64::from_be_bytes(first)
+        })
+        .collect();
+    locks.sort_unstable();
+    locks.dedup();
+    for lock in locks {
+        let statement = sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [lock.into()],
+        );
+        conn.query_all_raw(statement).await?;
+    }
+    Ok(())
 }
 
 /// The payments that already hold the jobs' references.

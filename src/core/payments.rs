@@ -133,6 +133,15 @@ impl Gateway {
         if current.status != PaymentStatus::Created && matches!(outcome, CheckoutOutcome::Pending { .. }) {
             return Err(CoreError::PaymentAlreadyCompleted);
         }
+        // Past its expiry a payment the customer has not paid can only expire, whatever
+        // the outcome; one awaiting the processor's decision can still get it.
+        let ran_out = current.status == PaymentStatus::Created
+            && super::now() > current.expires_at
+            && !matches!(outcome, CheckoutOutcome::Expired);
+        if ran_out {
+            self.apply_outcome(txn, current, CheckoutOutcome::Expired).await?;
+            return Err(CoreError::PaymentExpired);
+        }
         self.apply_outcome(txn, current, outcome).await
     }
 
@@ -151,6 +160,9 @@ impl Gateway {
         if current.status != PaymentStatus::Created {
             return Err(CoreError::PaymentAlreadyCompleted);
         }
+        // Checked once, before the processor is asked: its verdict, however long it
+        // took, is then recorded as given (a charged card is never written off as
+        // expired).
         if super::now() > current.expires_at {
             // Never charged once it ran out: it expires instead.
             self.apply_outcome(txn, current, CheckoutOutcome::Expired).await?;
@@ -217,8 +229,8 @@ impl Gateway {
         }
     }
 
-    /// Writes `outcome` on `current` (read under lock in `txn`), captures an approval,
-    /// writes the event, and commits.
+    /// Writes `outcome` on `current` (read under lock in `txn`) as given, captures an
+    /// approval, writes the event, and commits.
     async fn apply_outcome(
         &self,
         txn: DatabaseTransaction,
@@ -226,12 +238,6 @@ impl Gateway {
         outcome: CheckoutOutcome,
     ) -> Result<Payment, CoreError> {
         let now = super::now();
-        // Past its expiry a payment the customer has not paid can only expire, whatever
-        // the processor said; one awaiting the processor's decision can still get it.
-        let ran_out = current.status == PaymentStatus::Created
-            && now > current.expires_at
-            && !matches!(outcome, CheckoutOutcome::Expired);
-        let outcome = if ran_out { CheckoutOutcome::Expired } else { outcome };
         let (mut payment, event) = decide(&current, &outcome, now);
         if payment.status == PaymentStatus::Succeeded {
             payment.fee = capture_fee(&txn, self.store(), &payment).await?;
@@ -258,9 +264,6 @@ impl Gateway {
         emit_payment_event(&txn, event, &payment).await?;
         txn.commit().await?;
         self.notify_events();
-        if ran_out {
-            return Err(CoreError::PaymentExpired);
-        }
         Ok(payment)
     }
 
@@ -406,7 +409,8 @@ pub(super) fn decide(
             }
         }
         CheckoutOutcome::Declined { processor_txn_id, method, instrument, attempt } => {
-            // A decline of a pending attempt keeps the transaction and card it started.
+            // A decline that names no transaction or card (a pending attempt's, or a
+            // processor that failed) keeps those already recorded.
             if processor_txn_id.is_some() {
                 next.processor_txn_id = processor_txn_id.clone();
             }

@@ -368,17 +368,27 @@ pub(super) async fn save<C: ConnectionTrait>(
     credential_id: i64,
     policy: Option<&AccountPolicy>,
 ) -> Result<(), CoreError> {
-    account_policy::Entity::delete_many()
-        .filter(account_policy::Column::CredentialId.eq(credential_id))
-        .exec(conn)
-        .await?;
-    if let Some(policy) = policy {
-        let issues = policy.issues("settings");
-        if !issues.is_empty() {
-            return Err(CoreError::Validation(issues));
-        }
-        account_policy::Entity::insert(rows::row(credential_id, policy)).exec_without_returning(conn).await?;
+    let Some(policy) = policy else {
+        account_policy::Entity::delete_many()
+            .filter(account_policy::Column::CredentialId.eq(credential_id))
+            .exec(conn)
+            .await?;
+        return Ok(());
+    };
+    let issues = policy.issues("settings");
+    if !issues.is_empty() {
+        return Err(CoreError::Validation(issues));
     }
+    // Changed in place: a charge waiting on the row's lock then reads the new policy
+    // (a deleted and re-inserted row would be skipped by it, as if there were none).
+    use sea_orm::Iterable;
+    let others = account_policy::Column::iter().filter(|c| !matches!(c, account_policy::Column::CredentialId));
+    let upsert =
+        sea_orm::sea_query::OnConflict::column(account_policy::Column::CredentialId).update_columns(others).to_owned();
+    account_policy::Entity::insert(rows::row(credential_id, policy))
+        .on_conflict(upsert)
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 

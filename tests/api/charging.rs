@@ -121,6 +121,17 @@ async fn a_processor_that_fails_or_says_nothing_leaves_a_recorded_decline(backen
     }
 }
 
+async fn a_charge_answered_after_the_checkout_expired_stands(backend: Backend) {
+    let processor = Scripted::Slow(Duration::from_millis(1500));
+    let app = spawn_app_with_processor(backend, |c| c.payment_ttl_secs = 1, Arc::new(processor)).await;
+    let url = app.new_payment("SLOW", json!(10)).await;
+    let paid = app.complete(&url, json!({ "outcome": "success", "wallet": { "phone": "01711000000" } })).await;
+    // Paid in time, answered after the expiry: the processor charged it, so it stands.
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("processing")), "{}", paid.body);
+    assert_eq!(paid.body["transaction_id"], "LATE1");
+    app.assert_ledger_invariants().await;
+}
+
 async fn the_injected_processor_decides_and_the_dialect_maps_its_reason(backend: Backend) {
     let processor = Scripted::Declines(Decline::InsufficientFunds, "51");
     let app = spawn_app_with_processor(backend, |_| {}, Arc::new(processor)).await;
@@ -230,6 +241,7 @@ db_test!(
     settings_kept_in_a_credential_move_into_its_policy,
     limits_hold_across_instances,
     a_processor_that_fails_or_says_nothing_leaves_a_recorded_decline,
+    a_charge_answered_after_the_checkout_expired_stands,
     the_injected_processor_decides_and_the_dialect_maps_its_reason,
     limit_declines_are_told_apart_from_the_processors,
     fees_are_posted_at_capture_and_returned_by_refunds,
