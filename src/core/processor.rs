@@ -5,8 +5,8 @@
 //! Secure challenge, the sandbox control API — and its answer is recorded in the same
 //! transaction as the payment's state change, ledger postings and events.
 //!
-//! A processor that fails (`Err`) or does not answer within the configured timeout
-//! leaves a recorded decline — [`Decline::ProcessorError`] or [`Decline::BankError`] —
+//! A processor that fails (`Err`, or a panic) or does not answer within the configured
+//! timeout leaves a recorded decline — [`Decline::ProcessorError`] or [`Decline::BankError`] —
 //! never an error to the caller and never a charge without a record.
 
 use std::time::Duration;
@@ -75,14 +75,16 @@ pub(super) enum Answer {
     TimedOut,
 }
 
-/// Runs a processor call within `timeout`.
+/// Runs a processor call within `timeout`; a call that panics has failed.
 pub(super) async fn within<F>(timeout: Duration, call: F) -> Answer
 where
     F: std::future::Future<Output = Result<Verdict, ProcessorError>>,
 {
-    match tokio::time::timeout(timeout, call).await {
-        Ok(Ok(verdict)) => Answer::Verdict(verdict),
-        Ok(Err(err)) => Answer::Failed(err),
+    use futures_util::FutureExt;
+    match tokio::time::timeout(timeout, std::panic::AssertUnwindSafe(call).catch_unwind()).await {
+        Ok(Ok(Ok(verdict))) => Answer::Verdict(verdict),
+        Ok(Ok(Err(err))) => Answer::Failed(err),
+        Ok(Err(_)) => Answer::Failed(ProcessorError("the processor panicked".into())),
         Err(_) => Answer::TimedOut,
     }
 }

@@ -22,6 +22,8 @@ enum Scripted {
     Slow(Duration),
     /// Declines with its own response code.
     Declines(Decline, &'static str),
+    /// Panics.
+    Panics,
 }
 
 #[async_trait::async_trait]
@@ -33,6 +35,7 @@ impl Processor for Scripted {
                 tokio::time::sleep(*delay).await;
                 Ok(Verdict::Approved { processor_txn_id: "LATE1".into(), method: "card".into() })
             }
+            Scripted::Panics => panic!("scripted processor panic"),
             Scripted::Declines(reason, code) => Ok(Verdict::Declined {
                 processor_txn_id: Some("SCR000001".into()),
                 method: "card".into(),
@@ -99,9 +102,11 @@ async fn qr_credential(app: &TestApp) -> Value {
 }
 
 async fn a_processor_that_fails_or_says_nothing_leaves_a_recorded_decline(backend: Backend) {
-    for (processor, code, reason) in
-        [(Scripted::Fails, "998", "processor_error"), (Scripted::Slow(Duration::from_secs(3)), "001", "bank_error")]
-    {
+    for (processor, code, reason) in [
+        (Scripted::Fails, "998", "processor_error"),
+        (Scripted::Panics, "998", "processor_error"),
+        (Scripted::Slow(Duration::from_secs(3)), "001", "bank_error"),
+    ] {
         let app =
             spawn_app_with_processor(backend.clone(), |c| c.processor_timeout_ms = 300, Arc::new(processor)).await;
         let started = std::time::Instant::now();
