@@ -680,7 +680,7 @@ async fn card_numbers_and_cvvs_are_never_stored_or_logged(backend: Backend) {
     let keyed = app.request(Method::POST, &path).header("X-API-Key", API_KEY).header("Idempotency-Key", "card-1");
     let refused = app.send(keyed.json(&numeric)).await;
     assert_eq!(refused.body["code"], "040", "{}", refused.body);
-    let shown = refused.body.to_string();
+    let shown = without_random_ids(&refused.body);
     assert!(!shown.contains(pan) && !shown.contains("8642"), "the error quotes no card data: {shown}");
     let paid = app.request(Method::POST, &path).header("X-API-Key", API_KEY).header("Idempotency-Key", "card-2");
     assert_eq!(app.send(paid.json(&body)).await.status, 200);
@@ -701,8 +701,20 @@ async fn card_numbers_and_cvvs_are_never_stored_or_logged(backend: Backend) {
             assert!(!text.contains(secret), "{secret} reached the {place}");
         }
     }
-    let shown = reply.body.to_string();
-    assert!(!shown.contains(pan) && !shown.contains("8642"), "nor the answer");
+    let shown = without_random_ids(&reply.body);
+    assert!(!shown.contains(pan) && !shown.contains("8642"), "nor the answer: {shown}");
+}
+
+/// An answer as text without its random hex (trace id, checkout links, processor
+/// transaction): `8642` turns up in those by chance, one run in about a thousand.
+fn without_random_ids(body: &Value) -> String {
+    let mut body = body.clone();
+    if let Some(fields) = body.as_object_mut() {
+        for random in ["traceId", "link", "redirectUrl", "transactionId", "transactionNumber"] {
+            fields.remove(random);
+        }
+    }
+    body.to_string()
 }
 
 db_test!(
