@@ -24,7 +24,8 @@
 //!    approvals' captures and each decision's event (`payment.succeeded`,
 //!    `payment.failed`, `payment.pending`: a charge is never seen `created`) are written,
 //!    all in multi-row statements: seven statements a batch, `BEGIN` and `COMMIT`
-//!    included, an eighth when a charge carries an idempotency key.
+//!    included, and when charges carry idempotency keys one look-up more (and on
+//!    Postgres one advisory lock per key).
 //!
 //! Should the batch's write fail, each charge is written again on its own with the
 //! verdict it already has: the processor is never asked twice, and no charge it
