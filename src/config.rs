@@ -14,6 +14,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::starpay::roles::Role;
 use crate::core::{CredentialSeed, Currency, Dialect, MerchantSeed, MerchantStatus};
 
 /// A secret that never prints.
@@ -341,9 +342,6 @@ pub struct QrmoneyFixture {
     pub settings: Option<serde_json::Value>,
 }
 
-/// StarPay roles, in the provider's order.
-pub const STARPAY_ROLES: &[&str] = &["super_admin", "admin", "merchant", "partner", "api_user"];
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -387,11 +385,12 @@ pub fn demo_merchant() -> MerchantFixture {
             business_id: "demo_business_id".to_owned(),
             secret_key: "demo_secret_key".to_owned(),
         }),
-        starpay_users: STARPAY_ROLES
+        starpay_users: Role::ALL
             .iter()
+            .map(|role| role.name())
             .map(|role| StarpayUserFixture {
                 api_key: format!("sp_test_{role}"),
-                role: (*role).to_owned(),
+                role: role.to_owned(),
                 name: format!("Demo {role}"),
             })
             .collect(),
@@ -573,11 +572,9 @@ impl Config {
                 }
             }
             for (j, user) in m.starpay_users.iter().enumerate() {
-                if !STARPAY_ROLES.contains(&user.role.as_str()) {
-                    return bad(
-                        key(&format!("starpay_users[{j}].role")),
-                        "must be one of super_admin, admin, merchant, partner, api_user",
-                    );
+                if Role::parse(&user.role).is_none() {
+                    let names = Role::ALL.map(Role::name).join(", ");
+                    return bad(key(&format!("starpay_users[{j}].role")), &format!("must be one of {names}"));
                 }
             }
         }

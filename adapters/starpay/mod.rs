@@ -12,7 +12,7 @@
 mod api;
 mod auth;
 mod errors;
-mod roles;
+pub mod roles;
 mod types;
 pub mod webhook;
 

@@ -1,5 +1,6 @@
 //! StarPay's users and roles (DIALECTS.md): what each role may do, whose records it
-//! sees, and its hourly rate limit.
+//! sees, and its hourly rate limit. [`Role`] is the one list of roles: the config's
+//! fixtures and the admin API check names against it.
 //!
 //! The provider lists three permission groups per role; paybridge reads them as this
 //! table (✓ = allowed, scope for reads):
@@ -71,6 +72,14 @@ impl Role {
     /// The role of a stored name.
     pub fn parse(name: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// Every role's name, as a sentence lists them: `super_admin, admin, merchant,
+    /// partner or api_user`.
+    pub fn listed() -> String {
+        let names = Role::ALL.map(Role::name);
+        let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+        format!("{} or {last}", rest.join(", "))
     }
 
     /// The wire name.
@@ -167,5 +176,6 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(Role::parse(role.name()), Some(role));
         }
+        assert_eq!(Role::listed(), "super_admin, admin, merchant, partner or api_user");
     }
 }

@@ -9,6 +9,7 @@ use poem_openapi::{OpenApi, SecurityScheme, Tags};
 use subtle::ConstantTimeEq;
 
 use super::types::*;
+use crate::adapters::starpay::roles::Role;
 use crate::core::{
     AccountPolicy, CoreError, Credential, CredentialPatch, CredentialSeed, Currency, Dialect, Gateway, MerchantPatch,
     MerchantSeed, MerchantStatus, Money, PayoutFilter, money::parse_decimal,
@@ -157,12 +158,9 @@ impl AdminApi {
             let (key_id, secret, extra) = crate::adapters::new_credential(dialect, given);
             crate::adapters::check_extra(dialect, extra.as_object().unwrap_or(&serde_json::Map::new()))?;
             let role = match (dialect, req.role) {
-                (Dialect::Starpay, Some(role)) if crate::config::STARPAY_ROLES.contains(&role.as_str()) => Some(role),
+                (Dialect::Starpay, Some(role)) if Role::parse(&role).is_some() => Some(role),
                 (Dialect::Starpay, _) => {
-                    return Err(CoreError::invalid(
-                        "role",
-                        "must be super_admin, admin, merchant, partner or api_user",
-                    ));
+                    return Err(CoreError::invalid("role", format!("must be {}", Role::listed())));
                 }
                 (_, _) => None,
             };
@@ -212,9 +210,9 @@ impl AdminApi {
         let result = async {
             let req = body.0.into_result()?;
             if let Some(role) = &req.role
-                && !crate::config::STARPAY_ROLES.contains(&role.as_str())
+                && Role::parse(role).is_none()
             {
-                return Err(CoreError::invalid("role", "must be super_admin, admin, merchant, partner or api_user"));
+                return Err(CoreError::invalid("role", format!("must be {}", Role::listed())));
             }
             let mut given: Option<serde_json::Map<_, _>> = req.extra.map(|extra| extra.into_iter().collect());
             let policy = match &mut given {
