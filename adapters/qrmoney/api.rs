@@ -53,7 +53,7 @@ async fn own_request(gateway: &Gateway, principal: &Principal, id: &str) -> Resu
 impl CreateResponse {
     fn new(payment: &Payment, recipient: &str, mount: &Mount) -> CreateResponse {
         let mut status = PaymentRequestStatus::new(payment, recipient, mount);
-        let challenge_required = status.transaction_status_id == 3;
+        let challenge_required = status.transaction_status_id == TransactionStatus::Pending.id();
         let redirect_url = if challenge_required {
             let challenge = format!("{}/challenge", mount.checkout_url(&payment.checkout_token));
             // Integrations send the customer to the URL they read from `transactionId`
@@ -74,7 +74,9 @@ impl CreateResponse {
 fn answer(payment: &Payment, recipient: &str, mount: &Mount) -> Reply<CreateResponse> {
     let response = CreateResponse::new(payment, recipient, mount);
     match (response.status.transaction_status_id, response.status.last_log.code.as_deref()) {
-        (2, Some(code)) => Reply::Declined(Json(super::errors::declined(&response.status.id, code))),
+        (id, Some(code)) if id == TransactionStatus::Declined.id() => {
+            Reply::Declined(Json(super::errors::declined(&response.status.id, code)))
+        }
         _ => Reply::Ok(Json(response)),
     }
 }

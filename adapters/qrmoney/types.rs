@@ -350,23 +350,63 @@ pub fn meta_text(payment: &Payment, path: &[&str]) -> Option<String> {
     value.as_str().map(str::to_owned)
 }
 
-/// The seed's status ids and last log of a payment (see the module's table).
-pub fn status_ids(payment: &Payment) -> (u8, u8, LastLog) {
-    let log = |status: u8, message: &str, code: Option<&str>| LastLog {
-        transaction_status_id: status,
+/// `paymentRequestStatusId`, the seed's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStatus {
+    /// 1: paid.
+    Paid = 1,
+    /// 2: unpaid.
+    Unpaid = 2,
+    /// 3: cancelled.
+    Cancelled = 3,
+}
+
+/// `transactionStatusId` (and `lastLog.transactionStatusId`), the seed's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// 0: waiting.
+    Waiting = 0,
+    /// 1: approved.
+    Approved = 1,
+    /// 2: declined.
+    Declined = 2,
+    /// 3: pending.
+    Pending = 3,
+}
+
+impl RequestStatus {
+    /// The id on the wire.
+    pub fn id(self) -> u8 {
+        self as u8
+    }
+}
+
+impl TransactionStatus {
+    /// The id on the wire.
+    pub fn id(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The seed's statuses and last log of a payment (see the module's table).
+pub fn status_ids(payment: &Payment) -> (RequestStatus, TransactionStatus, LastLog) {
+    use RequestStatus as R;
+    use TransactionStatus as T;
+    let log = |status: T, message: &str, code: Option<&str>| LastLog {
+        transaction_status_id: status.id(),
         message: message.to_owned(),
         code: code.map(str::to_owned),
     };
-    let coded = |code: &str| log(2, codes::known(code), Some(code));
+    let coded = |code: &str| log(T::Declined, codes::known(code), Some(code));
     match payment.status {
-        PaymentStatus::Created => (2, 0, log(0, "Waiting for payment", None)),
+        PaymentStatus::Created => (R::Unpaid, T::Waiting, log(T::Waiting, "Waiting for payment", None)),
         PaymentStatus::Processing if payment.authorized_at.is_none() => {
-            (2, 3, log(3, "Awaiting 3-D Secure authentication", None))
+            (R::Unpaid, T::Pending, log(T::Pending, "Awaiting 3-D Secure authentication", None))
         }
         PaymentStatus::Processing
         | PaymentStatus::Succeeded
         | PaymentStatus::PartiallyRefunded
-        | PaymentStatus::Refunded => (1, 1, log(1, "Transaction approved", Some("000"))),
+        | PaymentStatus::Refunded => (R::Paid, T::Approved, log(T::Approved, "Transaction approved", Some("000"))),
         PaymentStatus::Failed => {
             let attempt = payment.last_attempt.as_ref();
             // The reason's code; a decline recorded before reasons were typed kept it.
@@ -375,10 +415,10 @@ pub fn status_ids(payment: &Payment) -> (u8, u8, LastLog) {
                 None => "999",
             };
             let message = attempt.map_or(codes::known("999"), |a| a.message.as_str());
-            (2, 2, log(2, message, Some(code)))
+            (R::Unpaid, T::Declined, log(T::Declined, message, Some(code)))
         }
-        PaymentStatus::Cancelled => (3, 2, coded("012")),
-        PaymentStatus::Expired => (3, 2, coded("013")),
+        PaymentStatus::Cancelled => (R::Cancelled, T::Declined, coded("012")),
+        PaymentStatus::Expired => (R::Cancelled, T::Declined, coded("013")),
     }
 }
 
@@ -390,10 +430,10 @@ impl PaymentRequestStatus {
         PaymentRequestStatus {
             id: payment.id.to_string(),
             recipient_name: recipient.to_owned(),
-            payment_request_status_id: request_status,
+            payment_request_status_id: request_status.id(),
             transaction_id: payment.id.to_string(),
             transaction_number: payment.processor_txn_id.clone(),
-            transaction_status_id: transaction_status,
+            transaction_status_id: transaction_status.id(),
             link: mount.checkout_url(&payment.checkout_token),
             unit: payment.amount.currency().code().to_owned(),
             amount: payment.amount.to_major().into(),
@@ -443,7 +483,7 @@ mod tests {
     fn every_payment_state_has_the_seeds_ids() {
         let ids = |p: &Payment| {
             let (request, transaction, log) = status_ids(p);
-            (request, transaction, log.transaction_status_id, log.code)
+            (request.id(), transaction.id(), log.transaction_status_id, log.code)
         };
         let code = |c: &str| Some(c.to_owned());
         assert_eq!(ids(&payment("created", false, None)), (2, 0, 0, None), "waiting");

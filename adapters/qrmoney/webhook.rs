@@ -20,7 +20,7 @@
 use base64::Engine;
 use sha2::Digest;
 
-use super::types::{meta_text, status_ids};
+use super::types::{TransactionStatus, meta_text, status_ids};
 use crate::adapters::{Formatted, WebhookDialect, event_part};
 use crate::core::{Credential, Event, Merchant, Payment};
 
@@ -45,20 +45,22 @@ pub fn fields(payment: &Payment, credential: &Credential) -> Vec<(&'static str, 
     let (request_status, transaction_status, last_log) = status_ids(payment);
     let unit = payment.amount.currency();
     // Only an approved payment deposits anything: a decline's fee and net are zero.
-    let approved = transaction_status == 1;
+    let approved = transaction_status == TransactionStatus::Approved;
     let fee = if approved { payment.fee } else { 0 };
     let net = if approved { payment.amount.minor() - fee } else { 0 };
     let (message, code) = match transaction_status {
-        2 => (last_log.message, last_log.code.unwrap_or_default()),
-        _ => (String::new(), String::new()),
+        TransactionStatus::Declined => (last_log.message, last_log.code.unwrap_or_default()),
+        TransactionStatus::Waiting | TransactionStatus::Approved | TransactionStatus::Pending => {
+            (String::new(), String::new())
+        }
     };
     let text = |value: Option<String>| value.unwrap_or_default();
     let merchant_id = credential.extra.get("merchant_id").and_then(|v| v.as_str()).unwrap_or_default();
     vec![
         ("id", payment.id.to_string()),
         ("transactionId", payment.id.to_string()),
-        ("transactionStatusId", transaction_status.to_string()),
-        ("paymentRequestStatusId", request_status.to_string()),
+        ("transactionStatusId", transaction_status.id().to_string()),
+        ("paymentRequestStatusId", request_status.id().to_string()),
         ("merchantId", merchant_id.to_owned()),
         ("unit", unit.code().to_owned()),
         ("grossAmount", major_text(payment.amount.minor(), unit)),
@@ -74,7 +76,7 @@ pub fn fields(payment: &Payment, credential: &Credential) -> Vec<(&'static str, 
         ("message", message),
         ("code", code),
         // Not in the seed's table: the public C# client reads this name.
-        ("paymentRequestStatus", request_status.to_string()),
+        ("paymentRequestStatus", request_status.id().to_string()),
     ]
 }
 
