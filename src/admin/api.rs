@@ -154,7 +154,7 @@ impl AdminApi {
                 Some(serde_json::Value::Object(map)) => map,
                 Some(_) => return Err(CoreError::invalid("extra", "must be a JSON object")),
             };
-            let policy = AccountPolicy::take_from(&mut given)?.flatten();
+            let policy = take_settings(&mut given)?.flatten();
             let (key_id, secret, extra) = crate::adapters::new_credential(dialect, given);
             crate::adapters::check_extra(dialect, extra.as_object().unwrap_or(&serde_json::Map::new()))?;
             let role = match (dialect, req.role) {
@@ -216,7 +216,7 @@ impl AdminApi {
             }
             let mut given: Option<serde_json::Map<_, _>> = req.extra.map(|extra| extra.into_iter().collect());
             let policy = match &mut given {
-                Some(given) => AccountPolicy::take_from(given)?,
+                Some(given) => take_settings(given)?,
                 None => None,
             };
             let given = given.filter(|g| !g.is_empty());
@@ -524,4 +524,17 @@ async fn shown(gateway: &Gateway, credentials: Vec<Credential>) -> Result<Vec<Cr
 async fn shown_one(gateway: &Gateway, credential: Credential) -> Result<CredentialBody, CoreError> {
     let mut bodies = shown(gateway, vec![credential]).await?;
     bodies.pop().ok_or_else(|| CoreError::Internal("credential vanished".into()))
+}
+
+/// Takes the account's policy out of a credential's `extra`, where this API spells it
+/// `settings`: `None` when not given, `Some(None)` for `null` (no policy),
+/// `Some(Some(policy))` checked.
+fn take_settings(
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<Option<AccountPolicy>>, CoreError> {
+    match extra.remove("settings") {
+        None => Ok(None),
+        Some(serde_json::Value::Null) => Ok(Some(None)),
+        Some(value) => Ok(Some(Some(AccountPolicy::parse(&value, "extra.settings")?))),
+    }
 }

@@ -44,7 +44,7 @@ use super::payments::{CheckoutOutcome, capture_entry, decide, decision_columns, 
 use super::policy::{self, AccountPolicy, Attempt, Usage};
 use super::processor::{self, Processor};
 use super::store::{self, entities::payment};
-use super::{CoreError, Currency, Dialect, EventType, Gateway, NewPayment, Payment, PaymentStatus, Principal};
+use super::{CoreError, Currency, EventType, Gateway, NewPayment, Payment, PaymentStatus, Principal};
 
 /// At most this many charges go into one transaction.
 const MAX_BATCH: usize = 256;
@@ -104,7 +104,7 @@ impl ChargeReference {
     }
 }
 
-type Key = (i64, Dialect, String);
+use super::create::Key;
 
 struct ChargeJob {
     credential_id: i64,

@@ -28,7 +28,8 @@ use super::{
 /// At most this many creates go into one transaction.
 const MAX_BATCH: usize = 256;
 
-type Key = (i64, Dialect, String);
+/// A payment's unique key: merchant, namespace, reference.
+pub(super) type Key = (i64, Dialect, String);
 
 struct CreateJob {
     key: Key,

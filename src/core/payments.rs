@@ -466,6 +466,16 @@ pub(super) fn decision_columns(p: &Payment) -> payment::ActiveModel {
 
 /// The decline the account's policy decided, recorded without a processor.
 pub(super) fn policy_decline(payment: &Payment, instrument: &PaymentInstrument, reason: Decline) -> CheckoutOutcome {
+    unanswered_decline(payment, instrument, AttemptLog::declined(reason, reason.as_str(), DeclinedBy::Policy))
+}
+
+/// A decline no processor answered (the policy's, or a processor that failed): no
+/// processor transaction, the method the instrument or the payment names.
+pub(super) fn unanswered_decline(
+    payment: &Payment,
+    instrument: &PaymentInstrument,
+    attempt: AttemptLog,
+) -> CheckoutOutcome {
     let method = match instrument {
         PaymentInstrument::Card(_) => Some("card".to_owned()),
         _ => payment.method.clone(),
@@ -474,7 +484,7 @@ pub(super) fn policy_decline(payment: &Payment, instrument: &PaymentInstrument, 
         processor_txn_id: None,
         instrument: instrument.describe(method.as_deref().unwrap_or("wallet")),
         method,
-        attempt: AttemptLog::declined(reason, reason.as_str(), DeclinedBy::Policy),
+        attempt,
     }
 }
 

@@ -139,19 +139,6 @@ impl AccountPolicy {
         if issues.is_empty() { Ok(policy) } else { Err(CoreError::Validation(issues)) }
     }
 
-    /// Takes the policy out of a credential's `extra`, where the admin API and fixtures
-    /// spell it `settings`: `None` when not given, `Some(None)` for `null` (no policy),
-    /// `Some(Some(policy))` checked.
-    pub fn take_from(
-        extra: &mut serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Option<Option<AccountPolicy>>, CoreError> {
-        match extra.remove("settings") {
-            None => Ok(None),
-            Some(serde_json::Value::Null) => Ok(Some(None)),
-            Some(value) => Ok(Some(Some(AccountPolicy::parse(&value, "extra.settings")?))),
-        }
-    }
-
     /// What is wrong with the policy, field by field (named under `prefix`).
     pub fn issues(&self, prefix: &str) -> Vec<FieldIssue> {
         let mut issues = Vec::new();

@@ -94,18 +94,9 @@ impl Answer {
     /// (998 `processor_error`, 001 `processor_timeout`) with the method the charge was
     /// for.
     pub(super) fn outcome(self, payment: &Payment, instrument: &PaymentInstrument) -> CheckoutOutcome {
-        let fallback_method = || match instrument {
-            PaymentInstrument::Card(_) => Some("card".to_owned()),
-            _ => payment.method.clone(),
-        };
         let failed = |reason: Decline, code: &str| {
-            let method = fallback_method();
-            CheckoutOutcome::Declined {
-                processor_txn_id: None,
-                instrument: instrument.describe(method.as_deref().unwrap_or("wallet")),
-                method,
-                attempt: AttemptLog::declined(reason, code, DeclinedBy::Processor),
-            }
+            let attempt = AttemptLog::declined(reason, code, DeclinedBy::Processor);
+            super::payments::unanswered_decline(payment, instrument, attempt)
         };
         match self {
             Answer::Verdict(Verdict::Approved { processor_txn_id, method }) => {
