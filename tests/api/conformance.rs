@@ -8,7 +8,6 @@
 use paybridge::config::DialectMounts;
 use paybridge_conformance::{Credentials, Options, Receiver, Resolve, Suite, default_suites_dir, run};
 
-use crate::db_test;
 use crate::helpers::{ADMIN_TOKEN, Backend, spawn_app_with};
 
 /// The credentials file for `dialect`, from the demo merchant of the configuration.
@@ -71,7 +70,8 @@ fn host_of(dialect: &str) -> String {
     format!("{dialect}.pay.example")
 }
 
-async fn every_suite_passes(backend: Backend, at: At) {
+/// Runs `dialect`'s suite with its credentials against its mount `at`.
+async fn the_suite_passes(backend: Backend, dialect: &str, at: At) {
     let receiver = Receiver::start("127.0.0.1:0").await.expect("receiver");
     let hooks = format!("http://{}/hooks", receiver.addr());
     // As the README's server: the demo merchant at its documented rate limit.
@@ -87,52 +87,68 @@ async fn every_suite_passes(backend: Backend, at: At) {
     })
     .await;
     let main_port = app.base.rsplit(':').next().expect("a port").to_owned();
-    let dialects = Suite::dialects(&default_suites_dir());
-    assert!(dialects.contains(&"rebornpay".to_owned()));
-    assert!(dialects.contains(&"shadhinpay".to_owned()));
-    assert!(dialects.contains(&"starpay".to_owned()));
     let demo_toml = default_suites_dir().parent().expect("suites live in conformance/").join("demo.toml");
     let demo_toml = Credentials::load(&demo_toml).expect("conformance/demo.toml loads");
-    for dialect in dialects {
-        let suite = Suite::load(&default_suites_dir(), &dialect).expect("suite loads");
-        let credentials = credentials(&dialect, &app.config, &app.base, &receiver);
-        // QA runs the suites with conformance/demo.toml: it must hold the same keys.
-        let file = demo_toml.for_dialect(&dialect);
-        for (key, value) in credentials.iter().filter(|(key, _)| key.starts_with("credentials.")) {
-            assert_eq!(file.get(key).ok().as_ref(), Some(value), "conformance/demo.toml's {key} for {dialect}");
-        }
-        let (base_url, resolve) = match at {
-            At::Path => (format!("{}/{dialect}", app.base), Vec::new()),
-            At::OwnPort => (app.root_url(&dialect), Vec::new()),
-            At::Host => {
-                let resolve: Resolve = format!("{}:{main_port}:127.0.0.1", host_of(&dialect)).parse().expect("resolve");
-                (format!("http://{}:{main_port}", host_of(&dialect)), vec![resolve])
-            }
-        };
-        let options = Options { base_url, credentials, filters: Vec::new(), skips: Vec::new(), resolve };
-        let report = run(&suite, &options, Some(&receiver)).await;
-        println!("{at:?}: {}", report.summary());
-        assert_eq!(report.failed(), 0, "{}", report.summary());
-        assert_eq!(report.skipped(), 0);
-        assert!(report.passed() >= suite.scenarios.len() / 2, "{}", report.summary());
+    let suite = Suite::load(&default_suites_dir(), dialect).expect("suite loads");
+    let credentials = credentials(dialect, &app.config, &app.base, &receiver);
+    // QA runs the suites with conformance/demo.toml: it must hold the same keys.
+    let file = demo_toml.for_dialect(dialect);
+    for (key, value) in credentials.iter().filter(|(key, _)| key.starts_with("credentials.")) {
+        assert_eq!(file.get(key).ok().as_ref(), Some(value), "conformance/demo.toml's {key} for {dialect}");
     }
+    let (base_url, resolve) = match at {
+        At::Path => (format!("{}/{dialect}", app.base), Vec::new()),
+        At::OwnPort => (app.root_url(dialect), Vec::new()),
+        At::Host => {
+            let resolve: Resolve = format!("{}:{main_port}:127.0.0.1", host_of(dialect)).parse().expect("resolve");
+            (format!("http://{}:{main_port}", host_of(dialect)), vec![resolve])
+        }
+    };
+    let options = Options { base_url, credentials, filters: Vec::new(), skips: Vec::new(), resolve };
+    let report = run(&suite, &options, Some(&receiver)).await;
+    println!("{dialect} {at:?}: {}", report.summary());
+    assert_eq!(report.failed(), 0, "{}", report.summary());
+    assert_eq!(report.skipped(), 0);
+    assert!(report.passed() >= suite.scenarios.len() / 2, "{}", report.summary());
     app.assert_ledger_invariants().await;
 }
 
-async fn every_suite_passes_under_each_dialects_path(backend: Backend) {
-    every_suite_passes(backend, At::Path).await
+/// One test per suite and mount, so that a failing suite hides no other:
+/// `conformance::<dialect>::{under_its_path, at_its_own_port, at_its_host}::{sqlite,postgres}`.
+macro_rules! suites {
+    ($($dialect:ident),* $(,)?) => {
+        /// The suites the macro runs, to check against the suites directory.
+        const RUN: &[&str] = &[$(stringify!($dialect)),*];
+        $(
+            mod $dialect {
+                use super::*;
+
+                async fn under_its_path(backend: Backend) {
+                    the_suite_passes(backend, stringify!($dialect), At::Path).await
+                }
+
+                async fn at_its_own_port(backend: Backend) {
+                    the_suite_passes(backend, stringify!($dialect), At::OwnPort).await
+                }
+
+                async fn at_its_host(backend: Backend) {
+                    the_suite_passes(backend, stringify!($dialect), At::Host).await
+                }
+
+                crate::db_test!(under_its_path, at_its_own_port, at_its_host);
+            }
+        )*
+    };
 }
 
-async fn every_suite_passes_at_the_root_of_each_dialects_own_port(backend: Backend) {
-    every_suite_passes(backend, At::OwnPort).await
-}
+suites!(rebornpay, shadhinpay, starpay, payrequest, qrmoney);
 
-async fn every_suite_passes_at_the_root_of_each_dialects_host(backend: Backend) {
-    every_suite_passes(backend, At::Host).await
+/// A suite added to `conformance/suites` without a line above would never run here.
+#[test]
+fn every_suite_in_the_directory_is_run() {
+    let mut found = Suite::dialects(&default_suites_dir());
+    found.sort();
+    let mut run: Vec<String> = RUN.iter().map(|d| (*d).to_owned()).collect();
+    run.sort();
+    assert_eq!(found, run, "add the new suite to `suites!` in tests/api/conformance.rs");
 }
-
-db_test!(
-    every_suite_passes_under_each_dialects_path,
-    every_suite_passes_at_the_root_of_each_dialects_own_port,
-    every_suite_passes_at_the_root_of_each_dialects_host
-);

@@ -194,7 +194,7 @@ async fn headers_over_16_kib_get_431(backend: Backend) {
 async fn slow_and_silent_connections_are_closed(backend: Backend) {
     let app = spawn_app_with(backend, |c| {
         c.http.header_read_timeout_ms = 300;
-        c.http.idle_timeout_secs = 2;
+        c.http.idle_timeout_secs = 3;
     })
     .await;
     let addr = app.base.trim_start_matches("http://").to_owned();
@@ -204,15 +204,16 @@ async fn slow_and_silent_connections_are_closed(backend: Backend) {
         let closed = tokio::time::timeout(wait, stream.read_to_end(&mut buf)).await.is_ok();
         (closed, started.elapsed())
     };
-    // Slowloris: a head that never ends is cut at the header-read timeout.
+    // Slowloris: a head that never ends is cut at the header-read timeout, well before
+    // the idle timeout (the margin is for a loaded machine).
     let mut slow = TcpStream::connect(&addr).await.unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
     let (closed, after) = closed_within(slow, Duration::from_secs(5)).await;
-    assert!(closed && after < Duration::from_millis(1500), "slowloris closed after {after:?}");
+    assert!(closed && after < Duration::from_millis(2500), "slowloris closed after {after:?}");
     // Silent: a connection that sends nothing is cut at the idle timeout, not before.
     let silent = TcpStream::connect(&addr).await.unwrap();
-    let (closed, after) = closed_within(silent, Duration::from_secs(6)).await;
-    assert!(closed && after >= Duration::from_millis(1500) && after < Duration::from_secs(4), "silent: {after:?}");
+    let (closed, after) = closed_within(silent, Duration::from_secs(8)).await;
+    assert!(closed && after >= Duration::from_millis(2500) && after < Duration::from_secs(6), "silent: {after:?}");
     // Keep-alive: idle between requests for longer than the header-read timeout is fine.
     let mut kept = TcpStream::connect(&addr).await.unwrap();
     let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
@@ -224,8 +225,8 @@ async fn slow_and_silent_connections_are_closed(backend: Backend) {
     kept.write_all(request).await.unwrap();
     let n = kept.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "a second request on the kept connection");
-    let (closed, after) = closed_within(kept, Duration::from_secs(6)).await;
-    assert!(closed && after >= Duration::from_millis(1500), "kept-alive closed after {after:?}");
+    let (closed, after) = closed_within(kept, Duration::from_secs(8)).await;
+    assert!(closed && after >= Duration::from_millis(2500), "kept-alive closed after {after:?}");
 }
 
 async fn at_the_connection_cap_quiet_connections_make_room(backend: Backend) {
