@@ -193,7 +193,7 @@ pub fn docs() -> Vec<ApiDoc> {
 /// A notification a dialect sends for an event.
 pub struct Formatted {
     /// The dialect's event name (`payment.success`).
-    pub event_type: String,
+    pub event_type: &'static str,
     /// Where it goes.
     pub url: String,
     /// The body's content type.
@@ -287,7 +287,7 @@ pub fn check_extra(
 /// account key, PayRequest's token); `None` when it is no longer active (its key is
 /// the only one the merchant's handler trusts for the payment, so nothing is sent).
 pub(crate) fn creator_of<'a>(event: &Event, credentials: &[&'a Credential]) -> Option<&'a Credential> {
-    let created_by = event.payload.get("payment").and_then(|p| p.get("created_by")).and_then(|v| v.as_i64());
+    let created_by = event.payload.payment().and_then(|p| p.created_by);
     let Some(id) = created_by else { return credentials.first().copied() };
     let signer = credentials.iter().find(|c| c.id == id).copied();
     if signer.is_none() {
@@ -298,11 +298,6 @@ pub(crate) fn creator_of<'a>(event: &Event, credentials: &[&'a Credential]) -> O
         );
     }
     signer
-}
-
-/// A part of an event's canonical payload (`payment`, `refund`, `payout`…).
-pub(crate) fn event_part<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> {
-    serde_json::from_value(event.payload.get(key)?.clone()).ok()
 }
 
 /// An amount in major units as a JSON number (`2500.5`).

@@ -6,7 +6,6 @@
 //! one demo merchant with credentials for every dialect.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -17,29 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::adapters::starpay::roles::Role;
 use crate::core::{CredentialSeed, Currency, Dialect, MerchantSeed, MerchantStatus};
 
-/// A secret that never prints.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret(s.to_owned())
-    }
-}
+pub use crate::core::Secret;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,6 +49,12 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Print the fixture merchants' credentials at start-up (for demos and QA).
     pub log_credentials: bool,
+    /// Let the sandbox API move the core's clock forward (`POST /sandbox/v1/clock/advance`),
+    /// so expiry, webhook retries, idempotency retention, rate-limit windows and daily
+    /// limits act at once. When unset: on for the built-in demo configuration only —
+    /// never leave it on in production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<bool>,
     /// Fixture merchants, created at start-up when missing.
     pub merchants: Vec<MerchantFixture>,
     /// Webhook delivery.
@@ -357,6 +340,7 @@ impl Default for Config {
             auth_cache_ttl_ms: 2000,
             db_max_connections: 8,
             log_credentials: true,
+            test_clock: None,
             merchants: vec![demo_merchant()],
             webhooks: WebhookConfig::default(),
             dialects: BTreeMap::new(),
@@ -645,6 +629,11 @@ impl Config {
         }
     }
 
+    /// Whether the sandbox may advance the clock.
+    pub fn test_clock_enabled(&self) -> bool {
+        self.test_clock.unwrap_or(self.built_in)
+    }
+
     /// Whether webhooks to non-public addresses are refused.
     pub fn blocks_private_webhook_targets(&self) -> bool {
         self.webhooks.block_private_targets.unwrap_or(!self.built_in)
@@ -687,7 +676,7 @@ impl MerchantFixture {
         let cred = |dialect, key_id: &str, secret: &str| CredentialSeed {
             dialect,
             key_id: key_id.to_owned(),
-            secret: secret.to_owned(),
+            secret: secret.into(),
             role: None,
             label: None,
             extra: serde_json::json!({}),

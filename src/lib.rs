@@ -11,8 +11,10 @@
 //!   charge goes through ([`core::processor`]: `Arc<dyn Processor>` given at build
 //!   time), an account's fees and limits ([`core::policy`]), instruments and payer rules
 //!   (`instrument`, `payer`), typed decline reasons (`Decline`), refunds, settlements,
-//!   payouts, the double-entry ledger (fees included), the transactional outbox,
-//!   idempotency records and the `CoreError` table. Its `store` (sea-orm entities,
+//!   payouts, the double-entry ledger (fees included), the transactional outbox of typed
+//!   events ([`core::Event`]: an `EventType` and a `Payload` of the matching shape),
+//!   idempotency records, the `CoreError` table and the [`core::clock`] every decision
+//!   by time reads (a test clock the sandbox advances, where the configuration allows). Its `store` (sea-orm entities,
 //!   connections) is private: nothing outside `core` can reach the database.
 //! - `adapters/` (module [`adapters`]) — one module per dialect, each `mod.rs` (mount and
 //!   spec), `api.rs` (operations), `types.rs` (wire types), `errors.rs` (CoreError →
@@ -39,11 +41,12 @@
 //! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
 //! - [`sandbox`] — the deterministic sandbox processor, the `Processor` the binary runs
 //!   with (magic test cards and wallets, its response codes), and the control API
-//!   (`/sandbox/v1`).
+//!   (`/sandbox/v1`: drive a checkout to an outcome; `clock`, `clock/advance`).
 //! - [`checkout`] — the hosted checkout page (`/checkout/{token}`) and the sandbox's
 //!   3-D Secure challenge (`/checkout/{token}/challenge`): askama templates in
 //!   `templates/checkout/`, the form and its QR Money validation codes, redirects.
-//! - [`webhooks`] — the webhook engine: dispatch of outbox events to dialect formatters,
+//! - [`webhooks`] — the webhook engine: dispatch of outbox events to dialect formatters
+//!   (each matches every `EventType`, so a new one makes each dialect decide),
 //!   leasing, signed delivery with retries, the SSRF guard.
 //! - [`config`] — figment configuration and the fixture-merchant format.
 //! - [`startup`] — `Application::build` / `run_until_stopped`: the main listener's

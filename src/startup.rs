@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::adapters::{DIALECTS, DialectEntry};
 use crate::config::{Config, OwnListener};
-use crate::core::{CoreSettings, Gateway, parse_allowlist_entry};
+use crate::core::{Clock, CoreSettings, Gateway, parse_allowlist_entry};
 use crate::http::AppState;
 use crate::http::mount::{HostMounts, Mount, ROOT_DOCS_PATH};
 use crate::http::openapi::ApiDoc;
@@ -108,6 +108,7 @@ impl Application {
             auth_cache_ttl: Duration::from_millis(config.auth_cache_ttl_ms),
             max_connections: config.db_max_connections,
             processor_timeout: Duration::from_millis(config.processor_timeout_ms),
+            clock: if config.test_clock_enabled() { Clock::test() } else { Clock::system() },
         };
         let gateway = Gateway::connect(&config.database_url, settings, processor)
             .await
@@ -174,8 +175,11 @@ impl Application {
             tracing::info!("admin token: {}", self.config.admin_token.expose());
             for merchant in &self.config.merchants {
                 for cred in merchant.to_seed().credentials {
-                    let secret =
-                        if cred.secret == cred.key_id { String::new() } else { format!(" secret {}", cred.secret) };
+                    let secret = if cred.secret.expose() == cred.key_id {
+                        String::new()
+                    } else {
+                        format!(" secret {}", cred.secret.expose())
+                    };
                     let role = cred.role.map(|r| format!(" role {r}")).unwrap_or_default();
                     tracing::info!(
                         "merchant {:?} {}: key {}{secret}{role} {}",

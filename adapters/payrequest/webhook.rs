@@ -17,8 +17,8 @@
 use super::types::Kept;
 use super::{Proof, link_path};
 
-use crate::adapters::{Formatted, WebhookDialect, event_part};
-use crate::core::{Credential, Event, Merchant, Payment};
+use crate::adapters::{Formatted, WebhookDialect};
+use crate::core::{Credential, Event, EventType as E, Merchant, Payment};
 
 /// PayRequest's formatter.
 pub struct Webhooks;
@@ -46,15 +46,20 @@ pub fn fields(payment: &Payment, credential: &Credential) -> Option<Vec<(&'stati
 
 impl WebhookDialect for Webhooks {
     fn format(&self, event: &Event, _merchant: &Merchant, credential: &Credential) -> Option<Formatted> {
-        let name = match event.event_type.as_str() {
-            "payment.succeeded" => "payment.paid",
-            "payment.failed" | "payment.cancelled" | "payment.expired" => "payment.failed",
-            _ => return None,
+        let name = match event.kind {
+            E::PaymentSucceeded => "payment.paid",
+            E::PaymentFailed | E::PaymentCancelled | E::PaymentExpired => "payment.failed",
+            // Only the decision is called back (WHMCS books an invoice on any status).
+            E::PaymentCreated | E::PaymentProcessing | E::PaymentPending => return None,
+            E::RefundRequested | E::RefundSucceeded | E::RefundRejected => return None,
+            E::SettlementCreated | E::SettlementPaid => return None,
+            E::PayoutRequested | E::PayoutProcessed | E::PayoutRejected => return None,
+            E::UserCreated | E::UserSuspended | E::TestPing => return None,
         };
-        let payment: Payment = event_part(event, "payment")?;
+        let payment = event.payload.payment()?;
         let url = payment.urls.notify.clone()?;
-        let body = serde_urlencoded::to_string(fields(&payment, credential)?).ok()?.into_bytes();
-        Some(Formatted { event_type: name.to_owned(), url, content_type: "application/x-www-form-urlencoded", body })
+        let body = serde_urlencoded::to_string(fields(payment, credential)?).ok()?.into_bytes();
+        Some(Formatted { event_type: name, url, content_type: "application/x-www-form-urlencoded", body })
     }
 
     /// The token the payment was created with: `return_id` is computed from it.

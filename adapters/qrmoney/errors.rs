@@ -171,7 +171,10 @@ impl From<CoreError> for Failure {
             CoreError::IpNotAllowed => {
                 Failure::new(S::FORBIDDEN, None, "Requests from this IP address are not allowed")
             }
-            CoreError::Forbidden => Failure::new(S::FORBIDDEN, None, "This API key may not do that"),
+            // Only the sandbox API moves the clock; grouped for completeness.
+            CoreError::Forbidden | CoreError::TestClockOff => {
+                Failure::new(S::FORBIDDEN, None, "This API key may not do that")
+            }
             CoreError::NotFound(_) => Failure::new(S::NOT_FOUND, Some("043"), codes::known("043")),
             CoreError::RateLimited { retry_after_secs } => Failure {
                 retry_after: Some(retry_after_secs),

@@ -21,8 +21,8 @@ use base64::Engine;
 use sha2::Digest;
 
 use super::types::{TransactionStatus, meta_text, status_ids};
-use crate::adapters::{Formatted, WebhookDialect, event_part};
-use crate::core::{Credential, Event, Merchant, Payment};
+use crate::adapters::{Formatted, WebhookDialect};
+use crate::core::{Credential, Event, EventType as E, Merchant, Payment};
 
 /// QR Money's formatter and signer.
 pub struct Webhooks;
@@ -88,17 +88,22 @@ pub fn signature(api_key: &str, body: &[u8]) -> String {
 
 impl WebhookDialect for Webhooks {
     fn format(&self, event: &Event, _merchant: &Merchant, credential: &Credential) -> Option<Formatted> {
-        let name = match event.event_type.as_str() {
-            "payment.succeeded" => "payment.approved",
-            "payment.failed" => "payment.declined",
-            "payment.cancelled" => "payment.cancelled",
-            "payment.expired" => "payment.expired",
-            _ => return None,
+        let name = match event.kind {
+            E::PaymentSucceeded => "payment.approved",
+            E::PaymentFailed => "payment.declined",
+            E::PaymentCancelled => "payment.cancelled",
+            E::PaymentExpired => "payment.expired",
+            // The seed notifies a decided payment request only.
+            E::PaymentCreated | E::PaymentProcessing | E::PaymentPending => return None,
+            E::RefundRequested | E::RefundSucceeded | E::RefundRejected => return None,
+            E::SettlementCreated | E::SettlementPaid => return None,
+            E::PayoutRequested | E::PayoutProcessed | E::PayoutRejected => return None,
+            E::UserCreated | E::UserSuspended | E::TestPing => return None,
         };
-        let payment: Payment = event_part(event, "payment")?;
+        let payment = event.payload.payment()?;
         let url = payment.urls.notify.clone()?;
-        let body = serde_urlencoded::to_string(fields(&payment, credential)).ok()?.into_bytes();
-        Some(Formatted { event_type: name.to_owned(), url, content_type: "application/x-www-form-urlencoded", body })
+        let body = serde_urlencoded::to_string(fields(payment, credential)).ok()?.into_bytes();
+        Some(Formatted { event_type: name, url, content_type: "application/x-www-form-urlencoded", body })
     }
 
     /// The account (API key) the payment was made through: its merchant id, fee and key
@@ -108,7 +113,7 @@ impl WebhookDialect for Webhooks {
     }
 
     fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)> {
-        vec![("X-Signature", signature(&credential.secret, body))]
+        vec![("X-Signature", signature(credential.secret.expose(), body))]
     }
 }
 

@@ -56,7 +56,7 @@ impl RebornAuth {
             };
             let body = crate::http::body::read(req.take_body(), &self.state.body_limits).await?;
             let now = chrono::Utc::now().timestamp();
-            let ts = verify_signature(&principal.credential().secret, &timestamp, &signature, &body, now)?;
+            let ts = verify_signature(principal.credential().secret.expose(), &timestamp, &signature, &body, now)?;
             // Remembered until its timestamp leaves the window; then the window refuses it.
             let until = chrono::DateTime::from_timestamp(ts.saturating_add(SIGNATURE_WINDOW_SECS + 1), 0)
                 .unwrap_or_else(chrono::Utc::now);

@@ -53,7 +53,8 @@ fn code_and_status(err: &CoreError) -> (&'static str, StatusCode) {
         CoreError::MerchantNotApproved => ("merchant_not_approved", StatusCode::FORBIDDEN),
         CoreError::IpNotAllowed => ("ip_not_allowed", StatusCode::FORBIDDEN),
         // REBORNPAY keys carry no roles; shown as the nearest documented refusal.
-        CoreError::Forbidden => ("merchant_not_approved", StatusCode::FORBIDDEN),
+        // (The test clock is the sandbox API's only.)
+        CoreError::Forbidden | CoreError::TestClockOff => ("merchant_not_approved", StatusCode::FORBIDDEN),
         CoreError::RateLimited { .. } => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
         CoreError::NotFound(entity) => match entity {
             Entity::Payment => ("payment_not_found", StatusCode::NOT_FOUND),
@@ -96,6 +97,7 @@ fn details(err: &CoreError) -> Option<Vec<FieldIssue>> {
         | CoreError::MerchantNotApproved
         | CoreError::IpNotAllowed
         | CoreError::Forbidden
+        | CoreError::TestClockOff
         | CoreError::RateLimited { .. }
         | CoreError::NotFound(_)
         | CoreError::DuplicateReference

@@ -16,8 +16,8 @@
 use serde_json::{Value, json};
 
 use super::types::refund_id;
-use crate::adapters::{Formatted, WebhookDialect, event_part, major_number};
-use crate::core::{CaptureMode, Credential, Event, Merchant, Payment, Refund, Settlement};
+use crate::adapters::{Formatted, WebhookDialect, major_number};
+use crate::core::{CaptureMode, Credential, Event, EventType as E, Merchant, Payment};
 use crate::crypto::hmac_sha256_hex;
 
 /// REBORNPAY's formatter and signer.
@@ -35,18 +35,18 @@ fn payment_data(p: &Payment) -> Value {
 impl WebhookDialect for Webhooks {
     fn format(&self, event: &Event, merchant: &Merchant, _credential: &Credential) -> Option<Formatted> {
         let url = merchant.webhook_url.clone()?;
-        let (name, data) = match event.event_type.as_str() {
-            "payment.processing" => ("payment.success", payment_data(&event_part::<Payment>(event, "payment")?)),
-            "payment.succeeded" => {
-                let payment: Payment = event_part(event, "payment")?;
+        let (name, data) = match event.kind {
+            E::PaymentProcessing => ("payment.success", payment_data(event.payload.payment()?)),
+            E::PaymentSucceeded => {
+                let payment = event.payload.payment()?;
                 if payment.capture_mode != CaptureMode::Automatic {
                     return None;
                 }
-                ("payment.success", payment_data(&payment))
+                ("payment.success", payment_data(payment))
             }
-            "payment.failed" => ("payment.failed", payment_data(&event_part::<Payment>(event, "payment")?)),
-            "refund.succeeded" => {
-                let refund: Refund = event_part(event, "refund")?;
+            E::PaymentFailed => ("payment.failed", payment_data(event.payload.payment()?)),
+            E::RefundSucceeded => {
+                let refund = event.payload.refund()?;
                 let data = json!({
                     "refund_id": refund_id(refund.id),
                     "invoice_id": refund.payment_reference,
@@ -55,8 +55,8 @@ impl WebhookDialect for Webhooks {
                 });
                 ("refund.processed", data)
             }
-            "settlement.paid" => {
-                let settlement: Settlement = event_part(event, "settlement")?;
+            E::SettlementPaid => {
+                let settlement = event.payload.settlement()?;
                 let data = json!({
                     "settlement_id": format!("st_{}", settlement.id),
                     "amount": major_number(&settlement.amount),
@@ -64,14 +64,21 @@ impl WebhookDialect for Webhooks {
                 });
                 ("settlement.paid", data)
             }
-            "test.ping" => ("test.ping", event.payload.get("data").cloned().unwrap_or_else(|| json!({}))),
-            _ => return None,
+            E::TestPing => ("test.ping", event.payload.ping_data()?.clone()),
+            // The seed's table has no others.
+            E::PaymentCreated | E::PaymentPending | E::PaymentCancelled | E::PaymentExpired => return None,
+            E::RefundRequested | E::RefundRejected | E::SettlementCreated => return None,
+            E::PayoutRequested | E::PayoutProcessed | E::PayoutRejected => return None,
+            E::UserCreated | E::UserSuspended => return None,
         };
         let body = serde_json::to_vec(&json!({ "event": name, "data": data })).ok()?;
-        Some(Formatted { event_type: name.to_owned(), url, content_type: "application/json", body })
+        Some(Formatted { event_type: name, url, content_type: "application/json", body })
     }
 
     fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)> {
-        vec![("X-REBORNPAY-Signature", format!("sha256={}", hmac_sha256_hex(credential.secret.as_bytes(), body)))]
+        vec![(
+            "X-REBORNPAY-Signature",
+            format!("sha256={}", hmac_sha256_hex(credential.secret.expose().as_bytes(), body)),
+        )]
     }
 }

@@ -157,7 +157,8 @@ impl From<CoreError> for Failure {
             CoreError::InvalidSignature(_) => AuthFailure::InvalidSecretKey.into(),
             CoreError::MerchantNotApproved => forbidden("The business is not approved to transact"),
             CoreError::IpNotAllowed => forbidden("Requests from this IP address are not allowed for the business"),
-            CoreError::Forbidden => forbidden("This client may not do that"),
+            // (The test clock is the sandbox API's only.)
+            CoreError::Forbidden | CoreError::TestClockOff => forbidden("This client may not do that"),
             CoreError::RateLimited { retry_after_secs } => Failure {
                 retry_after: Some(retry_after_secs),
                 ..Failure::new(S::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED", "Too many requests; retry later")

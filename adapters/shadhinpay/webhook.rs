@@ -26,8 +26,8 @@
 use serde_json::{Map, Value, json};
 
 use super::types::{Status, refund_id};
-use crate::adapters::{Formatted, WebhookDialect, event_part};
-use crate::core::{Credential, Event, Merchant, Payment, Refund};
+use crate::adapters::{Formatted, WebhookDialect};
+use crate::core::{Credential, Event, EventType as E, Merchant, Payment};
 use crate::crypto::hmac_sha256_hex;
 use crate::http::wire::{UtcSeconds, enum_text};
 
@@ -53,7 +53,7 @@ fn payment_data(p: &Payment) -> Map<String, Value> {
 
 /// `body` with its `signature` added last, over its compact JSON without it.
 fn signed(mut body: Value, credential: &Credential) -> Option<Vec<u8>> {
-    let signature = body_signature(&credential.secret, &serde_json::to_vec(&body).ok()?);
+    let signature = body_signature(credential.secret.expose(), &serde_json::to_vec(&body).ok()?);
     body.as_object_mut()?.insert("signature".into(), signature.into());
     serde_json::to_vec(&body).ok()
 }
@@ -65,21 +65,24 @@ pub fn body_signature(secret: &str, unsigned: &[u8]) -> String {
 
 impl WebhookDialect for Webhooks {
     fn format(&self, event: &Event, _merchant: &Merchant, credential: &Credential) -> Option<Formatted> {
-        let payment: Payment = event_part(event, "payment")?;
-        let url = payment.urls.notify.clone()?;
-        let name = match event.event_type.as_str() {
-            "payment.created" => "payment.initiated",
-            "payment.pending" | "payment.processing" => "payment.processing",
-            "payment.succeeded" => "payment.completed",
-            "payment.failed" => "payment.failed",
-            "payment.cancelled" => "payment.cancelled",
-            "payment.expired" => "payment.expired",
-            "refund.succeeded" => "payment.refunded",
-            _ => return None,
+        let name = match event.kind {
+            E::PaymentCreated => "payment.initiated",
+            E::PaymentPending | E::PaymentProcessing => "payment.processing",
+            E::PaymentSucceeded => "payment.completed",
+            E::PaymentFailed => "payment.failed",
+            E::PaymentCancelled => "payment.cancelled",
+            E::PaymentExpired => "payment.expired",
+            E::RefundSucceeded => "payment.refunded",
+            // A payment's status changes only.
+            E::RefundRequested | E::RefundRejected => return None,
+            E::SettlementCreated | E::SettlementPaid => return None,
+            E::PayoutRequested | E::PayoutProcessed | E::PayoutRejected => return None,
+            E::UserCreated | E::UserSuspended | E::TestPing => return None,
         };
-        let mut data = payment_data(&payment);
-        if event.event_type == "refund.succeeded" {
-            let refund: Refund = event_part(event, "refund")?;
+        let payment = event.payload.payment()?;
+        let url = payment.urls.notify.clone()?;
+        let mut data = payment_data(payment);
+        if let Some(refund) = event.payload.refund() {
             data.insert("refund_id".into(), refund_id(refund.id).into());
             data.insert("refund_amount".into(), refund.amount.minor().into());
         }
@@ -89,7 +92,7 @@ impl WebhookDialect for Webhooks {
             "data": data,
         });
         let body = signed(body, credential)?;
-        Some(Formatted { event_type: name.to_owned(), url, content_type: "application/json", body })
+        Some(Formatted { event_type: name, url, content_type: "application/json", body })
     }
 
     fn resign(&self, body: &[u8], credential: &Credential) -> Option<Vec<u8>> {
@@ -99,7 +102,10 @@ impl WebhookDialect for Webhooks {
     }
 
     fn sign(&self, body: &[u8], credential: &Credential) -> Vec<(&'static str, String)> {
-        vec![("X-ShadhinPay-Signature", format!("sha256={}", hmac_sha256_hex(credential.secret.as_bytes(), body)))]
+        vec![(
+            "X-ShadhinPay-Signature",
+            format!("sha256={}", hmac_sha256_hex(credential.secret.expose().as_bytes(), body)),
+        )]
     }
 }
 

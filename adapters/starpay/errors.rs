@@ -89,7 +89,8 @@ fn describe(err: &CoreError) -> (&'static str, StatusCode, String) {
         CoreError::MissingCredentials | CoreError::InvalidCredentials | CoreError::InvalidSignature(_) => {
             ("invalid_api_key", S::UNAUTHORIZED, "The provided API key is invalid or does not exist.".into())
         }
-        CoreError::Forbidden => {
+        // (The test clock is the sandbox API's only.)
+        CoreError::Forbidden | CoreError::TestClockOff => {
             ("insufficient_permissions", S::FORBIDDEN, "Your role does not have access to this endpoint.".into())
         }
         CoreError::MerchantNotApproved => {

@@ -16,23 +16,35 @@
 use serde_json::{Value, json};
 
 use super::types::{PaymentState, payout_id, transaction_id};
-use crate::adapters::{Formatted, WebhookDialect, event_part, major_number};
-use crate::core::{Credential, Event, Merchant, Payment, Payout, PayoutStatus};
+use crate::adapters::{Formatted, WebhookDialect, major_number};
+use crate::core::{Credential, Event, EventType as E, Merchant, Payload, PayoutStatus};
 use crate::crypto::hmac_sha256_hex;
 use crate::http::wire::{UtcMillis, enum_text};
 
 /// StarPay's formatter and signer.
 pub struct Webhooks;
 
-fn body(event: &Event) -> Option<Value> {
+/// The event's StarPay name and body.
+fn body(event: &Event) -> Option<(&'static str, Value)> {
     let timestamp = UtcMillis::from(event.created_at).to_string();
-    let name = event.event_type.as_str();
-    Some(match name {
-        "payment.succeeded" | "payment.failed" => {
-            let p: Payment = event_part(event, "payment")?;
-            let event = if name == "payment.succeeded" { "payment.completed" } else { "payment.failed" };
+    let name = match event.kind {
+        E::PaymentSucceeded => "payment.completed",
+        E::PaymentFailed => "payment.failed",
+        E::PayoutProcessed => "payout.processed",
+        E::PayoutRejected => "payout.rejected",
+        E::UserCreated => "user.created",
+        E::UserSuspended => "user.suspended",
+        // The seed's sample and DIALECTS.md name no others.
+        E::PaymentCreated | E::PaymentProcessing | E::PaymentPending | E::PaymentCancelled | E::PaymentExpired => {
+            return None;
+        }
+        E::RefundRequested | E::RefundSucceeded | E::RefundRejected => return None,
+        E::SettlementCreated | E::SettlementPaid | E::PayoutRequested | E::TestPing => return None,
+    };
+    let body = match &event.payload {
+        Payload::Payment(p) => {
             json!({
-                "event": event,
+                "event": name,
                 "order_id": p.reference,
                 "amount": major_number(&p.amount),
                 "currency": p.amount.currency().code(),
@@ -42,8 +54,7 @@ fn body(event: &Event) -> Option<Value> {
                 "transaction_id": transaction_id(p.id),
             })
         }
-        "payout.processed" | "payout.rejected" => {
-            let p: Payout = event_part(event, "payout")?;
+        Payload::Payout(p) => {
             let status = if p.status == PayoutStatus::Processed { "processed" } else { "rejected" };
             json!({
                 "event": name,
@@ -55,26 +66,23 @@ fn body(event: &Event) -> Option<Value> {
                 "timestamp": timestamp,
             })
         }
-        "user.created" | "user.suspended" => {
-            let user = event.payload.get("user")?;
-            json!({
-                "event": name,
-                "user_id": format!("usr_{}", user.get("id")?.as_i64()?),
-                "name": user.get("name"),
-                "role": user.get("role"),
-                "status": user.get("status"),
-                "timestamp": timestamp,
-            })
-        }
-        _ => return None,
-    })
+        Payload::User { user, .. } => json!({
+            "event": name,
+            "user_id": format!("usr_{}", user.id),
+            "name": user.name,
+            "role": user.role,
+            "status": user.status,
+            "timestamp": timestamp,
+        }),
+        Payload::Refund { .. } | Payload::Settlement(_) | Payload::Ping { .. } => return None,
+    };
+    Some((name, body))
 }
 
 impl WebhookDialect for Webhooks {
     fn format(&self, event: &Event, merchant: &Merchant, _credential: &Credential) -> Option<Formatted> {
         let url = merchant.webhook_url.clone()?;
-        let body = body(event)?;
-        let event_type = body["event"].as_str()?.to_owned();
+        let (event_type, body) = body(event)?;
         Some(Formatted { event_type, url, content_type: "application/json", body: serde_json::to_vec(&body).ok()? })
     }
 

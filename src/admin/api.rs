@@ -167,7 +167,7 @@ impl AdminApi {
             let seed = CredentialSeed {
                 dialect,
                 key_id,
-                secret,
+                secret: secret.into(),
                 role,
                 label: req.label,
                 extra,
@@ -189,7 +189,7 @@ impl AdminApi {
             let single_token = key_id == secret;
             let change = CredentialPatch {
                 key_id: single_token.then(|| key_id.clone()),
-                secret: Some(secret),
+                secret: Some(secret.into()),
                 ..Default::default()
             };
             shown_one(&state.gateway, state.gateway.update_credential(id.0, change).await?).await

@@ -6,7 +6,7 @@ use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 
 use crate::core::{
-    Attempt, Balance, Credential, Delivery, DeliveryStatus, Dialect, Event, Merchant, MerchantStatus, Payout,
+    Attempt, Balance, Credential, Delivery, DeliveryStatus, Dialect, EventRecord, Merchant, MerchantStatus, Payout,
     PayoutStatus, Refund, RefundStatus, Settlement, money::major_of,
 };
 
@@ -227,7 +227,7 @@ impl From<Credential> for CredentialBody {
             merchant_id: c.merchant_id,
             dialect: c.dialect.into(),
             key_id: c.key_id,
-            secret: c.secret,
+            secret: c.secret.expose().to_owned(),
             role: c.role,
             label: c.label,
             extra: c.extra,
@@ -487,8 +487,8 @@ pub struct EventBody {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<Event> for EventBody {
-    fn from(e: Event) -> Self {
+impl From<EventRecord> for EventBody {
+    fn from(e: EventRecord) -> Self {
         EventBody {
             id: e.id,
             merchant_id: e.merchant_id,

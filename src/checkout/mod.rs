@@ -105,8 +105,8 @@ async fn load(state: &AppState, token: &str) -> Result<(Payment, Merchant), Core
 }
 
 /// True while the customer can still pay.
-fn payable(payment: &Payment) -> bool {
-    payment.status == PaymentStatus::Created && crate::core::now() <= payment.expires_at
+fn payable(payment: &Payment, now: chrono::DateTime<chrono::Utc>) -> bool {
+    payment.status == PaymentStatus::Created && now <= payment.expires_at
 }
 
 /// The method to show: the one the merchant fixed, else the one picked, else bKash.
@@ -125,11 +125,11 @@ async fn show(state: Data<&AppState>, Path(token): Path<String>, Query(query): Q
         Ok(found) => found,
         Err(err) => return failure(&err),
     };
-    if !payable(&payment) {
+    if !payable(&payment, state.gateway.now()) {
         return result(&state, &payment, &merchant).await;
     }
     let (method, fixed) = method_for(&payment, query.method.as_deref());
-    let summary = Summary::new(&payment, &merchant, crate::core::now());
+    let summary = Summary::new(&payment, &merchant, state.gateway.now());
     let form = CheckoutForm::default();
     html(
         StatusCode::OK,
@@ -148,7 +148,7 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
         Ok(form) => form,
         Err(refused) => return refused,
     };
-    if !payable(&payment) {
+    if !payable(&payment, state.gateway.now()) {
         // A repeat of a submission that already decided the payment: go where it went.
         return redirect(&state, &token, &payment).await;
     }
@@ -162,7 +162,7 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
             finish(&state, &token, state.gateway.pay_checkout(&token, instrument, country).await).await
         }
         Err(errors) => {
-            let summary = Summary::new(&payment, &merchant, crate::core::now());
+            let summary = Summary::new(&payment, &merchant, state.gateway.now());
             let page = PayPage::new(summary, &token, csrf_for(&state, &token), &method, fixed, &form, &errors);
             html(StatusCode::UNPROCESSABLE_ENTITY, page)
         }
@@ -191,7 +191,7 @@ async fn challenge(state: Data<&AppState>, Path(token): Path<String>) -> Respons
     let card = payment.instrument.as_ref().map_or_else(String::new, |i| {
         format!("{} •••• {}", i.brand.as_deref().unwrap_or("card"), i.last4.as_deref().unwrap_or(""))
     });
-    let summary = Summary::new(&payment, &merchant, crate::core::now());
+    let summary = Summary::new(&payment, &merchant, state.gateway.now());
     html(StatusCode::OK, ChallengePage { summary, csrf: csrf_for(&state, &token), token, card })
 }
 
@@ -281,7 +281,7 @@ async fn redirect(state: &AppState, token: &str, payment: &Payment) -> Response 
 
 /// The page of a payment that can no longer be paid.
 async fn result(state: &AppState, payment: &Payment, merchant: &Merchant) -> Response {
-    let summary = Summary::new(payment, merchant, crate::core::now());
+    let summary = Summary::new(payment, merchant, state.gateway.now());
     let attempt = payment.last_attempt.as_ref().map(|a| {
         let code = if a.code.chars().all(|c| c.is_ascii_digit()) { format!(" ({})", a.code) } else { String::new() };
         format!("{}{code}", a.message)

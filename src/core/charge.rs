@@ -33,6 +33,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter};
@@ -134,6 +135,7 @@ pub(super) struct Context {
     pub events: std::sync::Arc<tokio::sync::Notify>,
     pub processor: std::sync::Arc<dyn Processor>,
     pub timeout: std::time::Duration,
+    pub clock: super::Clock,
 }
 
 impl Charger {
@@ -216,7 +218,7 @@ async fn batch(context: &Context, jobs: Vec<ChargeJob>) {
             }
         }
     }
-    let decisions = match policy_decisions(&txn, store, &leaders).await {
+    let decisions = match policy_decisions(&txn, store, &leaders, context.clock.now()).await {
         Ok(decisions) => decisions,
         Err(err) => {
             fail_all(followers.into_iter().map(|(_, job)| job).collect(), &err);
@@ -224,7 +226,8 @@ async fn batch(context: &Context, jobs: Vec<ChargeJob>) {
         }
     };
     let mut decided = verdicts(context, leaders, decisions).await;
-    let written = match insert(&txn, &mut decided).await {
+    let now = context.clock.now();
+    let written = match insert(&txn, &mut decided, now).await {
         Ok(results) => txn.commit().await.map(|()| results).map_err(CoreError::from),
         Err(err) => {
             // Rolled back, and the (SQLite: only) write connection freed for the retries.
@@ -236,7 +239,7 @@ async fn batch(context: &Context, jobs: Vec<ChargeJob>) {
         Ok(results) => results,
         Err(err) => {
             tracing::warn!(error = %err, size = decided.len(), "charge batch failed; writing its charges one by one");
-            one_by_one(store, &mut decided).await
+            one_by_one(store, &mut decided, now).await
         }
     };
     for (leader, job) in followers {
@@ -339,13 +342,13 @@ async fn policy_decisions<C: ConnectionTrait>(
     conn: &C,
     store: &store::Store,
     jobs: &[ChargeJob],
+    now: DateTime<Utc>,
 ) -> Result<Vec<(Option<super::Decline>, i64)>, CoreError> {
     let mut credentials: Vec<i64> = jobs.iter().map(|j| j.credential_id).collect();
     credentials.sort_unstable();
     credentials.dedup();
     let policies: HashMap<i64, AccountPolicy> = policy::load(conn, store, &credentials, true).await?;
     let mut usage: HashMap<(i64, Currency), Usage> = HashMap::new();
-    let now = super::now();
     let mut decisions = Vec::with_capacity(jobs.len());
     for job in jobs {
         let Some(policy) = policies.get(&job.credential_id) else {
@@ -406,8 +409,8 @@ async fn verdicts(
 async fn insert<C: ConnectionTrait>(
     conn: &C,
     decided: &mut [Decided],
+    now: DateTime<Utc>,
 ) -> Result<Vec<Result<Payment, CoreError>>, CoreError> {
-    let now = super::now();
     let mut finals: Vec<(Payment, EventType)> = decided
         .iter()
         .map(|d| {
@@ -466,19 +469,14 @@ async fn insert<C: ConnectionTrait>(
             results[i] = Some(Err(CoreError::Internal("no free payment reference after several draws".into())));
             continue;
         }
-        events.push(NewEvent::new(
-            payment.merchant_id,
-            event,
-            Some(payment.id),
-            &serde_json::json!({ "payment": payment }),
-        ));
+        events.push(NewEvent::payment(event, &payment)?);
         if payment.status == PaymentStatus::Succeeded {
             entries.push(capture_entry(&payment));
         }
         results[i] = Some(Ok(payment));
     }
-    super::ledger::post(conn, entries).await?;
-    outbox::emit(conn, events).await?;
+    super::ledger::post(conn, entries, now).await?;
+    outbox::emit(conn, events, now).await?;
     Ok(results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(CoreError::Internal("charge not written".into()))))
@@ -537,12 +535,16 @@ const DECISION_COLUMNS: &[payment::Column] = &[
 
 /// The batch's charges written each in its own transaction, with the verdicts they
 /// have.
-async fn one_by_one(store: &store::Store, decided: &mut [Decided]) -> Vec<Result<Payment, CoreError>> {
+async fn one_by_one(
+    store: &store::Store,
+    decided: &mut [Decided],
+    now: DateTime<Utc>,
+) -> Vec<Result<Payment, CoreError>> {
     let mut results = Vec::with_capacity(decided.len());
     for d in decided.chunks_mut(1) {
         let result = async {
             let txn = store.begin_write().await?;
-            let mut written = insert(&txn, d).await?;
+            let mut written = insert(&txn, d, now).await?;
             txn.commit().await?;
             written.pop().unwrap_or_else(|| Err(CoreError::Internal("charge not written".into())))
         }

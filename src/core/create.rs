@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ActiveModelTrait, ActiveValue, ActiveValue::Set, ConnectionTrait, Iterable};
@@ -21,9 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::outbox::{self, NewEvent};
 use super::store::{self, entities::payment};
-use super::{
-    CoreError, CoreSettings, Dialect, EventType, FieldIssue, Gateway, NewPayment, Payment, PaymentStatus, Principal,
-};
+use super::{CoreError, CoreSettings, Dialect, FieldIssue, Gateway, NewPayment, Payment, PaymentStatus, Principal};
 
 /// At most this many creates go into one transaction.
 const MAX_BATCH: usize = 256;
@@ -49,9 +48,13 @@ pub(super) struct Creator {
 }
 
 impl Creator {
-    pub(super) fn start(store: store::Store, events: std::sync::Arc<tokio::sync::Notify>) -> Creator {
+    pub(super) fn start(
+        store: store::Store,
+        events: std::sync::Arc<tokio::sync::Notify>,
+        clock: super::Clock,
+    ) -> Creator {
         let (jobs, rx) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(run(rx, store, events));
+        tokio::spawn(run(rx, store, events, clock));
         Creator { jobs }
     }
 }
@@ -104,14 +107,14 @@ fn job(
     let (reply, rx) = oneshot::channel();
     let key = (payment.merchant_id, payment.namespace, payment.reference.clone());
     let values = row(&payment, token.clone());
-    let event = serde_json::json!({ "payment": payment });
+    let event = outbox::payment_snapshot(&payment);
     (CreateJob { key, token, values, payment, event, reply }, rx)
 }
 
 /// The payment `cmd` creates for the principal now: `created`, with a fresh checkout
 /// token, its id still 0.
 pub(super) fn new_payment(principal: &Principal, cmd: NewPayment, settings: &CoreSettings) -> Payment {
-    let now = super::now();
+    let now = settings.clock.now();
     Payment {
         id: 0,
         merchant_id: principal.merchant_id(),
@@ -147,13 +150,18 @@ fn checkout_token(now: chrono::DateTime<chrono::Utc>) -> String {
     format!("{micros:014x}{}", hex::encode(rand::rng().random::<[u8; 16]>()))
 }
 
-async fn run(mut rx: mpsc::Receiver<CreateJob>, store: store::Store, events: std::sync::Arc<tokio::sync::Notify>) {
+async fn run(
+    mut rx: mpsc::Receiver<CreateJob>,
+    store: store::Store,
+    events: std::sync::Arc<tokio::sync::Notify>,
+    clock: super::Clock,
+) {
     use futures_util::FutureExt;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (size, started) = (jobs.len(), std::time::Instant::now());
         // A panic fails this batch's requests (their replies are dropped), not the writer.
-        let batch = std::panic::AssertUnwindSafe(write_batch(&store, std::mem::take(&mut jobs)));
+        let batch = std::panic::AssertUnwindSafe(write_batch(&store, std::mem::take(&mut jobs), &clock));
         if batch.catch_unwind().await.is_err() {
             tracing::error!(size, "payment batch panicked; its requests failed");
         }
@@ -162,7 +170,7 @@ async fn run(mut rx: mpsc::Receiver<CreateJob>, store: store::Store, events: std
     }
 }
 
-async fn write_batch(store: &store::Store, jobs: Vec<CreateJob>) {
+async fn write_batch(store: &store::Store, jobs: Vec<CreateJob>, clock: &super::Clock) {
     // A reference twice in one batch: the second is a duplicate of the first.
     let mut seen = HashSet::with_capacity(jobs.len());
     let mut accepted = Vec::with_capacity(jobs.len());
@@ -173,19 +181,19 @@ async fn write_batch(store: &store::Store, jobs: Vec<CreateJob>) {
             let _ = job.reply.send(Err(CoreError::DuplicateReference));
         }
     }
-    if accepted.len() > 1 && insert(store, &mut accepted).await.is_err() {
+    if accepted.len() > 1 && insert(store, &mut accepted, clock.now()).await.is_err() {
         // Something in the batch broke the statement: write each payment on its own, so
         // one bad row fails only its own request.
         tracing::warn!(size = accepted.len(), "payment batch failed; writing its payments one by one");
         for job in accepted {
             let mut single = [job];
-            let result = insert(store, &mut single).await;
+            let result = insert(store, &mut single, clock.now()).await;
             let [job] = single;
             reply(job, result);
         }
         return;
     }
-    let result = if accepted.len() == 1 { insert(store, &mut accepted).await } else { Ok(()) };
+    let result = if accepted.len() == 1 { insert(store, &mut accepted, clock.now()).await } else { Ok(()) };
     for job in accepted {
         reply(job, result.clone());
     }
@@ -225,7 +233,7 @@ fn columns() -> impl Iterator<Item = payment::Column> {
 /// Inserts the payments and their events; once committed, sets the id of each
 /// inserted payment (those left at 0 were duplicates). The jobs' prepared values and
 /// payloads are used up; a later attempt rebuilds them.
-async fn insert(store: &store::Store, jobs: &mut [CreateJob]) -> Result<(), CoreError> {
+async fn insert(store: &store::Store, jobs: &mut [CreateJob], now: DateTime<Utc>) -> Result<(), CoreError> {
     let mut statement = Query::insert();
     statement.into_table(payment::Entity).columns(columns());
     for job in jobs.iter_mut() {
@@ -262,15 +270,13 @@ async fn insert(store: &store::Store, jobs: &mut [CreateJob]) -> Result<(), Core
     let mut events = Vec::with_capacity(ids.len());
     for &(i, id) in &ids {
         let job = &mut jobs[i];
-        let mut payload = std::mem::take(&mut job.event);
-        if payload.is_null() {
-            payload = serde_json::json!({ "payment": job.payment });
+        let mut snapshot = std::mem::take(&mut job.event);
+        if snapshot.is_null() {
+            snapshot = outbox::payment_snapshot(&job.payment);
         }
-        payload["payment"]["id"] = id.into();
-        let event_type = EventType::PaymentCreated;
-        events.push(NewEvent { merchant_id: job.key.0, event_type, subject_id: Some(id), payload });
+        events.push(NewEvent::payment_created(snapshot, job.key.0, id));
     }
-    outbox::emit(&txn, events).await?;
+    outbox::emit(&txn, events, now).await?;
     txn.commit().await?;
     for (i, id) in ids {
         jobs[i].payment.id = id;

@@ -255,17 +255,17 @@ impl Gateway {
             .into_iter()
             .map(store::credential)
             .collect::<Result<_, _>>()?;
-        let now = super::now();
+        let now = self.now();
         let mut deliveries = Vec::new();
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         for row in rows {
-            let event = Event {
-                id: row.id,
-                merchant_id: row.merchant_id,
-                event_type: row.event_type,
-                subject_id: row.subject_id,
-                payload: row.payload,
-                created_at: row.created_at,
+            let event = match Event::read(&row) {
+                Ok(event) => event,
+                Err(err) => {
+                    // Marked dispatched with nothing sent, so it does not hold the queue.
+                    tracing::error!(event = row.id, error = %err, "unreadable outbox event: no notification sent");
+                    continue;
+                }
             };
             let Some(merchant) = merchants.iter().find(|m| m.id == event.merchant_id) else { continue };
             let own: Vec<Credential> = credentials.iter().filter(|c| c.merchant_id == merchant.id).cloned().collect();
@@ -317,7 +317,7 @@ impl Gateway {
 
     /// Leases up to `limit` due deliveries for `lease`.
     pub async fn claim_deliveries(&self, limit: u64, lease: std::time::Duration) -> Result<Vec<Delivery>, CoreError> {
-        let now = super::now();
+        let now = self.now();
         let until = now + ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::seconds(60));
         let backend = self.store().backend();
         let lock = if backend == DatabaseBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
@@ -462,7 +462,7 @@ impl Gateway {
         let txn = self.begin_write().await?;
         let original =
             webhook_delivery::Entity::find_by_id(id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Delivery))?;
-        let now = super::now();
+        let now = self.now();
         let replay = webhook_delivery::ActiveModel {
             event_id: Set(original.event_id),
             origin: Set(format!("replay-{}-{}", original.id, hex::encode(rand::random::<[u8; 6]>()))),
@@ -500,12 +500,12 @@ impl Gateway {
             .await?;
         let oldest: Option<webhook_delivery::Model> = webhook_delivery::Entity::find()
             .filter(webhook_delivery::Column::Status.eq("pending"))
-            .filter(webhook_delivery::Column::NextAttemptAt.lte(super::now()))
+            .filter(webhook_delivery::Column::NextAttemptAt.lte(self.now()))
             .order_by_asc(webhook_delivery::Column::NextAttemptAt)
             .one(db)
             .await?;
         let oldest_due_secs =
-            oldest.map_or(0.0, |d| Ord::max((super::now() - d.next_attempt_at).num_milliseconds(), 0) as f64 / 1000.0);
+            oldest.map_or(0.0, |d| Ord::max((self.now() - d.next_attempt_at).num_milliseconds(), 0) as f64 / 1000.0);
         Ok(QueueStats { waiting, oldest_due_secs })
     }
 

@@ -185,6 +185,9 @@ pub enum CoreError {
         /// The timeout, in whole seconds (at least 1).
         after_secs: u64,
     },
+    /// The test clock was asked to move where the configuration keeps it off.
+    #[error("the test clock is off in this configuration (test_clock)")]
+    TestClockOff,
     /// This part of paybridge is not built yet.
     #[error("not implemented: {0}")]
     NotImplemented(&'static str),
@@ -218,6 +221,7 @@ impl CoreError {
             CoreError::IdempotencyInProgress => "idempotency_in_progress",
             CoreError::BodyTooLarge { .. } => "payload_too_large",
             CoreError::BodyTimeout { .. } => "request_timeout",
+            CoreError::TestClockOff => "test_clock_off",
             CoreError::NotImplemented(_) => "not_implemented",
             CoreError::Internal(_) => "internal_error",
         }
@@ -230,7 +234,10 @@ impl CoreError {
             CoreError::MissingCredentials | CoreError::InvalidCredentials | CoreError::InvalidSignature(_) => {
                 ErrorClass::Unauthenticated
             }
-            CoreError::MerchantNotApproved | CoreError::IpNotAllowed | CoreError::Forbidden => ErrorClass::Forbidden,
+            CoreError::MerchantNotApproved
+            | CoreError::IpNotAllowed
+            | CoreError::Forbidden
+            | CoreError::TestClockOff => ErrorClass::Forbidden,
             CoreError::RateLimited { .. } => ErrorClass::TooManyRequests,
             CoreError::NotFound(_) => ErrorClass::NotFound,
             CoreError::DuplicateReference

@@ -55,7 +55,7 @@ impl Gateway {
         key: &str,
         request_hash: &str,
     ) -> Result<IdempotencyBegin, CoreError> {
-        let now = super::now();
+        let now = self.now();
         let token = Claim(hex::encode(rand::random::<[u8; 12]>()));
         let claim = idempotency_key::ActiveModel {
             merchant_id: Set(merchant_id),
@@ -174,7 +174,7 @@ impl Gateway {
 
     /// Deletes records older than the retention period; returns how many.
     pub async fn purge_idempotency(&self) -> Result<u64, CoreError> {
-        let cutoff = super::now() - ChronoDuration::hours(RETENTION_HOURS);
+        let cutoff = self.now() - ChronoDuration::hours(RETENTION_HOURS);
         let deleted = idempotency_key::Entity::delete_many()
             .filter(idempotency_key::Column::CreatedAt.lt(cutoff))
             .exec(&self.store().writer)

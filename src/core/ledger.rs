@@ -25,6 +25,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
@@ -68,21 +69,6 @@ pub(super) struct Subject {
     pub payout_id: Option<i64>,
 }
 
-/// Records one movement of `amount` from account `from` to account `to`.
-pub(super) async fn transfer<C: ConnectionTrait>(
-    conn: &C,
-    merchant_id: i64,
-    kind: &'static str,
-    subject: Subject,
-    amount: Money,
-    from: Account,
-    to: Account,
-) -> Result<(), CoreError> {
-    let entry =
-        Entry::new(merchant_id, kind, subject, amount.currency(), &[(from, -amount.minor()), (to, amount.minor())]);
-    post(conn, vec![entry]).await
-}
-
 /// One ledger transaction to record: its postings (account, signed minor units) in one
 /// currency, summing to zero.
 pub(super) struct Entry {
@@ -94,6 +80,18 @@ pub(super) struct Entry {
 }
 
 impl Entry {
+    /// One movement of `amount` from account `from` to account `to`.
+    pub fn transfer(
+        merchant_id: i64,
+        kind: &'static str,
+        subject: Subject,
+        amount: Money,
+        from: Account,
+        to: Account,
+    ) -> Entry {
+        Entry::new(merchant_id, kind, subject, amount.currency(), &[(from, -amount.minor()), (to, amount.minor())])
+    }
+
     /// An entry; postings of zero are left out.
     pub(super) fn new(
         merchant_id: i64,
@@ -110,7 +108,11 @@ impl Entry {
 /// Records ledger transactions: one multi-row insert of the transactions and one of
 /// their postings, however many there are. An entry whose postings do not sum to zero
 /// fails the whole call (and so the caller's database transaction).
-pub(super) async fn post<C: ConnectionTrait>(conn: &C, entries: Vec<Entry>) -> Result<(), CoreError> {
+pub(super) async fn post<C: ConnectionTrait>(
+    conn: &C,
+    entries: Vec<Entry>,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
     use sea_orm::sea_query::Query;
     if entries.is_empty() {
         return Ok(());
@@ -118,7 +120,6 @@ pub(super) async fn post<C: ConnectionTrait>(conn: &C, entries: Vec<Entry>) -> R
     if let Some(bad) = entries.iter().find(|e| e.postings.iter().map(|(_, m)| *m as i128).sum::<i128>() != 0) {
         return Err(CoreError::Internal(format!("unbalanced ledger entry {}: {:?}", bad.kind, bad.postings)));
     }
-    let now = super::now();
     let mut statement = Query::insert();
     statement.into_table(ledger_transaction::Entity).columns([
         ledger_transaction::Column::MerchantId,

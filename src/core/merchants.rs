@@ -40,7 +40,7 @@ pub struct CredentialSeed {
     /// Public part.
     pub key_id: String,
     /// Secret part.
-    pub secret: String,
+    pub secret: super::Secret,
     /// StarPay role.
     pub role: Option<String>,
     /// Label (StarPay user name).
@@ -76,7 +76,7 @@ pub struct CredentialPatch {
     /// New key material (rotation): public part.
     pub key_id: Option<String>,
     /// New key material (rotation): secret part.
-    pub secret: Option<String>,
+    pub secret: Option<super::Secret>,
     /// New role (StarPay users).
     pub role: Option<String>,
     /// Suspend (`true`: the key stops working at once, `user.suspended` for users) or
@@ -97,9 +97,9 @@ impl Gateway {
         if merchant::Entity::find().filter(merchant::Column::Name.eq(&seed.name)).one(&txn).await?.is_some() {
             return Err(CoreError::invalid("name", "a merchant with this name already exists"));
         }
-        let created = insert_merchant(&txn, &seed).await?;
+        let created = insert_merchant(&txn, &seed, self.now()).await?;
         for cred in &seed.credentials {
-            insert_credential(&txn, created.id, cred).await?;
+            insert_credential(&txn, created.id, cred, self.now()).await?;
         }
         txn.commit().await?;
         self.inner.access.invalidate();
@@ -115,7 +115,7 @@ impl Gateway {
             let existing = merchant::Entity::find().filter(merchant::Column::Name.eq(&seed.name)).one(&txn).await?;
             let merchant_id = match existing {
                 Some(row) => row.id,
-                None => insert_merchant(&txn, seed).await?.id,
+                None => insert_merchant(&txn, seed, self.now()).await?.id,
             };
             for cred in &seed.credentials {
                 let exists = credential::Entity::find()
@@ -125,7 +125,7 @@ impl Gateway {
                     .await?
                     .is_some();
                 if !exists {
-                    insert_credential(&txn, merchant_id, cred).await?;
+                    insert_credential(&txn, merchant_id, cred, self.now()).await?;
                 }
             }
         }
@@ -164,7 +164,7 @@ impl Gateway {
         if !issues.is_empty() {
             return Err(CoreError::Validation(issues));
         }
-        let mut change = merchant::ActiveModel { id: Set(id), updated_at: Set(super::now()), ..Default::default() };
+        let mut change = merchant::ActiveModel { id: Set(id), updated_at: Set(self.now()), ..Default::default() };
         if let Some(status) = patch.status {
             change.status = Set(status.as_str().to_owned());
         }
@@ -233,9 +233,9 @@ impl Gateway {
     pub async fn issue_credential(&self, merchant_id: i64, seed: CredentialSeed) -> Result<Credential, CoreError> {
         let txn = self.begin_write().await?;
         merchant::Entity::find_by_id(merchant_id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Merchant))?;
-        let created = insert_credential(&txn, merchant_id, &seed).await?;
+        let created = insert_credential(&txn, merchant_id, &seed, self.now()).await?;
         if created.role.is_some() {
-            emit_user(&txn, EventType::UserCreated, &created).await?;
+            emit_user(&txn, EventType::UserCreated, &created, self.now()).await?;
         }
         txn.commit().await?;
         self.inner.access.invalidate();
@@ -252,7 +252,7 @@ impl Gateway {
         if let Some(key_id) = &change.key_id {
             ensure_key_free(&txn, &row.dialect, key_id).await?;
         }
-        let mut update = credential::ActiveModel { id: Set(id), updated_at: Set(super::now()), ..Default::default() };
+        let mut update = credential::ActiveModel { id: Set(id), updated_at: Set(self.now()), ..Default::default() };
         if let Some(flag) = change.require_signature {
             update.require_signature = Set(flag);
         }
@@ -260,7 +260,7 @@ impl Gateway {
             update.key_id = Set(key_id);
         }
         if let Some(secret) = change.secret {
-            update.secret = Set(secret);
+            update.secret = Set(secret.expose().to_owned());
         }
         if let Some(role) = change.role {
             if row.role.is_none() {
@@ -277,7 +277,7 @@ impl Gateway {
             update.extra = Set(serde_json::Value::Object(extra));
         }
         if let Some(policy) = &change.policy {
-            super::policy::save(&txn, id, policy.as_ref()).await?;
+            super::policy::save(&txn, id, policy.as_ref(), self.now()).await?;
         }
         let newly_suspended = change.suspended == Some(true) && row.status == "active";
         if let Some(suspended) = change.suspended {
@@ -288,7 +288,7 @@ impl Gateway {
         let updated = store::credential(row)?;
         let user_suspended = newly_suspended && updated.role.is_some();
         if user_suspended {
-            emit_user(&txn, EventType::UserSuspended, &updated).await?;
+            emit_user(&txn, EventType::UserSuspended, &updated, self.now()).await?;
         }
         txn.commit().await?;
         self.inner.access.invalidate();
@@ -300,24 +300,28 @@ impl Gateway {
 }
 
 /// `user.created` / `user.suspended`: the user without its key.
-async fn emit_user<C: ConnectionTrait>(conn: &C, event: EventType, user: &Credential) -> Result<(), CoreError> {
-    let payload = serde_json::json!({
-        "dialect": user.dialect,
-        "user": {
-            "id": user.id,
-            "merchant_id": user.merchant_id,
-            "name": user.label,
-            "role": user.role,
-            "status": if user.active { "active" } else { "suspended" },
-            "extra": user.extra,
-        },
-    });
-    super::outbox::emit(conn, vec![super::outbox::NewEvent::new(user.merchant_id, event, Some(user.id), &payload)])
-        .await
+async fn emit_user<C: ConnectionTrait>(
+    conn: &C,
+    event: EventType,
+    user: &Credential,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), CoreError> {
+    let snapshot = super::outbox::UserSnapshot {
+        id: user.id,
+        merchant_id: user.merchant_id,
+        name: user.label.clone(),
+        role: user.role.clone(),
+        status: if user.active { "active" } else { "suspended" }.to_owned(),
+        extra: user.extra.clone(),
+    };
+    super::outbox::emit_one(conn, super::outbox::NewEvent::user(event, &snapshot, user.dialect), now).await
 }
 
-async fn insert_merchant<C: ConnectionTrait>(conn: &C, seed: &MerchantSeed) -> Result<Merchant, CoreError> {
-    let now = super::now();
+async fn insert_merchant<C: ConnectionTrait>(
+    conn: &C,
+    seed: &MerchantSeed,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Merchant, CoreError> {
     let row = merchant::ActiveModel {
         name: Set(seed.name.clone()),
         status: Set(seed.status.as_str().to_owned()),
@@ -336,17 +340,17 @@ async fn insert_credential<C: ConnectionTrait>(
     conn: &C,
     merchant_id: i64,
     seed: &CredentialSeed,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Credential, CoreError> {
     if seed.key_id.trim().is_empty() || seed.secret.is_empty() {
         return Err(CoreError::invalid("key_id", "credential key and secret must not be empty"));
     }
     ensure_key_free(conn, seed.dialect.as_str(), &seed.key_id).await?;
-    let now = super::now();
     let row = credential::ActiveModel {
         merchant_id: Set(merchant_id),
         dialect: Set(seed.dialect.as_str().to_owned()),
         key_id: Set(seed.key_id.clone()),
-        secret: Set(seed.secret.clone()),
+        secret: Set(seed.secret.expose().to_owned()),
         role: Set(seed.role.clone()),
         label: Set(seed.label.clone()),
         extra: Set(seed.extra.clone()),
@@ -358,7 +362,7 @@ async fn insert_credential<C: ConnectionTrait>(
     };
     let created = store::credential(credential::Entity::insert(row).exec_with_returning(conn).await?)?;
     if let Some(policy) = &seed.policy {
-        super::policy::save(conn, created.id, Some(policy)).await?;
+        super::policy::save(conn, created.id, Some(policy), now).await?;
     }
     Ok(created)
 }

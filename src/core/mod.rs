@@ -21,19 +21,23 @@
 //! - `refunds`, `settlements`: the admin-queued refund flow and settlements to merchants.
 //! - `payouts`: merchant-requested payouts to bank accounts, reserved then decided by an admin.
 //! - `ledger`: double-entry postings and the balances derived from them.
-//! - `outbox`: canonical events written in the same transaction as the change.
+//! - `outbox`: canonical events written in the same transaction as the change, typed
+//!   ([`Event`], [`Payload`]).
+//! - [`clock`]: the time the core reads ([`Clock`]: the system's, or a test clock).
 //! - `merchants`: merchants and credentials (admin API, config fixtures).
 //! - `idempotency`: stored responses for `Idempotency-Key`.
 //! - `deliveries`: the webhook delivery queue (dispatch, claim, attempts, replay).
 //! - `signatures`: request signatures already used (replay protection).
 //! - `store` (private): connections, entities, row conversions.
 
+pub mod clock;
 pub mod error;
 pub mod instrument;
 pub mod money;
 pub mod payer;
 pub mod policy;
 pub mod processor;
+pub mod secret;
 pub mod types;
 
 mod access;
@@ -58,6 +62,7 @@ use sea_orm::{DatabaseTransaction, EntityTrait, Select};
 
 pub use access::{Principal, RateClass, RateDecision, RateOwner, RateWindow, parse_allowlist_entry};
 pub use charge::{ChargeReference, NewCharge};
+pub use clock::{Clock, ClockError};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, QueueStats};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};
@@ -65,11 +70,12 @@ pub use instrument::PaymentInstrument;
 pub use ledger::LedgerCheck;
 pub use merchants::{CredentialPatch, CredentialSeed, MerchantPatch, MerchantSeed, check_url};
 pub use money::{AmountError, Currency, Money};
-pub use outbox::Event;
+pub use outbox::{Event, EventRecord, Payload, UserSnapshot};
 pub use payments::CheckoutOutcome;
 pub use policy::AccountPolicy;
 pub use processor::{Processor, ProcessorError, Verdict};
 pub use refunds::RefundAmount;
+pub use secret::Secret;
 pub use types::*;
 
 /// Settings the core needs from the configuration.
@@ -85,6 +91,9 @@ pub struct CoreSettings {
     /// How long the processor may take to answer a charge before it is recorded as
     /// declined (`bank_error`).
     pub processor_timeout: Duration,
+    /// The time every decision by time reads ([`Clock::system`] unless the
+    /// configuration turns the test clock on).
+    pub clock: Clock,
 }
 
 /// The payment core. Cheap to clone; every clone shares one state.
@@ -115,14 +124,15 @@ impl Gateway {
         let store = store::Store::connect(database_url, settings.max_connections).await?;
         migrate_store(&store).await?;
         let events = Arc::new(tokio::sync::Notify::new());
-        let creator = create::Creator::start(store.clone(), events.clone());
+        let creator = create::Creator::start(store.clone(), events.clone(), settings.clock.clone());
         let charger = charge::Charger::start(charge::Context {
             store: store.clone(),
             events: events.clone(),
             processor: processor.clone(),
             timeout: settings.processor_timeout,
+            clock: settings.clock.clone(),
         });
-        let access = access::AccessControl::new(settings.auth_cache_ttl);
+        let access = access::AccessControl::new(settings.auth_cache_ttl, settings.clock.clone());
         let _checkpointer = store.start_checkpointer();
         let inner = Inner { store, settings, access, creator, charger, processor, events, _checkpointer };
         Ok(Gateway { inner: Arc::new(inner) })
@@ -147,6 +157,11 @@ impl Gateway {
 
     fn notify_events(&self) {
         self.inner.events.notify_waiters();
+    }
+
+    /// The time now, by this core's clock (microsecond precision).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.settings.clock.now()
     }
 
     /// The settings this core runs with.
@@ -184,13 +199,6 @@ pub fn json_has_nul(value: &serde_json::Value) -> bool {
 /// signed integers, and a larger `u64` from a client's page number would not fit).
 pub(crate) fn sql_count(n: u64) -> u64 {
     n.min(i64::MAX as u64)
-}
-
-/// The current time at the precision every backend stores (microseconds), so a value
-/// returned at once equals the value read back later.
-pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
-    use chrono::SubsecRound;
-    chrono::Utc::now().trunc_subsecs(6)
 }
 
 async fn migrate_store(store: &store::Store) -> Result<(), CoreError> {

@@ -1,38 +1,273 @@
 //! The transactional outbox: canonical events written in the same database transaction
 //! as the state change they describe, for the webhook engine to deliver.
+//!
+//! An event is typed: its [`EventType`] (`kind`) and a [`Payload`] of the matching
+//! shape, checked when it is written and when it is read back. What is stored is the
+//! payload's JSON (`{"payment": …}`, `{"refund": …, "payment": …}`, …), which the admin
+//! API's event log shows as it is ([`EventRecord`]).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::Serialize;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
 
 use super::store::entities::outbox_event;
-use super::{CoreError, EventType, Gateway, Principal};
+use super::{CoreError, Dialect, EventType, Gateway, Payment, Payout, Principal, Refund, Settlement};
+
+/// A user (a credential with a role) as its events carry it: without its key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserSnapshot {
+    /// The credential's id.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// Its label.
+    pub name: Option<String>,
+    /// Its role.
+    pub role: Option<String>,
+    /// `active` or `suspended`.
+    pub status: String,
+    /// The dialect's identifiers.
+    pub extra: Value,
+}
+
+/// What an event carries: a snapshot of its subject after the change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// `payment.*`: the payment.
+    Payment(Payment),
+    /// `refund.*`: the refund and its payment.
+    Refund {
+        /// The refund.
+        refund: Refund,
+        /// Its payment.
+        payment: Payment,
+    },
+    /// `payout.*`: the payout.
+    Payout(Payout),
+    /// `settlement.*`: the settlement (a merchant-level event: every dialect hears it).
+    Settlement(Settlement),
+    /// `user.*`: the user and the dialect it belongs to.
+    User {
+        /// The user.
+        user: UserSnapshot,
+        /// Its dialect.
+        dialect: Dialect,
+    },
+    /// `test.ping`: the merchant's data, for the dialect that asked.
+    Ping {
+        /// What the merchant sent.
+        data: Value,
+        /// The dialect it asked through.
+        dialect: Dialect,
+    },
+}
+
+/// The payload shape each kind of event carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Payment,
+    Refund,
+    Payout,
+    Settlement,
+    User,
+    Ping,
+}
+
+fn shape_of(kind: EventType) -> Shape {
+    use EventType as E;
+    match kind {
+        E::PaymentCreated
+        | E::PaymentProcessing
+        | E::PaymentPending
+        | E::PaymentSucceeded
+        | E::PaymentFailed
+        | E::PaymentCancelled
+        | E::PaymentExpired => Shape::Payment,
+        E::RefundRequested | E::RefundSucceeded | E::RefundRejected => Shape::Refund,
+        E::SettlementCreated | E::SettlementPaid => Shape::Settlement,
+        E::PayoutRequested | E::PayoutProcessed | E::PayoutRejected => Shape::Payout,
+        E::UserCreated | E::UserSuspended => Shape::User,
+        E::TestPing => Shape::Ping,
+    }
+}
+
+impl Payload {
+    /// The payment it is about: a payment's, or a refund's payment.
+    pub fn payment(&self) -> Option<&Payment> {
+        match self {
+            Payload::Payment(payment) | Payload::Refund { payment, .. } => Some(payment),
+            Payload::Payout(_) | Payload::Settlement(_) | Payload::User { .. } | Payload::Ping { .. } => None,
+        }
+    }
+
+    /// The refund of a `refund.*` event.
+    pub fn refund(&self) -> Option<&Refund> {
+        match self {
+            Payload::Refund { refund, .. } => Some(refund),
+            _ => None,
+        }
+    }
+
+    /// The payout of a `payout.*` event.
+    pub fn payout(&self) -> Option<&Payout> {
+        match self {
+            Payload::Payout(payout) => Some(payout),
+            _ => None,
+        }
+    }
+
+    /// The settlement of a `settlement.*` event.
+    pub fn settlement(&self) -> Option<&Settlement> {
+        match self {
+            Payload::Settlement(settlement) => Some(settlement),
+            _ => None,
+        }
+    }
+
+    /// The user of a `user.*` event.
+    pub fn user(&self) -> Option<&UserSnapshot> {
+        match self {
+            Payload::User { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+
+    /// The merchant's data of a `test.ping`.
+    pub fn ping_data(&self) -> Option<&Value> {
+        match self {
+            Payload::Ping { data, .. } => Some(data),
+            _ => None,
+        }
+    }
+
+    /// The dialect the event belongs to: the one its payment, payout or user was
+    /// made through, or the ping's; `None` for a merchant-level event.
+    fn origin(&self) -> Option<Dialect> {
+        match self {
+            Payload::Payment(payment) | Payload::Refund { payment, .. } => Some(payment.namespace),
+            Payload::Payout(payout) => Some(payout.namespace),
+            Payload::User { dialect, .. } | Payload::Ping { dialect, .. } => Some(*dialect),
+            Payload::Settlement(_) => None,
+        }
+    }
+
+    /// The key a subject's deliveries are ordered by (`payment:12`): a refund's events
+    /// queue behind its payment's.
+    fn subject_key(&self) -> Option<String> {
+        match self {
+            Payload::Payment(payment) | Payload::Refund { payment, .. } => Some(format!("payment:{}", payment.id)),
+            Payload::Settlement(settlement) => Some(format!("settlement:{}", settlement.id)),
+            Payload::Payout(payout) => Some(format!("payout:{}", payout.id)),
+            Payload::User { user, .. } => Some(format!("user:{}", user.id)),
+            Payload::Ping { .. } => None,
+        }
+    }
+
+    /// Reads the stored JSON of an event of `kind`.
+    fn read(kind: EventType, json: &Value) -> Result<Payload, String> {
+        fn part<T: DeserializeOwned>(json: &Value, key: &str) -> Result<T, String> {
+            let value = json.get(key).ok_or_else(|| format!("no `{key}`"))?;
+            T::deserialize(value).map_err(|e| format!("`{key}`: {e}"))
+        }
+        Ok(match shape_of(kind) {
+            Shape::Payment => Payload::Payment(part(json, "payment")?),
+            Shape::Refund => Payload::Refund { refund: part(json, "refund")?, payment: part(json, "payment")? },
+            Shape::Payout => Payload::Payout(part(json, "payout")?),
+            Shape::Settlement => Payload::Settlement(part(json, "settlement")?),
+            Shape::User => Payload::User { user: part(json, "user")?, dialect: part(json, "dialect")? },
+            Shape::Ping => Payload::Ping {
+                data: json.get("data").cloned().unwrap_or(Value::Null),
+                dialect: part(json, "dialect")?,
+            },
+        })
+    }
+}
 
 /// An event about to be written.
 pub(super) struct NewEvent {
-    pub merchant_id: i64,
-    pub event_type: EventType,
-    pub subject_id: Option<i64>,
-    pub payload: serde_json::Value,
+    merchant_id: i64,
+    kind: EventType,
+    subject_id: Option<i64>,
+    payload: Value,
 }
 
 impl NewEvent {
-    /// An event whose payload is the serialized `payload`.
-    pub fn new(merchant_id: i64, event_type: EventType, subject_id: Option<i64>, payload: &impl Serialize) -> NewEvent {
-        let payload = serde_json::to_value(payload).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
-        NewEvent { merchant_id, event_type, subject_id, payload }
+    /// Refuses a kind whose payload has another shape: a bug, caught before anything
+    /// is written.
+    fn checked(
+        kind: EventType,
+        shape: Shape,
+        merchant_id: i64,
+        subject_id: Option<i64>,
+        payload: Value,
+    ) -> Result<NewEvent, CoreError> {
+        if shape_of(kind) != shape {
+            return Err(CoreError::Internal(format!("a {kind} event cannot carry a {shape:?}")));
+        }
+        Ok(NewEvent { merchant_id, kind, subject_id, payload })
+    }
+
+    /// A `payment.*` event.
+    pub fn payment(kind: EventType, payment: &Payment) -> Result<NewEvent, CoreError> {
+        NewEvent::checked(kind, Shape::Payment, payment.merchant_id, Some(payment.id), payment_snapshot(payment))
+    }
+
+    /// A `payment.created` whose [`payment_snapshot`] was taken before the payment had
+    /// its id (off the writer task), with the id it got.
+    pub fn payment_created(mut snapshot: Value, merchant_id: i64, id: i64) -> NewEvent {
+        snapshot["payment"]["id"] = id.into();
+        NewEvent { merchant_id, kind: EventType::PaymentCreated, subject_id: Some(id), payload: snapshot }
+    }
+
+    /// A `refund.*` event.
+    pub fn refund(kind: EventType, refund: &Refund, payment: &Payment) -> Result<NewEvent, CoreError> {
+        let payload = serde_json::json!({ "refund": refund, "payment": payment });
+        NewEvent::checked(kind, Shape::Refund, refund.merchant_id, Some(refund.id), payload)
+    }
+
+    /// A `payout.*` event.
+    pub fn payout(kind: EventType, payout: &Payout) -> Result<NewEvent, CoreError> {
+        let payload = serde_json::json!({ "payout": payout, "dialect": payout.namespace });
+        NewEvent::checked(kind, Shape::Payout, payout.merchant_id, Some(payout.id), payload)
+    }
+
+    /// A `settlement.*` event.
+    pub fn settlement(kind: EventType, settlement: &Settlement) -> Result<NewEvent, CoreError> {
+        let payload = serde_json::json!({ "settlement": settlement });
+        NewEvent::checked(kind, Shape::Settlement, settlement.merchant_id, Some(settlement.id), payload)
+    }
+
+    /// A `user.*` event.
+    pub fn user(kind: EventType, user: &UserSnapshot, dialect: Dialect) -> Result<NewEvent, CoreError> {
+        let payload = serde_json::json!({ "dialect": dialect, "user": user });
+        NewEvent::checked(kind, Shape::User, user.merchant_id, Some(user.id), payload)
+    }
+
+    /// A `test.ping` for `merchant_id`'s `dialect`.
+    fn ping(merchant_id: i64, data: Value, dialect: Dialect) -> NewEvent {
+        let payload = serde_json::json!({ "data": data, "dialect": dialect });
+        NewEvent { merchant_id, kind: EventType::TestPing, subject_id: None, payload }
     }
 }
 
+/// The stored payload of a payment's event.
+pub(super) fn payment_snapshot(payment: &Payment) -> Value {
+    serde_json::json!({ "payment": payment })
+}
+
 /// Writes events in one statement.
-pub(super) async fn emit<C: ConnectionTrait>(conn: &C, events: Vec<NewEvent>) -> Result<(), CoreError> {
+pub(super) async fn emit<C: ConnectionTrait>(
+    conn: &C,
+    events: Vec<NewEvent>,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
     if events.is_empty() {
         return Ok(());
     }
-    let now = super::now();
     let rows = events.into_iter().map(|e| outbox_event::ActiveModel {
         merchant_id: Set(e.merchant_id),
-        event_type: Set(e.event_type.as_str().to_owned()),
+        event_type: Set(e.kind.as_str().to_owned()),
         subject_id: Set(e.subject_id),
         payload: Set(e.payload),
         created_at: Set(now),
@@ -42,12 +277,61 @@ pub(super) async fn emit<C: ConnectionTrait>(conn: &C, events: Vec<NewEvent>) ->
     Ok(())
 }
 
-/// An event as stored in the outbox.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Writes one event.
+pub(super) async fn emit_one<C: ConnectionTrait>(
+    conn: &C,
+    event: Result<NewEvent, CoreError>,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    emit(conn, vec![event?], now).await
+}
+
+/// An event, typed: what the webhook engine dispatches and each dialect formats.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Outbox id, increasing in insertion order. On Postgres ids are taken before
     /// commit, so a transaction that commits later can show a smaller id: a reader
     /// paging by `after` must allow for that.
+    pub id: i64,
+    /// Owner.
+    pub merchant_id: i64,
+    /// What happened.
+    pub kind: EventType,
+    /// The dialect it belongs to (its payment's, payout's, user's or ping's); `None`
+    /// for a merchant-level event, which every dialect of the merchant hears.
+    pub origin: Option<Dialect>,
+    /// What it is about, as it was after the change.
+    pub payload: Payload,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Event {
+    /// Reads a stored event; an unknown kind or a payload of the wrong shape is an
+    /// error naming both.
+    pub(super) fn read(row: &outbox_event::Model) -> Result<Event, String> {
+        let kind = EventType::parse(&row.event_type).ok_or_else(|| format!("unknown event `{}`", row.event_type))?;
+        let payload = Payload::read(kind, &row.payload).map_err(|e| format!("{kind} event {}: {e}", row.id))?;
+        Ok(Event {
+            id: row.id,
+            merchant_id: row.merchant_id,
+            kind,
+            origin: payload.origin(),
+            payload,
+            created_at: row.created_at,
+        })
+    }
+
+    /// The key its deliveries are ordered by (`payment:12`, or `event:7` for a ping).
+    pub fn subject_key(&self) -> String {
+        self.payload.subject_key().unwrap_or_else(|| format!("event:{}", self.id))
+    }
+}
+
+/// An event as the outbox stores it, for the admin API's log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRecord {
+    /// Outbox id.
     pub id: i64,
     /// Owner.
     pub merchant_id: i64,
@@ -56,14 +340,19 @@ pub struct Event {
     /// The payment, refund or settlement id the event is about.
     pub subject_id: Option<i64>,
     /// Canonical snapshot of the subject.
-    pub payload: serde_json::Value,
+    pub payload: Value,
     /// When it was written.
     pub created_at: DateTime<Utc>,
 }
 
 impl Gateway {
-    /// Events of a merchant with ids above `after`, oldest first.
-    pub async fn events(&self, merchant_id: Option<i64>, after: i64, limit: u64) -> Result<Vec<Event>, CoreError> {
+    /// Events of a merchant with ids above `after`, oldest first, as stored.
+    pub async fn events(
+        &self,
+        merchant_id: Option<i64>,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<EventRecord>, CoreError> {
         let mut query = outbox_event::Entity::find().filter(outbox_event::Column::Id.gt(after));
         if let Some(merchant_id) = merchant_id {
             query = query.filter(outbox_event::Column::MerchantId.eq(merchant_id));
@@ -71,7 +360,7 @@ impl Gateway {
         let rows = query.order_by_asc(outbox_event::Column::Id).limit(limit).all(&self.store().reader).await?;
         Ok(rows
             .into_iter()
-            .map(|r| Event {
+            .map(|r| EventRecord {
                 id: r.id,
                 merchant_id: r.merchant_id,
                 event_type: r.event_type,
@@ -84,21 +373,67 @@ impl Gateway {
 
     /// Writes a `test.ping` event carrying the merchant's `data`, for the webhook engine
     /// to deliver like any other; returns its id.
-    pub async fn emit_test_event(&self, principal: &Principal, data: serde_json::Value) -> Result<i64, CoreError> {
+    pub async fn emit_test_event(&self, principal: &Principal, data: Value) -> Result<i64, CoreError> {
         if super::json_has_nul(&data) {
             return Err(CoreError::invalid("data", "must not contain NUL characters"));
         }
-        let payload = serde_json::json!({ "data": data, "dialect": principal.dialect() });
+        let ping = NewEvent::ping(principal.merchant_id(), data, principal.dialect());
         let row = outbox_event::ActiveModel {
-            merchant_id: Set(principal.merchant_id()),
-            event_type: Set(EventType::TestPing.as_str().to_owned()),
+            merchant_id: Set(ping.merchant_id),
+            event_type: Set(ping.kind.as_str().to_owned()),
             subject_id: Set(None),
-            payload: Set(payload),
-            created_at: Set(super::now()),
+            payload: Set(ping.payload),
+            created_at: Set(self.now()),
             ..Default::default()
         };
         let id = outbox_event::Entity::insert(row).exec(&self.store().writer).await?.last_insert_id;
         self.notify_events();
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(id: i64, event: NewEvent) -> outbox_event::Model {
+        outbox_event::Model {
+            id,
+            merchant_id: event.merchant_id,
+            event_type: event.kind.as_str().to_owned(),
+            subject_id: event.subject_id,
+            payload: event.payload,
+            created_at: Utc::now(),
+            dispatched_at: None,
+        }
+    }
+
+    #[test]
+    fn a_kind_refuses_a_payload_of_another_shape() {
+        let ping = stored(1, NewEvent::ping(1, serde_json::json!({"a": 1}), Dialect::Rebornpay));
+        let read = Event::read(&ping).unwrap();
+        assert_eq!(read.payload, Payload::Ping { data: serde_json::json!({"a": 1}), dialect: Dialect::Rebornpay });
+        assert_eq!((read.origin, read.subject_key()), (Some(Dialect::Rebornpay), "event:1".to_owned()));
+        let wrong = outbox_event::Model { event_type: "payment.succeeded".into(), ..ping.clone() };
+        assert!(Event::read(&wrong).unwrap_err().contains("payment"), "a payment event without a payment");
+        let unknown = outbox_event::Model { event_type: "payment.teleported".into(), ..ping };
+        assert!(Event::read(&unknown).is_err());
+        for kind in EventType::ALL.iter().copied().filter(|k| *k != EventType::TestPing) {
+            let user = UserSnapshot {
+                id: 3,
+                merchant_id: 1,
+                name: None,
+                role: Some("merchant".into()),
+                status: "active".into(),
+                extra: serde_json::json!({}),
+            };
+            let made = NewEvent::user(kind, &user, Dialect::Starpay);
+            let is_user = matches!(kind, EventType::UserCreated | EventType::UserSuspended);
+            assert_eq!(made.is_ok(), is_user, "{kind}");
+            if let Ok(made) = made {
+                let read = Event::read(&stored(2, made)).unwrap();
+                assert_eq!((read.kind, read.payload.user(), read.subject_key()), (kind, Some(&user), "user:3".into()));
+            }
+        }
     }
 }

@@ -136,7 +136,7 @@ impl Gateway {
         // Past its expiry a payment the customer has not paid can only expire, whatever
         // the outcome; one awaiting the processor's decision can still get it.
         let ran_out = current.status == PaymentStatus::Created
-            && super::now() > current.expires_at
+            && self.now() > current.expires_at
             && !matches!(outcome, CheckoutOutcome::Expired);
         if ran_out {
             self.apply_outcome(txn, current, CheckoutOutcome::Expired).await?;
@@ -163,7 +163,7 @@ impl Gateway {
         // Checked once, before the processor is asked: its verdict, however long it
         // took, is then recorded as given (a charged card is never written off as
         // expired).
-        if super::now() > current.expires_at {
+        if self.now() > current.expires_at {
             // Never charged once it ran out: it expires instead.
             self.apply_outcome(txn, current, CheckoutOutcome::Expired).await?;
             return Err(CoreError::PaymentExpired);
@@ -174,7 +174,7 @@ impl Gateway {
                 match policies.get(&credential) {
                     Some(policy) => {
                         let usage = match policy.counts_usage() {
-                            true => policy::usage(&txn, credential, current.amount.currency(), super::now()).await?,
+                            true => policy::usage(&txn, credential, current.amount.currency(), self.now()).await?,
                             false => policy::Usage::default(),
                         };
                         let attempt = policy::Attempt { amount: current.amount, country, origin_domain: None };
@@ -237,7 +237,7 @@ impl Gateway {
         current: Payment,
         outcome: CheckoutOutcome,
     ) -> Result<Payment, CoreError> {
-        let now = super::now();
+        let now = self.now();
         let (mut payment, event) = decide(&current, &outcome, now);
         if payment.status == PaymentStatus::Succeeded {
             payment.fee = capture_fee(&txn, self.store(), &payment).await?;
@@ -259,9 +259,9 @@ impl Gateway {
             return Err(CoreError::PaymentAlreadyCompleted);
         }
         if payment.status == PaymentStatus::Succeeded {
-            ledger::post(&txn, vec![capture_entry(&payment)]).await?;
+            ledger::post(&txn, vec![capture_entry(&payment)], now).await?;
         }
-        emit_payment_event(&txn, event, &payment).await?;
+        emit_payment_event(&txn, event, &payment, now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(payment)
@@ -294,7 +294,7 @@ impl Gateway {
         if current.status != PaymentStatus::Processing || current.authorized_at.is_none() {
             return Ok(current);
         }
-        let now = super::now();
+        let now = self.now();
         let change = payment::ActiveModel {
             status: Set(PaymentStatus::Succeeded.as_str().to_owned()),
             captured_at: Set(Some(now)),
@@ -317,8 +317,8 @@ impl Gateway {
             let change = payment::ActiveModel { fee: Set(payment.fee), ..Default::default() };
             payment::Entity::update_many().set(change).filter(payment::Column::Id.eq(payment.id)).exec(&txn).await?;
         }
-        ledger::post(&txn, vec![capture_entry(&payment)]).await?;
-        emit_payment_event(&txn, EventType::PaymentSucceeded, &payment).await?;
+        ledger::post(&txn, vec![capture_entry(&payment)], now).await?;
+        emit_payment_event(&txn, EventType::PaymentSucceeded, &payment, now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(payment)
@@ -328,7 +328,7 @@ impl Gateway {
     /// paying, writing `payment.expired` for each; returns how many. Run by a background
     /// sweep, so expiry happens whether or not anyone opens the checkout again.
     pub async fn expire_overdue(&self, limit: u64) -> Result<usize, CoreError> {
-        let now = super::now();
+        let now = self.now();
         let due: Vec<i64> = payment::Entity::find()
             .select_only()
             .column(payment::Column::Id)
@@ -358,7 +358,7 @@ impl Gateway {
                 .await?;
             if updated.rows_affected == 1 {
                 let payment = self.reload_payment(&txn, id).await?;
-                emit_payment_event(&txn, EventType::PaymentExpired, &payment).await?;
+                emit_payment_event(&txn, EventType::PaymentExpired, &payment, now).await?;
                 expired += 1;
             }
         }
@@ -520,9 +520,9 @@ pub(super) async fn emit_payment_event<C: sea_orm::ConnectionTrait>(
     conn: &C,
     event: EventType,
     payment: &Payment,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), CoreError> {
-    let snapshot = serde_json::json!({ "payment": payment });
-    outbox::emit(conn, vec![NewEvent::new(payment.merchant_id, event, Some(payment.id), &snapshot)]).await
+    outbox::emit_one(conn, NewEvent::payment(event, payment), now).await
 }
 
 /// Selects the principal's merchant's payment with `reference` in its namespace.

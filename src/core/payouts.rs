@@ -64,7 +64,7 @@ impl Gateway {
         if cmd.amount.minor() > available {
             return Err(CoreError::InsufficientBalance);
         }
-        let now = super::now();
+        let now = self.now();
         let row = payout::ActiveModel {
             merchant_id: Set(merchant_id),
             created_by: Set(Some(principal.credential().id)),
@@ -83,17 +83,20 @@ impl Gateway {
         };
         let created = store::payout(payout::Entity::insert(row).exec_with_returning(&txn).await?)?;
         let subject = Subject { payout_id: Some(created.id), ..Default::default() };
-        ledger::transfer(
+        ledger::post(
             &txn,
-            merchant_id,
-            "payout_reserve",
-            subject,
-            created.amount,
-            Account::Available,
-            Account::Reserved,
+            vec![ledger::Entry::transfer(
+                merchant_id,
+                "payout_reserve",
+                subject,
+                created.amount,
+                Account::Available,
+                Account::Reserved,
+            )],
+            now,
         )
         .await?;
-        emit(&txn, EventType::PayoutRequested, &created).await?;
+        emit(&txn, EventType::PayoutRequested, &created, now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(created)
@@ -155,7 +158,7 @@ impl Gateway {
             return Err(CoreError::invalid("note", "must not contain NUL characters"));
         }
         let txn = self.begin_write().await?;
-        let now = super::now();
+        let now = self.now();
         let change = payout::ActiveModel {
             status: Set(decision.as_str().to_owned()),
             note: Set(note),
@@ -179,15 +182,24 @@ impl Gateway {
             PayoutStatus::Processed => ("payout_paid", Account::PayoutsPaid, EventType::PayoutProcessed),
             _ => ("payout_release", Account::Available, EventType::PayoutRejected),
         };
-        ledger::transfer(&txn, decided.merchant_id, kind, subject, decided.amount, Account::Reserved, to).await?;
-        emit(&txn, event, &decided).await?;
+        ledger::post(
+            &txn,
+            vec![ledger::Entry::transfer(decided.merchant_id, kind, subject, decided.amount, Account::Reserved, to)],
+            now,
+        )
+        .await?;
+        emit(&txn, event, &decided, now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(decided)
     }
 }
 
-async fn emit<C: sea_orm::ConnectionTrait>(conn: &C, event: EventType, payout: &Payout) -> Result<(), CoreError> {
-    let payload = serde_json::json!({ "payout": payout, "dialect": payout.namespace });
-    outbox::emit(conn, vec![NewEvent::new(payout.merchant_id, event, Some(payout.id), &payload)]).await
+async fn emit<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    event: EventType,
+    payout: &Payout,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), CoreError> {
+    outbox::emit_one(conn, NewEvent::payout(event, payout), now).await
 }

@@ -309,7 +309,11 @@ mod rows {
         }
     }
 
-    pub(in crate::core) fn row(credential_id: i64, p: &AccountPolicy) -> account_policy::ActiveModel {
+    pub(in crate::core) fn row(
+        credential_id: i64,
+        p: &AccountPolicy,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> account_policy::ActiveModel {
         let text = |a: Amount| a.0.normalize().to_string();
         let count = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         account_policy::ActiveModel {
@@ -325,7 +329,7 @@ mod rows {
             allowed_currencies: Set(serde_json::json!(p.allowed_currencies)),
             allowed_countries: Set(serde_json::json!(p.allowed_countries)),
             blocked_origin_domains: Set(serde_json::json!(p.blocked_origin_domains)),
-            updated_at: Set(crate::core::now()),
+            updated_at: Set(now),
         }
     }
 }
@@ -354,6 +358,7 @@ pub(super) async fn save<C: ConnectionTrait>(
     conn: &C,
     credential_id: i64,
     policy: Option<&AccountPolicy>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), CoreError> {
     let Some(policy) = policy else {
         account_policy::Entity::delete_many()
@@ -372,7 +377,7 @@ pub(super) async fn save<C: ConnectionTrait>(
     let others = account_policy::Column::iter().filter(|c| !matches!(c, account_policy::Column::CredentialId));
     let upsert =
         sea_orm::sea_query::OnConflict::column(account_policy::Column::CredentialId).update_columns(others).to_owned();
-    account_policy::Entity::insert(rows::row(credential_id, policy))
+    account_policy::Entity::insert(rows::row(credential_id, policy, now))
         .on_conflict(upsert)
         .exec_without_returning(conn)
         .await?;

@@ -76,7 +76,7 @@ impl Gateway {
             PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded => {}
             PaymentStatus::Refunded => return Err(CoreError::RefundExceedsPayment { refundable_minor: 0 }),
             // Past its expiry but not yet swept: it can no longer be paid.
-            PaymentStatus::Created if payment.expires_at <= super::now() => return Err(CoreError::PaymentExpired),
+            PaymentStatus::Created if payment.expires_at <= self.now() => return Err(CoreError::PaymentExpired),
             other => return Err(CoreError::InvalidPaymentState { status: other.as_str() }),
         }
         let currency = payment.amount.currency();
@@ -107,7 +107,7 @@ impl Gateway {
         if amount.minor() - fee_back > available {
             return Err(CoreError::InsufficientBalance);
         }
-        let now = super::now();
+        let now = self.now();
         let row = refund::ActiveModel {
             payment_id: Set(payment.id),
             merchant_id: Set(payment.merchant_id),
@@ -134,9 +134,10 @@ impl Gateway {
         ledger::post(
             &txn,
             vec![ledger::Entry::new(payment.merchant_id, "refund_reserve", subject, currency, &postings)],
+            now,
         )
         .await?;
-        emit_refund_event(&txn, EventType::RefundRequested, &refund, &payment).await?;
+        emit_refund_event(&txn, EventType::RefundRequested, &refund, &payment, now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(refund)
@@ -216,7 +217,7 @@ impl Gateway {
             .await?
             .ok_or(CoreError::NotFound(Entity::Payment))?;
         let payment = store::payment(payment_row)?;
-        let now = super::now();
+        let now = self.now();
         let change = refund::ActiveModel {
             status: Set(decision.as_str().to_owned()),
             note: Set(note),
@@ -237,14 +238,17 @@ impl Gateway {
         let refund = store::refund(row, payment.reference.clone())?;
         let subject = Subject { payment_id: Some(payment.id), refund_id: Some(refund.id), ..Default::default() };
         let payment = if decision == RefundStatus::Succeeded {
-            ledger::transfer(
+            ledger::post(
                 &txn,
-                payment.merchant_id,
-                "refund_paid",
-                subject,
-                refund.amount,
-                Account::Reserved,
-                Account::RefundsPaid,
+                vec![ledger::Entry::transfer(
+                    payment.merchant_id,
+                    "refund_paid",
+                    subject,
+                    refund.amount,
+                    Account::Reserved,
+                    Account::RefundsPaid,
+                )],
+                now,
             )
             .await?;
             let refunded = refunded_sum(&txn, payment.id, &[RefundStatus::Succeeded]).await?;
@@ -271,13 +275,14 @@ impl Gateway {
             ledger::post(
                 &txn,
                 vec![ledger::Entry::new(payment.merchant_id, "refund_release", subject, currency, &postings)],
+                now,
             )
             .await?;
             payment
         };
         let event =
             if decision == RefundStatus::Succeeded { EventType::RefundSucceeded } else { EventType::RefundRejected };
-        emit_refund_event(&txn, event, &refund, &payment).await?;
+        emit_refund_event(&txn, event, &refund, &payment, now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(refund)
@@ -289,9 +294,9 @@ async fn emit_refund_event<C: ConnectionTrait>(
     event: EventType,
     refund: &Refund,
     payment: &Payment,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), CoreError> {
-    let snapshot = serde_json::json!({ "refund": refund, "payment": payment });
-    outbox::emit(conn, vec![NewEvent::new(refund.merchant_id, event, Some(refund.id), &snapshot)]).await
+    outbox::emit_one(conn, NewEvent::refund(event, refund, payment), now).await
 }
 
 /// The part of a payment's `fee` (on `gross`) a refund of `refund` returns, when refunds

@@ -41,7 +41,7 @@ impl Gateway {
         if amount.minor() > available {
             return Err(CoreError::InsufficientBalance);
         }
-        let now = super::now();
+        let now = self.now();
         let row = settlement::ActiveModel {
             merchant_id: Set(merchant_id),
             amount: Set(amount.minor()),
@@ -54,18 +54,21 @@ impl Gateway {
         let row = settlement::Entity::insert(row).exec_with_returning(&txn).await?;
         let created = store::settlement(row)?;
         let subject = Subject { settlement_id: Some(created.id), ..Default::default() };
-        ledger::transfer(
+        ledger::post(
             &txn,
-            merchant_id,
-            "settlement_create",
-            subject,
-            amount,
-            Account::Available,
-            Account::PendingSettlement,
+            vec![ledger::Entry::transfer(
+                merchant_id,
+                "settlement_create",
+                subject,
+                amount,
+                Account::Available,
+                Account::PendingSettlement,
+            )],
+            now,
         )
         .await?;
-        emit(&txn, EventType::SettlementCreated, &created).await?;
-        let settlement = if pay_now { pay(&txn, created).await? } else { created };
+        emit(&txn, EventType::SettlementCreated, &created, now).await?;
+        let settlement = if pay_now { pay(&txn, created, now).await? } else { created };
         txn.commit().await?;
         self.notify_events();
         Ok(settlement)
@@ -83,7 +86,7 @@ impl Gateway {
         if current.status != SettlementStatus::Processing {
             return Err(CoreError::AlreadyDecided(Entity::Settlement));
         }
-        let paid = pay(&txn, current).await?;
+        let paid = pay(&txn, current, self.now()).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(paid)
@@ -101,8 +104,11 @@ impl Gateway {
     }
 }
 
-async fn pay<C: ConnectionTrait>(conn: &C, current: Settlement) -> Result<Settlement, CoreError> {
-    let now = super::now();
+async fn pay<C: ConnectionTrait>(
+    conn: &C,
+    current: Settlement,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Settlement, CoreError> {
     let change = settlement::ActiveModel {
         status: Set(SettlementStatus::Paid.as_str().to_owned()),
         paid_at: Set(Some(now)),
@@ -118,22 +124,29 @@ async fn pay<C: ConnectionTrait>(conn: &C, current: Settlement) -> Result<Settle
         return Err(CoreError::AlreadyDecided(Entity::Settlement));
     }
     let subject = Subject { settlement_id: Some(current.id), ..Default::default() };
-    ledger::transfer(
+    ledger::post(
         conn,
-        current.merchant_id,
-        "settlement_paid",
-        subject,
-        current.amount,
-        Account::PendingSettlement,
-        Account::SettlementsPaid,
+        vec![ledger::Entry::transfer(
+            current.merchant_id,
+            "settlement_paid",
+            subject,
+            current.amount,
+            Account::PendingSettlement,
+            Account::SettlementsPaid,
+        )],
+        now,
     )
     .await?;
     let paid = Settlement { status: SettlementStatus::Paid, paid_at: Some(now), ..current };
-    emit(conn, EventType::SettlementPaid, &paid).await?;
+    emit(conn, EventType::SettlementPaid, &paid, now).await?;
     Ok(paid)
 }
 
-async fn emit<C: ConnectionTrait>(conn: &C, event: EventType, settlement: &Settlement) -> Result<(), CoreError> {
-    let snapshot = serde_json::json!({ "settlement": settlement });
-    outbox::emit(conn, vec![NewEvent::new(settlement.merchant_id, event, Some(settlement.id), &snapshot)]).await
+async fn emit<C: ConnectionTrait>(
+    conn: &C,
+    event: EventType,
+    settlement: &Settlement,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), CoreError> {
+    outbox::emit_one(conn, NewEvent::settlement(event, settlement), now).await
 }

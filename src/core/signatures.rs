@@ -42,7 +42,7 @@ impl Gateway {
     /// Forgets signatures whose window has passed; returns how many.
     pub async fn purge_used_signatures(&self) -> Result<u64, CoreError> {
         let deleted = used_signature::Entity::delete_many()
-            .filter(used_signature::Column::ExpiresAt.lt(super::now()))
+            .filter(used_signature::Column::ExpiresAt.lt(super::clock::system_now()))
             .exec(&self.store().writer)
             .await?;
         Ok(deleted.rows_affected)

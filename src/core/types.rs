@@ -607,7 +607,7 @@ pub struct Credential {
     pub key_id: String,
     /// The secret part (API secret, secret key); equal to `key_id` for single-token
     /// dialects.
-    pub secret: String,
+    pub secret: super::Secret,
     /// StarPay user role.
     pub role: Option<String>,
     /// A human label (StarPay user name).

@@ -145,6 +145,30 @@ async fn state_of(state: &AppState, payment: Payment) -> CheckoutState {
     CheckoutState { return_url, ..payment.into() }
 }
 
+/// `POST /clock/advance`.
+#[derive(Object, Deserialize, Debug)]
+pub struct AdvanceRequest {
+    /// How far to move the clock forward, in seconds (1 to 400 days' worth).
+    #[oai(validator(minimum(value = "1"), maximum(value = "34560000")))]
+    pub seconds: u64,
+}
+
+/// The test clock.
+#[derive(Object, Debug)]
+pub struct ClockState {
+    /// The time the core reads now (RFC 3339, UTC).
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// How far ahead of the real time it is, in seconds.
+    pub offset_seconds: f64,
+    /// Whether it may be advanced (`test_clock` in the configuration).
+    pub controllable: bool,
+}
+
+fn clock_state(gateway: &crate::core::Gateway) -> ClockState {
+    let clock = gateway.clock();
+    ClockState { now: clock.now(), offset_seconds: clock.offset().as_secs_f64(), controllable: clock.controllable() }
+}
+
 /// The sandbox control API.
 pub struct SandboxApi;
 
@@ -196,6 +220,28 @@ impl SandboxApi {
                 Outcome::Expired => gateway.complete_checkout(&token, CheckoutOutcome::Expired).await?,
             };
             Ok(state_of(&state, decided).await)
+        };
+        Reply::ok(result.await)
+    }
+
+    /// The test clock: the time the core reads and how far it was moved.
+    #[oai(path = "/clock", method = "get")]
+    async fn clock(&self, state: Data<&AppState>) -> Reply<ClockState> {
+        Reply::ok(Ok(clock_state(&state.gateway)))
+    }
+
+    /// Move the test clock forward: what waits for that time happens at once — unpaid
+    /// payments expire (and notify), webhook retries come due and past their window
+    /// die, idempotency keys past 24 h are forgotten, rate-limit windows refill, and a
+    /// day's or month's account limits start again. The clock never goes back; it
+    /// belongs to this instance. Answers 403 `test_clock_off` unless the configuration
+    /// turns `test_clock` on (the built-in demo configuration does).
+    #[oai(path = "/clock/advance", method = "post")]
+    async fn advance(&self, state: Data<&AppState>, body: Json<Wire<AdvanceRequest>>) -> Reply<ClockState> {
+        let result = async {
+            let req = body.0.into_result()?;
+            state.gateway.advance_clock(std::time::Duration::from_secs(req.seconds)).await?;
+            Ok(clock_state(&state.gateway))
         };
         Reply::ok(result.await)
     }

@@ -3,29 +3,17 @@
 //! merchant-level event (a settlement) to every dialect the merchant has credentials
 //! for. Each dialect then decides whether and what it sends.
 
-use serde_json::Value;
-
 use crate::core::{Credential, Dialect, Event, Merchant, NewDelivery};
 
 /// The deliveries `event` makes for `merchant`.
 pub fn deliveries(event: &Event, merchant: &Merchant, credentials: &[Credential]) -> Vec<NewDelivery> {
-    let payment = event.payload.get("payment");
-    let namespace = payment
-        .and_then(|p| p.get("namespace"))
-        .or_else(|| event.payload.get("dialect"))
-        .and_then(Value::as_str)
-        .and_then(Dialect::parse);
-    let mut dialects: Vec<Dialect> = match namespace {
+    let mut dialects: Vec<Dialect> = match event.origin {
         Some(dialect) => vec![dialect],
         None => credentials.iter().map(|c| c.dialect).collect(),
     };
     dialects.sort_by_key(|d| d.as_str());
     dialects.dedup();
-    let id_of = |key: &str| event.payload.get(key).and_then(|v| v.get("id")).and_then(Value::as_i64);
-    let subject_key = ["payment", "settlement", "payout", "user"]
-        .into_iter()
-        .find_map(|kind| id_of(kind).map(|id| format!("{kind}:{id}")))
-        .unwrap_or_else(|| format!("event:{}", event.id));
+    let subject_key = event.subject_key();
     let mut out = Vec::new();
     for dialect in dialects {
         let Some(hooks) = crate::adapters::webhooks(dialect) else { continue };
@@ -35,7 +23,7 @@ pub fn deliveries(event: &Event, merchant: &Merchant, credentials: &[Credential]
             out.push(NewDelivery {
                 dialect,
                 credential_id: Some(credential.id),
-                event_type: formatted.event_type,
+                event_type: formatted.event_type.to_owned(),
                 subject_key: subject_key.clone(),
                 url: formatted.url,
                 content_type: formatted.content_type.to_owned(),
@@ -57,7 +45,7 @@ mod tests {
             merchant_id: 1,
             dialect,
             key_id: format!("key{id}"),
-            secret: format!("secret{id}"),
+            secret: format!("secret{id}").into(),
             role: None,
             label: None,
             extra: serde_json::json!({}),
@@ -78,12 +66,21 @@ mod tests {
             default_currency: "BDT".into(),
             created_at: chrono::Utc::now(),
         };
+        // A merchant-level event: every dialect of the merchant hears it.
+        let settlement = crate::core::Settlement {
+            id: 4,
+            merchant_id: 1,
+            amount: crate::core::Money::from_minor(500, crate::core::Currency::parse("BDT").unwrap()).unwrap(),
+            status: crate::core::SettlementStatus::Paid,
+            created_at: chrono::Utc::now(),
+            paid_at: Some(chrono::Utc::now()),
+        };
         let event = Event {
             id: 7,
             merchant_id: 1,
-            event_type: "test.ping".into(),
-            subject_id: None,
-            payload: serde_json::json!({ "data": {} }),
+            kind: crate::core::EventType::SettlementPaid,
+            origin: None,
+            payload: crate::core::Payload::Settlement(settlement),
             created_at: chrono::Utc::now(),
         };
         // A second REBORNPAY key issued after another dialect's credential.

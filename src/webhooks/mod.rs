@@ -238,7 +238,7 @@ impl Job {
     }
 
     async fn send(&self, delivery: Delivery) -> Record {
-        let attempted_at = crate::core::now();
+        let attempted_at = self.gateway.now();
         let hooks = crate::adapters::webhooks(delivery.dialect);
         let credential = match delivery.credential_id {
             Some(id) => self.credentials.get(&self.gateway, id).await,

@@ -70,6 +70,30 @@ async fn balance(app: &TestApp, currency: &str) -> Value {
     balances.body.as_array().unwrap().iter().find(|b| b["currency"] == currency).cloned().unwrap_or(Value::Null)
 }
 
+/// A day's limit starts again the next day (UTC), a month's the next month: moved to by
+/// the test clock.
+async fn a_new_day_and_a_new_month_lift_the_limits(backend: Backend) {
+    let app = spawn_app_with(backend, with_settings(json!({ "daily_count": 1, "monthly_count": 2 }))).await;
+    let body = request("4242424242424242");
+    let outcome = async || {
+        let reply = create(&app, &body).await;
+        match (reply.status, reply.body["transactionStatusId"].as_i64(), reply.body["code"].as_str()) {
+            (200, Some(1), _) => "approved".to_owned(),
+            (402, _, Some(code)) => code.to_owned(),
+            _ => panic!("{} {}", reply.status, reply.body),
+        }
+    };
+    assert_eq!(outcome().await, "approved");
+    assert_eq!(outcome().await, "021", "today's one is used");
+    app.advance_clock(86_400).await;
+    assert_eq!(outcome().await, "approved", "a new day");
+    app.advance_clock(86_400).await;
+    assert_eq!(outcome().await, "022", "the month's two are used");
+    app.advance_clock(31 * 86_400).await;
+    assert_eq!(outcome().await, "approved", "a new month");
+    app.assert_ledger_invariants().await;
+}
+
 async fn limits_hold_across_instances(backend: Backend) {
     let first = spawn_app_with(backend, with_settings(json!({ "daily_count": 5 }))).await;
     let second = first.spawn_peer().await;
@@ -244,6 +268,7 @@ async fn settings_kept_in_a_credential_move_into_its_policy(backend: Backend) {
 }
 
 db_test!(
+    a_new_day_and_a_new_month_lift_the_limits,
     settings_kept_in_a_credential_move_into_its_policy,
     limits_hold_across_instances,
     a_processor_that_fails_or_says_nothing_leaves_a_recorded_decline,

@@ -90,6 +90,8 @@ pub fn test_config() -> Config {
         admin_token: ADMIN_TOKEN.into(),
         public_url: "http://127.0.0.1:0".into(),
         log_credentials: false,
+        // Tests move time with the sandbox's test clock rather than sleep.
+        test_clock: Some(true),
         merchants: vec![demo, other],
         ..Config::default()
     }
@@ -419,6 +421,15 @@ impl TestApp {
     /// An admin request.
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
         self.request(method, &format!("/admin/v1{path}")).bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// `POST /sandbox/v1/clock/advance`: moves the server's test clock `seconds` forward.
+    pub async fn advance_clock(&self, seconds: u64) -> Reply {
+        let reply = self
+            .send(self.request(Method::POST, "/sandbox/v1/clock/advance").json(&json!({ "seconds": seconds })))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply
     }
 
     /// `POST /sandbox/v1/checkout/{token}/complete`.

@@ -40,6 +40,24 @@ async fn the_same_key_with_another_body_is_invalid(backend: Backend) {
     assert_eq!(app.payment_status("IDEM-2").await.status, 404, "the mismatched request did nothing");
 }
 
+/// A key is kept 24 hours, then forgotten: it can start another request.
+async fn a_key_is_forgotten_after_a_day(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let send = |body: serde_json::Value| {
+        app.send(app.reborn(Method::POST, "/payment/create").header("Idempotency-Key", "daily").json(&body))
+    };
+    let first = json!({ "invoice_id": "IDEM-D1", "amount": 10, "currency": "BDT" });
+    let other = json!({ "invoice_id": "IDEM-D2", "amount": 10, "currency": "BDT" });
+    assert_eq!(send(first.clone()).await.status, 200);
+    app.advance_clock(23 * 3600).await;
+    assert_eq!(send(other.clone()).await.status, 400, "still held after 23 hours");
+    assert_eq!(send(first).await.header("Idempotent-Replayed"), Some("true"));
+    app.advance_clock(2 * 3600).await;
+    let reply = send(other).await;
+    assert_eq!((reply.status, reply.header("Idempotent-Replayed")), (200, None), "{}", reply.body);
+    assert_eq!(app.payment_status("IDEM-D2").await.status, 200, "the second request ran");
+}
+
 async fn concurrent_retries_create_one_payment(backend: Backend) {
     let app = spawn_app(backend).await;
     let body = json!({ "invoice_id": "IDEM-C", "amount": 10, "currency": "BDT" });
@@ -106,6 +124,7 @@ async fn keys_are_forgotten_after_24_hours(backend: Backend) {
 }
 
 db_test!(
+    a_key_is_forgotten_after_a_day,
     keys_are_forgotten_after_24_hours,
     a_retry_replays_the_first_response,
     the_same_key_with_another_body_is_invalid,

@@ -87,6 +87,13 @@ async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
     // The limit is per merchant.
     let other = app.reborn_as(crate::helpers::OTHER_KEY, crate::helpers::OTHER_SECRET, Method::GET, "/balance");
     assert_eq!(app.send(other).await.status, 200);
+    // A minute later (by the test clock) the window has refilled.
+    app.advance_clock(61).await;
+    for i in 0..5 {
+        let reply = app.send(app.reborn(Method::GET, "/balance")).await;
+        assert_eq!(reply.status, 200, "request {i} of the next minute");
+    }
+    assert_eq!(app.send(app.reborn(Method::GET, "/balance")).await.status, 429);
 }
 
 fn signed(

@@ -42,9 +42,10 @@ async fn a_checkout_completes_once(backend: Backend) {
 }
 
 async fn an_expired_payment_cannot_be_paid(backend: Backend) {
-    let app = spawn_app_with(backend, |c| c.payment_ttl_secs = 1).await;
+    let app = spawn_app(backend).await;
     let url = app.new_payment("LATE", json!(10)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // Past the 15 minutes a payment can be paid.
+    app.advance_clock(16 * 60).await;
     let reply = app.complete(&url, json!({ "outcome": "success" })).await;
     assert_eq!((reply.status, reply.body["error"]["code"].clone()), (410, json!("payment_expired")));
     assert_eq!(app.payment_status("LATE").await.body["data"]["status"], "expired");
@@ -102,7 +103,58 @@ async fn unknown_tokens_and_bad_bodies(backend: Backend) {
     assert_eq!((shown.status, shown.body["status"].clone()), (200, json!("created")));
 }
 
+/// The test clock: shown, advanced, bounded, and refused where the configuration keeps
+/// it off.
+async fn the_test_clock_moves_forward_only_where_allowed(backend: Backend) {
+    let app = spawn_app(backend.clone()).await;
+    let shown = app.send(app.request(Method::GET, "/sandbox/v1/clock")).await;
+    assert_eq!(
+        (shown.status, &shown.body["offset_seconds"], &shown.body["controllable"]),
+        (200, &json!(0.0), &json!(true))
+    );
+    let before = chrono::DateTime::parse_from_rfc3339(shown.body["now"].as_str().unwrap()).unwrap();
+    let moved = app.advance_clock(3 * 86_400).await;
+    assert_eq!(moved.body["offset_seconds"], json!(259_200.0));
+    let now = chrono::DateTime::parse_from_rfc3339(moved.body["now"].as_str().unwrap()).unwrap();
+    assert!(now - before >= chrono::TimeDelta::days(3), "{before} → {now}");
+    let again = app.send(app.request(Method::GET, "/sandbox/v1/clock")).await;
+    assert_eq!(again.body["offset_seconds"], json!(259_200.0), "it stays moved");
+    for bad in [json!({ "seconds": 0 }), json!({ "seconds": -5 }), json!({ "seconds": 40_000_000 }), json!({})] {
+        let reply = app.send(app.request(Method::POST, "/sandbox/v1/clock/advance").json(&bad)).await;
+        assert_eq!((reply.status, reply.body["error"]["code"].clone()), (400, json!("validation_error")), "{bad}");
+    }
+    assert_eq!(app.send(app.request(Method::GET, "/sandbox/v1/clock")).await.body["offset_seconds"], json!(259_200.0));
+
+    let production = spawn_app_with(backend, |c| c.test_clock = Some(false)).await;
+    let reply = production
+        .send(production.request(Method::POST, "/sandbox/v1/clock/advance").json(&json!({ "seconds": 60 })))
+        .await;
+    assert_eq!((reply.status, reply.body["error"]["code"].clone()), (403, json!("test_clock_off")), "{}", reply.body);
+    let shown = production.send(production.request(Method::GET, "/sandbox/v1/clock")).await;
+    assert_eq!((&shown.body["offset_seconds"], &shown.body["controllable"]), (&json!(0.0), &json!(false)));
+}
+
+/// Advancing the clock expires what is overdue at once, without waiting for the sweep,
+/// and notifies it.
+async fn an_unpaid_payment_expires_when_the_clock_passes_its_expiry(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.expiry_sweep_secs = 3600).await;
+    let url = app.new_payment("TTL", json!(10)).await;
+    let _kept = app.new_payment("KEPT", json!(10)).await;
+    app.advance_clock(10 * 60).await;
+    assert_eq!(app.payment_status("TTL").await.body["data"]["status"], "pending", "10 of its 15 minutes");
+    let token = url.rsplit('/').next().unwrap();
+    app.advance_clock(6 * 60).await;
+    let view = app.send(app.request(Method::GET, &format!("/sandbox/v1/checkout/{token}"))).await;
+    assert_eq!(view.body["status"], "expired", "{}", view.body);
+    assert_eq!(app.payment_status("KEPT").await.body["data"]["status"], "expired");
+    let events = app.send(app.admin(Method::GET, "/events?limit=1000")).await;
+    let expired = events.body.as_array().unwrap().iter().filter(|e| e["event_type"] == "payment.expired").count();
+    assert_eq!(expired, 2, "each expiry written as its event");
+}
+
 db_test!(
+    the_test_clock_moves_forward_only_where_allowed,
+    an_unpaid_payment_expires_when_the_clock_passes_its_expiry,
     every_outcome_can_be_driven,
     a_checkout_completes_once,
     an_expired_payment_cannot_be_paid,

@@ -474,6 +474,30 @@ async fn a_delivery_is_dead_when_its_retry_window_closes(backend: Backend) {
     assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"dead\"}").await, 1.0);
 }
 
+/// The test clock brings a retry due in ten minutes forward, and past the retry window
+/// the next attempt is the last.
+async fn the_test_clock_brings_retries_forward_and_closes_their_window(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let app = app_for(backend, &hooks.url, |c| {
+        c.webhooks.backoff_initial_ms = 600_000;
+        c.webhooks.backoff_max_ms = 600_000;
+        c.webhooks.retry_window_secs = 3600;
+    })
+    .await;
+    hooks.script(vec![Answer::status(500); 100]);
+    let event = ping(&app, json!({})).await;
+    assert_eq!(hooks.wait_for(1, WAIT, |_| true).await.len(), 1);
+    // Ten minutes (±20 %) away: a real wait would be that long.
+    app.advance_clock(13 * 60).await;
+    assert_eq!(hooks.wait_for(2, WAIT, |_| true).await.len(), 2, "retried at once");
+    let detail = delivery_in(&app, event, "pending").await;
+    assert_eq!(detail["attempts"].as_array().unwrap().len(), 2, "waiting again: {detail}");
+    // Two hours on, the due retry goes out, fails, and its next would be past the window.
+    app.advance_clock(2 * 3600).await;
+    let detail = delivery_in(&app, event, "dead").await;
+    assert_eq!(detail["attempts"].as_array().unwrap().len(), 3, "{detail}");
+}
+
 async fn the_queue_gauges_show_what_waits(backend: Backend) {
     let hooks = Hooks::start(0).await;
     let app = app_for(backend, &hooks.url, |c| {
@@ -562,6 +586,7 @@ async fn a_merchant_event_goes_once_per_dialect(backend: Backend) {
 }
 
 db_test!(
+    the_test_clock_brings_retries_forward_and_closes_their_window,
     a_merchant_event_goes_once_per_dialect,
     every_rebornpay_event_is_signed_and_shaped,
     a_receiver_that_was_down_gets_it_when_it_is_back,

@@ -130,7 +130,7 @@ pub(crate) fn credential(row: credential::Model) -> Result<Credential, CoreError
         merchant_id: row.merchant_id,
         dialect: parse("dialect", &row.dialect, Dialect::parse)?,
         key_id: row.key_id,
-        secret: row.secret,
+        secret: row.secret.into(),
         role: row.role,
         label: row.label,
         extra: row.extra,
