@@ -252,24 +252,33 @@ async fn create(
     let currency = currency_of(req.currency.as_deref(), &principal.merchant().default_currency)?;
     let given = text(&req.id);
     let generated = given.is_none();
-    let id = given.unwrap_or_else(new_id);
     let prefix = link_prefix(direct, mount);
-    let command = req.into_command(id.clone(), currency, &prefix)?;
-    let payment = match state.gateway.create_payment(&principal, command.clone()).await {
-        Ok(payment) => payment,
-        // The same request again (a retry) gets the same link; another one with a used
-        // id is refused.
-        Err(CoreError::DuplicateReference) => {
-            let earlier = state.gateway.payment_by_reference(&principal, &id).await?;
-            let same = earlier.amount == command.amount
-                && earlier.description == command.description
-                && earlier.urls == command.urls;
-            if !same {
-                return Err(PrError::unknown(format!("id {id} is already used by another payment request")).into());
-            }
-            earlier
+    let payment = match given {
+        // An id of ours that happens to be taken is drawn again.
+        None => {
+            let command = req.into_command(new_id(), currency, &prefix)?;
+            state.gateway.create_payment_fresh(&principal, command, new_id).await?
         }
-        Err(other) => return Err(other.into()),
+        Some(id) => {
+            let command = req.into_command(id.clone(), currency, &prefix)?;
+            match state.gateway.create_payment(&principal, command.clone()).await {
+                Ok(payment) => payment,
+                // The same request again (a retry) gets the same link; another one with
+                // a used id is refused.
+                Err(CoreError::DuplicateReference) => {
+                    let earlier = state.gateway.payment_by_reference(&principal, &id).await?;
+                    let same = earlier.amount == command.amount
+                        && earlier.description == command.description
+                        && earlier.urls == command.urls;
+                    if !same {
+                        let message = format!("id {id} is already used by another payment request");
+                        return Err(PrError::unknown(message).into());
+                    }
+                    earlier
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
     };
     Ok(CreateResponse {
         status: "success".into(),

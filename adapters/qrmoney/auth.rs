@@ -4,10 +4,11 @@
 use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
 
-use super::errors::render;
+use super::errors::Errors;
 use crate::core::{CoreError, Dialect, Principal};
 use crate::http::AppState;
 use crate::http::auth::{Admission, Admitted, header, principal};
+use crate::http::reply::DialectErrors;
 
 /// `X-API-Key`: your API key from the dashboard.
 #[derive(SecurityScheme)]
@@ -36,6 +37,6 @@ impl QrAuth {
 
 impl Admission for QrAuth {
     async fn admit(&self, req: &mut Request) -> Result<Admitted, Response> {
-        self.check(req).await.map(Admitted::from).map_err(render)
+        self.check(req).await.map(Admitted::from).map_err(Errors::render)
     }
 }

@@ -25,7 +25,7 @@ use rand::Rng;
 
 use super::codes;
 use crate::core::{CoreError, FieldIssue};
-use crate::http::reply::{ErrorParts, render_parts};
+use crate::http::reply::{DialectErrors, ErrorParts, render_parts};
 
 /// Every QR Money error.
 #[derive(Object, Debug, Clone)]
@@ -224,22 +224,24 @@ pub fn no_such_endpoint(status: StatusCode) -> Response {
     Failure::new(status, None, title).into_response()
 }
 
-/// Renders a core error as a complete QR Money response (used by middleware).
-pub fn render(err: CoreError) -> Response {
-    Failure::from(err).into_response()
-}
+/// How QR Money shows a core error: its operations' replies and its middleware's
+/// responses follow from [`Errors::parts`].
+pub struct Errors;
 
-/// The status, body and `Retry-After` of a core error.
-pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
-    let failure = Failure::from(err);
-    (failure.status, failure.body, failure.retry_after)
+impl DialectErrors for Errors {
+    type Body = ErrorBody;
+
+    /// The status, body and `Retry-After` of a core error.
+    fn parts(err: CoreError) -> ErrorParts<ErrorBody> {
+        let failure = Failure::from(err);
+        (failure.status, failure.body, failure.retry_after)
+    }
 }
 
 crate::dialect_reply! {
     /// Every QR Money operation's response: the success body or a problem-details error.
     Reply {
-        body: ErrorBody,
-        parts: error_parts,
+        errors: Errors,
         /// Over the merchant's rate limit; `Retry-After` in seconds.
         TooManyRequests = 429,
         /// `998`: paybridge failed.

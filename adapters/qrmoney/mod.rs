@@ -15,8 +15,6 @@ mod errors;
 mod types;
 pub mod webhook;
 
-use std::sync::Arc;
-
 use poem::Route;
 use poem_openapi::OpenApiService;
 
@@ -77,7 +75,7 @@ pub fn doc() -> ApiDoc {
 pub fn routes(state: &AppState) -> Route {
     let admission = auth::QrAuth::new(state.clone());
     let unknown_routes = Some(errors::no_such_endpoint as fn(_) -> _);
-    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission, unknown_routes);
+    let api = crate::http::dialect_api::<errors::Errors, _, _>(service(), state, admission, unknown_routes);
     Route::new().nest("/", api)
 }
 

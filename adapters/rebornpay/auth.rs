@@ -11,11 +11,12 @@
 use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
 
-use super::errors::render;
+use super::errors::Errors;
 use crate::core::{CoreError, Dialect, Principal};
 use crate::crypto::verify_hmac_sha256_hex;
 use crate::http::AppState;
 use crate::http::auth::{Admission, Admitted, admitted, header, principal};
+use crate::http::reply::DialectErrors;
 
 /// Seconds a signed request's timestamp may differ from the server's clock.
 pub const SIGNATURE_WINDOW_SECS: i64 = 300;
@@ -92,7 +93,7 @@ pub fn verify_signature(
 
 impl Admission for RebornAuth {
     async fn admit(&self, req: &mut Request) -> Result<Admitted, Response> {
-        self.check(req).await.map(Admitted::from).map_err(render)
+        self.check(req).await.map(Admitted::from).map_err(Errors::render)
     }
 }
 

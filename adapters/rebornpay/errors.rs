@@ -6,12 +6,11 @@
 //! invalid_signature). State conflicts the provider documents no code for are shown as
 //! `invalid_body` with a `details` entry that says what is wrong.
 
-use poem::Response;
 use poem::http::StatusCode;
 use poem_openapi::Object;
 
 use crate::core::{CoreError, Entity, FieldIssue};
-use crate::http::reply::{ErrorParts, render_parts};
+use crate::http::reply::{DialectErrors, ErrorParts};
 
 /// Every REBORNPAY error: `{"success": false, "error": code, "message", "details"?}`.
 #[derive(Object, Debug, Clone)]
@@ -120,37 +119,39 @@ fn message(err: &CoreError) -> String {
     }
 }
 
-/// The error body and status for a core error, plus `Retry-After` when rate limited.
-pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
-    let err = &err;
-    if let CoreError::Internal(detail) = err {
-        tracing::error!(%detail, "internal error in rebornpay request");
-    }
-    let (code, status) = code_and_status(err);
-    let body = ErrorBody {
-        success: false,
-        error: code.to_owned(),
-        message: message(err),
-        details: details(err)
-            .map(|issues| issues.into_iter().map(|i| ErrorDetail { field: i.field, message: i.message }).collect()),
-    };
-    let retry_after = match err {
-        CoreError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-        _ => None,
-    };
-    (status, body, retry_after)
-}
+/// How REBORNPAY shows a core error: its operations' replies and its middleware's
+/// responses follow from [`Errors::parts`].
+pub struct Errors;
 
-/// Renders a core error as a complete REBORNPAY response (used by middleware).
-pub fn render(err: CoreError) -> Response {
-    render_parts(error_parts(err))
+impl DialectErrors for Errors {
+    type Body = ErrorBody;
+
+    /// The error body and status for a core error, plus `Retry-After` when rate limited.
+    fn parts(err: CoreError) -> ErrorParts<ErrorBody> {
+        let err = &err;
+        if let CoreError::Internal(detail) = err {
+            tracing::error!(%detail, "internal error in rebornpay request");
+        }
+        let (code, status) = code_and_status(err);
+        let body = ErrorBody {
+            success: false,
+            error: code.to_owned(),
+            message: message(err),
+            details: details(err)
+                .map(|issues| issues.into_iter().map(|i| ErrorDetail { field: i.field, message: i.message }).collect()),
+        };
+        let retry_after = match err {
+            CoreError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        (status, body, retry_after)
+    }
 }
 
 crate::dialect_reply! {
     /// Every REBORNPAY operation's response: the success body or a documented error.
     Reply {
-        body: ErrorBody,
-        parts: error_parts,
+        errors: Errors,
         /// `rate_limited`: 120 requests per minute per merchant.
         TooManyRequests = 429,
         /// `internal_error`.

@@ -13,8 +13,6 @@ mod errors;
 mod types;
 pub mod webhook;
 
-use std::sync::Arc;
-
 use poem::Route;
 use poem_openapi::{ExtraHeader, OpenApiService};
 
@@ -68,7 +66,7 @@ pub fn doc() -> ApiDoc {
 /// The API, relative to the dialect's root (the provider's host).
 pub fn routes(state: &AppState) -> Route {
     let admission = auth::RebornAuth::new(state.clone());
-    let api = crate::http::dialect_api(service(), state, Arc::new(errors::render), admission, None);
+    let api = crate::http::dialect_api::<errors::Errors, _, _>(service(), state, admission, None);
     Route::new().nest(API_PREFIX, api)
 }
 

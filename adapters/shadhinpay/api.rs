@@ -9,7 +9,7 @@ use poem_openapi::{OpenApi, Tags};
 use super::auth::{BusinessIdAuth, ClientIdAuth, SecretKeyAuth};
 use super::errors::Reply;
 use super::types::*;
-use crate::core::{CoreError, PaymentFilter, RefundAmount};
+use crate::core::{PaymentFilter, RefundAmount};
 use crate::http::AppState;
 use crate::http::fields::paging;
 use crate::http::idempotency::RequestKey;
@@ -22,9 +22,6 @@ enum Tag {
     /// Create, retrieve, list and refund payments.
     Payments,
 }
-
-/// How often a create retries when its fresh payment id is taken.
-const ID_ATTEMPTS: usize = 5;
 
 /// The ShadhinPay API.
 pub struct ShadhinApi;
@@ -43,17 +40,8 @@ impl ShadhinApi {
         body: Json<Wire<CreatePaymentRequest>>,
     ) -> Created<Reply<CreateResponse>> {
         let result = async {
-            let mut command = parsed(body.0)?.into_command()?;
-            let mut attempt = 1;
-            let payment = loop {
-                match state.gateway.create_payment(&auth.0, command.clone()).await {
-                    Err(CoreError::DuplicateReference) if attempt < ID_ATTEMPTS => {
-                        attempt += 1;
-                        command.reference = new_payment_id();
-                    }
-                    other => break other?,
-                }
-            };
+            let command = parsed(body.0)?.into_command()?;
+            let payment = state.gateway.create_payment_fresh(&auth.0, command, new_payment_id).await?;
             Ok(CreateResponse {
                 success: true,
                 message: "Payment initiated successfully".into(),

@@ -22,7 +22,7 @@ use poem::{IntoResponse, Response};
 use poem_openapi::Object;
 
 use crate::core::{CoreError, Entity, FieldIssue};
-use crate::http::reply::{ErrorParts, render_parts};
+use crate::http::reply::{DialectErrors, ErrorParts, render_parts};
 
 /// Every ShadhinPay error.
 #[derive(Object, Debug, Clone)]
@@ -220,23 +220,25 @@ pub fn no_such_endpoint(status: StatusCode) -> Response {
     Failure::new(status, code, message).into_response()
 }
 
-/// Renders a core error as a complete ShadhinPay response (used by middleware).
-pub fn render(err: CoreError) -> Response {
-    Failure::from(err).into_response()
-}
+/// How ShadhinPay shows a core error: its operations' replies and its middleware's
+/// responses follow from [`Errors::parts`].
+pub struct Errors;
 
-/// The status, body and `Retry-After` of a core error.
-pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
-    let failure = Failure::from(err);
-    (failure.status, failure.body(), failure.retry_after)
+impl DialectErrors for Errors {
+    type Body = ErrorBody;
+
+    /// The status, body and `Retry-After` of a core error.
+    fn parts(err: CoreError) -> ErrorParts<ErrorBody> {
+        let failure = Failure::from(err);
+        (failure.status, failure.body(), failure.retry_after)
+    }
 }
 
 crate::dialect_reply! {
     /// Every ShadhinPay operation's response: the success body or a documented error.
     /// The variants are named after the codes they carry.
     Reply {
-        body: ErrorBody,
-        parts: error_parts,
+        errors: Errors,
         /// `RATE_LIMIT_EXCEEDED`, with `Retry-After` in seconds.
         TooManyRequests = 429,
         /// `INTERNAL_ERROR`.

@@ -10,11 +10,12 @@
 use poem::{Request, Response};
 use poem_openapi::SecurityScheme;
 
-use super::errors::render;
+use super::errors::Errors;
 use super::roles::role_of;
 use crate::core::{CoreError, Dialect, Principal, RateClass};
 use crate::http::AppState;
 use crate::http::auth::{Admission, Admitted, header, principal};
+use crate::http::reply::DialectErrors;
 
 /// `X-API-KEY`: your personal API key.
 #[derive(SecurityScheme)]
@@ -43,8 +44,8 @@ fn limit_headers(limit: u32, remaining: u32) -> Vec<(&'static str, String)> {
 /// `err`'s response with the budget `counted` left (a 429 when it is spent).
 fn refused(err: CoreError, limit: u32, counted: Result<u32, CoreError>) -> Response {
     let (mut response, remaining) = match counted {
-        Ok(remaining) => (render(err), remaining),
-        Err(limited) => (render(limited), 0),
+        Ok(remaining) => (Errors::render(err), remaining),
+        Err(limited) => (Errors::render(limited), 0),
     };
     for (name, value) in limit_headers(limit, remaining) {
         if let Ok(value) = value.parse() {
@@ -73,7 +74,7 @@ impl Admission for StarAuth {
             Err(err @ (CoreError::MissingCredentials | CoreError::InvalidCredentials)) => {
                 return Err(self.unknown_caller(req, err));
             }
-            Err(err) => return Err(render(err)),
+            Err(err) => return Err(Errors::render(err)),
         };
         let Some(role) = role_of(&principal) else {
             return Err(self.unknown_caller(req, CoreError::Forbidden));

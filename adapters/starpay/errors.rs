@@ -20,7 +20,7 @@ use poem::http::StatusCode;
 use poem_openapi::Object;
 
 use crate::core::{CoreError, FieldIssue};
-use crate::http::reply::{ErrorParts, render_parts};
+use crate::http::reply::{DialectErrors, ErrorParts, render_parts};
 use crate::http::wire::UtcMillis;
 
 /// Every StarPay error.
@@ -120,42 +120,50 @@ fn describe(err: &CoreError) -> (&'static str, StatusCode, String) {
     }
 }
 
-/// The status, body and `Retry-After` of a core error.
-pub fn error_parts(err: CoreError) -> ErrorParts<ErrorBody> {
-    if let CoreError::Internal(detail) = &err {
-        tracing::error!(%detail, "internal error in starpay request");
+/// How StarPay shows a core error: its operations' replies and its middleware's
+/// responses follow from [`Errors::parts`].
+pub struct Errors;
+
+impl DialectErrors for Errors {
+    type Body = ErrorBody;
+
+    /// The status, body and `Retry-After` of a core error.
+    fn parts(err: CoreError) -> ErrorParts<ErrorBody> {
+        if let CoreError::Internal(detail) = &err {
+            tracing::error!(%detail, "internal error in starpay request");
+        }
+        let (code, status, message) = describe(&err);
+        debug_assert!(SEED_CODES.contains(&code), "{code} is not one of the seed's codes");
+        let details = match &err {
+            CoreError::Validation(issues) => Some(issues.as_slice()),
+            _ => None,
+        }
+        .map(|issues: &[FieldIssue]| {
+            issues.iter().map(|i| ErrorDetail { field: i.field.clone(), message: i.message.clone() }).collect()
+        });
+        let body = ErrorBody {
+            success: false,
+            error: ErrorInfo {
+                code: code.to_owned(),
+                message,
+                status: status.as_u16(),
+                timestamp: chrono::Utc::now().into(),
+                details,
+            },
+        };
+        let retry_after = match err {
+            CoreError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            CoreError::IdempotencyInProgress => Some(1),
+            _ => None,
+        };
+        (status, body, retry_after)
     }
-    let (code, status, message) = describe(&err);
-    debug_assert!(SEED_CODES.contains(&code), "{code} is not one of the seed's codes");
-    let details = match &err {
-        CoreError::Validation(issues) => Some(issues.as_slice()),
-        _ => None,
-    }
-    .map(|issues: &[FieldIssue]| {
-        issues.iter().map(|i| ErrorDetail { field: i.field.clone(), message: i.message.clone() }).collect()
-    });
-    let body = ErrorBody {
-        success: false,
-        error: ErrorInfo {
-            code: code.to_owned(),
-            message,
-            status: status.as_u16(),
-            timestamp: chrono::Utc::now().into(),
-            details,
-        },
-    };
-    let retry_after = match err {
-        CoreError::RateLimited { retry_after_secs } => Some(retry_after_secs),
-        CoreError::IdempotencyInProgress => Some(1),
-        _ => None,
-    };
-    (status, body, retry_after)
 }
 
 /// A path or method the API does not have: `not_found` in the error envelope, at 404
 /// or 405.
 pub fn no_such_endpoint(status: StatusCode) -> Response {
-    let mut parts = error_parts(CoreError::NotFound(crate::core::Entity::Payment));
+    let mut parts = Errors::parts(CoreError::NotFound(crate::core::Entity::Payment));
     parts.0 = status;
     parts.1.error.status = status.as_u16();
     if status == StatusCode::METHOD_NOT_ALLOWED {
@@ -166,17 +174,11 @@ pub fn no_such_endpoint(status: StatusCode) -> Response {
     render_parts(parts)
 }
 
-/// Renders a core error as a complete StarPay response (used by middleware).
-pub fn render(err: CoreError) -> Response {
-    render_parts(error_parts(err))
-}
-
 crate::dialect_reply! {
     /// Every StarPay operation's response: the success body or a documented error.
     /// The variants are named after the codes they carry.
     Reply {
-        body: ErrorBody,
-        parts: error_parts,
+        errors: Errors,
         /// `rate_limit_exceeded`: over the role's hourly limit (`Retry-After` in seconds).
         TooManyRequests = 429,
         /// `database_error`.
@@ -221,7 +223,7 @@ mod tests {
             (CoreError::Internal("disk full".into()), "database_error", 500),
         ];
         for (err, code, status) in cases {
-            let (http, body, _) = error_parts(err);
+            let (http, body, _) = Errors::parts(err);
             assert_eq!((body.error.code.as_str(), body.error.status, http.as_u16()), (code, status, status));
             assert!(!body.success);
             assert!(!body.error.message.is_empty());

@@ -69,7 +69,30 @@ impl Gateway {
         self.inner.creator.jobs.send(job.0).await.map_err(|_| CoreError::Internal("payment writer stopped".into()))?;
         rx.await.map_err(|_| CoreError::Internal("payment writer dropped a request".into()))?
     }
+
+    /// Creates a payment under a reference of the dialect's own form that `draw` makes
+    /// (the command's is replaced), drawing another when one is taken — up to
+    /// [`FRESH_DRAWS`] times, then [`CoreError::DuplicateReference`].
+    pub async fn create_payment_fresh(
+        &self,
+        principal: &Principal,
+        mut cmd: NewPayment,
+        draw: impl Fn() -> String,
+    ) -> Result<Payment, CoreError> {
+        for _ in 1..FRESH_DRAWS {
+            cmd.reference = draw();
+            match self.create_payment(principal, cmd.clone()).await {
+                Err(CoreError::DuplicateReference) => continue,
+                other => return other,
+            }
+        }
+        cmd.reference = draw();
+        self.create_payment(principal, cmd).await
+    }
 }
+
+/// How many references [`Gateway::create_payment_fresh`] draws at most.
+pub const FRESH_DRAWS: usize = 5;
 
 /// Text the database can store: no NUL characters (Postgres refuses them in text and
 /// JSON). Dialects validate their fields first; this keeps the core safe from any.
@@ -319,5 +342,57 @@ pub(super) fn model(p: &Payment) -> payment::ActiveModel {
         expires_at: Set(p.expires_at),
         created_by: Set(p.created_by),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod fresh_tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::core::{CaptureMode, Clock, Currency, Customer, Money, RedirectUrls};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_taken_fresh_reference_is_drawn_again_a_few_times_at_most() {
+        let dir = std::env::temp_dir().join(format!("paybridge-fresh-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("core.db").display());
+        let settings = CoreSettings {
+            payment_ttl: Duration::from_secs(900),
+            auth_cache_ttl: Duration::from_secs(1),
+            max_connections: 2,
+            processor_timeout: Duration::from_secs(1),
+            clock: Clock::system(),
+        };
+        let gateway = Gateway::connect(&url, settings, Arc::new(crate::sandbox::Sandbox)).await.unwrap();
+        gateway.apply_seeds(&[crate::config::demo_merchant().to_seed()]).await.unwrap();
+        let principal = gateway.authenticate(Dialect::Rebornpay, "pk_test_demo", None).await.unwrap();
+        let command = NewPayment {
+            reference: "ignored".into(),
+            amount: Money::from_minor(1000, Currency::parse("BDT").unwrap()).unwrap(),
+            capture_mode: CaptureMode::Manual,
+            method: None,
+            description: None,
+            customer: Customer::default(),
+            metadata: None,
+            urls: RedirectUrls::default(),
+        };
+        let taken = gateway.create_payment(&principal, NewPayment { reference: "TAKEN".into(), ..command.clone() });
+        taken.await.unwrap();
+        // Two draws of a taken reference, then a free one.
+        let draws = Mutex::new(vec!["FREE", "TAKEN", "TAKEN"]);
+        let draw = || draws.lock().unwrap().pop().unwrap().to_owned();
+        let created = gateway.create_payment_fresh(&principal, command.clone(), draw).await.unwrap();
+        assert_eq!(created.reference, "FREE");
+        // Only taken ones: refused after FRESH_DRAWS draws.
+        let count = Mutex::new(0);
+        let always_taken = || {
+            *count.lock().unwrap() += 1;
+            "TAKEN".to_owned()
+        };
+        let refused = gateway.create_payment_fresh(&principal, command, always_taken).await;
+        assert_eq!((refused, *count.lock().unwrap()), (Err(CoreError::DuplicateReference), FRESH_DRAWS));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -45,19 +45,19 @@ impl AppState {
 }
 
 /// A dialect's API endpoint: `service` behind the body bound (outermost), `admission`
-/// and the `Idempotency-Key` middleware (inner), with errors rendered by `render`. With
+/// and the `Idempotency-Key` middleware (inner), with errors rendered by `E`. With
 /// `unknown_routes`, paths and methods the API lacks are answered by it (404 or 405 in
 /// the dialect's own error body) instead of poem's plain text.
-pub fn dialect_api<T: poem_openapi::OpenApi + 'static, A: auth::Admission>(
+pub fn dialect_api<E: reply::DialectErrors, T: poem_openapi::OpenApi + 'static, A: auth::Admission>(
     service: poem_openapi::OpenApiService<T, ()>,
     state: &AppState,
-    render: idempotency::ErrorRenderer,
     admission: A,
     unknown_routes: Option<fn(poem::http::StatusCode) -> poem::Response>,
-) -> impl poem::Endpoint<Output = poem::Response> + use<T, A> {
+) -> impl poem::Endpoint<Output = poem::Response> + use<E, T, A> {
     use poem::EndpointExt;
     use poem::error::{MethodNotAllowedError, NotFoundError};
     use poem::http::StatusCode;
+    let render: idempotency::ErrorRenderer = Arc::new(E::render);
     let limits = state.body_limits.clone();
     let idempotency = idempotency::Idempotency::new(
         state.gateway.clone(),

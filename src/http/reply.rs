@@ -1,9 +1,10 @@
 //! What every dialect's operations answer: the success body or one of the dialect's
 //! error bodies, each at its documented status.
 //!
-//! [`dialect_reply!`](crate::dialect_reply) declares a dialect's response enum from its
-//! error body, the function that maps a [`CoreError`] onto it, and the OpenAPI
-//! description of each error status; [`Created`] turns any such reply's 200 into 201.
+//! A dialect implements [`DialectErrors`] (its error body, and the status and body of
+//! each [`CoreError`]); [`dialect_reply!`](crate::dialect_reply) declares its response
+//! enum from it with the OpenAPI description of each error status; [`Created`] turns
+//! any such reply's 200 into 201.
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -27,6 +28,23 @@ pub fn render_parts<B: poem_openapi::types::ToJSON>((status, body, retry_after):
     response
 }
 
+/// How a dialect shows a core error. A dialect writes [`parts`](DialectErrors::parts)
+/// once; its operations' replies ([`dialect_reply!`](crate::dialect_reply)), its
+/// middleware's responses and its API's body and idempotency errors
+/// ([`dialect_api`](crate::http::dialect_api)) all follow from it.
+pub trait DialectErrors: 'static {
+    /// The dialect's error body.
+    type Body: poem_openapi::types::ToJSON;
+
+    /// The status, body and `Retry-After` of `err`.
+    fn parts(err: CoreError) -> ErrorParts<Self::Body>;
+
+    /// The complete response of `err`.
+    fn render(err: CoreError) -> Response {
+        render_parts(Self::parts(err))
+    }
+}
+
 /// What poem-openapi could not parse (malformed JSON, a wrong content type, a bad
 /// query or path parameter) as a core error: a validation error naming the parameter,
 /// or missing credentials when a security scheme found none.
@@ -40,15 +58,15 @@ pub fn parse_failure(err: &poem::Error) -> CoreError {
 /// Declares `$name<T>`, a dialect's operation response: `Ok` (200) with `T`, each listed
 /// error variant at its status with the dialect's error body, `TooManyRequests` (429)
 /// with `Retry-After`, `Internal` (500), `RequestTimeout` (408) and `PayloadTooLarge`
-/// (413, from [`BoundedBody`](crate::http::body::BoundedBody)). `$parts` maps a `CoreError` to
-/// [`ErrorParts`]; statuses it returns that are not listed answer as `Internal`.
+/// (413, from [`BoundedBody`](crate::http::body::BoundedBody)), the error body being
+/// `$errors`' [`DialectErrors::Body`], which maps each `CoreError` to its status;
+/// statuses it returns that are not listed answer as `Internal`.
 #[macro_export]
 macro_rules! dialect_reply {
     (
         $(#[$meta:meta])*
         $name:ident {
-            body: $body:ty,
-            parts: $parts:path,
+            errors: $errors:ty,
             $(#[doc = $limited:literal])* TooManyRequests = 429,
             $(#[doc = $internal:literal])* Internal = 500,
             $( $(#[doc = $doc:literal])* $variant:ident = $status:literal ),+ $(,)?
@@ -61,28 +79,28 @@ macro_rules! dialect_reply {
             /// Success.
             #[oai(status = 200)]
             Ok(poem_openapi::payload::Json<T>),
-            $( $(#[doc = $doc])* #[oai(status = $status)] $variant(poem_openapi::payload::Json<$body>), )+
+            $( $(#[doc = $doc])* #[oai(status = $status)] $variant(poem_openapi::payload::Json<<$errors as $crate::http::reply::DialectErrors>::Body>), )+
             $(#[doc = $limited])*
             #[oai(status = 429)]
-            TooManyRequests(poem_openapi::payload::Json<$body>, #[oai(header = "Retry-After")] u64),
+            TooManyRequests(poem_openapi::payload::Json<<$errors as $crate::http::reply::DialectErrors>::Body>, #[oai(header = "Retry-After")] u64),
             $(#[doc = $internal])*
             #[oai(status = 500)]
-            Internal(poem_openapi::payload::Json<$body>),
+            Internal(poem_openapi::payload::Json<<$errors as $crate::http::reply::DialectErrors>::Body>),
             /// The request body did not arrive within `http.body_read_timeout_ms` (30 s
             /// by default).
             #[oai(status = 408)]
-            RequestTimeout(poem_openapi::payload::Json<$body>),
+            RequestTimeout(poem_openapi::payload::Json<<$errors as $crate::http::reply::DialectErrors>::Body>),
             /// The request body is larger than `http.max_body_bytes` (1 MiB by default);
             /// nothing was read past the cap.
             #[oai(status = 413)]
-            PayloadTooLarge(poem_openapi::payload::Json<$body>),
+            PayloadTooLarge(poem_openapi::payload::Json<<$errors as $crate::http::reply::DialectErrors>::Body>),
         }
 
         impl<T: poem_openapi::types::ParseFromJSON + poem_openapi::types::ToJSON + Send + Sync>
             From<$crate::core::CoreError> for $name<T>
         {
             fn from(err: $crate::core::CoreError) -> Self {
-                let (status, body, retry_after): $crate::http::reply::ErrorParts<$body> = $parts(err);
+                let (status, body, retry_after) = <$errors as $crate::http::reply::DialectErrors>::parts(err);
                 let body = poem_openapi::payload::Json(body);
                 match status.as_u16() {
                     $( $status => $name::$variant(body), )+
