@@ -27,6 +27,23 @@
 //!   dialect: its routes relative to its root, its spec, its demo port), from which the
 //!   `/<name>` mounts, the root mounts and the docs derive, and routes webhooks and
 //!   checkout returns to the dialects.
+//!   Who may call the core: a dialect's `auth.rs` turns its headers into a
+//!   [`core::Caller`] (`Gateway::authenticate`), and only admission
+//!   (`Gateway::admit`/`admit_class`: approval, IP allow-list, rate limit) makes the
+//!   [`core::Principal`] every merchant-facing `Gateway` method takes. A dialect's
+//!   `errors.rs` implements [`http::reply::DialectErrors`] once (its error body, each
+//!   `CoreError`'s status); its replies (`dialect_reply!`), middleware and body limits
+//!   follow from it.
+//!
+//!   Adding a dialect today touches: `core::Dialect` (src/core/types.rs); a module
+//!   `adapters/<name>/` as above; in `adapters/mod.rs` its `DIALECTS` entry and its arm
+//!   in `webhooks`, `return_url`, `check_extra` and `new_credential` (exhaustive
+//!   matches: the compiler lists them); the admin API's `DialectName` mirror
+//!   (src/admin/types.rs); a fixture section in `config::MerchantFixture` and its
+//!   `to_seed`; `.ci/schemathesis`'s auth headers and fixture; a conformance suite
+//!   `conformance/suites/<name>.yaml`, its keys in `conformance/demo.toml`, and its
+//!   line in `tests/api/conformance.rs` (`suites!` and `credentials`, checked against
+//!   the suites directory). Each formatter in `webhook.rs` matches every `EventType`.
 //! - [`http`] — what every API shares: the server every listener runs, with its header
 //!   cap, timeouts and connection cap (`server`); bodies read within their cap and
 //!   refused when a JSON key repeats or a form is not UTF-8 (`body`); `AppState`,

@@ -160,8 +160,8 @@ async fn admitted(state: &AppState, request: &poem::Request, token: Option<&str>
     if token.len() > 255 {
         return Err(PrError::code("novalidtoken").into());
     }
-    let principal = state.gateway.authenticate(Dialect::Payrequest, token, None).await?;
-    state.gateway.admit(&principal, state.client_ip(request))?;
+    let caller = state.gateway.authenticate(Dialect::Payrequest, token, None).await?;
+    let principal = state.gateway.admit(&caller, state.client_ip(request))?;
     match principal.credential().extra.get("psp").and_then(|p| p.as_str()).unwrap_or("sandbox") {
         "sandbox" => Ok(principal),
         "" | "none" => Err(PrError::code("nointegration").into()),

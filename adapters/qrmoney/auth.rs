@@ -29,9 +29,8 @@ impl QrAuth {
     async fn check(&self, req: &Request) -> Result<Principal, CoreError> {
         let key = header(req, "X-API-Key").ok_or(CoreError::MissingCredentials)?;
         let gateway = &self.state.gateway;
-        let principal = gateway.authenticate(Dialect::Qrmoney, key, None).await?;
-        gateway.admit(&principal, self.state.client_ip(req))?;
-        Ok(principal)
+        let caller = gateway.authenticate(Dialect::Qrmoney, key, None).await?;
+        gateway.admit(&caller, self.state.client_ip(req))
     }
 }
 

@@ -47,8 +47,8 @@ impl RebornAuth {
             return Err(CoreError::MissingCredentials);
         };
         let gateway = &self.state.gateway;
-        let principal = gateway.authenticate(Dialect::Rebornpay, key, Some(secret)).await?;
-        gateway.admit(&principal, self.state.client_ip(req))?;
+        let caller = gateway.authenticate(Dialect::Rebornpay, key, Some(secret)).await?;
+        let principal = gateway.admit(&caller, self.state.client_ip(req))?;
         let timestamp = header(req, "X-Timestamp").map(str::to_owned);
         let signature = header(req, "X-Signature").map(str::to_owned);
         if timestamp.is_some() || signature.is_some() || principal.credential().require_signature {

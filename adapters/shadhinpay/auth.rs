@@ -65,17 +65,17 @@ impl ShadhinAuth {
             .authenticate(Dialect::Shadhinpay, client_id, None)
             .await
             .map_err(auth_failure(AuthFailure::InvalidClientId))?;
-        let principal = gateway
+        let caller = gateway
             .authenticate(Dialect::Shadhinpay, client_id, Some(secret))
             .await
             .map_err(auth_failure(AuthFailure::InvalidSecretKey))?;
         // Checked once the secret proved the caller, so it reveals nothing to others.
-        let business = principal.credential().extra.get("business_id").and_then(|v| v.as_str());
+        let business = caller.credential().extra.get("business_id").and_then(|v| v.as_str());
         if business != Some(business_id) {
             return Err(AuthFailure::BusinessNotAuthorized.into());
         }
         let class = rate_class(req.method(), req.original_uri().path());
-        gateway.admit_class(&principal, self.state.client_ip(req), class)?;
+        let (principal, _) = gateway.admit_class(&caller, self.state.client_ip(req), class)?;
         Ok(principal)
     }
 }

@@ -69,20 +69,20 @@ impl Admission for StarAuth {
             return Err(self.unknown_caller(req, CoreError::MissingCredentials));
         };
         let gateway = &self.state.gateway;
-        let principal = match gateway.authenticate(Dialect::Starpay, key, None).await {
-            Ok(principal) => principal,
+        let caller = match gateway.authenticate(Dialect::Starpay, key, None).await {
+            Ok(caller) => caller,
             Err(err @ (CoreError::MissingCredentials | CoreError::InvalidCredentials)) => {
                 return Err(self.unknown_caller(req, err));
             }
             Err(err) => return Err(Errors::render(err)),
         };
-        let Some(role) = role_of(&principal) else {
+        let Some(role) = role_of(&caller) else {
             return Err(self.unknown_caller(req, CoreError::Forbidden));
         };
         let (class, limit) = (role.rate_class(), role.hourly_limit());
         let client_ip = self.state.client_ip(req);
-        match gateway.admit_class(&principal, client_ip, class) {
-            Ok(decision) => {
+        match gateway.admit_class(&caller, client_ip, class) {
+            Ok((principal, decision)) => {
                 let remaining = decision.remaining.min(limit);
                 Ok(Admitted { principal, headers: limit_headers(limit, remaining) })
             }
@@ -93,7 +93,7 @@ impl Admission for StarAuth {
             // Refused before its budget was counted (an account not approved): counted
             // now, so the user sees what is left.
             Err(err) => {
-                let counted = gateway.count_request(Some(&principal), client_ip, class);
+                let counted = gateway.count_request(Some(&caller), client_ip, class);
                 Err(refused(err, limit, counted.map(|d| d.remaining.min(limit))))
             }
         }

@@ -22,7 +22,7 @@
 //! Hourly limits per user: super_admin and admin 2,000, merchant and partner 500,
 //! api_user 100.
 
-use crate::core::{CoreError, Principal, RateClass};
+use crate::core::{Caller, CoreError, Principal, RateClass};
 
 /// A StarPay role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl Role {
 
 /// The caller's role (a StarPay credential without a known role has none and may do
 /// nothing).
-pub fn role_of(principal: &Principal) -> Option<Role> {
+pub fn role_of(principal: &Caller) -> Option<Role> {
     principal.credential().role.as_deref().and_then(Role::parse)
 }
 

@@ -1,5 +1,6 @@
-//! Who is calling and whether they may: credentials → [`Principal`], the merchant's
-//! status, IP allow-list and rate limit.
+//! Who is calling and whether they may: credentials → [`Caller`] (authenticated), and
+//! the merchant's status, IP allow-list and rate limit → [`Principal`] (admitted, the
+//! only key to the core's merchant-facing methods).
 //!
 //! Authenticated credentials are cached for `auth_cache_ttl` so the request hot path
 //! reads nothing from the database; admin changes made through this instance clear the
@@ -20,10 +21,46 @@ use subtle::ConstantTimeEq;
 use super::store::{self, entities::credential, entities::merchant};
 use super::{CoreError, Credential, Dialect, Gateway, Merchant, MerchantStatus};
 
-/// An authenticated caller: a credential and the merchant it belongs to.
+/// An authenticated caller, not yet admitted: a credential and the merchant it belongs
+/// to, as [`Gateway::authenticate`] found them. Only admission ([`Gateway::admit`],
+/// [`Gateway::admit_class`]) turns one into a [`Principal`].
+#[derive(Clone, Debug)]
+pub struct Caller {
+    inner: Arc<PrincipalData>,
+}
+
+/// An admitted caller: authenticated, its merchant approved, its address on the
+/// merchant's allow-list, its request counted in its rate-limit bucket. Every
+/// merchant-facing [`Gateway`] method takes one, and only admission makes one, so no
+/// dialect can reach the core past those checks. It reads as the [`Caller`] it was.
+///
+/// ```
+/// # use paybridge::core::{Caller, CoreError, Gateway, NewPayment};
+/// # async fn create(gateway: &Gateway, caller: &Caller, cmd: NewPayment) -> Result<(), CoreError> {
+/// let principal = gateway.admit(caller, None)?;
+/// gateway.create_payment(&principal, cmd).await?;
+/// # Ok(()) }
+/// ```
+///
+/// A caller that was not admitted does not compile:
+///
+/// ```compile_fail
+/// # use paybridge::core::{Caller, CoreError, Gateway, NewPayment};
+/// # async fn create(gateway: &Gateway, caller: &Caller, cmd: NewPayment) -> Result<(), CoreError> {
+/// gateway.create_payment(caller, cmd).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Principal {
-    inner: Arc<PrincipalData>,
+    caller: Caller,
+}
+
+impl std::ops::Deref for Principal {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
 }
 
 #[derive(Debug)]
@@ -33,7 +70,7 @@ struct PrincipalData {
     allowlist: Vec<IpNet>,
 }
 
-impl Principal {
+impl Caller {
     /// The merchant's id.
     pub fn merchant_id(&self) -> i64 {
         self.inner.merchant.id
@@ -164,7 +201,7 @@ fn ip_owner(ip: Option<IpAddr>) -> Owner {
 
 pub(super) struct AccessControl {
     ttl: Duration,
-    cache: RwLock<HashMap<(Dialect, String), (Instant, Principal)>>,
+    cache: RwLock<HashMap<(Dialect, String), (Instant, Caller)>>,
     /// By merchant and rate class: the limit each was built for, and the limiter.
     limiters: Mutex<HashMap<LimiterKey, Bucket>>,
     /// Bumped by every admin change of merchants and credentials.
@@ -184,13 +221,13 @@ impl AccessControl {
         }
     }
 
-    fn cached(&self, dialect: Dialect, key_id: &str) -> Option<Principal> {
+    fn cached(&self, dialect: Dialect, key_id: &str) -> Option<Caller> {
         let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
         let (at, principal) = cache.get(&(dialect, key_id.to_owned()))?;
         (at.elapsed() < self.ttl).then(|| principal.clone())
     }
 
-    fn remember(&self, principal: Principal) {
+    fn remember(&self, principal: Caller) {
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         if cache.len() > 100_000 {
             cache.clear();
@@ -249,7 +286,7 @@ impl Gateway {
         dialect: Dialect,
         key_id: &str,
         secret: Option<&str>,
-    ) -> Result<Principal, CoreError> {
+    ) -> Result<Caller, CoreError> {
         if key_id.is_empty() {
             return Err(CoreError::MissingCredentials);
         }
@@ -270,7 +307,7 @@ impl Gateway {
         Ok(principal)
     }
 
-    async fn load_principal(&self, dialect: Dialect, key_id: &str) -> Result<Option<Principal>, CoreError> {
+    async fn load_principal(&self, dialect: Dialect, key_id: &str) -> Result<Option<Caller>, CoreError> {
         let db = &self.store().reader;
         let Some(cred) = credential::Entity::find()
             .filter(credential::Column::Dialect.eq(dialect.as_str()))
@@ -286,7 +323,7 @@ impl Gateway {
         };
         let merchant = store::merchant(merchant)?;
         let allowlist = merchant.ip_allowlist.iter().filter_map(|s| parse_allowlist_entry(s)).collect();
-        Ok(Some(Principal {
+        Ok(Some(Caller {
             inner: Arc::new(PrincipalData { merchant, credential: store::credential(cred)?, allowlist }),
         }))
     }
@@ -294,28 +331,29 @@ impl Gateway {
     /// Lets an authenticated request through, or says why not: the merchant must be
     /// approved, the client IP on its allow-list (when it has one) and the merchant
     /// under its rate limit.
-    pub fn admit(&self, principal: &Principal, client_ip: Option<IpAddr>) -> Result<RateDecision, CoreError> {
-        self.admit_class(principal, client_ip, RateClass::MERCHANT)
+    pub fn admit(&self, caller: &Caller, client_ip: Option<IpAddr>) -> Result<Principal, CoreError> {
+        self.admit_class(caller, client_ip, RateClass::MERCHANT).map(|(principal, _)| principal)
     }
 
     /// [`Gateway::admit`], counting the request in `class`'s bucket.
     pub fn admit_class(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         client_ip: Option<IpAddr>,
         class: RateClass,
-    ) -> Result<RateDecision, CoreError> {
-        if principal.merchant().status != MerchantStatus::Approved {
+    ) -> Result<(Principal, RateDecision), CoreError> {
+        if caller.merchant().status != MerchantStatus::Approved {
             return Err(CoreError::MerchantNotApproved);
         }
-        let allowlist = &principal.inner.allowlist;
+        let allowlist = &caller.inner.allowlist;
         if !allowlist.is_empty() {
             let allowed = client_ip.is_some_and(|ip| allowlist.iter().any(|net| net.contains(&ip)));
             if !allowed {
                 return Err(CoreError::IpNotAllowed);
             }
         }
-        self.count_request(Some(principal), client_ip, class)
+        let decision = self.count_request(Some(caller), client_ip, class)?;
+        Ok((Principal { caller: caller.clone() }, decision))
     }
 
     /// Counts a request in `class`'s bucket and nothing else (not the merchant's
@@ -325,7 +363,7 @@ impl Gateway {
     /// by client IP in a [`RateOwner::ClientIp`] class.
     pub fn count_request(
         &self,
-        principal: Option<&Principal>,
+        principal: Option<&Caller>,
         client_ip: Option<IpAddr>,
         class: RateClass,
     ) -> Result<RateDecision, CoreError> {

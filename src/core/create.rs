@@ -367,7 +367,8 @@ mod fresh_tests {
         };
         let gateway = Gateway::connect(&url, settings, Arc::new(crate::sandbox::Sandbox)).await.unwrap();
         gateway.apply_seeds(&[crate::config::demo_merchant().to_seed()]).await.unwrap();
-        let principal = gateway.authenticate(Dialect::Rebornpay, "pk_test_demo", None).await.unwrap();
+        let caller = gateway.authenticate(Dialect::Rebornpay, "pk_test_demo", None).await.unwrap();
+        let principal = gateway.admit(&caller, None).unwrap();
         let command = NewPayment {
             reference: "ignored".into(),
             amount: Money::from_minor(1000, Currency::parse("BDT").unwrap()).unwrap(),

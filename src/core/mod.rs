@@ -60,7 +60,7 @@ use std::time::Duration;
 
 use sea_orm::{DatabaseTransaction, EntityTrait, Select};
 
-pub use access::{Principal, RateClass, RateDecision, RateOwner, RateWindow, parse_allowlist_entry};
+pub use access::{Caller, Principal, RateClass, RateDecision, RateOwner, RateWindow, parse_allowlist_entry};
 pub use charge::{ChargeReference, NewCharge};
 pub use clock::{Clock, ClockError};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, QueueStats};
