@@ -107,7 +107,7 @@ impl Proof {
     /// The proof of `payment`, created with `credential`.
     pub fn of(payment: &Payment, credential: &Credential) -> Option<Proof> {
         let paid = match payment.status {
-            PaymentStatus::Created | PaymentStatus::Processing => return None,
+            PaymentStatus::Created | PaymentStatus::AwaitingProcessor | PaymentStatus::Processing => return None,
             PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => true,
             PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired => false,
         };

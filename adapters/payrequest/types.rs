@@ -240,7 +240,7 @@ pub fn status_of(status: PaymentStatus) -> &'static str {
     match status {
         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => "paid",
         PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired => "failed",
-        PaymentStatus::Created | PaymentStatus::Processing => "pending",
+        PaymentStatus::Created | PaymentStatus::AwaitingProcessor | PaymentStatus::Processing => "pending",
     }
 }
 

@@ -115,6 +115,6 @@ pub fn return_url(payment: &Payment) -> Option<String> {
             payment.urls.success.clone()
         }
         PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired => payment.urls.failure.clone(),
-        PaymentStatus::Created | PaymentStatus::Processing => None,
+        PaymentStatus::Created | PaymentStatus::AwaitingProcessor | PaymentStatus::Processing => None,
     }
 }

@@ -400,7 +400,7 @@ pub fn status_ids(payment: &Payment) -> (RequestStatus, TransactionStatus, LastL
     let coded = |code: &str| log(T::Declined, codes::known(code), Some(code));
     match payment.status {
         PaymentStatus::Created => (R::Unpaid, T::Waiting, log(T::Waiting, "Waiting for payment", None)),
-        PaymentStatus::Processing if payment.authorized_at.is_none() => {
+        PaymentStatus::AwaitingProcessor => {
             (R::Unpaid, T::Pending, log(T::Pending, "Awaiting 3-D Secure authentication", None))
         }
         PaymentStatus::Processing
@@ -487,7 +487,8 @@ mod tests {
         };
         let code = |c: &str| Some(c.to_owned());
         assert_eq!(ids(&payment("created", false, None)), (2, 0, 0, None), "waiting");
-        assert_eq!(ids(&payment("processing", false, None)), (2, 3, 3, None), "pending: the challenge");
+        assert_eq!(ids(&payment("awaiting_processor", false, None)), (2, 3, 3, None), "pending: the challenge");
+        assert_eq!(ids(&payment("processing", true, None)), (1, 1, 1, code("000")), "approved, held for capture");
         assert_eq!(ids(&payment("succeeded", true, None)), (1, 1, 1, code("000")));
         assert_eq!(ids(&payment("refunded", true, None)), (1, 1, 1, code("000")), "a refunded request stays paid");
         let declined = payment("failed", false, Some(("005", "Insufficient funds")));

@@ -9,7 +9,7 @@ use poem_openapi::{OpenApi, Tags};
 use super::auth::{ApiKeyAuth, ApiSecretAuth};
 use super::errors::Reply;
 use super::types::*;
-use crate::core::{CoreError, FieldIssue, PaymentFilter, PaymentStatus, RefundAmount, money::parse_decimal};
+use crate::core::{CoreError, FieldIssue, PaymentFilter, RefundAmount, money::parse_decimal};
 use crate::http::AppState;
 use crate::http::idempotency::RequestKey;
 use crate::http::mount::Mount;
@@ -202,7 +202,7 @@ impl RebornApi {
     ) -> Reply<TransactionsResponse> {
         let result = async {
             let filter = PaymentFilter {
-                statuses: status.0.map(PaymentStatus::from).into_iter().collect(),
+                statuses: status.0.map(Status::canonical).unwrap_or_default(),
                 limit: parse_limit(limit.0)?,
                 ..Default::default()
             };

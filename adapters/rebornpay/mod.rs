@@ -83,7 +83,10 @@ pub fn new_keys(hex: &mut impl FnMut(usize) -> String) -> (String, String) {
 pub fn return_url(payment: &crate::core::Payment) -> Option<String> {
     use crate::core::PaymentStatus as S;
     let target = match payment.status {
-        S::Processing | S::Succeeded | S::PartiallyRefunded | S::Refunded => payment.urls.success.as_ref(),
+        // REBORNPAY's `processing` (paid, or still with the processor) returns as a success.
+        S::AwaitingProcessor | S::Processing | S::Succeeded | S::PartiallyRefunded | S::Refunded => {
+            payment.urls.success.as_ref()
+        }
         S::Failed | S::Expired => payment.urls.failure.as_ref(),
         S::Cancelled => payment.urls.cancel.as_ref(),
         S::Created => None,

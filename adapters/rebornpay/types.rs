@@ -132,7 +132,7 @@ impl From<PaymentStatus> for Status {
     fn from(status: PaymentStatus) -> Self {
         match status {
             PaymentStatus::Created => Status::Pending,
-            PaymentStatus::Processing => Status::Processing,
+            PaymentStatus::AwaitingProcessor | PaymentStatus::Processing => Status::Processing,
             PaymentStatus::Succeeded => Status::Success,
             PaymentStatus::Failed => Status::Failed,
             PaymentStatus::Cancelled => Status::Cancelled,
@@ -143,18 +143,11 @@ impl From<PaymentStatus> for Status {
     }
 }
 
-impl From<Status> for PaymentStatus {
-    fn from(status: Status) -> Self {
-        match status {
-            Status::Pending => PaymentStatus::Created,
-            Status::Processing => PaymentStatus::Processing,
-            Status::Success => PaymentStatus::Succeeded,
-            Status::Failed => PaymentStatus::Failed,
-            Status::Cancelled => PaymentStatus::Cancelled,
-            Status::Expired => PaymentStatus::Expired,
-            Status::PartiallyRefunded => PaymentStatus::PartiallyRefunded,
-            Status::Refunded => PaymentStatus::Refunded,
-        }
+impl Status {
+    /// The canonical statuses this one shows (`processing`: awaiting the processor or
+    /// approved and not yet verified).
+    pub fn canonical(self) -> Vec<PaymentStatus> {
+        PaymentStatus::ALL.iter().copied().filter(|s| Status::from(*s) == self).collect()
     }
 }
 

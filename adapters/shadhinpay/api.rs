@@ -98,7 +98,7 @@ impl ShadhinApi {
             let (page, per_page) = paging(page.0, limit.0)?;
             let (from, to) = date_range(from_date.0.as_deref(), to_date.0.as_deref())?;
             let filter = PaymentFilter {
-                statuses: status.0.map(|s| s.canonical().to_vec()).unwrap_or_default(),
+                statuses: status.0.map(Status::canonical).unwrap_or_default(),
                 limit: per_page,
                 offset: (page - 1).saturating_mul(per_page),
                 from,

@@ -91,7 +91,7 @@ pub fn return_url(payment: &Payment) -> Option<String> {
         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => &payment.urls.success,
         PaymentStatus::Failed | PaymentStatus::Expired => &payment.urls.failure,
         PaymentStatus::Cancelled => &payment.urls.cancel,
-        PaymentStatus::Created | PaymentStatus::Processing => &None,
+        PaymentStatus::Created | PaymentStatus::AwaitingProcessor | PaymentStatus::Processing => &None,
     };
     let status = crate::http::wire::enum_text(&types::Status::from(payment.status));
     crate::adapters::with_query(target.as_deref()?, &[("payment_id", &payment.reference), ("status", &status)])

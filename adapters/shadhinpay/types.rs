@@ -148,7 +148,7 @@ impl From<PaymentStatus> for Status {
     fn from(status: PaymentStatus) -> Self {
         match status {
             PaymentStatus::Created => Status::Initiated,
-            PaymentStatus::Processing => Status::Processing,
+            PaymentStatus::AwaitingProcessor | PaymentStatus::Processing => Status::Processing,
             PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded => Status::Completed,
             PaymentStatus::Failed => Status::Failed,
             PaymentStatus::Cancelled => Status::Cancelled,
@@ -160,16 +160,8 @@ impl From<PaymentStatus> for Status {
 
 impl Status {
     /// The canonical statuses this one shows.
-    pub fn canonical(self) -> &'static [PaymentStatus] {
-        match self {
-            Status::Initiated => &[PaymentStatus::Created],
-            Status::Processing => &[PaymentStatus::Processing],
-            Status::Completed => &[PaymentStatus::Succeeded, PaymentStatus::PartiallyRefunded],
-            Status::Failed => &[PaymentStatus::Failed],
-            Status::Cancelled => &[PaymentStatus::Cancelled],
-            Status::Expired => &[PaymentStatus::Expired],
-            Status::Refunded => &[PaymentStatus::Refunded],
-        }
+    pub fn canonical(self) -> Vec<PaymentStatus> {
+        PaymentStatus::ALL.iter().copied().filter(|s| Status::from(*s) == self).collect()
     }
 }
 

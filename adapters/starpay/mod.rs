@@ -102,7 +102,7 @@ pub fn new_key(hex: &mut impl FnMut(usize) -> String) -> (String, String) {
 /// `status` added, once the payment is decided.
 pub fn return_url(payment: &Payment) -> Option<String> {
     let target = match payment.status {
-        PaymentStatus::Created | PaymentStatus::Processing => None,
+        PaymentStatus::Created | PaymentStatus::AwaitingProcessor | PaymentStatus::Processing => None,
         _ => payment.urls.success.as_deref(),
     }?;
     let status = crate::http::wire::enum_text(&types::PaymentState::from(payment.status));

@@ -129,7 +129,7 @@ impl From<PaymentStatus> for PaymentState {
     fn from(status: PaymentStatus) -> Self {
         match status {
             PaymentStatus::Created => PaymentState::Pending,
-            PaymentStatus::Processing => PaymentState::Processing,
+            PaymentStatus::AwaitingProcessor | PaymentStatus::Processing => PaymentState::Processing,
             PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => {
                 PaymentState::Completed
             }

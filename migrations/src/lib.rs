@@ -11,6 +11,7 @@ mod m20261121_000002_webhooks;
 mod m20261121_000003_outbox_pending_index;
 mod m20261121_000004_payouts_and_users;
 mod m20261201_000005_charging;
+mod m20261201_000006_awaiting_processor;
 
 /// Lists every migration in the order it must run.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_outbox_pending_index::Migration),
             Box::new(m20261121_000004_payouts_and_users::Migration),
             Box::new(m20261201_000005_charging::Migration),
+            Box::new(m20261201_000006_awaiting_processor::Migration),
         ]
     }
 }

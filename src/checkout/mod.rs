@@ -173,8 +173,7 @@ async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -
 /// it. (Other dialects' pending payments are decided through the sandbox API.)
 fn awaiting_challenge(payment: &Payment) -> bool {
     payment.namespace == crate::core::Dialect::Qrmoney
-        && payment.status == PaymentStatus::Processing
-        && payment.authorized_at.is_none()
+        && payment.status == PaymentStatus::AwaitingProcessor
         && payment.method.as_deref() == Some("card")
 }
 
@@ -290,7 +289,7 @@ async fn result(state: &AppState, payment: &Payment, merchant: &Merchant) -> Res
         PaymentStatus::Created => {
             ("This payment link has expired", "Ask the merchant for a new one.".to_owned(), "bad")
         }
-        PaymentStatus::Processing if payment.authorized_at.is_none() => (
+        PaymentStatus::AwaitingProcessor => (
             "Your payment is being processed",
             attempt.unwrap_or_else(|| "The payment provider has not decided yet.".into()),
             "wait",

@@ -201,7 +201,7 @@ impl Gateway {
     pub async fn complete_authentication(&self, token: &str, passed: bool) -> Result<Payment, CoreError> {
         let txn = self.begin_write().await?;
         let current = self.open_checkout(&txn, token).await?;
-        if current.status != PaymentStatus::Processing {
+        if current.status != PaymentStatus::AwaitingProcessor {
             return Err(CoreError::PaymentAlreadyCompleted);
         }
         let processor = &self.inner.processor;
@@ -211,8 +211,8 @@ impl Gateway {
         self.apply_outcome(txn, current, outcome).await
     }
 
-    /// The payment behind `token`, locked, while it can still take an outcome: `created`,
-    /// or `processing` awaiting the processor.
+    /// The payment behind `token`, locked, while it can still take an outcome: `created`
+    /// or `awaiting_processor`.
     async fn open_checkout(&self, txn: &DatabaseTransaction, token: &str) -> Result<Payment, CoreError> {
         if token.contains('\0') {
             return Err(CoreError::NotFound(Entity::Payment));
@@ -220,10 +220,8 @@ impl Gateway {
         let query = payment::Entity::find().filter(payment::Column::CheckoutToken.eq(token));
         let row = self.for_update(query).one(txn).await?.ok_or(CoreError::NotFound(Entity::Payment))?;
         let current = store::payment(row)?;
-        let awaiting_processor = current.status == PaymentStatus::Processing && current.authorized_at.is_none();
         match current.status {
-            PaymentStatus::Created => Ok(current),
-            PaymentStatus::Processing if awaiting_processor => Ok(current),
+            PaymentStatus::Created | PaymentStatus::AwaitingProcessor => Ok(current),
             PaymentStatus::Expired => Err(CoreError::PaymentExpired),
             _ => Err(CoreError::PaymentAlreadyCompleted),
         }
@@ -243,11 +241,8 @@ impl Gateway {
             payment.fee = capture_fee(&txn, self.store(), &payment).await?;
         }
         // Only from the state read above: of two racing completions, one applies.
-        let still_open = Condition::any().add(payment::Column::Status.eq(PaymentStatus::Created.as_str())).add(
-            Condition::all()
-                .add(payment::Column::Status.eq(PaymentStatus::Processing.as_str()))
-                .add(payment::Column::AuthorizedAt.is_null()),
-        );
+        let still_open =
+            payment::Column::Status.is_in([PaymentStatus::Created.as_str(), PaymentStatus::AwaitingProcessor.as_str()]);
         let updated = payment::Entity::update_many()
             .set(decision_columns(&payment))
             .filter(payment::Column::Id.eq(current.id))
@@ -291,7 +286,7 @@ impl Gateway {
         }
         // Captured already, failed, or still awaiting the processor's decision: nothing
         // to capture; report it as it stands.
-        if current.status != PaymentStatus::Processing || current.authorized_at.is_none() {
+        if current.status != PaymentStatus::Processing {
             return Ok(current);
         }
         let now = self.now();
@@ -429,7 +424,7 @@ pub(super) fn decide(
             next.method = Some(method.clone());
             next.instrument = instrument.clone();
             next.last_attempt = Some(attempt.clone());
-            next.status = PaymentStatus::Processing;
+            next.status = PaymentStatus::AwaitingProcessor;
             EventType::PaymentPending
         }
         CheckoutOutcome::Cancelled => {

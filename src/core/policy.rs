@@ -422,8 +422,13 @@ pub(super) async fn usage<C: ConnectionTrait>(
 
 /// Payments that count towards the daily and monthly limits: approved or awaiting the
 /// issuer.
-const COUNTED: &[PaymentStatus] =
-    &[PaymentStatus::Processing, PaymentStatus::Succeeded, PaymentStatus::PartiallyRefunded, PaymentStatus::Refunded];
+const COUNTED: &[PaymentStatus] = &[
+    PaymentStatus::AwaitingProcessor,
+    PaymentStatus::Processing,
+    PaymentStatus::Succeeded,
+    PaymentStatus::PartiallyRefunded,
+    PaymentStatus::Refunded,
+];
 
 impl Gateway {
     /// The policies of these credentials (those that have one).

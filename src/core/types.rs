@@ -71,9 +71,11 @@ string_enum! {
     PaymentStatus {
         /// Waiting for the customer at checkout.
         Created => "created",
-        /// The customer paid; either the processor has not decided yet
-        /// (`authorized_at` unset) or it approved and the merchant has not yet confirmed
-        /// (manual capture).
+        /// The customer paid and the processor has not decided yet (a 3-D Secure
+        /// challenge, a pending magic card); the checkout still takes its answer.
+        AwaitingProcessor => "awaiting_processor",
+        /// The processor approved and the merchant has not yet confirmed (manual
+        /// capture).
         Processing => "processing",
         /// Captured: the merchant's balance is credited.
         Succeeded => "succeeded",

@@ -83,7 +83,10 @@ pub struct CheckoutState {
     pub dialect: String,
     /// The merchant's reference (invoice id, order id…).
     pub merchant_reference: String,
-    /// Canonical status: created, processing, succeeded, failed, cancelled, expired…
+    /// Canonical status: `created`, `awaiting_processor` (paid, the processor has not
+    /// decided: a pending test card, a 3-D Secure challenge — `success` decides it),
+    /// `processing` (approved, awaiting the merchant's confirmation), `succeeded`,
+    /// `failed`, `cancelled`, `expired`, `partially_refunded`, `refunded`.
     pub status: String,
     /// The processor's transaction id (e.g. `BKS123456789`).
     pub transaction_id: Option<String>,
@@ -208,10 +211,11 @@ impl SandboxApi {
             };
             let payment = state.gateway.payment_by_checkout_token(&token).await?;
             let gateway = &state.gateway;
-            let awaiting_processor = payment.status == PaymentStatus::Processing && payment.authorized_at.is_none();
             let decided = match req.outcome {
                 // A payment awaiting the issuer is approved as its challenge would be.
-                Outcome::Success if awaiting_processor => gateway.complete_authentication(&token, true).await?,
+                Outcome::Success if payment.status == PaymentStatus::AwaitingProcessor => {
+                    gateway.complete_authentication(&token, true).await?
+                }
                 Outcome::Success => gateway.pay_checkout(&token, instrument, None).await?,
                 Outcome::Failed => {
                     gateway.complete_checkout(&token, super::forced_decline(&payment, &instrument)).await?

@@ -152,7 +152,38 @@ async fn an_unpaid_payment_expires_when_the_clock_passes_its_expiry(backend: Bac
     assert_eq!(expired, 2, "each expiry written as its event");
 }
 
+/// A payment the processor has not decided is `awaiting_processor` — one stored before
+/// that status existed, as `processing` without an authorization, too — and its
+/// decision still comes.
+async fn a_payment_the_processor_has_not_decided_awaits_it(backend: Backend) {
+    use migration::MigratorTrait;
+    let app = spawn_app(backend).await;
+    let url = app.checkout_url(&json!({ "invoice_id": "WAIT", "amount": 10, "currency": "BDT" })).await;
+    let card = json!({ "number": paybridge::sandbox::test_card("000"), "expiry": "12/35", "cvv": "123" });
+    let paid = app.complete(&url, json!({ "outcome": "success", "card": card })).await;
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("awaiting_processor")), "{}", paid.body);
+    assert_eq!(app.payment_status("WAIT").await.body["data"]["status"], "processing", "REBORNPAY's word for it");
+    // The database as the release before this status left it.
+    let db = app.db().await;
+    migration::Migrator::down(&db, Some(1)).await.expect("the status migration reverts");
+    let status = || async {
+        let sql = "SELECT status FROM payments WHERE reference = 'WAIT'";
+        let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        row.unwrap().try_get_by_index::<String>(0).unwrap()
+    };
+    assert_eq!(status().await, "processing");
+    let app = app.restart().await;
+    assert_eq!(status().await, "awaiting_processor", "migrated again at start-up");
+    let token = url.rsplit('/').next().unwrap();
+    let view = app.send(app.request(Method::GET, &format!("/sandbox/v1/checkout/{token}"))).await;
+    assert_eq!(view.body["status"], "awaiting_processor");
+    let decided = app.complete(&url, json!({ "outcome": "success" })).await;
+    assert_eq!((decided.status, decided.body["status"].as_str()), (200, Some("processing")), "{}", decided.body);
+    app.assert_ledger_invariants().await;
+}
+
 db_test!(
+    a_payment_the_processor_has_not_decided_awaits_it,
     the_test_clock_moves_forward_only_where_allowed,
     an_unpaid_payment_expires_when_the_clock_passes_its_expiry,
     every_outcome_can_be_driven,
