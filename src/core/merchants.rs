@@ -7,6 +7,7 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::access::parse_allowlist_entry;
+use super::outbox::{self, NewEvent, UserSnapshot};
 use super::store::{self, entities::credential, entities::merchant};
 use super::{
     AccountPolicy, CoreError, Credential, Currency, Dialect, Entity, EventType, FieldIssue, Gateway, Merchant,
@@ -235,7 +236,12 @@ impl Gateway {
         merchant::Entity::find_by_id(merchant_id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Merchant))?;
         let created = insert_credential(&txn, merchant_id, &seed, self.now()).await?;
         if created.role.is_some() {
-            emit_user(&txn, EventType::UserCreated, &created, self.now()).await?;
+            outbox::emit_one(
+                &txn,
+                NewEvent::user(EventType::UserCreated, &UserSnapshot::from(&created), created.dialect),
+                self.now(),
+            )
+            .await?;
         }
         txn.commit().await?;
         self.inner.access.invalidate();
@@ -288,7 +294,12 @@ impl Gateway {
         let updated = store::credential(row)?;
         let user_suspended = newly_suspended && updated.role.is_some();
         if user_suspended {
-            emit_user(&txn, EventType::UserSuspended, &updated, self.now()).await?;
+            outbox::emit_one(
+                &txn,
+                NewEvent::user(EventType::UserSuspended, &UserSnapshot::from(&updated), updated.dialect),
+                self.now(),
+            )
+            .await?;
         }
         txn.commit().await?;
         self.inner.access.invalidate();
@@ -297,24 +308,6 @@ impl Gateway {
         }
         Ok(updated)
     }
-}
-
-/// `user.created` / `user.suspended`: the user without its key.
-async fn emit_user<C: ConnectionTrait>(
-    conn: &C,
-    event: EventType,
-    user: &Credential,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), CoreError> {
-    let snapshot = super::outbox::UserSnapshot {
-        id: user.id,
-        merchant_id: user.merchant_id,
-        name: user.label.clone(),
-        role: user.role.clone(),
-        status: if user.active { "active" } else { "suspended" }.to_owned(),
-        extra: user.extra.clone(),
-    };
-    super::outbox::emit_one(conn, super::outbox::NewEvent::user(event, &snapshot, user.dialect), now).await
 }
 
 async fn insert_merchant<C: ConnectionTrait>(

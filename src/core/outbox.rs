@@ -31,6 +31,20 @@ pub struct UserSnapshot {
     pub extra: Value,
 }
 
+impl From<&super::Credential> for UserSnapshot {
+    /// The user without its key.
+    fn from(user: &super::Credential) -> Self {
+        UserSnapshot {
+            id: user.id,
+            merchant_id: user.merchant_id,
+            name: user.label.clone(),
+            role: user.role.clone(),
+            status: if user.active { "active" } else { "suspended" }.to_owned(),
+            extra: user.extra.clone(),
+        }
+    }
+}
+
 /// What an event carries: a snapshot of its subject after the change.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {

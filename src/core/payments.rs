@@ -256,7 +256,7 @@ impl Gateway {
         if payment.status == PaymentStatus::Succeeded {
             ledger::post(&txn, vec![capture_entry(&payment)], now).await?;
         }
-        emit_payment_event(&txn, event, &payment, now).await?;
+        outbox::emit_one(&txn, NewEvent::payment(event, &payment), now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(payment)
@@ -313,7 +313,7 @@ impl Gateway {
             payment::Entity::update_many().set(change).filter(payment::Column::Id.eq(payment.id)).exec(&txn).await?;
         }
         ledger::post(&txn, vec![capture_entry(&payment)], now).await?;
-        emit_payment_event(&txn, EventType::PaymentSucceeded, &payment, now).await?;
+        outbox::emit_one(&txn, NewEvent::payment(EventType::PaymentSucceeded, &payment), now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(payment)
@@ -353,7 +353,7 @@ impl Gateway {
                 .await?;
             if updated.rows_affected == 1 {
                 let payment = self.reload_payment(&txn, id).await?;
-                emit_payment_event(&txn, EventType::PaymentExpired, &payment, now).await?;
+                outbox::emit_one(&txn, NewEvent::payment(EventType::PaymentExpired, &payment), now).await?;
                 expired += 1;
             }
         }
@@ -508,16 +508,6 @@ pub(super) fn capture_entry(payment: &Payment) -> ledger::Entry {
         (Account::FeeRevenue, payment.fee),
     ];
     ledger::Entry::new(payment.merchant_id, "capture", subject, payment.amount.currency(), &postings)
-}
-
-/// Writes a payment event carrying the payment's snapshot.
-pub(super) async fn emit_payment_event<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    event: EventType,
-    payment: &Payment,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), CoreError> {
-    outbox::emit_one(conn, NewEvent::payment(event, payment), now).await
 }
 
 /// Selects the principal's merchant's payment with `reference` in its namespace.

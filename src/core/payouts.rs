@@ -96,7 +96,7 @@ impl Gateway {
             now,
         )
         .await?;
-        emit(&txn, EventType::PayoutRequested, &created, now).await?;
+        outbox::emit_one(&txn, NewEvent::payout(EventType::PayoutRequested, &created), now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(created)
@@ -188,18 +188,9 @@ impl Gateway {
             now,
         )
         .await?;
-        emit(&txn, event, &decided, now).await?;
+        outbox::emit_one(&txn, NewEvent::payout(event, &decided), now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(decided)
     }
-}
-
-async fn emit<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    event: EventType,
-    payout: &Payout,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), CoreError> {
-    outbox::emit_one(conn, NewEvent::payout(event, payout), now).await
 }

@@ -19,7 +19,7 @@ use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
 use super::payments::reference_condition;
 use super::store::{self, entities::merchant, entities::payment, entities::refund};
-use super::{CoreError, Entity, EventType, Gateway, Money, Payment, PaymentStatus, Principal, Refund, RefundStatus};
+use super::{CoreError, Entity, EventType, Gateway, Money, PaymentStatus, Principal, Refund, RefundStatus};
 
 /// How much of a payment to refund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,7 @@ impl Gateway {
             now,
         )
         .await?;
-        emit_refund_event(&txn, EventType::RefundRequested, &refund, &payment, now).await?;
+        outbox::emit_one(&txn, NewEvent::refund(EventType::RefundRequested, &refund, &payment), now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(refund)
@@ -282,21 +282,11 @@ impl Gateway {
         };
         let event =
             if decision == RefundStatus::Succeeded { EventType::RefundSucceeded } else { EventType::RefundRejected };
-        emit_refund_event(&txn, event, &refund, &payment, now).await?;
+        outbox::emit_one(&txn, NewEvent::refund(event, &refund, &payment), now).await?;
         txn.commit().await?;
         self.notify_events();
         Ok(refund)
     }
-}
-
-async fn emit_refund_event<C: ConnectionTrait>(
-    conn: &C,
-    event: EventType,
-    refund: &Refund,
-    payment: &Payment,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), CoreError> {
-    outbox::emit_one(conn, NewEvent::refund(event, refund, payment), now).await
 }
 
 /// The part of a payment's `fee` (on `gross`) a refund of `refund` returns, when refunds

@@ -67,7 +67,7 @@ impl Gateway {
             now,
         )
         .await?;
-        emit(&txn, EventType::SettlementCreated, &created, now).await?;
+        outbox::emit_one(&txn, NewEvent::settlement(EventType::SettlementCreated, &created), now).await?;
         let settlement = if pay_now { pay(&txn, created, now).await? } else { created };
         txn.commit().await?;
         self.notify_events();
@@ -138,15 +138,6 @@ async fn pay<C: ConnectionTrait>(
     )
     .await?;
     let paid = Settlement { status: SettlementStatus::Paid, paid_at: Some(now), ..current };
-    emit(conn, EventType::SettlementPaid, &paid, now).await?;
+    outbox::emit_one(conn, NewEvent::settlement(EventType::SettlementPaid, &paid), now).await?;
     Ok(paid)
-}
-
-async fn emit<C: ConnectionTrait>(
-    conn: &C,
-    event: EventType,
-    settlement: &Settlement,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), CoreError> {
-    outbox::emit_one(conn, NewEvent::settlement(event, settlement), now).await
 }
