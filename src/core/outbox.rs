@@ -123,14 +123,6 @@ impl Payload {
         }
     }
 
-    /// The payout of a `payout.*` event.
-    pub fn payout(&self) -> Option<&Payout> {
-        match self {
-            Payload::Payout(payout) => Some(payout),
-            _ => None,
-        }
-    }
-
     /// The settlement of a `settlement.*` event.
     pub fn settlement(&self) -> Option<&Settlement> {
         match self {

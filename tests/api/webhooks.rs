@@ -498,6 +498,33 @@ async fn the_test_clock_brings_retries_forward_and_closes_their_window(backend: 
     assert_eq!(detail["attempts"].as_array().unwrap().len(), 3, "{detail}");
 }
 
+/// An event whose payload does not fit its kind (a corrupt row) is dispatched with
+/// nothing sent, and holds up nothing behind it.
+async fn an_unreadable_event_sends_nothing_and_blocks_nothing(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let hooks = Hooks::start(0).await;
+    let mut app = app_for(backend, &hooks.url, |c| c.webhooks.enabled = false).await;
+    let bad = ping(&app, json!({ "n": 1 })).await;
+    let db = app.db().await;
+    let sql = format!("UPDATE outbox_events SET event_type = 'payment.succeeded' WHERE id = {bad}");
+    db.execute_unprepared(&sql).await.expect("the event is corrupted");
+    app.config.webhooks.enabled = true;
+    let app = app.restart().await;
+    let good = ping(&app, json!({ "n": 2 })).await;
+    let hits = hooks.wait_for(1, WAIT, |_| true).await;
+    assert_eq!(event_of(&hits[0]), good, "the next event goes out");
+    let deadline = Instant::now() + WAIT;
+    while metric(&app, "paybridge_outbox_undispatched").await != 0.0 {
+        assert!(Instant::now() < deadline, "the unreadable event was never dispatched");
+        sleep(Duration::from_millis(50)).await;
+    }
+    let made = deliveries(&app, "limit=1000").await;
+    assert!(made.iter().all(|d| d["event_id"] != bad), "nothing made of the unreadable event: {made:?}");
+    assert_eq!(hooks.hits().len(), 1);
+    let logs = crate::helpers::captured_logs();
+    assert!(logs.contains("unreadable outbox event"), "and it is logged, not passed over in silence");
+}
+
 async fn the_queue_gauges_show_what_waits(backend: Backend) {
     let hooks = Hooks::start(0).await;
     let app = app_for(backend, &hooks.url, |c| {
@@ -586,6 +613,7 @@ async fn a_merchant_event_goes_once_per_dialect(backend: Backend) {
 }
 
 db_test!(
+    an_unreadable_event_sends_nothing_and_blocks_nothing,
     the_test_clock_brings_retries_forward_and_closes_their_window,
     a_merchant_event_goes_once_per_dialect,
     every_rebornpay_event_is_signed_and_shaped,
