@@ -13,7 +13,7 @@ pub mod starpay;
 use poem::{EndpointExt, Route};
 use rand::Rng;
 
-use crate::core::{Credential, Dialect, Event, Merchant, Payment};
+use crate::core::{Credential, Dialect, DialectSettings, Event, Merchant, Payment};
 use crate::http::AppState;
 use crate::http::mount::{Mount, ROOT_DOCS_PATH};
 use crate::http::openapi::ApiDoc;
@@ -259,29 +259,6 @@ pub fn return_url(payment: &Payment, credential: Option<&Credential>) -> Option<
     }
 }
 
-/// Checks the dialect identifiers and settings a credential's `extra` holds (QR Money's
-/// `settings`), before the admin API stores them.
-pub fn check_extra(
-    dialect: Dialect,
-    extra: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), crate::core::CoreError> {
-    if serde_json::to_string(extra).map_or(0, |t| t.len()) > crate::http::fields::MAX_JSON_FIELD_BYTES {
-        return Err(crate::core::CoreError::invalid("extra", "must be at most 8 KiB as compact JSON"));
-    }
-    let text = |key: &str| match extra.get(key) {
-        None => Ok(()),
-        Some(serde_json::Value::String(v)) if !v.trim().is_empty() => Ok(()),
-        Some(_) => Err(crate::core::CoreError::invalid(format!("extra.{key}"), "must be a non-empty string")),
-    };
-    match dialect {
-        Dialect::Qrmoney => qrmoney::check_extra(extra),
-        // Identifiers their auth or checkout reads.
-        Dialect::Shadhinpay => text("business_id"),
-        Dialect::Payrequest => text("psp"),
-        Dialect::Rebornpay | Dialect::Starpay => Ok(()),
-    }
-}
-
 /// The credential a payment event's payment was created with, among the merchant's
 /// active `credentials`, for dialects whose notifications belong to it (QR Money's
 /// account key, PayRequest's token); `None` when it is no longer active (its key is
@@ -316,13 +293,14 @@ pub(crate) fn with_query(target: &str, params: &[(&str, &str)]) -> Option<String
     Some(url.into())
 }
 
-/// Fresh key material for a dialect credential, in the provider's customary form:
-/// `(public key, secret, dialect identifiers)`. `given` identifiers are kept; missing
-/// ones are generated. Single-token dialects use one value for both parts.
+/// Fresh key material for a dialect credential, in the provider's customary form, and
+/// its settings: `(public key, secret, settings)`. `given` settings (an admin's
+/// `extra`) are kept and checked; missing identifiers are generated. Single-token
+/// dialects use one value for both parts.
 pub fn new_credential(
     dialect: Dialect,
     given: serde_json::Map<String, serde_json::Value>,
-) -> (String, String, serde_json::Value) {
+) -> Result<(String, String, DialectSettings), crate::core::CoreError> {
     let account_id = rand::rng().random_range(1000..1_000_000u32);
     let mut rng = rand::rng();
     let mut hex = |bytes: usize| (0..bytes).map(|_| format!("{:02x}", rng.random::<u8>())).collect::<String>();
@@ -337,5 +315,5 @@ pub fn new_credential(
             (token.clone(), token)
         }
     };
-    (key, secret, serde_json::Value::Object(extra))
+    Ok((key, secret, DialectSettings::parse(dialect, &extra)?))
 }

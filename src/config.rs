@@ -14,7 +14,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::adapters::starpay::roles::Role;
-use crate::core::{CredentialSeed, Currency, Dialect, MerchantSeed, MerchantStatus};
+use crate::core::{
+    CredentialSeed, Currency, DialectSettings, MerchantSeed, MerchantStatus, PayrequestSettings, QrmoneySettings,
+    ShadhinpaySettings,
+};
 
 pub use crate::core::Secret;
 
@@ -547,12 +550,14 @@ impl Config {
                 if q.api_key.trim().is_empty() {
                     return bad(key("qrmoney.api_key"), "must not be empty");
                 }
-                let checked =
-                    crate::adapters::check_extra(Dialect::Qrmoney, &q.extra()).and_then(|()| q.policy().map(|_| ()));
-                if let Err(err) = checked {
-                    let detail =
-                        err.details().iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>();
-                    return bad(key("qrmoney"), &detail.join("; "));
+                if let Err(err) = q.policy() {
+                    return bad(key("qrmoney"), &issues(&err));
+                }
+            }
+            // Each dialect's settings, by the rules an admin's are held to.
+            for cred in m.to_seed().credentials {
+                if let Err(err) = cred.settings.check() {
+                    return bad(key(cred.dialect().as_str()), &issues(&err));
                 }
             }
             for (j, user) in m.starpay_users.iter().enumerate() {
@@ -654,15 +659,12 @@ impl Config {
     }
 }
 
-impl QrmoneyFixture {
-    /// The credential's dialect identifiers.
-    pub fn extra(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut extra = serde_json::Map::new();
-        extra.insert("account_id".into(), self.account_id.clone().into());
-        extra.insert("merchant_id".into(), self.merchant_id.clone().into());
-        extra
-    }
+/// A core error's field issues on one line, for a configuration error.
+fn issues(err: &crate::core::CoreError) -> String {
+    err.details().iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>().join("; ")
+}
 
+impl QrmoneyFixture {
     /// The account's policy (fees and limits), checked.
     pub fn policy(&self) -> Result<Option<crate::core::AccountPolicy>, crate::core::CoreError> {
         self.settings.as_ref().map(|s| crate::core::AccountPolicy::parse(s, "extra.settings")).transpose()
@@ -673,47 +675,45 @@ impl MerchantFixture {
     /// The fixture as the core's seed: each dialect table becomes a credential.
     pub fn to_seed(&self) -> MerchantSeed {
         let mut credentials = Vec::new();
-        let cred = |dialect, key_id: &str, secret: &str| CredentialSeed {
-            dialect,
+        let cred = |settings, key_id: &str, secret: &str| CredentialSeed {
+            settings,
             key_id: key_id.to_owned(),
             secret: secret.into(),
             role: None,
             label: None,
-            extra: serde_json::json!({}),
             require_signature: false,
             policy: None,
         };
         if let Some(r) = &self.rebornpay {
             credentials.push(CredentialSeed {
                 require_signature: r.require_signature,
-                ..cred(Dialect::Rebornpay, &r.api_key, &r.api_secret)
+                ..cred(DialectSettings::Rebornpay, &r.api_key, &r.api_secret)
             });
         }
         if let Some(s) = &self.shadhinpay {
-            credentials.push(CredentialSeed {
-                extra: serde_json::json!({ "business_id": s.business_id }),
-                ..cred(Dialect::Shadhinpay, &s.client_id, &s.secret_key)
-            });
+            let settings = ShadhinpaySettings { business_id: s.business_id.clone() };
+            credentials.push(cred(DialectSettings::Shadhinpay(settings), &s.client_id, &s.secret_key));
         }
         for user in &self.starpay_users {
             credentials.push(CredentialSeed {
                 role: Some(user.role.clone()),
                 label: Some(user.name.clone()),
-                ..cred(Dialect::Starpay, &user.api_key, &user.api_key)
+                ..cred(DialectSettings::Starpay, &user.api_key, &user.api_key)
             });
         }
         if let Some(p) = &self.payrequest {
-            credentials.push(CredentialSeed {
-                extra: serde_json::json!({ "psp": p.psp.as_deref().unwrap_or("sandbox") }),
-                ..cred(Dialect::Payrequest, &p.token, &p.token)
-            });
+            let settings = match &p.psp {
+                Some(psp) => PayrequestSettings { psp: psp.clone() },
+                None => PayrequestSettings::default(),
+            };
+            credentials.push(cred(DialectSettings::Payrequest(settings), &p.token, &p.token));
         }
         if let Some(q) = &self.qrmoney {
+            let settings = QrmoneySettings { account_id: q.account_id.clone(), merchant_id: q.merchant_id.clone() };
             credentials.push(CredentialSeed {
-                extra: serde_json::Value::Object(q.extra()),
                 // Checked when the configuration was loaded.
                 policy: q.policy().ok().flatten(),
-                ..cred(Dialect::Qrmoney, &q.api_key, &q.api_key)
+                ..cred(DialectSettings::Qrmoney(settings), &q.api_key, &q.api_key)
             });
         }
         MerchantSeed {

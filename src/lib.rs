@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! - [`core`] — the canonical payment core and its only door, [`core::Gateway`]:
-//!   `Money`, merchants and credentials, the payment state machine, charging
+//!   `Money`, merchants and credentials (each with its dialect's typed settings,
+//!   [`core::DialectSettings`]), the payment state machine, charging
 //!   (`charge`: a host-to-host payment created and decided in one batched transaction;
 //!   `payments`: the checkout's pay and 3-D Secure answer), the processor seam every
 //!   charge goes through ([`core::processor`]: `Arc<dyn Processor>` given at build
@@ -35,10 +36,11 @@
 //!   `CoreError`'s status); its replies (`dialect_reply!`), middleware and body limits
 //!   follow from it.
 //!
-//!   Adding a dialect today touches: `core::Dialect` (src/core/types.rs); a module
-//!   `adapters/<name>/` as above; in `adapters/mod.rs` its `DIALECTS` entry and its arm
-//!   in `webhooks`, `return_url`, `check_extra` and `new_credential` (exhaustive
-//!   matches: the compiler lists them); the admin API's `DialectName` mirror
+//!   Adding a dialect today touches: `core::Dialect` (src/core/types.rs) and its
+//!   credential settings in `core::DialectSettings` (src/core/dialect_settings.rs); a
+//!   module `adapters/<name>/` as above; in `adapters/mod.rs` its `DIALECTS` entry and
+//!   its arm in `webhooks`, `return_url` and `new_credential` (exhaustive matches: the
+//!   compiler lists them); the admin API's `DialectName` mirror
 //!   (src/admin/types.rs); a fixture section in `config::MerchantFixture` and its
 //!   `to_seed`; `.ci/schemathesis`'s auth headers and fixture; a conformance suite
 //!   `conformance/suites/<name>.yaml`, its keys in `conformance/demo.toml`, and its

@@ -180,13 +180,13 @@ impl Application {
                     } else {
                         format!(" secret {}", cred.secret.expose())
                     };
-                    let role = cred.role.map(|r| format!(" role {r}")).unwrap_or_default();
+                    let role = cred.role.as_ref().map(|r| format!(" role {r}")).unwrap_or_default();
                     tracing::info!(
                         "merchant {:?} {}: key {}{secret}{role} {}",
                         merchant.name,
-                        cred.dialect,
+                        cred.dialect(),
                         cred.key_id,
-                        cred.extra
+                        serde_json::Value::Object(cred.settings.to_json())
                     );
                 }
             }

@@ -162,7 +162,8 @@ async fn admitted(state: &AppState, request: &poem::Request, token: Option<&str>
     }
     let caller = state.gateway.authenticate(Dialect::Payrequest, token, None).await?;
     let principal = state.gateway.admit(&caller, state.client_ip(request))?;
-    match principal.credential().extra.get("psp").and_then(|p| p.as_str()).unwrap_or("sandbox") {
+    let psp = principal.credential().settings.payrequest().map(|s| s.psp.as_str());
+    match psp.unwrap_or("none") {
         "sandbox" => Ok(principal),
         "" | "none" => Err(PrError::code("nointegration").into()),
         _ => Err(PrError::code("pspnotsupported").into()),

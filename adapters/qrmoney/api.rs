@@ -35,8 +35,7 @@ pub struct QrApi;
 
 /// True when `account_id` is the API key's account.
 fn own_account(principal: &Principal, account_id: &str) -> bool {
-    // A string: `check_extra` admits nothing else.
-    principal.credential().extra.get("account_id").and_then(|id| id.as_str()) == Some(account_id)
+    principal.credential().settings.qrmoney().is_some_and(|s| s.account_id == account_id)
 }
 
 /// The payment request `id` (from the path) of the caller's own account: a merchant's

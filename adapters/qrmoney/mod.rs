@@ -18,7 +18,7 @@ pub mod webhook;
 use poem::Route;
 use poem_openapi::OpenApiService;
 
-use crate::core::{CoreError, FieldIssue, Payment, PaymentStatus};
+use crate::core::{Payment, PaymentStatus};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -89,22 +89,6 @@ pub fn new_keys(
     extra.entry("merchant_id").or_insert_with(|| format!("m-{}", hex(4)).into());
     let key = format!("qr_{}", hex(20));
     (key.clone(), key)
-}
-
-/// Checks a credential's `extra`: `account_id` and `merchant_id` non-empty strings,
-/// nothing else (its `settings` are the core's account policy, taken out before).
-pub fn check_extra(extra: &serde_json::Map<String, serde_json::Value>) -> Result<(), CoreError> {
-    let mut issues = Vec::new();
-    for key in ["account_id", "merchant_id"] {
-        let valid = extra.get(key).and_then(|v| v.as_str()).is_some_and(|v| (1..=64).contains(&v.trim().len()));
-        if !valid {
-            issues.push(FieldIssue::new(format!("extra.{key}"), "must be a string of 1 to 64 characters"));
-        }
-    }
-    for key in extra.keys().filter(|k| !["account_id", "merchant_id"].contains(&k.as_str())) {
-        issues.push(FieldIssue::new(format!("extra.{key}"), "is not a QR Money setting"));
-    }
-    if issues.is_empty() { Ok(()) } else { Err(CoreError::Validation(issues)) }
 }
 
 /// Where the customer goes once `payment` is decided: `successUrl` after an approval,

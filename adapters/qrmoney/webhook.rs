@@ -55,7 +55,7 @@ pub fn fields(payment: &Payment, credential: &Credential) -> Vec<(&'static str, 
         }
     };
     let text = |value: Option<String>| value.unwrap_or_default();
-    let merchant_id = credential.extra.get("merchant_id").and_then(|v| v.as_str()).unwrap_or_default();
+    let merchant_id = credential.settings.qrmoney().map(|s| s.merchant_id.as_str()).unwrap_or_default();
     vec![
         ("id", payment.id.to_string()),
         ("transactionId", payment.id.to_string()),

@@ -70,7 +70,7 @@ impl ShadhinAuth {
             .await
             .map_err(auth_failure(AuthFailure::InvalidSecretKey))?;
         // Checked once the secret proved the caller, so it reveals nothing to others.
-        let business = caller.credential().extra.get("business_id").and_then(|v| v.as_str());
+        let business = caller.credential().settings.shadhinpay().map(|s| s.business_id.as_str());
         if business != Some(business_id) {
             return Err(AuthFailure::BusinessNotAuthorized.into());
         }

@@ -11,8 +11,8 @@ use subtle::ConstantTimeEq;
 use super::types::*;
 use crate::adapters::starpay::roles::Role;
 use crate::core::{
-    AccountPolicy, CoreError, Credential, CredentialPatch, CredentialSeed, Currency, Dialect, Gateway, MerchantPatch,
-    MerchantSeed, MerchantStatus, Money, PayoutFilter, money::parse_decimal,
+    AccountPolicy, CoreError, Credential, CredentialPatch, CredentialSeed, Currency, Dialect, DialectSettings, Gateway,
+    MerchantPatch, MerchantSeed, MerchantStatus, Money, PayoutFilter, money::parse_decimal,
 };
 use crate::http::AppState;
 use crate::http::problem::Reply;
@@ -155,8 +155,7 @@ impl AdminApi {
                 Some(_) => return Err(CoreError::invalid("extra", "must be a JSON object")),
             };
             let policy = take_settings(&mut given)?.flatten();
-            let (key_id, secret, extra) = crate::adapters::new_credential(dialect, given);
-            crate::adapters::check_extra(dialect, extra.as_object().unwrap_or(&serde_json::Map::new()))?;
+            let (key_id, secret, settings) = crate::adapters::new_credential(dialect, given)?;
             let role = match (dialect, req.role) {
                 (Dialect::Starpay, Some(role)) if Role::parse(&role).is_some() => Some(role),
                 (Dialect::Starpay, _) => {
@@ -165,12 +164,11 @@ impl AdminApi {
                 (_, _) => None,
             };
             let seed = CredentialSeed {
-                dialect,
+                settings,
                 key_id,
                 secret: secret.into(),
                 role,
                 label: req.label,
-                extra,
                 require_signature: req.require_signature.unwrap_or(false),
                 policy,
             };
@@ -185,7 +183,7 @@ impl AdminApi {
     async fn rotate(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
         let result = async {
             let current = state.gateway.credential(id.0).await?;
-            let (key_id, secret, _) = crate::adapters::new_credential(current.dialect, serde_json::Map::new());
+            let (key_id, secret, _) = crate::adapters::new_credential(current.dialect, serde_json::Map::new())?;
             let single_token = key_id == secret;
             let change = CredentialPatch {
                 key_id: single_token.then(|| key_id.clone()),
@@ -219,17 +217,20 @@ impl AdminApi {
                 Some(given) => take_settings(given)?,
                 None => None,
             };
-            let given = given.filter(|g| !g.is_empty());
-            if let Some(given) = &given {
-                let credential = state.gateway.credential(id.0).await?;
-                let mut extra = credential.extra.as_object().cloned().unwrap_or_default();
-                extra.extend(given.clone());
-                crate::adapters::check_extra(credential.dialect, &extra)?;
-            }
+            // Given settings replace the credential's own key by key; the rest are kept.
+            let settings = match given.filter(|g| !g.is_empty()) {
+                Some(given) => {
+                    let credential = state.gateway.credential(id.0).await?;
+                    let mut extra = credential.settings.to_json();
+                    extra.extend(given);
+                    Some(DialectSettings::parse(credential.dialect, &extra)?)
+                }
+                None => None,
+            };
             let change = CredentialPatch {
                 require_signature: req.require_signature,
                 role: req.role,
-                extra: given,
+                settings,
                 policy,
                 ..Default::default()
             };

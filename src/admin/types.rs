@@ -174,8 +174,10 @@ pub struct IssueCredential {
     pub label: Option<String>,
     /// Require signed requests (REBORNPAY).
     pub require_signature: Option<bool>,
-    /// Dialect identifiers: `business_id` (ShadhinPay), `account_id` and `merchant_id`
-    /// (QR Money); at most 8 KiB as compact JSON. Generated when absent.
+    /// Dialect settings: `business_id` (ShadhinPay), `psp` (PayRequest: `sandbox`, the
+    /// default, `none` or another provider), `account_id` and `merchant_id` (QR Money),
+    /// each a string of 1 to 64 characters, generated when absent, and nothing else; QR
+    /// Money's `settings` (fees and limits) besides.
     pub extra: Option<serde_json::Value>,
 }
 
@@ -212,7 +214,7 @@ pub struct CredentialBody {
     pub role: Option<String>,
     /// Label.
     pub label: Option<String>,
-    /// Dialect identifiers.
+    /// Dialect settings (and QR Money's `settings`: fees and limits).
     pub extra: serde_json::Value,
     /// Signed requests required.
     pub require_signature: bool,
@@ -230,7 +232,7 @@ impl From<Credential> for CredentialBody {
             secret: c.secret.expose().to_owned(),
             role: c.role,
             label: c.label,
-            extra: c.extra,
+            extra: serde_json::Value::Object(c.settings.to_json()),
             require_signature: c.require_signature,
             active: c.active,
         }

@@ -36,8 +36,8 @@ pub struct MerchantSeed {
 /// A credential with its key material given.
 #[derive(Debug, Clone)]
 pub struct CredentialSeed {
-    /// The dialect it authenticates.
-    pub dialect: Dialect,
+    /// The dialect it authenticates and that dialect's settings.
+    pub settings: super::DialectSettings,
     /// Public part.
     pub key_id: String,
     /// Secret part.
@@ -46,12 +46,17 @@ pub struct CredentialSeed {
     pub role: Option<String>,
     /// Label (StarPay user name).
     pub label: Option<String>,
-    /// Dialect-specific identifiers.
-    pub extra: serde_json::Value,
     /// Whether requests must be signed.
     pub require_signature: bool,
     /// The account's fees and limits.
     pub policy: Option<AccountPolicy>,
+}
+
+impl CredentialSeed {
+    /// The dialect it authenticates.
+    pub fn dialect(&self) -> Dialect {
+        self.settings.dialect()
+    }
 }
 
 /// A change to a merchant; `None` leaves a field as it is.
@@ -83,9 +88,8 @@ pub struct CredentialPatch {
     /// Suspend (`true`: the key stops working at once, `user.suspended` for users) or
     /// reinstate (`false`).
     pub suspended: Option<bool>,
-    /// Dialect identifiers to set: each top-level key replaces the credential's own;
-    /// keys not given are kept.
-    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+    /// New dialect settings, whole (of the credential's dialect).
+    pub settings: Option<super::DialectSettings>,
     /// A new policy (`Some(None)` removes it).
     pub policy: Option<Option<AccountPolicy>>,
 }
@@ -120,7 +124,7 @@ impl Gateway {
             };
             for cred in &seed.credentials {
                 let exists = credential::Entity::find()
-                    .filter(credential::Column::Dialect.eq(cred.dialect.as_str()))
+                    .filter(credential::Column::Dialect.eq(cred.dialect().as_str()))
                     .filter(credential::Column::KeyId.eq(&cred.key_id))
                     .one(&txn)
                     .await?
@@ -274,13 +278,12 @@ impl Gateway {
             }
             update.role = Set(Some(role));
         }
-        if let Some(given) = change.extra {
-            let mut extra = match row.extra.clone() {
-                serde_json::Value::Object(map) => map,
-                _ => serde_json::Map::new(),
-            };
-            extra.extend(given);
-            update.extra = Set(serde_json::Value::Object(extra));
+        if let Some(settings) = &change.settings {
+            if settings.dialect().as_str() != row.dialect {
+                return Err(CoreError::invalid("extra", format!("must be {} settings", row.dialect)));
+            }
+            settings.check()?;
+            update.extra = Set(serde_json::Value::Object(settings.to_json()));
         }
         if let Some(policy) = &change.policy {
             super::policy::save(&txn, id, policy.as_ref(), self.now()).await?;
@@ -338,15 +341,16 @@ async fn insert_credential<C: ConnectionTrait>(
     if seed.key_id.trim().is_empty() || seed.secret.is_empty() {
         return Err(CoreError::invalid("key_id", "credential key and secret must not be empty"));
     }
-    ensure_key_free(conn, seed.dialect.as_str(), &seed.key_id).await?;
+    seed.settings.check()?;
+    ensure_key_free(conn, seed.dialect().as_str(), &seed.key_id).await?;
     let row = credential::ActiveModel {
         merchant_id: Set(merchant_id),
-        dialect: Set(seed.dialect.as_str().to_owned()),
+        dialect: Set(seed.dialect().as_str().to_owned()),
         key_id: Set(seed.key_id.clone()),
         secret: Set(seed.secret.expose().to_owned()),
         role: Set(seed.role.clone()),
         label: Set(seed.label.clone()),
-        extra: Set(seed.extra.clone()),
+        extra: Set(serde_json::Value::Object(seed.settings.to_json())),
         require_signature: Set(seed.require_signature),
         status: Set("active".to_owned()),
         created_at: Set(now),

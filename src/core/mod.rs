@@ -3,7 +3,8 @@
 //!
 //! Each state-changing method runs one database transaction that writes the state
 //! change, its ledger postings and its outbox events together. Dialects never see the
-//! store; the core never sees a dialect's field names.
+//! store; the core never sees a dialect's wire field names (it knows each dialect's
+//! credential settings, typed, and nothing else of it).
 //!
 //! - [`money`]: `Money` and `Currency`.
 //! - [`error`]: the `CoreError` table.
@@ -25,12 +26,16 @@
 //!   ([`Event`], [`Payload`]).
 //! - [`clock`]: the time the core reads ([`Clock`]: the system's, or a test clock).
 //! - `merchants`: merchants and credentials (admin API, config fixtures).
+//! - [`dialect_settings`]: a credential's typed dialect settings ([`DialectSettings`]:
+//!   ShadhinPay's business id, PayRequest's provider, QR Money's ids), checked when
+//!   written.
 //! - `idempotency`: stored responses for `Idempotency-Key`.
 //! - `deliveries`: the webhook delivery queue (dispatch, claim, attempts, replay).
 //! - `signatures`: request signatures already used (replay protection).
 //! - `store` (private): connections, entities, row conversions.
 
 pub mod clock;
+pub mod dialect_settings;
 pub mod error;
 pub mod instrument;
 pub mod money;
@@ -64,6 +69,7 @@ pub use access::{Caller, Principal, RateClass, RateDecision, RateOwner, RateWind
 pub use charge::{ChargeReference, NewCharge};
 pub use clock::{Clock, ClockError};
 pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, QueueStats};
+pub use dialect_settings::{DialectSettings, PayrequestSettings, QrmoneySettings, ShadhinpaySettings};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};
 pub use instrument::PaymentInstrument;

@@ -40,7 +40,7 @@ impl From<&super::Credential> for UserSnapshot {
             name: user.label.clone(),
             role: user.role.clone(),
             status: if user.active { "active" } else { "suspended" }.to_owned(),
-            extra: user.extra.clone(),
+            extra: Value::Object(user.settings.to_json()),
         }
     }
 }

@@ -597,7 +597,7 @@ pub struct Merchant {
 }
 
 /// A dialect credential: the public key id and its secret material.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     /// Internal id.
     pub id: i64,
@@ -614,8 +614,9 @@ pub struct Credential {
     pub role: Option<String>,
     /// A human label (StarPay user name).
     pub label: Option<String>,
-    /// Dialect-specific identifiers (ShadhinPay business id, QR Money account id).
-    pub extra: serde_json::Value,
+    /// Its dialect's settings (ShadhinPay's business id, QR Money's account id, …),
+    /// always of `dialect`'s shape.
+    pub settings: super::DialectSettings,
     /// Whether requests must be signed.
     pub require_signature: bool,
     /// `active` or `revoked`.

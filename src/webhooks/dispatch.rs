@@ -37,7 +37,19 @@ pub fn deliveries(event: &Event, merchant: &Merchant, credentials: &[Credential]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::MerchantStatus;
+    use crate::core::{DialectSettings, MerchantStatus, PayrequestSettings, QrmoneySettings, ShadhinpaySettings};
+
+    fn settings(dialect: Dialect) -> DialectSettings {
+        match dialect {
+            Dialect::Rebornpay => DialectSettings::Rebornpay,
+            Dialect::Starpay => DialectSettings::Starpay,
+            Dialect::Shadhinpay => DialectSettings::Shadhinpay(ShadhinpaySettings { business_id: "biz_1".into() }),
+            Dialect::Payrequest => DialectSettings::Payrequest(PayrequestSettings::default()),
+            Dialect::Qrmoney => {
+                DialectSettings::Qrmoney(QrmoneySettings { account_id: "1001".into(), merchant_id: "m-1".into() })
+            }
+        }
+    }
 
     fn credential(id: i64, dialect: Dialect) -> Credential {
         Credential {
@@ -48,7 +60,7 @@ mod tests {
             secret: format!("secret{id}").into(),
             role: None,
             label: None,
-            extra: serde_json::json!({}),
+            settings: settings(dialect),
             require_signature: false,
             active: true,
         }

@@ -1,10 +1,10 @@
 //! The admin API: its token, merchants, credentials, events.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, Reply, spawn_app};
 
 async fn the_admin_token_is_required(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -96,6 +96,54 @@ async fn starpay_users_and_other_dialects_can_be_issued(backend: Backend) {
     assert_ne!(rotated.body["key_id"], user.body["key_id"], "a single-token key rotates whole");
 }
 
+/// The `extra.<key>` fields a refusal names.
+fn refused_fields(reply: &Reply) -> Vec<String> {
+    let details = reply.body["error"]["details"].as_array().cloned().unwrap_or_default();
+    details.iter().filter_map(|d| d["field"].as_str().map(str::to_owned)).collect()
+}
+
+async fn each_dialects_settings_are_checked_when_written(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let issue = |body: Value| app.send(app.admin(Method::POST, "/merchants/1/credentials").json(&body));
+    let before = app.send(app.admin(Method::GET, "/merchants/1/credentials")).await.body;
+    for (body, field) in [
+        (json!({ "dialect": "rebornpay", "extra": { "business_id": "b" } }), "extra.business_id"),
+        (json!({ "dialect": "shadhinpay", "extra": { "business_id": "" } }), "extra.business_id"),
+        (json!({ "dialect": "shadhinpay", "extra": { "business_id": 7 } }), "extra.business_id"),
+        (json!({ "dialect": "payrequest", "extra": { "psp": "x".repeat(65) } }), "extra.psp"),
+        (json!({ "dialect": "starpay", "role": "admin", "extra": { "colour": "red" } }), "extra.colour"),
+    ] {
+        let reply = issue(body.clone()).await;
+        assert_eq!((reply.status, refused_fields(&reply)), (400, vec![field.to_owned()]), "{body}: {}", reply.body);
+    }
+    let after = app.send(app.admin(Method::GET, "/merchants/1/credentials")).await.body;
+    assert_eq!(before, after, "nothing refused was issued");
+
+    // Given settings are kept; a patch changes the keys it names, checked the same way.
+    let shadhin = issue(json!({ "dialect": "shadhinpay", "extra": { "business_id": "biz_given" } })).await;
+    assert_eq!((shadhin.status, &shadhin.body["extra"]), (201, &json!({ "business_id": "biz_given" })));
+    let path = format!("/credentials/{}", shadhin.body["id"]);
+    let refused = app.send(app.admin(Method::PATCH, &path).json(&json!({ "extra": { "business_id": "  " } }))).await;
+    assert_eq!((refused.status, refused_fields(&refused)), (400, vec!["extra.business_id".to_owned()]));
+    let ask = |business: &'static str| {
+        app.request(Method::GET, "/shadhinpay/api/v1/payments/missing")
+            .header("Client-Id", shadhin.body["key_id"].as_str().unwrap())
+            .header("Business-Id", business)
+            .header("Secret-Key", shadhin.body["secret"].as_str().unwrap())
+    };
+    assert_eq!(app.send(ask("biz_given")).await.status, 404, "the refused patch changed nothing");
+    let moved = app.send(app.admin(Method::PATCH, &path).json(&json!({ "extra": { "business_id": "biz_new" } }))).await;
+    assert_eq!((moved.status, &moved.body["extra"]), (200, &json!({ "business_id": "biz_new" })));
+    assert_eq!(app.send(ask("biz_new")).await.status, 404, "the client acts for the new business");
+    let old = app.send(ask("biz_given")).await;
+    assert_eq!(
+        (old.status, old.body["error"]["code"].as_str()),
+        (403, Some("BUSINESS_NOT_AUTHORIZED")),
+        "{}",
+        old.body
+    );
+}
+
 async fn the_ledger_check_finds_nothing_wrong(backend: Backend) {
     let app = spawn_app(backend).await;
     app.captured_payment("INV-1", json!(10)).await;
@@ -108,5 +156,6 @@ db_test!(
     a_new_merchant_transacts_once_approved,
     admin_input_is_validated,
     starpay_users_and_other_dialects_can_be_issued,
+    each_dialects_settings_are_checked_when_written,
     the_ledger_check_finds_nothing_wrong,
 );

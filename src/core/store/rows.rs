@@ -125,15 +125,16 @@ pub(crate) fn merchant(row: merchant::Model) -> Result<Merchant, CoreError> {
 
 /// A credential row.
 pub(crate) fn credential(row: credential::Model) -> Result<Credential, CoreError> {
+    let dialect = parse("dialect", &row.dialect, Dialect::parse)?;
     Ok(Credential {
         id: row.id,
         merchant_id: row.merchant_id,
-        dialect: parse("dialect", &row.dialect, Dialect::parse)?,
+        dialect,
         key_id: row.key_id,
         secret: row.secret.into(),
         role: row.role,
         label: row.label,
-        extra: row.extra,
+        settings: crate::core::DialectSettings::stored(dialect, &row.extra)?,
         require_signature: row.require_signature,
         active: row.status == "active",
     })
