@@ -130,6 +130,11 @@ impl Application {
         self.port
     }
 
+    /// The clock the core reads (for tests that move a test clock themselves).
+    pub fn clock(&self) -> crate::core::Clock {
+        self.state.gateway.clock().clone()
+    }
+
     /// The port `dialect` is served at the root of, if it has its own listener.
     pub fn dialect_port(&self, dialect: &str) -> Option<u16> {
         self.roots.iter().find(|r| r.entry.name() == dialect).map(|r| r.port)

@@ -138,6 +138,10 @@ pub struct TestApp {
     pub config: Config,
     /// Each dialect's own port, serving it at the root.
     pub dialect_ports: Vec<(&'static str, u16)>,
+    /// The server's clock (a test clock in the test configuration): moving it here
+    /// moves time and nothing else — no sweep runs, no worker wakes — where the
+    /// sandbox's `clock/advance` also runs what came due.
+    pub clock: paybridge::core::Clock,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -204,6 +208,7 @@ async fn spawn_config(
     };
     let app = app.expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let clock = app.clock();
     let dialect_ports = paybridge::adapters::DIALECTS
         .iter()
         .filter_map(|d| app.dialect_port(d.name()).map(|port| (d.name(), port)))
@@ -217,7 +222,8 @@ async fn spawn_config(
             .await;
     });
     let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-    TestApp { base, client, db_url, config, dialect_ports, shutdown: Some(tx), server: Some(server), _dir: dir, schema }
+    let shutdown = Some(tx);
+    TestApp { base, client, db_url, config, dialect_ports, clock, shutdown, server: Some(server), _dir: dir, schema }
 }
 
 impl TestApp {

@@ -97,7 +97,8 @@ async fn an_overdue_payment_is_expired_before_the_sweep_runs(backend: Backend) {
     })
     .await;
     let open = create(&app, &seed_body("https://yoursite.com/webhook")).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Time passes; the sweep does not run.
+    app.clock.advance(Duration::from_secs(2)).expect("a test clock");
     let reply = refund(&app, open["payment_id"].as_str().unwrap(), Some(json!({ "amount": 100 }))).await;
     assert_eq!((reply.status, code(&reply)), (410, "PAYMENT_EXPIRED"), "{}", reply.body);
 }
