@@ -18,8 +18,10 @@ use crate::http::AppState;
 use crate::http::mount::{Mount, ROOT_DOCS_PATH};
 use crate::http::openapi::ApiDoc;
 
-/// A dialect as the server mounts it. The main listener's `/<name>` mount, the root
-/// mounts (`[dialects.<name>]`), the docs and the committed specs all derive from
+/// A dialect: how the server mounts it, how it notifies merchants, where its checkout
+/// returns customers and what its key material looks like. The main listener's
+/// `/<name>` mount, the root mounts (`[dialects.<name>]`), the docs, the committed
+/// specs, webhook dispatch, checkout returns and credential issuance all derive from
 /// [`DIALECTS`].
 pub struct DialectEntry {
     /// The dialect.
@@ -32,16 +34,34 @@ pub struct DialectEntry {
     doc: fn() -> ApiDoc,
     /// Its routes, relative to its root (the provider's host).
     pub routes: fn(&AppState) -> Route,
+    /// How it formats and signs notifications.
+    pub webhooks: &'static dyn WebhookDialect,
+    /// Where the hosted checkout sends the customer once a payment is decided (see
+    /// [`return_url`]).
+    return_url: fn(&Payment, Option<&Credential>) -> Option<String>,
+    /// Fresh key material in the provider's form, `(public key, secret)`; missing
+    /// settings (business id, account ids) are generated into the map given.
+    new_keys: NewKeys,
 }
 
-/// Every dialect, in the order the docs list them.
-pub static DIALECTS: &[DialectEntry] = &[
+/// A dialect's key maker: random hex of `n` bytes in, and the settings given so far.
+type NewKeys = fn(&mut dyn FnMut(usize) -> String, &mut GivenSettings) -> (String, String);
+
+/// A credential's settings as an admin sent them (its `extra`), before they are typed.
+pub type GivenSettings = serde_json::Map<String, serde_json::Value>;
+
+/// Every dialect, in `Dialect`'s order (the order the docs list them): a dialect
+/// without its entry, or out of place, does not compile.
+const ENTRIES: [DialectEntry; Dialect::ALL.len()] = [
     DialectEntry {
         dialect: Dialect::Rebornpay,
         base: rebornpay::BASE,
         demo_port: 8081,
         doc: rebornpay::doc,
         routes: rebornpay::routes,
+        webhooks: &rebornpay::webhook::Webhooks,
+        return_url: rebornpay::return_url,
+        new_keys: rebornpay::new_keys,
     },
     DialectEntry {
         dialect: Dialect::Shadhinpay,
@@ -49,6 +69,9 @@ pub static DIALECTS: &[DialectEntry] = &[
         demo_port: 8082,
         doc: shadhinpay::doc,
         routes: shadhinpay::routes,
+        webhooks: &shadhinpay::webhook::Webhooks,
+        return_url: shadhinpay::return_url,
+        new_keys: shadhinpay::new_keys,
     },
     DialectEntry {
         dialect: Dialect::Starpay,
@@ -56,6 +79,9 @@ pub static DIALECTS: &[DialectEntry] = &[
         demo_port: 8083,
         doc: starpay::doc,
         routes: starpay::routes,
+        webhooks: &starpay::webhook::Webhooks,
+        return_url: starpay::return_url,
+        new_keys: starpay::new_keys,
     },
     DialectEntry {
         dialect: Dialect::Payrequest,
@@ -63,6 +89,9 @@ pub static DIALECTS: &[DialectEntry] = &[
         demo_port: 8084,
         doc: payrequest::doc,
         routes: payrequest::routes,
+        webhooks: &payrequest::webhook::Webhooks,
+        return_url: payrequest::return_url,
+        new_keys: payrequest::new_keys,
     },
     DialectEntry {
         dialect: Dialect::Qrmoney,
@@ -70,8 +99,22 @@ pub static DIALECTS: &[DialectEntry] = &[
         demo_port: 8085,
         doc: qrmoney::doc,
         routes: qrmoney::routes,
+        webhooks: &qrmoney::webhook::Webhooks,
+        return_url: qrmoney::return_url,
+        new_keys: qrmoney::new_keys,
     },
 ];
+
+const _: () = {
+    let mut i = 0;
+    while i < ENTRIES.len() {
+        assert!(ENTRIES[i].dialect as usize == i, "DIALECTS lists each dialect in its place");
+        i += 1;
+    }
+};
+
+/// Every dialect, in the order the docs list them.
+pub static DIALECTS: &[DialectEntry] = &ENTRIES;
 
 impl DialectEntry {
     /// Its name: its config section, spec file and path mount.
@@ -82,6 +125,11 @@ impl DialectEntry {
     /// The entry of `name`.
     pub fn named(name: &str) -> Option<&'static DialectEntry> {
         DIALECTS.iter().find(|d| d.name() == name)
+    }
+
+    /// The entry of `dialect`.
+    pub fn of(dialect: Dialect) -> &'static DialectEntry {
+        &DIALECTS[dialect as usize]
     }
 
     /// The path of its API's server under its root: empty, or the provider's own base
@@ -234,15 +282,9 @@ pub trait WebhookDialect: Sync {
     }
 }
 
-/// The webhook side of a dialect; `None` for dialects not built yet.
-pub fn webhooks(dialect: Dialect) -> Option<&'static dyn WebhookDialect> {
-    match dialect {
-        Dialect::Rebornpay => Some(&rebornpay::webhook::Webhooks),
-        Dialect::Shadhinpay => Some(&shadhinpay::webhook::Webhooks),
-        Dialect::Starpay => Some(&starpay::webhook::Webhooks),
-        Dialect::Payrequest => Some(&payrequest::webhook::Webhooks),
-        Dialect::Qrmoney => Some(&qrmoney::webhook::Webhooks),
-    }
+/// The webhook side of a dialect.
+pub fn webhooks(dialect: Dialect) -> &'static dyn WebhookDialect {
+    DialectEntry::of(dialect).webhooks
 }
 
 /// Where the hosted checkout sends the customer once `payment` is decided, with the
@@ -250,13 +292,7 @@ pub fn webhooks(dialect: Dialect) -> Option<&'static dyn WebhookDialect> {
 /// (the checkout then shows its own result page). `credential` is the one
 /// the payment was created with, for dialects that sign their return.
 pub fn return_url(payment: &Payment, credential: Option<&Credential>) -> Option<String> {
-    match payment.namespace {
-        Dialect::Rebornpay => rebornpay::return_url(payment),
-        Dialect::Shadhinpay => shadhinpay::return_url(payment),
-        Dialect::Starpay => starpay::return_url(payment),
-        Dialect::Payrequest => payrequest::return_url(payment, credential),
-        Dialect::Qrmoney => qrmoney::return_url(payment),
-    }
+    (DialectEntry::of(payment.namespace).return_url)(payment, credential)
 }
 
 /// The credential a payment event's payment was created with, among the merchant's
@@ -301,19 +337,31 @@ pub fn new_credential(
     dialect: Dialect,
     given: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(String, String, DialectSettings), crate::core::CoreError> {
-    let account_id = rand::rng().random_range(1000..1_000_000u32);
     let mut rng = rand::rng();
     let mut hex = |bytes: usize| (0..bytes).map(|_| format!("{:02x}", rng.random::<u8>())).collect::<String>();
     let mut extra = given;
-    let (key, secret) = match dialect {
-        Dialect::Rebornpay => rebornpay::new_keys(&mut hex),
-        Dialect::Shadhinpay => shadhinpay::new_keys(&mut hex, &mut extra),
-        Dialect::Qrmoney => qrmoney::new_keys(&mut hex, &mut extra, account_id),
-        Dialect::Starpay => starpay::new_key(&mut hex),
-        Dialect::Payrequest => {
-            let token = hex(20);
-            (token.clone(), token)
-        }
-    };
+    let (key, secret) = (DialectEntry::of(dialect).new_keys)(&mut hex, &mut extra);
     Ok((key, secret, DialectSettings::parse(dialect, &extra)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dialect_issues_credentials_of_its_own_shape() {
+        for &dialect in Dialect::ALL {
+            assert_eq!(DialectEntry::of(dialect).dialect, dialect);
+            let (key, secret, settings) = new_credential(dialect, serde_json::Map::new()).expect("generated settings");
+            assert_eq!(settings.dialect(), dialect, "{dialect}: generated settings pass its own checks");
+            assert!(!key.is_empty() && !secret.is_empty(), "{dialect}");
+            let (again, _, _) = new_credential(dialect, serde_json::Map::new()).unwrap();
+            assert_ne!(key, again, "{dialect}: fresh keys each time");
+        }
+        let given = serde_json::json!({ "business_id": "biz_given" }).as_object().cloned().unwrap();
+        let (_, _, settings) = new_credential(Dialect::Shadhinpay, given).unwrap();
+        assert_eq!(settings.shadhinpay().map(|s| s.business_id.as_str()), Some("biz_given"), "given ones are kept");
+        let (key, secret, _) = new_credential(Dialect::Rebornpay, serde_json::Map::new()).unwrap();
+        assert!(key.starts_with("pk_live_") && secret.starts_with("sk_live_"), "the provider's own forms");
+    }
 }

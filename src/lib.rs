@@ -25,9 +25,10 @@
 //!   table), `payrequest` (two operations, no auth middleware: the token is in the
 //!   body), `qrmoney` (plus `codes.rs`: the seed's result codes, each decline mapped
 //!   from a core `Decline`). `adapters/mod.rs` holds the registry, `DIALECTS` (one entry per
-//!   dialect: its routes relative to its root, its spec, its demo port), from which the
-//!   `/<name>` mounts, the root mounts and the docs derive, and routes webhooks and
-//!   checkout returns to the dialects.
+//!   dialect: its routes relative to its root, its spec, its demo port, its webhook
+//!   formatter, its checkout return, its key maker), from which the `/<name>` mounts,
+//!   the root mounts and the docs derive, and through which webhooks, checkout returns
+//!   and new credentials reach the dialects.
 //!   Who may call the core: a dialect's `auth.rs` turns its headers into a
 //!   [`core::Caller`] (`Gateway::authenticate`), and only admission
 //!   (`Gateway::admit`/`admit_class`: approval, IP allow-list, rate limit) makes the
@@ -38,10 +39,11 @@
 //!
 //!   Adding a dialect today touches: `core::Dialect` (src/core/types.rs) and its
 //!   credential settings in `core::DialectSettings` (src/core/dialect_settings.rs); a
-//!   module `adapters/<name>/` as above; in `adapters/mod.rs` its `DIALECTS` entry and
-//!   its arm in `webhooks`, `return_url` and `new_credential` (exhaustive matches: the
-//!   compiler lists them); the admin API's `DialectName` mirror
-//!   (src/admin/types.rs); a fixture section in `config::MerchantFixture` and its
+//!   module `adapters/<name>/` as above; its entry in `adapters/mod.rs`'s `DIALECTS`
+//!   (routes, spec, demo port, webhooks, checkout return, key material: one entry per
+//!   `Dialect`, in its order, or the crate does not compile), from which mounts, docs,
+//!   config sections, webhook dispatch, checkout returns, credential issuance and the
+//!   admin API's dialect names follow; a fixture section in `config::MerchantFixture` and its
 //!   `to_seed`; `.ci/schemathesis`'s auth headers and fixture; a conformance suite
 //!   `conformance/suites/<name>.yaml`, its keys in `conformance/demo.toml`, and its
 //!   line in `tests/api/conformance.rs` (`suites!` and `credentials`, checked against

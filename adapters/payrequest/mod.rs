@@ -20,6 +20,7 @@ use poem::web::{Path, Redirect};
 use poem::{EndpointExt, IntoResponse, Response, Route, handler};
 use poem_openapi::OpenApiService;
 
+use super::GivenSettings;
 use crate::core::{Credential, Payment, PaymentStatus};
 use crate::crypto::md5_hex;
 use crate::http::AppState;
@@ -117,6 +118,12 @@ impl Proof {
         let return_id = md5_hex(&format!("{}{id}", credential.key_id));
         Some(Proof { paid, response, return_id })
     }
+}
+
+/// PayRequest key material: one token, sent in the body.
+pub fn new_keys(hex: &mut dyn FnMut(usize) -> String, _settings: &mut GivenSettings) -> (String, String) {
+    let token = hex(20);
+    (token.clone(), token)
 }
 
 /// Where the checkout returns the customer: `response` with the [`Proof`]'s `response`

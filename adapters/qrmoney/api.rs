@@ -61,7 +61,7 @@ impl CreateResponse {
             status.transaction_id = challenge.clone();
             Some(challenge)
         } else {
-            super::return_url(payment)
+            super::return_url(payment, None)
         };
         let id = payment.id.to_string();
         CreateResponse { payment_request_id: id.clone(), data: id, status, redirect_url, challenge_required }

@@ -18,7 +18,8 @@ pub mod webhook;
 use poem::Route;
 use poem_openapi::OpenApiService;
 
-use crate::core::{Payment, PaymentStatus};
+use super::GivenSettings;
+use crate::core::{Credential, Payment, PaymentStatus};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -80,12 +81,9 @@ pub fn routes(state: &AppState) -> Route {
 }
 
 /// QR Money key material: one API key, plus the account and merchant ids.
-pub fn new_keys(
-    hex: &mut impl FnMut(usize) -> String,
-    extra: &mut serde_json::Map<String, serde_json::Value>,
-    account_id: u32,
-) -> (String, String) {
-    extra.entry("account_id").or_insert_with(|| account_id.to_string().into());
+pub fn new_keys(hex: &mut dyn FnMut(usize) -> String, extra: &mut GivenSettings) -> (String, String) {
+    use rand::Rng;
+    extra.entry("account_id").or_insert_with(|| rand::rng().random_range(1000..1_000_000u32).to_string().into());
     extra.entry("merchant_id").or_insert_with(|| format!("m-{}", hex(4)).into());
     let key = format!("qr_{}", hex(20));
     (key.clone(), key)
@@ -93,7 +91,7 @@ pub fn new_keys(
 
 /// Where the customer goes once `payment` is decided: `successUrl` after an approval,
 /// `failureUrl` after a decline, cancellation or expiry, as given.
-pub fn return_url(payment: &Payment) -> Option<String> {
+pub fn return_url(payment: &Payment, _: Option<&Credential>) -> Option<String> {
     match payment.status {
         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => {
             payment.urls.success.clone()

@@ -16,6 +16,7 @@ pub mod webhook;
 use poem::Route;
 use poem_openapi::{ExtraHeader, OpenApiService};
 
+use super::GivenSettings;
 use crate::http::AppState;
 use crate::http::openapi::{ApiDoc, HeaderText};
 
@@ -71,7 +72,7 @@ pub fn routes(state: &AppState) -> Route {
 }
 
 /// REBORNPAY key material: `pk_live_…` and `sk_live_…`.
-pub fn new_keys(hex: &mut impl FnMut(usize) -> String) -> (String, String) {
+pub fn new_keys(hex: &mut dyn FnMut(usize) -> String, _settings: &mut GivenSettings) -> (String, String) {
     (format!("pk_live_{}", hex(12)), format!("sk_live_{}", hex(16)))
 }
 
@@ -80,7 +81,7 @@ pub fn new_keys(hex: &mut impl FnMut(usize) -> String) -> (String, String) {
 /// `invoice_id`, `status` and `transaction_id` added. The status is REBORNPAY's, so a
 /// paid payment awaiting `verify` returns `status=processing`: the redirect is no proof
 /// of payment, verify is.
-pub fn return_url(payment: &crate::core::Payment) -> Option<String> {
+pub fn return_url(payment: &crate::core::Payment, _: Option<&crate::core::Credential>) -> Option<String> {
     use crate::core::PaymentStatus as S;
     let target = match payment.status {
         // REBORNPAY's `processing` (paid, or still with the processor) returns as a success.

@@ -16,7 +16,8 @@ pub mod webhook;
 use poem::Route;
 use poem_openapi::OpenApiService;
 
-use crate::core::{Payment, PaymentStatus};
+use super::GivenSettings;
+use crate::core::{Credential, Payment, PaymentStatus};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -75,10 +76,7 @@ pub fn routes(state: &AppState) -> Route {
 }
 
 /// ShadhinPay key material: a client id and a secret key, plus a business id.
-pub fn new_keys(
-    hex: &mut impl FnMut(usize) -> String,
-    extra: &mut serde_json::Map<String, serde_json::Value>,
-) -> (String, String) {
+pub fn new_keys(hex: &mut dyn FnMut(usize) -> String, extra: &mut GivenSettings) -> (String, String) {
     extra.entry("business_id").or_insert_with(|| format!("biz_{}", hex(6)).into());
     (format!("cl_{}", hex(10)), format!("sk_{}", hex(16)))
 }
@@ -86,7 +84,7 @@ pub fn new_keys(
 /// Where the checkout returns the customer: `success_url` after a completed payment,
 /// `cancel_url` after a cancellation, decline or expiry; with `payment_id` and
 /// `status` added. An undecided payment stays on paybridge's page.
-pub fn return_url(payment: &Payment) -> Option<String> {
+pub fn return_url(payment: &Payment, _: Option<&Credential>) -> Option<String> {
     let target = match payment.status {
         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => &payment.urls.success,
         PaymentStatus::Failed | PaymentStatus::Expired => &payment.urls.failure,

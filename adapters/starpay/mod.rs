@@ -19,7 +19,8 @@ pub mod webhook;
 use poem::Route;
 use poem_openapi::{ExtraHeader, OpenApiService};
 
-use crate::core::{Payment, PaymentStatus};
+use super::GivenSettings;
+use crate::core::{Credential, Payment, PaymentStatus};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -93,14 +94,14 @@ pub fn routes(state: &AppState) -> Route {
 }
 
 /// StarPay key material: one API key per user, used as both parts.
-pub fn new_key(hex: &mut impl FnMut(usize) -> String) -> (String, String) {
+pub fn new_keys(hex: &mut dyn FnMut(usize) -> String, _settings: &mut GivenSettings) -> (String, String) {
     let key = format!("sp_live_{}", hex(20));
     (key.clone(), key)
 }
 
 /// Where the checkout returns the payer: the order's `return_url`, with `order_id` and
 /// `status` added, once the payment is decided.
-pub fn return_url(payment: &Payment) -> Option<String> {
+pub fn return_url(payment: &Payment, _: Option<&Credential>) -> Option<String> {
     let target = match payment.status {
         PaymentStatus::Created | PaymentStatus::AwaitingProcessor | PaymentStatus::Processing => None,
         _ => payment.urls.success.as_deref(),

@@ -148,7 +148,7 @@ impl AdminApi {
     ) -> R<CredentialBody> {
         let result = async {
             let req = body.0.into_result()?;
-            let dialect = Dialect::from(req.dialect);
+            let dialect = req.dialect;
             let mut given = match req.extra {
                 None => serde_json::Map::new(),
                 Some(serde_json::Value::Object(map)) => map,

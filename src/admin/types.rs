@@ -119,53 +119,12 @@ pub struct UpdateMerchant {
     pub default_currency: Option<String>,
 }
 
-/// A dialect.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[oai(rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum DialectName {
-    /// REBORNPAY.
-    Rebornpay,
-    /// ShadhinPay.
-    Shadhinpay,
-    /// StarPay.
-    Starpay,
-    /// PayRequest V1.
-    Payrequest,
-    /// QR Money H2H.
-    Qrmoney,
-}
-
-impl From<DialectName> for Dialect {
-    fn from(d: DialectName) -> Self {
-        match d {
-            DialectName::Rebornpay => Dialect::Rebornpay,
-            DialectName::Shadhinpay => Dialect::Shadhinpay,
-            DialectName::Starpay => Dialect::Starpay,
-            DialectName::Payrequest => Dialect::Payrequest,
-            DialectName::Qrmoney => Dialect::Qrmoney,
-        }
-    }
-}
-
-impl From<Dialect> for DialectName {
-    fn from(d: Dialect) -> Self {
-        match d {
-            Dialect::Rebornpay => DialectName::Rebornpay,
-            Dialect::Shadhinpay => DialectName::Shadhinpay,
-            Dialect::Starpay => DialectName::Starpay,
-            Dialect::Payrequest => DialectName::Payrequest,
-            Dialect::Qrmoney => DialectName::Qrmoney,
-        }
-    }
-}
-
 /// `POST /merchants/{id}/credentials`: key material is generated.
 #[derive(Object, Deserialize, Debug)]
 #[oai(skip_serializing_if_is_none)]
 pub struct IssueCredential {
     /// The dialect.
-    pub dialect: DialectName,
+    pub dialect: Dialect,
     /// StarPay role (super_admin, admin, merchant, partner, api_user).
     #[oai(validator(max_length = 32))]
     pub role: Option<String>,
@@ -177,7 +136,7 @@ pub struct IssueCredential {
     /// Dialect settings: `business_id` (ShadhinPay), `psp` (PayRequest: `sandbox`, the
     /// default, `none` or another provider), `account_id` and `merchant_id` (QR Money),
     /// each a string of 1 to 64 characters, generated when absent, and nothing else; QR
-    /// Money's `settings` (fees and limits) besides.
+    /// Money's `settings` (fees and limits) besides; at most 8 KiB as compact JSON.
     pub extra: Option<serde_json::Value>,
 }
 
@@ -205,7 +164,7 @@ pub struct CredentialBody {
     /// Owner.
     pub merchant_id: i64,
     /// Dialect.
-    pub dialect: DialectName,
+    pub dialect: Dialect,
     /// Public part: API key, client id, token.
     pub key_id: String,
     /// Secret part (equal to `key_id` for single-token dialects).
@@ -227,7 +186,7 @@ impl From<Credential> for CredentialBody {
         CredentialBody {
             id: c.id,
             merchant_id: c.merchant_id,
-            dialect: c.dialect.into(),
+            dialect: c.dialect,
             key_id: c.key_id,
             secret: c.secret.expose().to_owned(),
             role: c.role,
@@ -346,7 +305,7 @@ pub struct PayoutBody {
     /// The credential (user) that asked for it.
     pub created_by: Option<i64>,
     /// The dialect it came through.
-    pub dialect: DialectName,
+    pub dialect: Dialect,
     /// Amount, decimal string of major units.
     pub amount: String,
     /// Currency.
@@ -371,7 +330,7 @@ impl From<Payout> for PayoutBody {
             id: p.id,
             merchant_id: p.merchant_id,
             created_by: p.created_by,
-            dialect: p.namespace.into(),
+            dialect: p.namespace,
             amount: p.amount.to_major().to_string(),
             currency: p.amount.currency().code().to_owned(),
             status: match p.status {
@@ -562,7 +521,7 @@ pub struct DeliveryBody {
     /// Owner.
     pub merchant_id: i64,
     /// The dialect that formatted and signs it.
-    pub dialect: DialectName,
+    pub dialect: Dialect,
     /// The dialect's event name.
     pub event: String,
     /// What ordering is kept within (`payment:12`).
@@ -596,7 +555,7 @@ impl From<Delivery> for DeliveryBody {
             event_id: d.event_id,
             origin: d.origin,
             merchant_id: d.merchant_id,
-            dialect: d.dialect.into(),
+            dialect: d.dialect,
             event: d.event_type,
             subject: d.subject_key,
             url: d.url,

@@ -39,6 +39,9 @@ macro_rules! string_enum {
 
 string_enum! {
     /// A provider dialect: the namespace of credentials and merchant references.
+    // The admin API's schema `DialectName`.
+    #[derive(poem_openapi::Enum)]
+    #[oai(rename = "DialectName", rename_all = "snake_case")]
     Dialect {
         /// REBORNPAY.
         Rebornpay => "rebornpay",

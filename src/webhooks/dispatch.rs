@@ -16,7 +16,7 @@ pub fn deliveries(event: &Event, merchant: &Merchant, credentials: &[Credential]
     let subject_key = event.subject_key();
     let mut out = Vec::new();
     for dialect in dialects {
-        let Some(hooks) = crate::adapters::webhooks(dialect) else { continue };
+        let hooks = crate::adapters::webhooks(dialect);
         let theirs: Vec<&Credential> = credentials.iter().filter(|c| c.dialect == dialect && c.active).collect();
         let Some(credential) = hooks.signer(event, &theirs) else { continue };
         if let Some(formatted) = hooks.format(event, merchant, credential) {

@@ -244,14 +244,14 @@ impl Job {
             Some(id) => self.credentials.get(&self.gateway, id).await,
             None => None,
         };
-        let (Some(hooks), Some(credential)) = (hooks, credential) else {
+        let Some(credential) = credential else {
             self.metrics.webhooks.outcomes.with_label_values(&["dead"]).inc();
             let attempt = Attempt {
                 delivery_id: delivery.id,
                 attempted_at,
                 url: delivery.url.clone(),
                 status_code: None,
-                error: Some("no signing credential or webhook support for this dialect".into()),
+                error: Some("its signing credential no longer exists".into()),
                 latency_ms: 0,
                 response_excerpt: None,
             };
