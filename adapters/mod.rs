@@ -227,8 +227,8 @@ impl DialectEntry {
     /// (so links stay on the mount's origin) and the docs under `/_paybridge`. The
     /// caller puts the request's [`Mount`] in place; `main_url` is its base URL on the
     /// main listener, listed in its spec.
-    pub fn root_routes(&self, state: &AppState, main_url: &str) -> Route {
-        let route = crate::checkout::mount((self.routes)(state), state);
+    pub fn root_routes(&self, state: &AppState, checkout: &crate::checkout::ProcessorState, main_url: &str) -> Route {
+        let route = crate::checkout::mount((self.routes)(state), checkout);
         self.served_doc(true, Some(main_url)).mount(route, ROOT_DOCS_PATH)
     }
 }

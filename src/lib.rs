@@ -4,7 +4,12 @@
 //!
 //! # Layout
 //!
-//! - [`core`] — the canonical payment core and its only door, [`core::Gateway`]:
+//! - [`core`] — the canonical payment core behind one door per kind of caller, all
+//!   made by [`core::Core::connect`] (`scopes`): [`core::Gateway`] for the dialects
+//!   (merchants' requests), [`core::AdminGateway`] for the admin API and the sweeps,
+//!   [`core::ProcessorGateway`] for the checkout and the sandbox API,
+//!   [`core::DeliveryGateway`] for the webhook engine; `startup` hands each its own,
+//!   so a dialect cannot decide a refund or pay a checkout. Inside:
 //!   `Money`, merchants and credentials (each with its dialect's typed settings,
 //!   [`core::DialectSettings`]), the payment state machine, charging
 //!   (`charge`: a host-to-host payment created and decided in one batched transaction;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use paybridge::config::Config;
-use paybridge::core::Gateway;
+use paybridge::core::Core;
 use paybridge::startup::{Application, all_docs};
 
 #[derive(Parser)]
@@ -66,7 +66,7 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
 
 async fn migrate(config: Option<PathBuf>) -> anyhow::Result<()> {
     let config = Config::load(config.as_deref())?;
-    Gateway::migrate(&config.database_url).await?;
+    Core::migrate(&config.database_url).await?;
     println!("database is up to date");
     Ok(())
 }

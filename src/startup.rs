@@ -15,8 +15,9 @@ use poem::{EndpointExt, Response, Route, get};
 use tokio::net::TcpListener;
 
 use crate::adapters::{DIALECTS, DialectEntry};
+use crate::checkout::ProcessorState;
 use crate::config::{Config, OwnListener};
-use crate::core::{Clock, CoreSettings, Gateway, parse_allowlist_entry};
+use crate::core::{AdminGateway, Clock, Core, CoreSettings, Gateway, Scopes, parse_allowlist_entry};
 use crate::http::AppState;
 use crate::http::mount::{HostMounts, Mount, ROOT_DOCS_PATH};
 use crate::http::openapi::ApiDoc;
@@ -28,7 +29,10 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     roots: Vec<RootListener>,
+    /// What the dialects reach (`state.gateway`: the merchants' door).
     state: AppState,
+    /// The core's other doors: the admin API's, the checkout's, the webhook engine's.
+    scopes: Scopes,
     config: Config,
     metrics: Arc<Metrics>,
 }
@@ -110,19 +114,19 @@ impl Application {
             processor_timeout: Duration::from_millis(config.processor_timeout_ms),
             clock: if config.test_clock_enabled() { Clock::test() } else { Clock::system() },
         };
-        let gateway = Gateway::connect(&config.database_url, settings, processor)
+        let scopes = Core::connect(&config.database_url, settings, processor)
             .await
             .with_context(|| format!("cannot open the database at {}", redact(&config.database_url)))?;
         let seeds: Vec<_> = config.merchants.iter().map(|m| m.to_seed()).collect();
-        gateway.apply_seeds(&seeds).await.context("cannot create the configured merchants")?;
+        scopes.admin.apply_seeds(&seeds).await.context("cannot create the configured merchants")?;
         let state = AppState {
-            gateway,
+            gateway: scopes.gateway.clone(),
             trusted_proxies: config.trusted_proxies.iter().filter_map(|p| parse_allowlist_entry(p)).collect(),
             admin_token: config.admin_token.expose().into(),
             checkout_secret: config.checkout_key().into(),
             body_limits: config.http.body(),
         };
-        Ok(Application { listener, port, roots, state, config, metrics: Metrics::new() })
+        Ok(Application { listener, port, roots, state, scopes, config, metrics: Metrics::new() })
     }
 
     /// The bound port.
@@ -202,13 +206,13 @@ impl Application {
     /// requests finish (up to ten seconds) and in-flight webhook deliveries finish or
     /// go back to the queue.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let maintenance = tokio::spawn(maintenance(self.state.gateway.clone()));
+        let maintenance = tokio::spawn(maintenance(self.scopes.admin.clone()));
         let sweep = Duration::from_secs(self.config.expiry_sweep_secs);
-        let expiry = tokio::spawn(expire_payments(self.state.gateway.clone(), sweep));
+        let expiry = tokio::spawn(expire_payments(self.scopes.admin.clone(), sweep));
         let engine = self.config.webhooks.enabled.then(|| {
             let settings =
                 crate::webhooks::Settings::new(&self.config.webhooks, self.config.blocks_private_webhook_targets());
-            crate::webhooks::Engine::start(self.state.gateway.clone(), settings, self.metrics.clone())
+            crate::webhooks::Engine::start(self.scopes.delivery.clone(), settings, self.metrics.clone())
         });
         let urls = self.dialect_urls();
         let public_url = self.config.public_url.trim_end_matches('/').to_owned();
@@ -223,7 +227,7 @@ impl Application {
         let mut servers = Vec::new();
         for root in self.roots {
             let main_url = format!("{public_url}{}", root.entry.base);
-            let app = root_endpoint(root.entry, &self.state, &main_url, self.metrics.clone())
+            let app = root_endpoint(root.entry, &self.state, &self.scopes, &main_url, self.metrics.clone())
                 .data(Mount::at_root(&root.base_url));
             let mut stopped = stopped.clone();
             let connections = connections.clone();
@@ -238,8 +242,8 @@ impl Application {
             shutdown.await;
             let _ = stop.send(());
         };
-        let app = routes(&self.state, &public_url, &urls, self.metrics.clone());
-        let hosts = host_mounts(&self.config, &self.state, &public_url, &self.metrics);
+        let app = routes(&self.state, &self.scopes, &public_url, &urls, self.metrics.clone());
+        let hosts = host_mounts(&self.config, &self.state, &self.scopes, &public_url, &self.metrics);
         // Links on a host mount take public_url's scheme (config validation: http or https).
         let scheme = if public_url.starts_with("https:") { "https" } else { "http" };
         let result = if hosts.is_empty() {
@@ -265,7 +269,7 @@ impl Application {
 
 /// Housekeeping every minute: forget idempotency records past their retention and
 /// request signatures past their replay window.
-async fn maintenance(gateway: Gateway) {
+async fn maintenance(gateway: AdminGateway) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
@@ -281,7 +285,7 @@ async fn maintenance(gateway: Gateway) {
 }
 
 /// Expires unpaid payments past their expiry every `every`, in batches.
-async fn expire_payments(gateway: Gateway, every: Duration) {
+async fn expire_payments(gateway: AdminGateway, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
@@ -399,17 +403,20 @@ fn dialect_urls(config: &Config, roots: &[RootListener]) -> Vec<DialectUrls> {
 fn root_endpoint(
     entry: &'static DialectEntry,
     state: &AppState,
+    scopes: &Scopes,
     main_url: &str,
     metrics: Arc<Metrics>,
 ) -> impl poem::Endpoint<Output = Response> + use<> {
     let services = vec!["checkout", ROOT_DOCS_PATH.trim_start_matches('/')];
-    entry.root_routes(state, main_url).with(Track { services, otherwise: entry.name(), metrics })
+    let checkout = ProcessorState::new(state, scopes.processor.clone());
+    entry.root_routes(state, &checkout, main_url).with(Track { services, otherwise: entry.name(), metrics })
 }
 
 /// The root endpoints of every host in `[dialects.<name>] hosts`, lower case.
 fn host_mounts(
     config: &Config,
     state: &AppState,
+    scopes: &Scopes,
     public_url: &str,
     metrics: &Arc<Metrics>,
 ) -> Vec<(String, poem::endpoint::BoxEndpoint<'static, Response>)> {
@@ -417,7 +424,7 @@ fn host_mounts(
     for entry in DIALECTS {
         let main_url = format!("{public_url}{}", entry.base);
         for host in config.dialects.get(entry.name()).map(|d| d.hosts.as_slice()).unwrap_or_default() {
-            let endpoint = root_endpoint(entry, state, &main_url, metrics.clone()).boxed();
+            let endpoint = root_endpoint(entry, state, scopes, &main_url, metrics.clone()).boxed();
             hosts.push((host.to_ascii_lowercase(), endpoint));
         }
     }
@@ -426,6 +433,7 @@ fn host_mounts(
 
 fn routes(
     state: &AppState,
+    scopes: &Scopes,
     public_url: &str,
     urls: &[DialectUrls],
     metrics: Arc<Metrics>,
@@ -461,9 +469,10 @@ fn routes(
                 Response::builder().content_type("text/plain; version=0.0.4").body(metrics_text.render())
             })),
         );
-    let route = crate::checkout::mount(route, state);
-    let route = crate::admin::mount(route, state);
-    let route = crate::sandbox::api::mount(route, state);
+    let processor = ProcessorState::new(state, scopes.processor.clone());
+    let route = crate::checkout::mount(route, &processor);
+    let route = crate::admin::mount(route, state, scopes.admin.clone());
+    let route = crate::sandbox::api::mount(route, &processor);
     let route = DIALECTS.iter().fold(route, |route, entry| {
         let own = urls.iter().find(|u| u.name == entry.name()).and_then(|u| u.own_root.as_deref());
         entry.mount_at_path(route, state, public_url, own)

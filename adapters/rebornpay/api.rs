@@ -152,7 +152,7 @@ impl RebornApi {
     ) -> Reply<BalanceResponse> {
         let result = async {
             let merchant = auth.0.merchant();
-            let balances = state.gateway.balances(merchant.id).await?;
+            let balances = state.gateway.balances(&auth.0).await?;
             let all: Vec<CurrencyBalance> = balances.iter().map(CurrencyBalance::from).collect();
             let primary = all.iter().find(|b| b.currency == merchant.default_currency);
             let zero = || crate::http::wire::JsonDecimal::from(rust_decimal::Decimal::ZERO);
@@ -180,7 +180,7 @@ impl RebornApi {
         limit: Query<Option<i64>>,
     ) -> Reply<SettlementsResponse> {
         let result = async {
-            let settlements = state.gateway.settlements(auth.0.merchant_id(), parse_limit(limit.0)?).await?;
+            let settlements = state.gateway.settlements(&auth.0, parse_limit(limit.0)?).await?;
             Ok(SettlementsResponse { success: true, data: settlements.into_iter().map(Into::into).collect() })
         };
         Reply::from_result(result.await)

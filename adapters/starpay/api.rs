@@ -39,7 +39,7 @@ impl StarApi {
         let result = async {
             require(&auth.0, Action::Balance)?;
             let merchant = auth.0.merchant();
-            let balances = state.gateway.balances(merchant.id).await?;
+            let balances = state.gateway.balances(&auth.0).await?;
             let wallets: Vec<Wallet> = balances.iter().map(Wallet::from).collect();
             let balance = wallets
                 .iter()
@@ -192,7 +192,7 @@ impl StarApi {
                 limit: per_page,
                 offset: (page - 1).saturating_mul(per_page),
             };
-            let (payouts, total) = state.gateway.payouts(Some(auth.0.merchant_id()), &filter).await?;
+            let (payouts, total) = state.gateway.payouts(&auth.0, &filter).await?;
             Ok(PayoutList {
                 success: true,
                 data: payouts.into_iter().map(Into::into).collect(),

@@ -8,13 +8,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{OpenApi, SecurityScheme, Tags};
 use subtle::ConstantTimeEq;
 
+use super::AdminState;
 use super::types::*;
 use crate::adapters::starpay::roles::Role;
 use crate::core::{
-    AccountPolicy, CoreError, Credential, CredentialPatch, CredentialSeed, Currency, Dialect, DialectSettings, Gateway,
-    MerchantPatch, MerchantSeed, MerchantStatus, Money, PayoutFilter, money::parse_decimal,
+    AccountPolicy, AdminGateway, CoreError, Credential, CredentialPatch, CredentialSeed, Currency, Dialect,
+    DialectSettings, MerchantPatch, MerchantSeed, MerchantStatus, Money, PayoutFilter, money::parse_decimal,
 };
-use crate::http::AppState;
 use crate::http::problem::Reply;
 use crate::http::wire::Wire;
 
@@ -42,7 +42,7 @@ enum Tag {
 pub struct AdminAuth(());
 
 async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<()> {
-    let expected = req.data::<AppState>().map(|s| s.admin_token.clone()).unwrap_or_else(|| "".into());
+    let expected = req.data::<AdminState>().map(|s| s.admin_token.clone()).unwrap_or_else(|| "".into());
     if !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(bearer.token.as_bytes())) {
         Ok(())
     } else {
@@ -59,7 +59,7 @@ type R<T> = Reply<T>;
 impl AdminApi {
     /// List merchants.
     #[oai(path = "/merchants", method = "get", tag = "Tag::Merchants")]
-    async fn list_merchants(&self, state: Data<&AppState>, _auth: AdminAuth) -> R<Vec<MerchantBody>> {
+    async fn list_merchants(&self, state: Data<&AdminState>, _auth: AdminAuth) -> R<Vec<MerchantBody>> {
         R::ok(state.gateway.merchants().await.map(|ms| ms.into_iter().map(Into::into).collect()))
     }
 
@@ -67,7 +67,7 @@ impl AdminApi {
     #[oai(path = "/merchants", method = "post", tag = "Tag::Merchants")]
     async fn create_merchant(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         body: Json<Wire<CreateMerchant>>,
     ) -> R<MerchantBody> {
@@ -89,7 +89,7 @@ impl AdminApi {
 
     /// Show a merchant.
     #[oai(path = "/merchants/:id", method = "get", tag = "Tag::Merchants")]
-    async fn merchant(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
+    async fn merchant(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
         R::ok(state.gateway.merchant(id.0).await.map(Into::into))
     }
 
@@ -97,7 +97,7 @@ impl AdminApi {
     #[oai(path = "/merchants/:id", method = "patch", tag = "Tag::Merchants")]
     async fn update_merchant(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         id: Path<i64>,
         body: Json<Wire<UpdateMerchant>>,
@@ -118,21 +118,21 @@ impl AdminApi {
 
     /// Approve a merchant: it may transact.
     #[oai(path = "/merchants/:id/approve", method = "post", tag = "Tag::Merchants")]
-    async fn approve(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
+    async fn approve(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
         let patch = MerchantPatch { status: Some(MerchantStatus::Approved), ..Default::default() };
         R::ok(state.gateway.update_merchant(id.0, patch).await.map(Into::into))
     }
 
     /// Suspend a merchant: its requests answer `merchant_not_approved` at once.
     #[oai(path = "/merchants/:id/suspend", method = "post", tag = "Tag::Merchants")]
-    async fn suspend(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
+    async fn suspend(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
         let patch = MerchantPatch { status: Some(MerchantStatus::Suspended), ..Default::default() };
         R::ok(state.gateway.update_merchant(id.0, patch).await.map(Into::into))
     }
 
     /// List a merchant's credentials.
     #[oai(path = "/merchants/:id/credentials", method = "get", tag = "Tag::Credentials")]
-    async fn credentials(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<CredentialBody>> {
+    async fn credentials(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<CredentialBody>> {
         let result = async { shown(&state.gateway, state.gateway.credentials(id.0).await?).await };
         R::ok(result.await)
     }
@@ -141,7 +141,7 @@ impl AdminApi {
     #[oai(path = "/merchants/:id/credentials", method = "post", tag = "Tag::Credentials")]
     async fn issue_credential(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         id: Path<i64>,
         body: Json<Wire<IssueCredential>>,
@@ -180,7 +180,7 @@ impl AdminApi {
     /// Rotate a credential's secret (and, for single-token dialects, its key). The old
     /// material stops working at once.
     #[oai(path = "/credentials/:id/rotate", method = "post", tag = "Tag::Credentials")]
-    async fn rotate(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
+    async fn rotate(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
         let result = async {
             let current = state.gateway.credential(id.0).await?;
             let (key_id, secret, _) = crate::adapters::new_credential(current.dialect, serde_json::Map::new())?;
@@ -200,7 +200,7 @@ impl AdminApi {
     #[oai(path = "/credentials/:id", method = "patch", tag = "Tag::Credentials")]
     async fn update_credential(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         id: Path<i64>,
         body: Json<Wire<UpdateCredential>>,
@@ -242,7 +242,7 @@ impl AdminApi {
     /// Suspend a credential (a StarPay user): its key stops working at once, and a
     /// user's suspension is notified as `user.suspended`.
     #[oai(path = "/credentials/:id/suspend", method = "post", tag = "Tag::Credentials")]
-    async fn suspend_credential(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
+    async fn suspend_credential(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
         let change = CredentialPatch { suspended: Some(true), ..Default::default() };
         let result = async { shown_one(&state.gateway, state.gateway.update_credential(id.0, change).await?).await };
         R::ok(result.await)
@@ -250,7 +250,12 @@ impl AdminApi {
 
     /// Reinstate a suspended credential.
     #[oai(path = "/credentials/:id/reinstate", method = "post", tag = "Tag::Credentials")]
-    async fn reinstate_credential(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
+    async fn reinstate_credential(
+        &self,
+        state: Data<&AdminState>,
+        _auth: AdminAuth,
+        id: Path<i64>,
+    ) -> R<CredentialBody> {
         let change = CredentialPatch { suspended: Some(false), ..Default::default() };
         let result = async { shown_one(&state.gateway, state.gateway.update_credential(id.0, change).await?).await };
         R::ok(result.await)
@@ -260,7 +265,7 @@ impl AdminApi {
     #[oai(path = "/refunds", method = "get", tag = "Tag::Refunds")]
     async fn refunds(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         /// Status filter (default `pending`).
         status: Query<Option<RefundState>>,
@@ -276,7 +281,7 @@ impl AdminApi {
     #[oai(path = "/refunds/:id/approve", method = "post", tag = "Tag::Refunds")]
     async fn approve_refund(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
         #[oai(validator(max_length = 32, pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
@@ -294,7 +299,7 @@ impl AdminApi {
     #[oai(path = "/refunds/:id/reject", method = "post", tag = "Tag::Refunds")]
     async fn reject_refund(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
         #[oai(validator(max_length = 32, pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
@@ -312,7 +317,7 @@ impl AdminApi {
     #[oai(path = "/payouts", method = "get", tag = "Tag::Payouts")]
     async fn payouts(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         /// Status filter (default `pending`).
         status: Query<Option<PayoutState>>,
@@ -330,7 +335,7 @@ impl AdminApi {
     #[oai(path = "/payouts/:id/approve", method = "post", tag = "Tag::Payouts")]
     async fn approve_payout(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         id: Path<i64>,
         body: Json<Wire<Decision>>,
@@ -343,7 +348,7 @@ impl AdminApi {
     #[oai(path = "/payouts/:id/reject", method = "post", tag = "Tag::Payouts")]
     async fn reject_payout(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         id: Path<i64>,
         body: Json<Wire<Decision>>,
@@ -353,7 +358,7 @@ impl AdminApi {
 
     /// A merchant's balances per currency.
     #[oai(path = "/merchants/:id/balance", method = "get", tag = "Tag::Settlements")]
-    async fn balance(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<BalanceBody>> {
+    async fn balance(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<BalanceBody>> {
         let result = async {
             state.gateway.merchant(id.0).await?;
             Ok(state.gateway.balances(id.0).await?.iter().map(Into::into).collect())
@@ -366,7 +371,7 @@ impl AdminApi {
     #[oai(path = "/merchants/:id/settlements", method = "post", tag = "Tag::Settlements")]
     async fn create_settlement(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         id: Path<i64>,
         body: Json<Wire<CreateSettlement>>,
@@ -394,7 +399,7 @@ impl AdminApi {
 
     /// A merchant's settlements, newest first.
     #[oai(path = "/merchants/:id/settlements", method = "get", tag = "Tag::Settlements")]
-    async fn settlements(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<SettlementBody>> {
+    async fn settlements(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<SettlementBody>> {
         let result = async {
             state.gateway.merchant(id.0).await?;
             Ok(state.gateway.settlements(id.0, 500).await?.into_iter().map(Into::into).collect())
@@ -404,7 +409,7 @@ impl AdminApi {
 
     /// Mark a processing settlement paid.
     #[oai(path = "/settlements/:id/pay", method = "post", tag = "Tag::Settlements")]
-    async fn pay_settlement(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<SettlementBody> {
+    async fn pay_settlement(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<SettlementBody> {
         R::ok(state.gateway.pay_settlement(id.0).await.map(Into::into))
     }
 
@@ -412,7 +417,7 @@ impl AdminApi {
     #[oai(path = "/events", method = "get", tag = "Tag::Operations")]
     async fn events(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         /// Only this merchant's.
         merchant_id: Query<Option<i64>>,
@@ -431,7 +436,7 @@ impl AdminApi {
     #[expect(clippy::too_many_arguments, reason = "one parameter per documented query filter")]
     async fn deliveries(
         &self,
-        state: Data<&AppState>,
+        state: Data<&AdminState>,
         _auth: AdminAuth,
         /// Only this merchant's.
         merchant_id: Query<Option<i64>>,
@@ -458,7 +463,7 @@ impl AdminApi {
 
     /// A delivery and every attempt at it.
     #[oai(path = "/webhooks/deliveries/:id", method = "get", tag = "Tag::Webhooks")]
-    async fn delivery(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<DeliveryDetail> {
+    async fn delivery(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<DeliveryDetail> {
         R::ok(state.gateway.delivery(id.0).await.map(|(d, attempts)| DeliveryDetail {
             delivery: d.into(),
             attempts: attempts.into_iter().map(Into::into).collect(),
@@ -467,13 +472,13 @@ impl AdminApi {
 
     /// Send a delivery again: a new delivery of the same event, body and signing, due now.
     #[oai(path = "/webhooks/deliveries/:id/replay", method = "post", tag = "Tag::Webhooks")]
-    async fn replay(&self, state: Data<&AppState>, _auth: AdminAuth, id: Path<i64>) -> R<DeliveryBody> {
+    async fn replay(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<DeliveryBody> {
         R::created(state.gateway.replay_delivery(id.0).await.map(Into::into))
     }
 
     /// Check that every ledger transaction sums to zero.
     #[oai(path = "/ledger/check", method = "get", tag = "Tag::Operations")]
-    async fn ledger_check(&self, state: Data<&AppState>, _auth: AdminAuth) -> R<LedgerCheckBody> {
+    async fn ledger_check(&self, state: Data<&AdminState>, _auth: AdminAuth) -> R<LedgerCheckBody> {
         let check = state.gateway.check_ledger().await;
         R::ok(check.map(|c| LedgerCheckBody { transactions: c.transactions, unbalanced: c.unbalanced }))
     }
@@ -505,7 +510,7 @@ async fn decided<T, U: Into<T>, F: Future<Output = Result<U, CoreError>>>(
 
 /// Credentials as the admin API shows them: each account's policy as its
 /// `extra.settings`, where the API takes it.
-async fn shown(gateway: &Gateway, credentials: Vec<Credential>) -> Result<Vec<CredentialBody>, CoreError> {
+async fn shown(gateway: &AdminGateway, credentials: Vec<Credential>) -> Result<Vec<CredentialBody>, CoreError> {
     let ids: Vec<i64> = credentials.iter().map(|c| c.id).collect();
     let mut policies = gateway.account_policies(&ids).await?;
     Ok(credentials
@@ -522,7 +527,7 @@ async fn shown(gateway: &Gateway, credentials: Vec<Credential>) -> Result<Vec<Cr
 }
 
 /// One credential as [`shown`].
-async fn shown_one(gateway: &Gateway, credential: Credential) -> Result<CredentialBody, CoreError> {
+async fn shown_one(gateway: &AdminGateway, credential: Credential) -> Result<CredentialBody, CoreError> {
     let mut bodies = shown(gateway, vec![credential]).await?;
     bodies.pop().ok_or_else(|| CoreError::Internal("credential vanished".into()))
 }

@@ -8,6 +8,7 @@ mod types;
 use poem::{EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
+use crate::core::AdminGateway;
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -27,8 +28,19 @@ pub fn doc() -> ApiDoc {
     ApiDoc::from_service("admin", &service())
 }
 
-/// Mounts the API and its docs.
-pub fn mount(route: Route, state: &AppState) -> Route {
+/// What the admin API's operations reach: the operator's door to the core, and the
+/// token that opens it.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The core, as the operator sees it.
+    pub gateway: AdminGateway,
+    /// The bearer token of the admin API.
+    pub admin_token: std::sync::Arc<str>,
+}
+
+/// Mounts the API and its docs, its operations reaching the core through `admin`.
+pub fn mount(route: Route, state: &AppState, admin: AdminGateway) -> Route {
     let bounded = crate::http::problem::bounded_body(&state.body_limits);
-    doc().mount(route.nest("/admin/v1", service().with(bounded).data(state.clone())), "/admin")
+    let admin = AdminState { gateway: admin, admin_token: state.admin_token.clone() };
+    doc().mount(route.nest("/admin/v1", service().with(bounded).data(admin)), "/admin")
 }

@@ -24,16 +24,40 @@ use poem::web::{Data, Html, Path, Query};
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
 use serde::Deserialize;
 
+use crate::core::ProcessorGateway;
 use crate::core::{CheckoutOutcome, CoreError, Merchant, Payment, PaymentStatus};
 use crate::crypto::{hmac_sha256_hex, verify_hmac_sha256_hex};
 use crate::http::AppState;
-use crate::http::body::{BodyRejection, BoundedBody};
+use crate::http::body::{BodyLimits, BodyRejection, BoundedBody};
 use crate::http::mount::CHECKOUT_PATH;
 use form::{CheckoutForm, FieldErrors, METHODS};
 use view::{ChallengePage, MissingPage, PayPage, ResultPage, Summary};
 
+/// What the checkout pages and the sandbox API reach: the processor's door to the core,
+/// the key of the forms' CSRF tokens, and the body limits.
+#[derive(Clone)]
+pub struct ProcessorState {
+    /// The core, as the checkout and the sandbox processor see it.
+    pub gateway: ProcessorGateway,
+    /// Key of the checkout forms' CSRF tokens.
+    pub checkout_secret: std::sync::Arc<[u8]>,
+    /// How large and slow a request body may be (`[http]`).
+    pub body_limits: BodyLimits,
+}
+
+impl ProcessorState {
+    /// The server's state, with the processor's door.
+    pub fn new(state: &AppState, gateway: ProcessorGateway) -> ProcessorState {
+        ProcessorState {
+            gateway,
+            checkout_secret: state.checkout_secret.clone(),
+            body_limits: state.body_limits.clone(),
+        }
+    }
+}
+
 /// Mounts `GET` and `POST /checkout/{token}` and its `/challenge`.
-pub fn mount(route: Route, state: &AppState) -> Route {
+pub fn mount(route: Route, state: &ProcessorState) -> Route {
     let bounded =
         || BoundedBody::new(state.body_limits.clone(), std::sync::Arc::new(|_: &poem::Request, r| refused(r)));
     route.at(format!("{CHECKOUT_PATH}/:token"), get(show).post(submit).with(bounded()).data(state.clone())).at(
@@ -64,7 +88,7 @@ fn refused(rejection: BodyRejection) -> Response {
 }
 
 /// The CSRF token of a checkout's form.
-fn csrf_for(state: &AppState, token: &str) -> String {
+fn csrf_for(state: &ProcessorState, token: &str) -> String {
     hmac_sha256_hex(&state.checkout_secret, format!("checkout:{token}").as_bytes())
 }
 
@@ -98,7 +122,7 @@ fn failure(err: &CoreError) -> Response {
     }
 }
 
-async fn load(state: &AppState, token: &str) -> Result<(Payment, Merchant), CoreError> {
+async fn load(state: &ProcessorState, token: &str) -> Result<(Payment, Merchant), CoreError> {
     let payment = state.gateway.payment_by_checkout_token(token).await?;
     let merchant = state.gateway.merchant(payment.merchant_id).await?;
     Ok((payment, merchant))
@@ -120,7 +144,7 @@ fn method_for(payment: &Payment, picked: Option<&str>) -> (String, bool) {
 
 /// `GET /checkout/{token}`.
 #[handler]
-async fn show(state: Data<&AppState>, Path(token): Path<String>, Query(query): Query<MethodQuery>) -> Response {
+async fn show(state: Data<&ProcessorState>, Path(token): Path<String>, Query(query): Query<MethodQuery>) -> Response {
     let (payment, merchant) = match load(&state, &token).await {
         Ok(found) => found,
         Err(err) => return failure(&err),
@@ -139,7 +163,7 @@ async fn show(state: Data<&AppState>, Path(token): Path<String>, Query(query): Q
 
 /// `POST /checkout/{token}`: pay or cancel.
 #[handler]
-async fn submit(state: Data<&AppState>, Path(token): Path<String>, body: Body) -> Response {
+async fn submit(state: Data<&ProcessorState>, Path(token): Path<String>, body: Body) -> Response {
     let (payment, merchant) = match load(&state, &token).await {
         Ok(found) => found,
         Err(err) => return failure(&err),
@@ -179,7 +203,7 @@ fn awaiting_challenge(payment: &Payment) -> bool {
 
 /// `GET /checkout/{token}/challenge`.
 #[handler]
-async fn challenge(state: Data<&AppState>, Path(token): Path<String>) -> Response {
+async fn challenge(state: Data<&ProcessorState>, Path(token): Path<String>) -> Response {
     let (payment, merchant) = match load(&state, &token).await {
         Ok(found) => found,
         Err(err) => return failure(&err),
@@ -203,7 +227,7 @@ struct ChallengeForm {
 /// The submitted form, once its CSRF token showed it came from this checkout's page;
 /// otherwise the page that refuses it.
 async fn verified_form<T: serde::de::DeserializeOwned + Default>(
-    state: &AppState,
+    state: &ProcessorState,
     token: &str,
     body: Body,
 ) -> Result<T, Response> {
@@ -225,7 +249,7 @@ async fn verified_form<T: serde::de::DeserializeOwned + Default>(
 /// `POST /checkout/{token}/challenge`: approve, or fail authentication (the processor
 /// declines, `authentication_failed`: QR Money 004).
 #[handler]
-async fn answer_challenge(state: Data<&AppState>, Path(token): Path<String>, body: Body) -> Response {
+async fn answer_challenge(state: Data<&ProcessorState>, Path(token): Path<String>, body: Body) -> Response {
     let payment = match state.gateway.payment_by_checkout_token(&token).await {
         Ok(payment) => payment,
         Err(err) => return failure(&err),
@@ -247,7 +271,7 @@ async fn answer_challenge(state: Data<&AppState>, Path(token): Path<String>, bod
 
 /// Sends the customer on once the core decided the checkout; a repeat of a submission
 /// that already decided the payment goes where the first went.
-async fn finish(state: &AppState, token: &str, decided: Result<Payment, CoreError>) -> Response {
+async fn finish(state: &ProcessorState, token: &str, decided: Result<Payment, CoreError>) -> Response {
     match decided {
         Ok(done) => redirect(state, token, &done).await,
         Err(CoreError::PaymentAlreadyCompleted | CoreError::PaymentExpired) => {
@@ -261,7 +285,7 @@ async fn finish(state: &AppState, token: &str, decided: Result<Payment, CoreErro
 }
 
 /// Where the dialect sends the customer for this payment, if it says.
-pub(crate) async fn return_url(state: &AppState, payment: &Payment) -> Option<String> {
+pub(crate) async fn return_url(state: &ProcessorState, payment: &Payment) -> Option<String> {
     let credential = match payment.created_by {
         Some(id) => state.gateway.credential(id).await.ok(),
         None => state.gateway.dialect_credential(payment.merchant_id, payment.namespace).await.ok().flatten(),
@@ -270,7 +294,7 @@ pub(crate) async fn return_url(state: &AppState, payment: &Payment) -> Option<St
 }
 
 /// 303 to the dialect's return URL, or to this page (which shows the result).
-async fn redirect(state: &AppState, token: &str, payment: &Payment) -> Response {
+async fn redirect(state: &ProcessorState, token: &str, payment: &Payment) -> Response {
     let target = match return_url(state, payment).await {
         Some(url) => url,
         None => format!("{CHECKOUT_PATH}/{token}"),
@@ -279,7 +303,7 @@ async fn redirect(state: &AppState, token: &str, payment: &Payment) -> Response 
 }
 
 /// The page of a payment that can no longer be paid.
-async fn result(state: &AppState, payment: &Payment, merchant: &Merchant) -> Response {
+async fn result(state: &ProcessorState, payment: &Payment, merchant: &Merchant) -> Response {
     let summary = Summary::new(payment, merchant, state.gateway.now());
     let attempt = payment.last_attempt.as_ref().map(|a| {
         let code = if a.code.chars().all(|c| c.is_ascii_digit()) { format!(" ({})", a.code) } else { String::new() };

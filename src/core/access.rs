@@ -19,7 +19,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use subtle::ConstantTimeEq;
 
 use super::store::{self, entities::credential, entities::merchant};
-use super::{CoreError, Credential, Dialect, Gateway, Merchant, MerchantStatus};
+use super::{CoreError, Credential, Dialect, Merchant, MerchantStatus};
 
 /// An authenticated caller, not yet admitted: a credential and the merchant it belongs
 /// to, as [`Gateway::authenticate`] found them. Only admission ([`Gateway::admit`],
@@ -271,13 +271,15 @@ impl AccessControl {
     }
 }
 
-impl Gateway {
+impl super::DeliveryGateway {
     /// A number that changes whenever this instance changes a merchant or credential:
     /// caches of credentials outside the core compare it to know they are stale.
     pub fn credentials_generation(&self) -> u64 {
         self.inner.access.generation.load(std::sync::atomic::Ordering::Acquire)
     }
+}
 
+impl super::Gateway {
     /// Finds the active credential `key_id` of `dialect` and, when `secret` is given,
     /// checks it in constant time. An empty key is [`CoreError::MissingCredentials`];
     /// an unknown key or a wrong secret is [`CoreError::InvalidCredentials`].
@@ -306,7 +308,9 @@ impl Gateway {
         }
         Ok(principal)
     }
+}
 
+impl super::Core {
     async fn load_principal(&self, dialect: Dialect, key_id: &str) -> Result<Option<Caller>, CoreError> {
         let db = &self.store().reader;
         let Some(cred) = credential::Entity::find()
@@ -327,7 +331,9 @@ impl Gateway {
             inner: Arc::new(PrincipalData { merchant, credential: store::credential(cred)?, allowlist }),
         }))
     }
+}
 
+impl super::Gateway {
     /// Lets an authenticated request through, or says why not: the merchant must be
     /// approved, the client IP on its allow-list (when it has one) and the merchant
     /// under its rate limit.

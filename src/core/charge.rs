@@ -45,7 +45,7 @@ use super::payments::{CheckoutOutcome, capture_entry, decide, decision_columns, 
 use super::policy::{self, AccountPolicy, Attempt, Usage};
 use super::processor::{self, Processor};
 use super::store::{self, entities::payment};
-use super::{CoreError, Currency, EventType, Gateway, NewPayment, Payment, PaymentStatus, Principal};
+use super::{CoreError, Currency, EventType, NewPayment, Payment, PaymentStatus, Principal};
 
 /// At most this many charges go into one transaction.
 const MAX_BATCH: usize = 256;
@@ -146,7 +146,7 @@ impl Charger {
     }
 }
 
-impl Gateway {
+impl super::Gateway {
     /// Charges `charge.instrument` for a new payment of the principal's merchant in the
     /// principal's dialect namespace, and answers with the payment as decided: approved
     /// (and captured, or held for a manual capture), pending the issuer, or declined by

@@ -113,12 +113,14 @@ impl From<ClockError> for super::CoreError {
     }
 }
 
-impl super::Gateway {
+impl super::Core {
     /// The clock this core reads.
     pub fn clock(&self) -> &Clock {
         &self.inner.settings.clock
     }
+}
 
+impl super::ProcessorGateway {
     /// Moves the test clock forward by `by`, then lets what was waiting for that time
     /// happen at once: the payments now past their expiry are expired (with their
     /// events), idempotency records past retention are forgotten, and the webhook

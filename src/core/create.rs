@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::outbox::{self, NewEvent};
 use super::store::{self, entities::payment};
-use super::{CoreError, CoreSettings, Dialect, FieldIssue, Gateway, NewPayment, Payment, PaymentStatus, Principal};
+use super::{CoreError, CoreSettings, Dialect, FieldIssue, NewPayment, Payment, PaymentStatus, Principal};
 
 /// At most this many creates go into one transaction.
 const MAX_BATCH: usize = 256;
@@ -59,7 +59,7 @@ impl Creator {
     }
 }
 
-impl Gateway {
+impl super::Gateway {
     /// Creates a payment for the principal's merchant in the principal's dialect
     /// namespace, and writes `payment.created`.
     pub async fn create_payment(&self, principal: &Principal, cmd: NewPayment) -> Result<Payment, CoreError> {
@@ -365,8 +365,9 @@ mod fresh_tests {
             processor_timeout: Duration::from_secs(1),
             clock: Clock::system(),
         };
-        let gateway = Gateway::connect(&url, settings, Arc::new(crate::sandbox::Sandbox)).await.unwrap();
-        gateway.apply_seeds(&[crate::config::demo_merchant().to_seed()]).await.unwrap();
+        let scopes = super::super::Core::connect(&url, settings, Arc::new(crate::sandbox::Sandbox)).await.unwrap();
+        let gateway = scopes.gateway;
+        scopes.admin.apply_seeds(&[crate::config::demo_merchant().to_seed()]).await.unwrap();
         let caller = gateway.authenticate(Dialect::Rebornpay, "pk_test_demo", None).await.unwrap();
         let principal = gateway.admit(&caller, None).unwrap();
         let command = NewPayment {

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::store::entities::{merchant, outbox_event, webhook_attempt, webhook_delivery};
 use super::store::{self};
-use super::{CoreError, Credential, Dialect, Entity, Event, Gateway, Merchant};
+use super::{CoreError, Credential, Dialect, Entity, Event, Merchant};
 
 /// A delivery the webhook engine asks for: where, what, and who signs it.
 #[derive(Debug, Clone)]
@@ -215,7 +215,7 @@ fn placeholders(backend: DatabaseBackend, sql: &str) -> String {
     out
 }
 
-impl Gateway {
+impl super::DeliveryGateway {
     /// Dispatches up to `limit` undispatched events, oldest first: `format` says, for
     /// each event, which deliveries it makes (given the merchant and its credentials).
     /// Returns how many events were dispatched.
@@ -412,7 +412,9 @@ impl Gateway {
             .await?;
         Ok(())
     }
+}
 
+impl super::AdminGateway {
     /// Deliveries, newest first.
     pub async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, CoreError> {
         let mut query = webhook_delivery::Entity::find();
@@ -490,7 +492,9 @@ impl Gateway {
         self.notify_events();
         delivery(inserted)
     }
+}
 
+impl super::DeliveryGateway {
     /// How many deliveries wait and how long the oldest due one has waited.
     pub async fn webhook_queue(&self) -> Result<QueueStats, CoreError> {
         let db = &self.store().reader;

@@ -12,8 +12,8 @@ use chrono::Duration as ChronoDuration;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TryInsertResult};
 
+use super::CoreError;
 use super::store::entities::idempotency_key;
-use super::{CoreError, Gateway};
 
 /// How long a stored response is replayed.
 pub const RETENTION_HOURS: i64 = 24;
@@ -46,7 +46,7 @@ pub enum IdempotencyBegin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim(String);
 
-impl Gateway {
+impl super::Gateway {
     /// Claims `key` for a request whose fingerprint is `request_hash`.
     pub async fn idempotency_begin(
         &self,
@@ -171,9 +171,11 @@ impl Gateway {
             .await?;
         Ok(())
     }
+}
 
+impl super::Core {
     /// Deletes records older than the retention period; returns how many.
-    pub async fn purge_idempotency(&self) -> Result<u64, CoreError> {
+    pub(super) async fn purge_idempotency(&self) -> Result<u64, CoreError> {
         let cutoff = self.now() - ChronoDuration::hours(RETENTION_HOURS);
         let deleted = idempotency_key::Entity::delete_many()
             .filter(idempotency_key::Column::CreatedAt.lt(cutoff))

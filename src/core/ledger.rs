@@ -30,7 +30,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
 use super::store::entities::{ledger_posting, ledger_transaction};
-use super::{Balance, CoreError, Currency, Gateway, Money};
+use super::{Balance, CoreError, Currency, Money};
 
 /// A ledger account of a merchant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,12 +233,14 @@ pub struct LedgerCheck {
     pub unbalanced: Vec<i64>,
 }
 
-impl Gateway {
+impl super::Core {
     /// A merchant's balances, one per currency it has ever held.
-    pub async fn balances(&self, merchant_id: i64) -> Result<Vec<Balance>, CoreError> {
+    pub(super) async fn balances(&self, merchant_id: i64) -> Result<Vec<Balance>, CoreError> {
         balances(&self.store().reader, merchant_id).await
     }
+}
 
+impl super::AdminGateway {
     /// Checks that every ledger transaction sums to zero.
     pub async fn check_ledger(&self) -> Result<LedgerCheck, CoreError> {
         let db = &self.store().reader;

@@ -10,8 +10,7 @@ use super::access::parse_allowlist_entry;
 use super::outbox::{self, NewEvent, UserSnapshot};
 use super::store::{self, entities::credential, entities::merchant};
 use super::{
-    AccountPolicy, CoreError, Credential, Currency, Dialect, Entity, EventType, FieldIssue, Gateway, Merchant,
-    MerchantStatus,
+    AccountPolicy, CoreError, Credential, Currency, Dialect, Entity, EventType, FieldIssue, Merchant, MerchantStatus,
 };
 
 /// A merchant to create, with the credentials it starts with.
@@ -94,7 +93,7 @@ pub struct CredentialPatch {
     pub policy: Option<Option<AccountPolicy>>,
 }
 
-impl Gateway {
+impl super::AdminGateway {
     /// Creates a merchant and its credentials.
     pub async fn create_merchant(&self, seed: MerchantSeed) -> Result<Merchant, CoreError> {
         validate_seed(&seed)?;
@@ -144,16 +143,20 @@ impl Gateway {
         let rows = merchant::Entity::find().order_by_asc(merchant::Column::Id).all(&self.store().reader).await?;
         rows.into_iter().map(store::merchant).collect()
     }
+}
 
+impl super::Core {
     /// One merchant.
-    pub async fn merchant(&self, id: i64) -> Result<Merchant, CoreError> {
+    pub(super) async fn merchant(&self, id: i64) -> Result<Merchant, CoreError> {
         let row = merchant::Entity::find_by_id(id)
             .one(&self.store().reader)
             .await?
             .ok_or(CoreError::NotFound(Entity::Merchant))?;
         store::merchant(row)
     }
+}
 
+impl super::AdminGateway {
     /// Changes a merchant.
     pub async fn update_merchant(&self, id: i64, patch: MerchantPatch) -> Result<Merchant, CoreError> {
         let mut issues = Vec::new();
@@ -206,16 +209,20 @@ impl Gateway {
             .await?;
         rows.into_iter().map(store::credential).collect()
     }
+}
 
+impl super::Core {
     /// One credential.
-    pub async fn credential(&self, id: i64) -> Result<Credential, CoreError> {
+    pub(super) async fn credential(&self, id: i64) -> Result<Credential, CoreError> {
         let row = credential::Entity::find_by_id(id)
             .one(&self.store().reader)
             .await?
             .ok_or(CoreError::NotFound(Entity::Credential))?;
         store::credential(row)
     }
+}
 
+impl super::ProcessorGateway {
     /// A merchant's first active credential for `dialect` (what return codes and
     /// redirects of that dialect are computed with).
     pub async fn dialect_credential(
@@ -232,7 +239,9 @@ impl Gateway {
             .await?;
         row.map(store::credential).transpose()
     }
+}
 
+impl super::AdminGateway {
     /// Issues a credential to a merchant. A credential with a role is a user (StarPay):
     /// its creation emits `user.created`.
     pub async fn issue_credential(&self, merchant_id: i64, seed: CredentialSeed) -> Result<Credential, CoreError> {

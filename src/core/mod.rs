@@ -1,5 +1,7 @@
-//! The canonical payment core: one service API, [`Gateway`], that every dialect, the
-//! admin API and the sandbox call.
+//! The canonical payment core, behind one door per kind of caller (`scopes`):
+//! [`Gateway`] for the dialects, [`AdminGateway`] for the admin API and the sweeps,
+//! [`ProcessorGateway`] for the checkout and the sandbox API, [`DeliveryGateway`] for
+//! the webhook engine, all made together by [`Core::connect`].
 //!
 //! Each state-changing method runs one database transaction that writes the state
 //! change, its ledger postings and its outbox events together. Dialects never see the
@@ -32,6 +34,7 @@
 //! - `idempotency`: stored responses for `Idempotency-Key`.
 //! - `deliveries`: the webhook delivery queue (dispatch, claim, attempts, replay).
 //! - `signatures`: request signatures already used (replay protection).
+//! - `scopes`: the four doors and the few operations two of them share.
 //! - `store` (private): connections, entities, row conversions.
 
 pub mod clock;
@@ -56,6 +59,7 @@ mod outbox;
 mod payments;
 mod payouts;
 mod refunds;
+mod scopes;
 mod settlements;
 mod signatures;
 mod store;
@@ -81,6 +85,7 @@ pub use payments::CheckoutOutcome;
 pub use policy::AccountPolicy;
 pub use processor::{Processor, ProcessorError, Verdict};
 pub use refunds::RefundAmount;
+pub use scopes::{AdminGateway, DeliveryGateway, Gateway, ProcessorGateway, Scopes};
 pub use secret::Secret;
 pub use types::*;
 
@@ -102,9 +107,11 @@ pub struct CoreSettings {
     pub clock: Clock,
 }
 
-/// The payment core. Cheap to clone; every clone shares one state.
+/// The payment core that every scope ([`Gateway`], [`AdminGateway`],
+/// [`ProcessorGateway`], [`DeliveryGateway`]) shares. Cheap to clone; every clone
+/// shares one state. Its own public methods only read.
 #[derive(Clone)]
-pub struct Gateway {
+pub struct Core {
     inner: Arc<Inner>,
 }
 
@@ -119,14 +126,15 @@ struct Inner {
     _checkpointer: Option<store::AbortOnDrop>,
 }
 
-impl Gateway {
+impl Core {
     /// Connects to the database, brings its schema up to date and starts the core's
-    /// background writers; every charge goes through `processor`.
+    /// background writers; every charge goes through `processor`. Returns its doors,
+    /// one per kind of caller.
     pub async fn connect(
         database_url: &str,
         settings: CoreSettings,
         processor: Arc<dyn Processor>,
-    ) -> Result<Gateway, CoreError> {
+    ) -> Result<Scopes, CoreError> {
         let store = store::Store::connect(database_url, settings.max_connections).await?;
         migrate_store(&store).await?;
         let events = Arc::new(tokio::sync::Notify::new());
@@ -141,7 +149,7 @@ impl Gateway {
         let access = access::AccessControl::new(settings.auth_cache_ttl, settings.clock.clone());
         let _checkpointer = store.start_checkpointer();
         let inner = Inner { store, settings, access, creator, charger, processor, events, _checkpointer };
-        Ok(Gateway { inner: Arc::new(inner) })
+        Ok(Scopes::of(Core { inner: Arc::new(inner) }))
     }
 
     /// Applies pending migrations to the database at `database_url` and returns.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::store::entities::outbox_event;
-use super::{CoreError, Dialect, EventType, Gateway, Payment, Payout, Principal, Refund, Settlement};
+use super::{CoreError, Dialect, EventType, Payment, Payout, Principal, Refund, Settlement};
 
 /// A user (a credential with a role) as its events carry it: without its key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -351,7 +351,7 @@ pub struct EventRecord {
     pub created_at: DateTime<Utc>,
 }
 
-impl Gateway {
+impl super::AdminGateway {
     /// Events of a merchant with ids above `after`, oldest first, as stored.
     pub async fn events(
         &self,
@@ -376,7 +376,9 @@ impl Gateway {
             })
             .collect())
     }
+}
 
+impl super::Gateway {
     /// Writes a `test.ping` event carrying the merchant's `data`, for the webhook engine
     /// to deliver like any other; returns its id.
     pub async fn emit_test_event(&self, principal: &Principal, data: Value) -> Result<i64, CoreError> {

@@ -11,8 +11,8 @@ use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
 use super::store::{self, entities::payment};
 use super::{
-    AttemptLog, CaptureMode, CoreError, Decline, DeclinedBy, Entity, EventType, Gateway, Instrument, Payment,
-    PaymentFilter, PaymentStatus, Principal,
+    AttemptLog, CaptureMode, CoreError, Decline, DeclinedBy, Entity, EventType, Instrument, Payment, PaymentFilter,
+    PaymentStatus, Principal,
 };
 use super::{policy, processor};
 
@@ -56,7 +56,7 @@ pub enum CheckoutOutcome {
     Expired,
 }
 
-impl Gateway {
+impl super::Gateway {
     /// The principal's merchant's payment with this reference in the principal's
     /// dialect namespace.
     pub async fn payment_by_reference(&self, principal: &Principal, reference: &str) -> Result<Payment, CoreError> {
@@ -106,7 +106,9 @@ impl Gateway {
         }
         Ok((self.payments(principal, filter).await?, total))
     }
+}
 
+impl super::ProcessorGateway {
     /// The payment behind a checkout token (the last segment of its checkout URL).
     pub async fn payment_by_checkout_token(&self, token: &str) -> Result<Payment, CoreError> {
         if token.contains('\0') {
@@ -210,7 +212,9 @@ impl Gateway {
         let outcome = answer.outcome(&current, &PaymentInstrument::None);
         self.apply_outcome(txn, current, outcome).await
     }
+}
 
+impl super::Core {
     /// The payment behind `token`, locked, while it can still take an outcome: `created`
     /// or `awaiting_processor`.
     async fn open_checkout(&self, txn: &DatabaseTransaction, token: &str) -> Result<Payment, CoreError> {
@@ -261,7 +265,9 @@ impl Gateway {
         self.notify_events();
         Ok(payment)
     }
+}
 
+impl super::Gateway {
     /// Confirms a payment the processor authorized, when the merchant's claimed
     /// processor transaction matches the processor's record: a payment in `processing`
     /// is captured (balance credited, `payment.succeeded`) exactly once, however many
@@ -318,11 +324,13 @@ impl Gateway {
         self.notify_events();
         Ok(payment)
     }
+}
 
+impl super::Core {
     /// Expires up to `limit` payments whose checkout ran out without the customer
     /// paying, writing `payment.expired` for each; returns how many. Run by a background
     /// sweep, so expiry happens whether or not anyone opens the checkout again.
-    pub async fn expire_overdue(&self, limit: u64) -> Result<usize, CoreError> {
+    pub(super) async fn expire_overdue(&self, limit: u64) -> Result<usize, CoreError> {
         let now = self.now();
         let due: Vec<i64> = payment::Entity::find()
             .select_only()

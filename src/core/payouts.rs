@@ -13,11 +13,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
 use super::store::{self, entities::merchant, entities::payout};
-use super::{
-    CoreError, Entity, EventType, Gateway, NewPayout, Payout, PayoutFilter, PayoutStatus, Principal, json_has_nul,
-};
+use super::{CoreError, Entity, EventType, NewPayout, Payout, PayoutFilter, PayoutStatus, Principal, json_has_nul};
 
-impl Gateway {
+impl super::Gateway {
     /// Requests a payout for the principal's merchant; its amount is reserved from the
     /// available balance now.
     pub async fn request_payout(
@@ -111,10 +109,12 @@ impl Gateway {
             .ok_or(CoreError::NotFound(Entity::Payout))?;
         store::payout(row)
     }
+}
 
+impl super::Core {
     /// Payouts of `merchant_id` (every merchant's when `None`) that `filter` selects,
     /// newest first, and how many it selects in all.
-    pub async fn payouts(
+    pub(super) async fn payouts(
         &self,
         merchant_id: Option<i64>,
         filter: &PayoutFilter,
@@ -142,7 +142,9 @@ impl Gateway {
             .await?;
         Ok((rows.into_iter().map(store::payout).collect::<Result<_, _>>()?, total))
     }
+}
 
+impl super::AdminGateway {
     /// Marks a pending payout paid: the reserved money leaves.
     pub async fn approve_payout(&self, id: i64, note: Option<String>) -> Result<Payout, CoreError> {
         self.decide_payout(id, PayoutStatus::Processed, note).await
@@ -152,7 +154,9 @@ impl Gateway {
     pub async fn reject_payout(&self, id: i64, note: Option<String>) -> Result<Payout, CoreError> {
         self.decide_payout(id, PayoutStatus::Rejected, note).await
     }
+}
 
+impl super::Core {
     async fn decide_payout(&self, id: i64, decision: PayoutStatus, note: Option<String>) -> Result<Payout, CoreError> {
         if note.as_deref().is_some_and(|n| n.contains('\0')) {
             return Err(CoreError::invalid("note", "must not contain NUL characters"));

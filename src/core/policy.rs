@@ -34,8 +34,8 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::PaymentStatus;
 use super::store::entities::{account_policy, payment};
-use super::{Gateway, PaymentStatus};
 
 use super::{CoreError, Currency, Decline, FieldIssue, Money};
 
@@ -430,7 +430,7 @@ const COUNTED: &[PaymentStatus] = &[
     PaymentStatus::Refunded,
 ];
 
-impl Gateway {
+impl super::AdminGateway {
     /// The policies of these credentials (those that have one).
     pub async fn account_policies(&self, credential_ids: &[i64]) -> Result<HashMap<i64, AccountPolicy>, CoreError> {
         load(&self.store().reader, self.store(), credential_ids, false).await

@@ -19,7 +19,7 @@ use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
 use super::payments::reference_condition;
 use super::store::{self, entities::merchant, entities::payment, entities::refund};
-use super::{CoreError, Entity, EventType, Gateway, Money, PaymentStatus, Principal, Refund, RefundStatus};
+use super::{CoreError, Entity, EventType, Money, PaymentStatus, Principal, Refund, RefundStatus};
 
 /// How much of a payment to refund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub enum RefundAmount {
     Minor(i64),
 }
 
-impl Gateway {
+impl super::Gateway {
     /// Requests a refund of the principal's payment `reference`. It waits in the admin
     /// queue as `pending`; its amount is reserved from the available balance now.
     pub async fn request_refund(
@@ -156,7 +156,9 @@ impl Gateway {
         }
         store::refund(row, payment.reference)
     }
+}
 
+impl super::AdminGateway {
     /// Refunds for the admin queue, newest first, optionally by status and merchant.
     pub async fn refunds(
         &self,
@@ -203,7 +205,9 @@ impl Gateway {
     pub async fn reject_refund(&self, id: i64, note: Option<String>) -> Result<Refund, CoreError> {
         self.decide_refund(id, RefundStatus::Rejected, note).await
     }
+}
 
+impl super::Core {
     async fn decide_refund(&self, id: i64, decision: RefundStatus, note: Option<String>) -> Result<Refund, CoreError> {
         let txn = self.begin_write().await?;
         let row = self

@@ -7,9 +7,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use super::ledger::{self, Account, Subject};
 use super::outbox::{self, NewEvent};
 use super::store::{self, entities::merchant, entities::settlement};
-use super::{CoreError, Currency, Entity, EventType, Gateway, Money, Settlement, SettlementStatus};
+use super::{CoreError, Currency, Entity, EventType, Money, Settlement, SettlementStatus};
 
-impl Gateway {
+impl super::AdminGateway {
     /// Creates a settlement of `amount` (default: the whole available balance) in
     /// `currency` for a merchant, and pays it at once when `pay_now`. Fails with
     /// [`CoreError::InsufficientBalance`] when the available balance does not cover it.
@@ -91,9 +91,11 @@ impl Gateway {
         self.notify_events();
         Ok(paid)
     }
+}
 
+impl super::Core {
     /// A merchant's settlements, newest first.
-    pub async fn settlements(&self, merchant_id: i64, limit: u64) -> Result<Vec<Settlement>, CoreError> {
+    pub(super) async fn settlements(&self, merchant_id: i64, limit: u64) -> Result<Vec<Settlement>, CoreError> {
         let rows = settlement::Entity::find()
             .filter(settlement::Column::MerchantId.eq(merchant_id))
             .order_by_desc(settlement::Column::Id)

@@ -7,9 +7,9 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TryInsertResult};
 
 use super::store::entities::used_signature;
-use super::{CoreError, Gateway, Principal};
+use super::{CoreError, Principal};
 
-impl Gateway {
+impl super::Gateway {
     /// Records `signature` (hex, any case) of the principal's credential as used until
     /// `expires_at`. [`CoreError::InvalidSignature`] if it was used before.
     pub async fn consume_signature(
@@ -38,7 +38,9 @@ impl Gateway {
             _ => Err(CoreError::InvalidSignature("this signature was already used; sign each request anew")),
         }
     }
+}
 
+impl super::AdminGateway {
     /// Forgets signatures whose window has passed; returns how many.
     pub async fn purge_used_signatures(&self) -> Result<u64, CoreError> {
         let deleted = used_signature::Entity::delete_many()

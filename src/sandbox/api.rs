@@ -8,9 +8,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi, OpenApiService};
 use serde::Deserialize;
 
+use crate::checkout::ProcessorState;
 use crate::core::instrument::{Card, Wallet};
 use crate::core::{CheckoutOutcome, CoreError, Payment, PaymentInstrument, PaymentStatus};
-use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 use crate::http::problem::Reply;
 use crate::http::wire::Wire;
@@ -143,7 +143,7 @@ impl From<Payment> for CheckoutState {
 }
 
 /// The payment's state with the return URL the checkout would redirect to.
-async fn state_of(state: &AppState, payment: Payment) -> CheckoutState {
+async fn state_of(state: &ProcessorState, payment: Payment) -> CheckoutState {
     let return_url = crate::checkout::return_url(state, &payment).await;
     CheckoutState { return_url, ..payment.into() }
 }
@@ -167,7 +167,7 @@ pub struct ClockState {
     pub controllable: bool,
 }
 
-fn clock_state(gateway: &crate::core::Gateway) -> ClockState {
+fn clock_state(gateway: &crate::core::ProcessorGateway) -> ClockState {
     let clock = gateway.clock();
     ClockState { now: clock.now(), offset_seconds: clock.offset().as_secs_f64(), controllable: clock.controllable() }
 }
@@ -181,7 +181,7 @@ impl SandboxApi {
     #[oai(path = "/checkout/:token", method = "get")]
     async fn show(
         &self,
-        state: Data<&AppState>,
+        state: Data<&ProcessorState>,
         #[oai(validator(max_length = 64))] token: Path<String>,
     ) -> Reply<CheckoutState> {
         let result = async { Ok(state_of(&state, state.gateway.payment_by_checkout_token(&token).await?).await) };
@@ -193,7 +193,7 @@ impl SandboxApi {
     #[oai(path = "/checkout/:token/complete", method = "post")]
     async fn complete(
         &self,
-        state: Data<&AppState>,
+        state: Data<&ProcessorState>,
         #[oai(validator(max_length = 64))] token: Path<String>,
         body: Json<Wire<CompleteRequest>>,
     ) -> Reply<CheckoutState> {
@@ -230,7 +230,7 @@ impl SandboxApi {
 
     /// The test clock: the time the core reads and how far it was moved.
     #[oai(path = "/clock", method = "get")]
-    async fn clock(&self, state: Data<&AppState>) -> Reply<ClockState> {
+    async fn clock(&self, state: Data<&ProcessorState>) -> Reply<ClockState> {
         Reply::ok(Ok(clock_state(&state.gateway)))
     }
 
@@ -241,7 +241,7 @@ impl SandboxApi {
     /// belongs to this instance. Answers 403 `test_clock_off` unless the configuration
     /// turns `test_clock` on (the built-in demo configuration does).
     #[oai(path = "/clock/advance", method = "post")]
-    async fn advance(&self, state: Data<&AppState>, body: Json<Wire<AdvanceRequest>>) -> Reply<ClockState> {
+    async fn advance(&self, state: Data<&ProcessorState>, body: Json<Wire<AdvanceRequest>>) -> Reply<ClockState> {
         let result = async {
             let req = body.0.into_result()?;
             state.gateway.advance_clock(std::time::Duration::from_secs(req.seconds)).await?;
@@ -268,7 +268,7 @@ pub fn doc() -> ApiDoc {
 }
 
 /// Mounts the API at `/sandbox/v1` and its docs at `/sandbox/docs`.
-pub fn mount(route: poem::Route, state: &AppState) -> poem::Route {
+pub fn mount(route: poem::Route, state: &ProcessorState) -> poem::Route {
     use poem::EndpointExt;
     let bounded = crate::http::problem::bounded_body(&state.body_limits);
     doc().mount(route.nest("/sandbox/v1", service().with(bounded).data(state.clone())), "/sandbox")

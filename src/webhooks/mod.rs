@@ -28,7 +28,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::WebhookConfig;
-use crate::core::{Attempt, AttemptOutcome, Credential, Delivery, Gateway};
+use crate::core::{Attempt, AttemptOutcome, Credential, Delivery, DeliveryGateway};
 use crate::metrics::Metrics;
 use client::Client;
 
@@ -81,7 +81,7 @@ pub struct Engine {
 
 impl Engine {
     /// Starts delivering.
-    pub fn start(gateway: Gateway, settings: Settings, metrics: Arc<Metrics>) -> Engine {
+    pub fn start(gateway: DeliveryGateway, settings: Settings, metrics: Arc<Metrics>) -> Engine {
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(gateway, settings, metrics, stopped));
         Engine { stop, task }
@@ -103,7 +103,7 @@ type Record = (Attempt, AttemptOutcome);
 struct Credentials(Mutex<HashMap<i64, (Instant, u64, Credential)>>);
 
 impl Credentials {
-    async fn get(&self, gateway: &Gateway, id: i64) -> Option<Credential> {
+    async fn get(&self, gateway: &DeliveryGateway, id: i64) -> Option<Credential> {
         let generation = gateway.credentials_generation();
         if let Some((at, seen, credential)) = self.0.lock().ok()?.get(&id)
             && at.elapsed() < Duration::from_secs(5)
@@ -117,7 +117,7 @@ impl Credentials {
     }
 }
 
-async fn run(gateway: Gateway, settings: Settings, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
+async fn run(gateway: DeliveryGateway, settings: Settings, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
     let client = Client::new(settings.timeout, settings.block_private);
     let (results, results_rx) = mpsc::channel::<Record>(4096);
     let writer = tokio::spawn(write_results(gateway.clone(), results_rx));
@@ -207,7 +207,7 @@ struct Job {
     /// When the group was claimed, and for how long.
     leased: Instant,
     lease: Duration,
-    gateway: Gateway,
+    gateway: DeliveryGateway,
     client: Client,
     settings: Settings,
     metrics: Arc<Metrics>,
@@ -296,7 +296,7 @@ impl Job {
 }
 
 /// Writes results in batches: one transaction for however many have arrived.
-async fn write_results(gateway: Gateway, mut rx: mpsc::Receiver<Record>) {
+async fn write_results(gateway: DeliveryGateway, mut rx: mpsc::Receiver<Record>) {
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut batch, 256).await > 0 {
         let records = std::mem::take(&mut batch);
@@ -308,7 +308,7 @@ async fn write_results(gateway: Gateway, mut rx: mpsc::Receiver<Record>) {
 }
 
 /// Keeps the queue gauges current.
-async fn report_queue(gateway: Gateway, metrics: Arc<Metrics>, every: Duration) {
+async fn report_queue(gateway: DeliveryGateway, metrics: Arc<Metrics>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
