@@ -13,7 +13,7 @@ pub mod starpay;
 use poem::{EndpointExt, Route};
 use rand::Rng;
 
-use crate::core::{Credential, Dialect, DialectSettings, Event, Merchant, Payment};
+use crate::core::{Credential, CredentialSeed, Dialect, DialectSettings, Event, Merchant, Payment};
 use crate::http::AppState;
 use crate::http::mount::{Mount, ROOT_DOCS_PATH};
 use crate::http::openapi::ApiDoc;
@@ -42,6 +42,18 @@ pub struct DialectEntry {
     /// Fresh key material in the provider's form, `(public key, secret)`; missing
     /// settings (business id, account ids) are generated into the map given.
     new_keys: NewKeys,
+    /// How a client presents a credential (see [`client_keys`]).
+    client_keys: fn(&CredentialSeed) -> ClientKeys,
+}
+
+/// How a client presents one credential of its dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKeys {
+    /// The headers it sends (none where the credential travels in the body).
+    pub headers: Vec<(&'static str, String)>,
+    /// The names its dialect's conformance suite gives the credential's parts
+    /// (`credentials.<name>` in conformance/demo.toml), with their values.
+    pub suite: Vec<(String, String)>,
 }
 
 /// A dialect's key maker: random hex of `n` bytes in, and the settings given so far.
@@ -62,6 +74,7 @@ const ENTRIES: [DialectEntry; Dialect::ALL.len()] = [
         webhooks: &rebornpay::webhook::Webhooks,
         return_url: rebornpay::return_url,
         new_keys: rebornpay::new_keys,
+        client_keys: rebornpay::client_keys,
     },
     DialectEntry {
         dialect: Dialect::Shadhinpay,
@@ -72,6 +85,7 @@ const ENTRIES: [DialectEntry; Dialect::ALL.len()] = [
         webhooks: &shadhinpay::webhook::Webhooks,
         return_url: shadhinpay::return_url,
         new_keys: shadhinpay::new_keys,
+        client_keys: shadhinpay::client_keys,
     },
     DialectEntry {
         dialect: Dialect::Starpay,
@@ -82,6 +96,7 @@ const ENTRIES: [DialectEntry; Dialect::ALL.len()] = [
         webhooks: &starpay::webhook::Webhooks,
         return_url: starpay::return_url,
         new_keys: starpay::new_keys,
+        client_keys: starpay::client_keys,
     },
     DialectEntry {
         dialect: Dialect::Payrequest,
@@ -92,6 +107,7 @@ const ENTRIES: [DialectEntry; Dialect::ALL.len()] = [
         webhooks: &payrequest::webhook::Webhooks,
         return_url: payrequest::return_url,
         new_keys: payrequest::new_keys,
+        client_keys: payrequest::client_keys,
     },
     DialectEntry {
         dialect: Dialect::Qrmoney,
@@ -102,6 +118,7 @@ const ENTRIES: [DialectEntry; Dialect::ALL.len()] = [
         webhooks: &qrmoney::webhook::Webhooks,
         return_url: qrmoney::return_url,
         new_keys: qrmoney::new_keys,
+        client_keys: qrmoney::client_keys,
     },
 ];
 
@@ -280,6 +297,13 @@ pub trait WebhookDialect: Sync {
     fn acknowledged(&self, status: u16) -> bool {
         (200..300).contains(&status)
     }
+}
+
+/// How a client presents `seed` to its dialect: the headers of the credential, and its
+/// parts' names in the dialect's conformance suite — what `paybridge credentials`
+/// prints, for QA tools (`.ci/schemathesis`) and the conformance tests.
+pub fn client_keys(seed: &CredentialSeed) -> ClientKeys {
+    (DialectEntry::of(seed.dialect()).client_keys)(seed)
 }
 
 /// The webhook side of a dialect.

@@ -45,14 +45,16 @@
 //!   Adding a dialect today touches: `core::Dialect` (src/core/types.rs) and its
 //!   credential settings in `core::DialectSettings` (src/core/dialect_settings.rs); a
 //!   module `adapters/<name>/` as above; its entry in `adapters/mod.rs`'s `DIALECTS`
-//!   (routes, spec, demo port, webhooks, checkout return, key material: one entry per
-//!   `Dialect`, in its order, or the crate does not compile), from which mounts, docs,
-//!   config sections, webhook dispatch, checkout returns, credential issuance and the
-//!   admin API's dialect names follow; a fixture section in `config::MerchantFixture` and its
-//!   `to_seed`; `.ci/schemathesis`'s auth headers and fixture; a conformance suite
-//!   `conformance/suites/<name>.yaml`, its keys in `conformance/demo.toml`, and its
-//!   line in `tests/api/conformance.rs` (`suites!` and `credentials`, checked against
-//!   the suites directory). Each formatter in `webhook.rs` matches every `EventType`.
+//!   (routes, spec, demo port, webhooks, checkout return, key material, how clients
+//!   present a key: one entry per `Dialect`, in its order, or the crate does not
+//!   compile), from which mounts, docs, config sections, webhook dispatch, checkout
+//!   returns, credential issuance, the admin API's dialect names, `paybridge
+//!   credentials` and with it `.ci/schemathesis`'s auth headers and the conformance
+//!   tests' credentials follow; a fixture section in `config::MerchantFixture` and its
+//!   `to_seed` (and in `.ci/schemathesis`'s config); a conformance suite
+//!   `conformance/suites/<name>/`, its keys in `conformance/demo.toml`, and its name in
+//!   `tests/api/conformance.rs`'s `suites!` (checked against the suites directory).
+//!   Each formatter in `webhook.rs` matches every `EventType`.
 //! - [`http`] — what every API shares: the server every listener runs, with its header
 //!   cap, timeouts and connection cap (`server`); bodies read within their cap and
 //!   refused when a JSON key repeats or a form is not UTF-8 (`body`); `AppState`,
@@ -78,7 +80,7 @@
 //! - [`startup`] — `Application::build` / `run_until_stopped`: the main listener's
 //!   route table, each dialect's own listener, the `Host` mounts, the index page.
 //! - [`metrics`], [`telemetry`], [`crypto`] — Prometheus metrics, logging, HMAC.
-//! - `src/main.rs` — the CLI: `serve`, `migrate`, `openapi`.
+//! - `src/main.rs` — the CLI: `serve`, `migrate`, `openapi`, `credentials`.
 //! - `migrations/` — crate `migration`, one dated file per migration.
 //! - `tests/api/` — integration tests against a server spawned on port 0, on SQLite
 //!   and (when `PAYBRIDGE_TEST_POSTGRES_URL` is set) Postgres; `conformance.rs` there

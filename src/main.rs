@@ -1,4 +1,4 @@
-//! The `paybridge` command: `serve` (the default), `migrate`, `openapi`.
+//! The `paybridge` command: `serve` (the default), `migrate`, `openapi`, `credentials`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +30,10 @@ enum Command {
         #[arg(long, default_value = "openapi")]
         out: PathBuf,
     },
+    /// Print, as JSON, how a client presents each configured merchant's credentials:
+    /// per credential its dialect, the headers it sends and the names its dialect's
+    /// conformance suite gives them (secrets included: it reads your own config).
+    Credentials,
 }
 
 /// mimalloc: the request path allocates heavily across threads, where glibc's malloc
@@ -45,6 +49,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(cli.config).await,
         Command::Migrate => migrate(cli.config).await,
         Command::Openapi { out } => write_specs(&out),
+        Command::Credentials => print_credentials(cli.config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -78,6 +83,28 @@ fn write_specs(out: &std::path::Path) -> anyhow::Result<()> {
         std::fs::write(&path, doc.yaml())?;
         println!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+fn print_credentials(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = Config::load(config.as_deref())?;
+    let mut listed = Vec::new();
+    for merchant in &config.merchants {
+        for seed in merchant.to_seed().credentials {
+            let keys = paybridge::adapters::client_keys(&seed);
+            let headers: serde_json::Map<String, serde_json::Value> =
+                keys.headers.into_iter().map(|(name, value)| (name.to_owned(), value.into())).collect();
+            let suite: serde_json::Map<String, serde_json::Value> =
+                keys.suite.into_iter().map(|(name, value)| (name, value.into())).collect();
+            listed.push(serde_json::json!({
+                "merchant": merchant.name,
+                "dialect": seed.dialect().as_str(),
+                "headers": headers,
+                "suite": suite,
+            }));
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&listed)?);
     Ok(())
 }
 

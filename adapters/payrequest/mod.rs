@@ -20,8 +20,8 @@ use poem::web::{Path, Redirect};
 use poem::{EndpointExt, IntoResponse, Response, Route, handler};
 use poem_openapi::OpenApiService;
 
-use super::GivenSettings;
-use crate::core::{Credential, Payment, PaymentStatus};
+use super::{ClientKeys, GivenSettings};
+use crate::core::{Credential, CredentialSeed, Payment, PaymentStatus};
 use crate::crypto::md5_hex;
 use crate::http::AppState;
 use crate::http::body::BoundedBody;
@@ -118,6 +118,12 @@ impl Proof {
         let return_id = md5_hex(&format!("{}{id}", credential.key_id));
         Some(Proof { paid, response, return_id })
     }
+}
+
+/// How a client presents a PayRequest token: in the body, no header; `token` in its
+/// conformance suite.
+pub fn client_keys(seed: &CredentialSeed) -> ClientKeys {
+    ClientKeys { headers: Vec::new(), suite: vec![("token".into(), seed.key_id.clone())] }
 }
 
 /// PayRequest key material: one token, sent in the body.

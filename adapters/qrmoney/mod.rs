@@ -18,8 +18,8 @@ pub mod webhook;
 use poem::Route;
 use poem_openapi::OpenApiService;
 
-use super::GivenSettings;
-use crate::core::{Credential, Payment, PaymentStatus};
+use super::{ClientKeys, GivenSettings};
+use crate::core::{Credential, CredentialSeed, Payment, PaymentStatus};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -78,6 +78,22 @@ pub fn routes(state: &AppState) -> Route {
     let unknown_routes = Some(errors::no_such_endpoint as fn(_) -> _);
     let api = crate::http::dialect_api::<errors::Errors, _, _>(service(), state, admission, unknown_routes);
     Route::new().nest("/", api)
+}
+
+/// How a client presents a QR Money key: `X-API-Key` (the account id travels in the
+/// path); `api_key`, `account_id` and `merchant_id` in its conformance suite.
+pub fn client_keys(seed: &CredentialSeed) -> ClientKeys {
+    let ids = seed.settings.qrmoney();
+    let account = ids.map(|s| s.account_id.clone()).unwrap_or_default();
+    let merchant = ids.map(|s| s.merchant_id.clone()).unwrap_or_default();
+    ClientKeys {
+        headers: vec![("X-API-Key", seed.key_id.clone())],
+        suite: vec![
+            ("api_key".into(), seed.key_id.clone()),
+            ("account_id".into(), account),
+            ("merchant_id".into(), merchant),
+        ],
+    }
 }
 
 /// QR Money key material: one API key, plus the account and merchant ids.

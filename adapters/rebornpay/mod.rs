@@ -16,7 +16,8 @@ pub mod webhook;
 use poem::Route;
 use poem_openapi::{ExtraHeader, OpenApiService};
 
-use super::GivenSettings;
+use super::{ClientKeys, GivenSettings};
+use crate::core::CredentialSeed;
 use crate::http::AppState;
 use crate::http::openapi::{ApiDoc, HeaderText};
 
@@ -69,6 +70,16 @@ pub fn routes(state: &AppState) -> Route {
     let admission = auth::RebornAuth::new(state.clone());
     let api = crate::http::dialect_api::<errors::Errors, _, _>(service(), state, admission, None);
     Route::new().nest(API_PREFIX, api)
+}
+
+/// How a client presents a REBORNPAY credential: `X-Api-Key` and `X-Api-Secret`;
+/// `api_key` and `api_secret` in its conformance suite.
+pub fn client_keys(seed: &CredentialSeed) -> ClientKeys {
+    let (key, secret) = (seed.key_id.clone(), seed.secret.expose().to_owned());
+    ClientKeys {
+        headers: vec![("X-Api-Key", key.clone()), ("X-Api-Secret", secret.clone())],
+        suite: vec![("api_key".into(), key), ("api_secret".into(), secret)],
+    }
 }
 
 /// REBORNPAY key material: `pk_live_…` and `sk_live_…`.

@@ -16,8 +16,8 @@ pub mod webhook;
 use poem::Route;
 use poem_openapi::OpenApiService;
 
-use super::GivenSettings;
-use crate::core::{Credential, Payment, PaymentStatus};
+use super::{ClientKeys, GivenSettings};
+use crate::core::{Credential, CredentialSeed, Payment, PaymentStatus};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -73,6 +73,17 @@ pub fn routes(state: &AppState) -> Route {
     let unknown_routes = Some(errors::no_such_endpoint as fn(_) -> _);
     let api = crate::http::dialect_api::<errors::Errors, _, _>(service(), state, admission, unknown_routes);
     Route::new().nest(API_PREFIX, api)
+}
+
+/// How a client presents a ShadhinPay credential: `Client-Id`, `Business-Id` and
+/// `Secret-Key`; `client_id`, `business_id` and `secret_key` in its conformance suite.
+pub fn client_keys(seed: &CredentialSeed) -> ClientKeys {
+    let business = seed.settings.shadhinpay().map(|s| s.business_id.clone()).unwrap_or_default();
+    let (key, secret) = (seed.key_id.clone(), seed.secret.expose().to_owned());
+    ClientKeys {
+        headers: vec![("Client-Id", key.clone()), ("Business-Id", business.clone()), ("Secret-Key", secret.clone())],
+        suite: vec![("client_id".into(), key), ("business_id".into(), business), ("secret_key".into(), secret)],
+    }
 }
 
 /// ShadhinPay key material: a client id and a secret key, plus a business id.

@@ -19,8 +19,8 @@ pub mod webhook;
 use poem::Route;
 use poem_openapi::{ExtraHeader, OpenApiService};
 
-use super::GivenSettings;
-use crate::core::{Credential, Payment, PaymentStatus};
+use super::{ClientKeys, GivenSettings};
+use crate::core::{Credential, CredentialSeed, Payment, PaymentStatus};
 use crate::http::AppState;
 use crate::http::openapi::ApiDoc;
 
@@ -91,6 +91,17 @@ pub fn routes(state: &AppState) -> Route {
     let unknown_routes = Some(errors::no_such_endpoint as fn(_) -> _);
     let api = crate::http::dialect_api::<errors::Errors, _, _>(service(), state, admission, unknown_routes);
     Route::new().nest(API_PREFIX, api)
+}
+
+/// How a client presents a StarPay user's key: `X-API-KEY`; in its conformance suite,
+/// `api_key` for the merchant-role user (the account owner, whose key signs the
+/// webhooks) and `<role>_key` for the others.
+pub fn client_keys(seed: &CredentialSeed) -> ClientKeys {
+    let name = match seed.role.as_deref() {
+        None | Some("merchant") => "api_key".to_owned(),
+        Some(role) => format!("{role}_key"),
+    };
+    ClientKeys { headers: vec![("X-API-KEY", seed.key_id.clone())], suite: vec![(name, seed.key_id.clone())] }
 }
 
 /// StarPay key material: one API key per user, used as both parts.

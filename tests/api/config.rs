@@ -151,6 +151,38 @@ fn environment_overrides_the_file() {
     assert_eq!(stderr.matches("invalid type").count(), 1, "said once: {stderr}");
 }
 
+/// `paybridge credentials` says, for each configured credential, the headers its
+/// dialect takes it in and its conformance suite's names — what `.ci/schemathesis`
+/// sends and conformance/demo.toml holds.
+#[test]
+fn the_credentials_command_says_how_clients_present_each_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_paybridge"))
+        .arg("credentials")
+        .current_dir(dir.path())
+        .env_remove("PAYBRIDGE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let of = |dialect: &str| -> Vec<serde_json::Value> {
+        listed.as_array().unwrap().iter().filter(|c| c["dialect"] == dialect).cloned().collect()
+    };
+    for entry in paybridge::adapters::DIALECTS {
+        assert!(!of(entry.name()).is_empty(), "the built-in demo merchant has a {} credential", entry.name());
+    }
+    let reborn = &of("rebornpay")[0];
+    assert_eq!(reborn["headers"], serde_json::json!({ "X-Api-Key": "pk_test_demo", "X-Api-Secret": "sk_test_demo" }));
+    let shadhin = &of("shadhinpay")[0];
+    assert_eq!(shadhin["headers"]["Business-Id"], "demo_business_id", "settings are presented too");
+    assert_eq!(of("payrequest")[0]["headers"], serde_json::json!({}), "the token travels in the body");
+    let qr = &of("qrmoney")[0];
+    assert_eq!((&qr["suite"]["api_key"], &qr["suite"]["account_id"]), (&"qr_test_demo".into(), &"1001".into()));
+    let star: Vec<_> = of("starpay").iter().map(|c| c["suite"].clone()).collect();
+    assert!(star.contains(&serde_json::json!({ "api_key": "sp_test_merchant" })), "{star:?}");
+    assert!(star.contains(&serde_json::json!({ "admin_key": "sp_test_admin" })), "{star:?}");
+}
+
 async fn restarting_with_the_same_fixtures_changes_nothing(backend: Backend) {
     let first = spawn_app_with(backend, |_| {}).await;
     let creds = first.send(first.admin(reqwest::Method::GET, "/merchants/1/credentials")).await.body;

@@ -10,43 +10,18 @@ use paybridge_conformance::{Credentials, Options, Receiver, Resolve, Suite, defa
 
 use crate::helpers::{ADMIN_TOKEN, Backend, spawn_app_with};
 
-/// The credentials file for `dialect`, from the demo merchant of the configuration.
+/// The credentials file for `dialect`, from the demo merchant of the configuration:
+/// each of its credentials of that dialect under the names the dialect gives them
+/// (`adapters::client_keys`, what `paybridge credentials` prints).
 fn credentials(dialect: &str, config: &paybridge::config::Config, base: &str, receiver: &Receiver) -> Credentials {
-    let demo = &config.merchants[0];
     let mut c = Credentials::default();
-    match dialect {
-        "rebornpay" => {
-            let keys = demo.rebornpay.as_ref().expect("the demo merchant has REBORNPAY keys");
-            c.set("credentials.api_key", &keys.api_key);
-            c.set("credentials.api_secret", &keys.api_secret);
+    let seeds = config.merchants[0].to_seed().credentials;
+    let theirs: Vec<_> = seeds.iter().filter(|seed| seed.dialect().as_str() == dialect).collect();
+    assert!(!theirs.is_empty(), "the demo merchant has no {dialect} credentials");
+    for seed in theirs {
+        for (name, value) in paybridge::adapters::client_keys(seed).suite {
+            c.set(&format!("credentials.{name}"), &value);
         }
-        "shadhinpay" => {
-            let keys = demo.shadhinpay.as_ref().expect("the demo merchant has ShadhinPay credentials");
-            c.set("credentials.client_id", &keys.client_id);
-            c.set("credentials.business_id", &keys.business_id);
-            c.set("credentials.secret_key", &keys.secret_key);
-        }
-        "payrequest" => {
-            let keys = demo.payrequest.as_ref().expect("the demo merchant has a PayRequest token");
-            c.set("credentials.token", &keys.token);
-        }
-        "starpay" => {
-            // One key per user; `api_key` is the merchant-role user's, the account owner
-            // whose key signs the webhooks.
-            for user in &demo.starpay_users {
-                let name = if user.role == "merchant" { "api_key".to_owned() } else { format!("{}_key", user.role) };
-                c.set(&format!("credentials.{name}"), &user.api_key);
-            }
-            assert!(c.get("credentials.api_key").is_ok(), "the demo merchant has a merchant-role StarPay user");
-        }
-        "qrmoney" => {
-            // demo.toml's [qrmoney] section, which replaces [credentials]' api_key.
-            let keys = demo.qrmoney.as_ref().expect("the demo merchant has a QR Money account");
-            c.set("credentials.api_key", &keys.api_key);
-            c.set("credentials.account_id", &keys.account_id);
-            c.set("credentials.merchant_id", &keys.merchant_id);
-        }
-        other => panic!("no credentials for the {other} suite: add them here"),
     }
     c.set("admin.base_url", &format!("{base}/admin/v1"));
     c.set("admin.token", ADMIN_TOKEN);
