@@ -19,9 +19,11 @@ pub struct ApiDoc {
 }
 
 impl ApiDoc {
-    /// The document of `service`, saved as `name`.
+    /// The document of `service`, saved as `name`, its header names spelled as the
+    /// providers spell them ([`HEADER_SPELLINGS`]).
     pub fn from_service<T: OpenApi>(name: &'static str, service: &OpenApiService<T, ()>) -> ApiDoc {
-        let spec = serde_json::from_str(&service.spec()).unwrap_or(Value::Null);
+        let mut spec = serde_json::from_str(&service.spec()).unwrap_or(Value::Null);
+        spell_headers(&mut spec);
         ApiDoc { name, spec, html_template: service.swagger_ui_html() }
     }
 
@@ -120,6 +122,47 @@ impl ApiDoc {
 
 /// Converts JSON to YAML values by hand: with serde_json's `arbitrary_precision`,
 /// numbers serialize through serde as a private map that only serde_json understands.
+/// The headers the specs name besides the security schemes', as the providers (and
+/// paybridge's own APIs) spell them. poem-openapi upper-cases the headers a service
+/// adds to every operation and those of its responses (`IDEMPOTENCY-KEY`); HTTP
+/// compares names without case, but Swagger UI and generated clients show them as the
+/// spec spells them. A spec test holds every header of every spec to this list.
+pub const HEADER_SPELLINGS: &[&str] = &[
+    "Idempotency-Key",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "X-Timestamp",
+    "X-Signature",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+];
+
+/// Renames, anywhere in `spec`, header parameters (`in: header`) and response headers
+/// (`headers:` keys) to their [`HEADER_SPELLINGS`].
+fn spell_headers(spec: &mut Value) {
+    let spelled = |name: &str| HEADER_SPELLINGS.iter().find(|s| s.eq_ignore_ascii_case(name)).copied();
+    match spec {
+        Value::Object(map) => {
+            if map.get("in").and_then(Value::as_str) == Some("header")
+                && let Some(Value::String(name)) = map.get_mut("name")
+                && let Some(spelling) = spelled(name)
+            {
+                *name = spelling.to_owned();
+            }
+            if let Some(Value::Object(headers)) = map.get_mut("headers") {
+                let renamed = std::mem::take(headers)
+                    .into_iter()
+                    .map(|(name, header)| (spelled(&name).map_or(name, str::to_owned), header))
+                    .collect();
+                *headers = renamed;
+            }
+            map.values_mut().for_each(spell_headers);
+        }
+        Value::Array(items) => items.iter_mut().for_each(spell_headers),
+        _ => {}
+    }
+}
+
 fn yaml_value(value: &Value) -> serde_yaml::Value {
     use serde_yaml::Value as Y;
     match value {

@@ -69,7 +69,7 @@ fn starpay_operations_take_the_api_key() {
             assert_eq!(op["security"], serde_json::json!([{ "ApiKeyAuth": [] }]), "{method} {path}");
             let ok = if method == "post" { "201" } else { "200" };
             let headers = &op["responses"][ok]["headers"];
-            assert!(headers["X-RATELIMIT-LIMIT"].is_object(), "{method} {path} documents X-RateLimit-Limit: {headers}");
+            assert!(headers["X-RateLimit-Limit"].is_object(), "{method} {path} documents X-RateLimit-Limit: {headers}");
         }
     }
     operations.sort();
@@ -126,4 +126,42 @@ fn qrmoney_documents_its_three_operations_behind_the_api_key() {
         assert!(status[field].is_object(), "{field}");
     }
     assert_eq!(doc.spec["servers"][0]["url"], "/qrmoney");
+}
+
+/// Every header a spec names is spelled as its provider spells it (`Idempotency-Key`,
+/// `X-Timestamp`, StarPay's `X-API-KEY`), not as poem-openapi upper-cases it.
+#[test]
+fn header_names_are_the_providers_spelling() {
+    fn headers(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if map.get("in").and_then(|v| v.as_str()) == Some("header")
+                    && let Some(name) = map.get("name").and_then(|v| v.as_str())
+                {
+                    out.push(name.to_owned());
+                }
+                if let Some(serde_json::Value::Object(listed)) = map.get("headers") {
+                    out.extend(listed.keys().cloned());
+                }
+                map.values().for_each(|v| headers(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| headers(v, out)),
+            _ => {}
+        }
+    }
+    let schemes = ["X-Api-Key", "X-Api-Secret", "Client-Id", "Business-Id", "Secret-Key", "X-API-KEY", "X-API-Key"];
+    let mut seen = std::collections::BTreeSet::new();
+    for doc in all_docs() {
+        let mut names = Vec::new();
+        headers(&doc.spec, &mut names);
+        for name in names {
+            let known =
+                paybridge::http::openapi::HEADER_SPELLINGS.contains(&name.as_str()) || schemes.contains(&name.as_str());
+            assert!(known, "{}: header {name:?} is not spelled as its provider spells it", doc.name);
+            seen.insert(name);
+        }
+    }
+    for name in ["Idempotency-Key", "Idempotent-Replayed", "Retry-After", "X-Timestamp", "X-RateLimit-Limit"] {
+        assert!(seen.contains(name), "some spec names {name}: {seen:?}");
+    }
 }
