@@ -67,7 +67,21 @@ fn service() -> OpenApiService<api::PayRequestApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("payrequest", &service())
+    ApiDoc::from_service("payrequest", &service()).request_examples(&examples())
+}
+
+/// The seed's request examples (its "12,25"), with the demo token, for "Try it out".
+fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    let create = json!({
+        "token": "pr_test_demo", "id": "PR-000012457", "title": "Invoice #15123-14", "amount": "12,25",
+        "type": "direct", "response": "https://shop.example.com/responsehandler"
+    });
+    vec![
+        ("post", "/api/create", create.clone()),
+        ("post", "/create", create),
+        ("post", "/api/get", json!({ "token": "pr_test_demo", "id": "PR-000012457" })),
+    ]
 }
 
 /// The path of the shareable link of the payment with `checkout_token`, under the

@@ -63,12 +63,28 @@ fn service() -> OpenApiService<api::QrApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("qrmoney", &service()).require_all_security().nullable_optionals(&[
-        "PaymentRequestStatus",
-        "CreateResponse",
-        "Client",
-        "LastLog",
-    ])
+    ApiDoc::from_service("qrmoney", &service())
+        .require_all_security()
+        .nullable_optionals(&["PaymentRequestStatus", "CreateResponse", "Client", "LastLog"])
+        .request_examples(&examples())
+}
+
+/// A card payment with the sandbox's approving test card, for "Try it out".
+fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![(
+        "post",
+        "/payments/h2h/{accountId}",
+        json!({
+            "name": "John Doe", "number": "4242424242424242", "expiration": "12/40", "cvv": "123",
+            "email": "john.doe@example.com", "phoneNumber": "13055550100", "address": "1 Ocean Drive",
+            "city": "Miami", "state": "FL", "postalCode": "33101", "country": "US", "birthDate": "19800131",
+            "amount": 10.50, "unit": "USD", "referenceId": "ORDER-42", "originDomain": "shop.example.com",
+            "notifyUrl": "https://shop.example.com/qr/notify", "successUrl": "https://shop.example.com/paid",
+            "failureUrl": "https://shop.example.com/failed",
+            "browserInfo": { "browserLanguage": "en-US", "browserJavaEnabled": false }
+        }),
+    )]
 }
 
 /// The API, relative to the dialect's root (the provider's host): every path, so

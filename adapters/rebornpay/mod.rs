@@ -62,7 +62,34 @@ fn service() -> OpenApiService<api::RebornApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("rebornpay", &service()).require_all_security()
+    ApiDoc::from_service("rebornpay", &service()).require_all_security().request_examples(&examples())
+}
+
+/// The seed's request examples (its INV-1001), for "Try it out".
+fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        (
+            "post",
+            "/api/v1/payment/create",
+            json!({
+                "invoice_id": "INV-1001", "amount": 2500, "currency": "BDT", "customer_name": "Karim Rahman",
+                "customer_phone": "+8801711000000", "customer_email": "karim@example.com", "payment_method": "bkash",
+                "metadata": { "order_id": "ORD-42" }
+            }),
+        ),
+        (
+            "post",
+            "/api/v1/payment/verify",
+            json!({ "invoice_id": "INV-1001", "transaction_id": "BKS123456789", "status": "success" }),
+        ),
+        (
+            "post",
+            "/api/v1/refund/request",
+            json!({ "invoice_id": "INV-1001", "amount": 2500, "reason": "Customer requested cancellation" }),
+        ),
+        ("post", "/api/v1/webhook/test", json!({ "event": "test.ping", "data": { "hello": "world" } })),
+    ]
 }
 
 /// The API, relative to the dialect's root (the provider's host).

@@ -64,7 +64,29 @@ fn service() -> OpenApiService<api::ShadhinApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("shadhinpay", &service()).require_all_security()
+    ApiDoc::from_service("shadhinpay", &service()).require_all_security().request_examples(&examples())
+}
+
+/// The seed's request examples (its 1500 BDT payment and 500 refund), for "Try it out".
+fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        (
+            "post",
+            "/payments",
+            json!({
+                "amount": 1500, "currency": "BDT", "customer_phone": "8801712345678", "customer_name": "John Doe",
+                "customer_email": "john@example.com", "callback_url": "https://yoursite.com/webhook",
+                "success_url": "https://yoursite.com/success", "cancel_url": "https://yoursite.com/cancel",
+                "metadata": { "order_id": "ORD-12345", "product": "Premium Plan" }
+            }),
+        ),
+        (
+            "post",
+            "/payments/{payment_id}/refund",
+            json!({ "amount": 500, "reason": "Customer requested partial refund" }),
+        ),
+    ]
 }
 
 /// The API, relative to the dialect's root (the provider's host).

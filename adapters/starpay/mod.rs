@@ -82,7 +82,31 @@ fn service() -> OpenApiService<api::StarApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("starpay", &service()).require_all_security()
+    ApiDoc::from_service("starpay", &service()).require_all_security().request_examples(&examples())
+}
+
+/// Request examples in the seed's terms (its TXN-2026-001 of 5000 INR), for "Try it out".
+fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        (
+            "post",
+            "/payments",
+            json!({
+                "order_id": "TXN-2026-001", "amount": 5000, "currency": "INR", "payer": "Jane Smith",
+                "payer_email": "jane@example.com", "payer_phone": "+919876543210", "description": "Order TXN-2026-001",
+                "payment_method": "upi", "return_url": "https://shop.example.com/thanks"
+            }),
+        ),
+        (
+            "post",
+            "/payouts",
+            json!({
+                "amount": 1000, "currency": "INR", "account_holder_name": "Jane Smith", "account_number": "123456789012",
+                "bank_name": "State Bank of India", "ifsc_code": "SBIN0001234", "reference": "PAYOUT-2026-001"
+            }),
+        ),
+    ]
 }
 
 /// The API, relative to the dialect's root (the provider's host).

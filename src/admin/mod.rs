@@ -25,7 +25,39 @@ fn service() -> OpenApiService<api::AdminApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("admin", &service())
+    ApiDoc::from_service("admin", &service()).request_examples(&examples())
+}
+
+/// Request examples, for "Try it out".
+fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    let note = json!({ "note": "Checked with the customer" });
+    vec![
+        (
+            "post",
+            "/v1/merchants",
+            json!({
+                "name": "Corner Shop", "webhook_url": "https://corner.example.com/hooks",
+                "rate_limit_per_minute": 120, "default_currency": "BDT"
+            }),
+        ),
+        (
+            "patch",
+            "/v1/merchants/{id}",
+            json!({ "webhook_url": "https://corner.example.com/hooks/v2", "rate_limit_per_minute": 60 }),
+        ),
+        (
+            "post",
+            "/v1/merchants/{id}/credentials",
+            json!({ "dialect": "starpay", "role": "api_user", "label": "Reporting bot" }),
+        ),
+        ("patch", "/v1/credentials/{id}", json!({ "require_signature": true })),
+        ("post", "/v1/refunds/{id}/approve", note.clone()),
+        ("post", "/v1/refunds/{id}/reject", note.clone()),
+        ("post", "/v1/payouts/{id}/approve", note.clone()),
+        ("post", "/v1/payouts/{id}/reject", note),
+        ("post", "/v1/merchants/{id}/settlements", json!({ "currency": "BDT" })),
+    ]
 }
 
 /// What the admin API's operations reach: the operator's door to the core, and the

@@ -66,6 +66,25 @@ impl ApiDoc {
         self
     }
 
+    /// Gives operations a request example, in each of their body's media types:
+    /// `(method, path as the spec lists it, body)`. Swagger UI's "Try it out" starts
+    /// from it; a spec test holds every operation with a body to having one, and sends
+    /// each dialect's create examples to a server.
+    pub fn request_examples(mut self, examples: &[(&str, &str, Value)]) -> ApiDoc {
+        for (method, path, example) in examples {
+            let pointer = format!("/paths/{}/{method}/requestBody/content", path.replace('~', "~0").replace('/', "~1"));
+            let content = self.spec.pointer_mut(&pointer).and_then(Value::as_object_mut);
+            let Some(content) = content else {
+                tracing::warn!(doc = self.name, method, path, "an example for an operation the spec does not have");
+                continue;
+            };
+            for media in content.values_mut().filter_map(Value::as_object_mut) {
+                media.insert("example".into(), example.clone());
+            }
+        }
+        self
+    }
+
     /// Replaces the document's servers with `servers` (URL, description), in order.
     pub fn with_servers(mut self, servers: Vec<(String, String)>) -> ApiDoc {
         let list =

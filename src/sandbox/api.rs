@@ -264,7 +264,15 @@ fn service() -> OpenApiService<SandboxApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("sandbox", &service())
+    let card = serde_json::json!({
+        "outcome": "success",
+        "card": { "number": "4242424242424242", "expiry": "12/40", "cvv": "123", "holder_name": "John Doe" }
+    });
+    let examples = [
+        ("post", "/v1/checkout/{token}/complete", card),
+        ("post", "/v1/clock/advance", serde_json::json!({ "seconds": 3600 })),
+    ];
+    ApiDoc::from_service("sandbox", &service()).request_examples(&examples)
 }
 
 /// Mounts the API at `/sandbox/v1` and its docs at `/sandbox/docs`.
