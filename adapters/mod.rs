@@ -232,12 +232,17 @@ impl DialectEntry {
         doc.with_servers(servers)
     }
 
+    /// The demo keys its docs fill Authorize with (none outside the built-in demo).
+    fn demo_keys<'a>(&self, state: &'a AppState) -> &'a [(&'static str, String)] {
+        state.docs_keys.get(&self.dialect).map_or(&[], Vec::as_slice)
+    }
+
     /// Mounts it under `/<name>` of `route` (the main listener), links built on
     /// `public_url`; `root_url` is its own port's base URL, listed in its spec.
     pub fn mount_at_path(&self, route: Route, state: &AppState, public_url: &str, root_url: Option<&str>) -> Route {
         let mount = Mount::at_path(public_url, self.base);
         let route = route.nest(self.base, (self.routes)(state).data(mount));
-        self.served_doc(false, root_url).mount(route, self.base)
+        self.served_doc(false, root_url).authorized(self.demo_keys(state)).mount(route, self.base)
     }
 
     /// Its routes at `/`, as a root mount serves them: the API, the hosted checkout
@@ -246,7 +251,7 @@ impl DialectEntry {
     /// main listener, listed in its spec.
     pub fn root_routes(&self, state: &AppState, checkout: &crate::checkout::ProcessorState, main_url: &str) -> Route {
         let route = crate::checkout::mount((self.routes)(state), checkout);
-        self.served_doc(true, Some(main_url)).mount(route, ROOT_DOCS_PATH)
+        self.served_doc(true, Some(main_url)).authorized(self.demo_keys(state)).mount(route, ROOT_DOCS_PATH)
     }
 }
 

@@ -125,6 +125,7 @@ impl Application {
             admin_token: config.admin_token.expose().into(),
             checkout_secret: config.checkout_key().into(),
             body_limits: config.http.body(),
+            docs_keys: Arc::new(docs_keys(&config)),
         };
         Ok(Application { listener, port, roots, state, scopes, config, metrics: Metrics::new() })
     }
@@ -265,6 +266,21 @@ impl Application {
         expiry.abort();
         result
     }
+}
+
+/// What the docs pages fill Authorize with: the built-in demo merchant's keys, in the
+/// headers each dialect takes them in (StarPay's: its merchant-role user's); nothing for
+/// any configured deployment.
+fn docs_keys(config: &Config) -> std::collections::HashMap<crate::core::Dialect, Vec<(&'static str, String)>> {
+    let mut keys = std::collections::HashMap::new();
+    let Some(demo) = config.merchants.first().filter(|_| config.built_in) else { return keys };
+    for seed in demo.to_seed().credentials {
+        let preferred = seed.role.as_deref().is_none_or(|role| role == "merchant");
+        if preferred || !keys.contains_key(&seed.dialect()) {
+            keys.insert(seed.dialect(), crate::adapters::client_keys(&seed).headers);
+        }
+    }
+    keys
 }
 
 /// Housekeeping every minute: forget idempotency records past their retention and

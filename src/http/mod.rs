@@ -35,6 +35,9 @@ pub struct AppState {
     pub checkout_secret: Arc<[u8]>,
     /// How large and slow a request body may be (`[http]`).
     pub body_limits: body::BodyLimits,
+    /// With the built-in demo configuration only: the headers the demo merchant's keys
+    /// go in, per dialect, which its docs pages fill Authorize with. Empty otherwise.
+    pub docs_keys: Arc<std::collections::HashMap<crate::core::Dialect, Vec<(&'static str, String)>>>,
 }
 
 impl AppState {

@@ -105,6 +105,33 @@ impl ApiDoc {
         serde_json::to_string_pretty(&self.spec).unwrap_or_default()
     }
 
+    /// Swagger UI for this document with Authorize filled in: each of its API-key
+    /// security schemes whose header `headers` names gets that header's value (the
+    /// built-in demo's keys; never a configured deployment's).
+    pub fn authorized(mut self, headers: &[(&str, String)]) -> ApiDoc {
+        let schemes = self.spec.pointer("/components/securitySchemes").and_then(Value::as_object);
+        let mut calls = String::new();
+        for (scheme, definition) in schemes.into_iter().flatten() {
+            let header = definition.get("name").and_then(Value::as_str).unwrap_or_default();
+            let is_header_key = definition.get("type").and_then(Value::as_str) == Some("apiKey")
+                && definition.get("in").and_then(Value::as_str) == Some("header");
+            if let Some((_, value)) =
+                headers.iter().find(|(name, _)| is_header_key && name.eq_ignore_ascii_case(header))
+            {
+                let (scheme, value) = (Value::from(scheme.as_str()), Value::from(value.as_str()));
+                calls.push_str(&format!("window.ui.preauthorizeApiKey({scheme}, {value}); "));
+            }
+        }
+        if !calls.is_empty() {
+            let prefill = format!("onComplete: function () {{ {calls}}},\n        dom_id:");
+            self.html_template = self
+                .html_template
+                .replacen("SwaggerUIBundle({", "window.ui = SwaggerUIBundle({", 1)
+                .replacen("dom_id:", &prefill, 1);
+        }
+        self
+    }
+
     /// Swagger UI for this document.
     pub fn swagger_html(&self) -> String {
         // poem-openapi's page embeds the spec as `let spec = {…};`; put ours there.

@@ -36,7 +36,41 @@ async fn index_and_swagger_ui_are_served(backend: Backend) {
     assert!(html.contains("Secret-Key") && html.contains("Business-Id"), "Swagger UI offers ShadhinPay's headers");
 }
 
-db_test!(health_readiness_and_metrics_answer, index_and_swagger_ui_are_served);
+/// With the built-in demo configuration, each dialect's docs page comes with Authorize
+/// filled in with the demo merchant's keys, at both of its mounts; with a configured
+/// deployment, never.
+async fn the_demo_docs_come_authorized(backend: Backend) {
+    let docs = |app: &crate::helpers::TestApp, url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let prefill = |scheme: &str, key: &str| format!("preauthorizeApiKey(\"{scheme}\", \"{key}\")");
+    let app = spawn_app(backend.clone()).await;
+    let expected = [
+        ("rebornpay", vec![("ApiKeyAuth", "pk_test_demo"), ("ApiSecretAuth", "sk_test_demo")]),
+        ("shadhinpay", vec![("ClientIdAuth", "demo_client_id"), ("BusinessIdAuth", "demo_business_id")]),
+        ("starpay", vec![("ApiKeyAuth", "sp_test_merchant")]),
+        ("qrmoney", vec![("ApiKeyAuth", "qr_test_demo")]),
+    ];
+    for (dialect, schemes) in &expected {
+        let at_path = docs(&app, format!("{}/{dialect}/docs", app.base)).await;
+        let at_root = docs(&app, format!("{}/_paybridge/docs", app.root_url(dialect))).await;
+        for (scheme, key) in schemes {
+            assert!(at_path.contains(&prefill(scheme, key)), "{dialect}/docs fills {scheme}");
+            assert!(at_root.contains(&prefill(scheme, key)), "{dialect}'s own port's docs fill {scheme}");
+        }
+    }
+    let configured = crate::helpers::spawn_app_with(backend, |c| c.built_in = false).await;
+    for (dialect, schemes) in &expected {
+        let html = docs(&configured, format!("{}/{dialect}/docs", configured.base)).await;
+        assert!(!html.contains("window.ui.preauthorizeApiKey("), "{dialect}: a configured deployment's docs hold no keys");
+        for (_, key) in schemes {
+            assert!(!html.contains(key), "{dialect}: no key in the page");
+        }
+    }
+}
+
+db_test!(health_readiness_and_metrics_answer, index_and_swagger_ui_are_served, the_demo_docs_come_authorized);
 
 #[test]
 fn the_cli_writes_every_spec() {
