@@ -67,6 +67,7 @@ pub fn doc() -> ApiDoc {
         .require_all_security()
         .nullable_optionals(&["PaymentRequestStatus", "CreateResponse", "Client", "LastLog"])
         .request_examples(&examples())
+        .parameter_examples(&[("accountId", serde_json::json!("1001"))])
 }
 
 /// A card payment with the sandbox's approving test card, for "Try it out".

@@ -62,7 +62,10 @@ fn service() -> OpenApiService<api::RebornApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("rebornpay", &service()).require_all_security().request_examples(&examples())
+    ApiDoc::from_service("rebornpay", &service())
+        .require_all_security()
+        .request_examples(&examples())
+        .parameter_examples(&[("invoice_id", serde_json::json!("INV-1001"))])
 }
 
 /// The seed's request examples (its INV-1001), for "Try it out".

@@ -85,6 +85,25 @@ impl ApiDoc {
         self
     }
 
+    /// Gives every parameter named in `examples` (path, query or header) that example,
+    /// which "Try it out" fills in: ids that exist in the demo (QR Money's account
+    /// 1001) or that its request examples create (REBORNPAY's INV-1001).
+    pub fn parameter_examples(mut self, examples: &[(&str, Value)]) -> ApiDoc {
+        let paths = self.spec.get_mut("paths").and_then(Value::as_object_mut);
+        for operation in paths.into_iter().flat_map(|p| p.values_mut()).filter_map(Value::as_object_mut) {
+            for op in operation.values_mut() {
+                let Some(parameters) = op.get_mut("parameters").and_then(Value::as_array_mut) else { continue };
+                for parameter in parameters.iter_mut().filter_map(Value::as_object_mut) {
+                    let name = parameter.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    if let Some((_, example)) = examples.iter().find(|(n, _)| *n == name) {
+                        parameter.insert("example".into(), example.clone());
+                    }
+                }
+            }
+        }
+        self
+    }
+
     /// Replaces the document's servers with `servers` (URL, description), in order.
     pub fn with_servers(mut self, servers: Vec<(String, String)>) -> ApiDoc {
         let list =
@@ -122,12 +141,12 @@ impl ApiDoc {
                 calls.push_str(&format!("window.ui.preauthorizeApiKey({scheme}, {value}); "));
             }
         }
-        if !calls.is_empty() {
-            let prefill = format!("onComplete: function () {{ {calls}}},\n        dom_id:");
-            self.html_template = self
-                .html_template
-                .replacen("SwaggerUIBundle({", "window.ui = SwaggerUIBundle({", 1)
-                .replacen("dom_id:", &prefill, 1);
+        // The page's own call, after the inlined bundle (which names both too).
+        if let Some(at) = self.html_template.rfind("SwaggerUIBundle({")
+            && !calls.is_empty()
+        {
+            let call = format!("window.ui = SwaggerUIBundle({{\n        onComplete: function () {{ {calls}}},");
+            self.html_template.replace_range(at..at + "SwaggerUIBundle({".len(), &call);
         }
         self
     }

@@ -286,7 +286,49 @@ async fn a_qr_money_challenge_is_passed_at_the_root_of_its_own_port(backend: Bac
     browser.client.clone().close().await.ok();
 }
 
+/// As a new developer tries each dialect: its docs page (built-in demo config) comes
+/// authorized; "Try it out" then Execute on its create operation, with the spec's own
+/// example, answers 2xx in Swagger UI's live response.
+async fn each_dialects_docs_create_a_payment_on_the_first_click(backend: Backend) {
+    let Some(mut browser) = Browser::start("docs").await else { return };
+    let app = spawn_app(backend).await;
+    let creates = [
+        ("rebornpay", "/api/v1/payment/create", "200"),
+        ("shadhinpay", "/payments", "201"),
+        ("starpay", "/payments", "201"),
+        ("payrequest", "/api/create", "200"),
+        ("qrmoney", "/payments/h2h/{accountId}", "200"),
+    ];
+    for (dialect, path, expected) in creates {
+        browser.client.goto(&format!("{}/{dialect}/docs", app.base)).await.expect("the docs open");
+        let wait = || browser.client.wait().at_most(Duration::from_secs(20));
+        let block = wait()
+            .for_element(Locator::XPath(&format!("//div[contains(@class,'opblock-post')][.//*[@data-path='{path}']]")))
+            .await
+            .unwrap_or_else(|e| panic!("{dialect}: no POST {path} in Swagger UI: {e}"));
+        if dialect != "payrequest" {
+            // Authorize's lock is closed: the demo keys are filled in.
+            let locked = wait().for_element(Locator::Css(".auth-wrapper .authorize.locked")).await;
+            assert!(locked.is_ok(), "{dialect}: Authorize is filled in");
+        }
+        block.find(Locator::Css(".opblock-summary")).await.unwrap().click().await.expect("opens");
+        wait().for_element(Locator::Css(".try-out__btn")).await.expect("Try it out").click().await.unwrap();
+        wait().for_element(Locator::Css(".opblock .execute")).await.expect("Execute").click().await.unwrap();
+        let status = wait()
+            .for_element(Locator::Css(".live-responses-table tbody .response-col_status"))
+            .await
+            .unwrap_or_else(|e| panic!("{dialect}: no live response: {e}"));
+        let element = serde_json::to_value(&status).expect("an element reference");
+        browser.client.execute("arguments[0].scrollIntoView({block: 'center'})", vec![element]).await.ok();
+        let status = status.text().await.unwrap();
+        browser.screenshot(&format!("{dialect}-executed")).await;
+        assert_eq!(status.split_whitespace().next(), Some(expected), "{dialect}: {status}");
+    }
+    browser.client.clone().close().await.ok();
+}
+
 db_test!(
+    each_dialects_docs_create_a_payment_on_the_first_click,
     a_qr_money_challenge_is_passed_at_the_root_of_its_own_port,
     a_customer_pays_with_bkash_and_returns_to_the_shop,
     a_declined_card_shows_the_decline,

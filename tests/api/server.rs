@@ -63,7 +63,10 @@ async fn the_demo_docs_come_authorized(backend: Backend) {
     let configured = crate::helpers::spawn_app_with(backend, |c| c.built_in = false).await;
     for (dialect, schemes) in &expected {
         let html = docs(&configured, format!("{}/{dialect}/docs", configured.base)).await;
-        assert!(!html.contains("window.ui.preauthorizeApiKey("), "{dialect}: a configured deployment's docs hold no keys");
+        assert!(
+            !html.contains("window.ui.preauthorizeApiKey("),
+            "{dialect}: a configured deployment's docs hold no keys"
+        );
         for (_, key) in schemes {
             assert!(!html.contains(key), "{dialect}: no key in the page");
         }
