@@ -85,6 +85,27 @@ impl ApiDoc {
         self
     }
 
+    /// Gives responses named examples: `(method, path, status, name, body)`, shown by
+    /// Swagger UI beside the response's schema. A spec test holds each dialect's create
+    /// examples to the shape of the answers a server really gives.
+    pub fn response_examples(mut self, examples: &[(&str, &str, &str, &str, Value)]) -> ApiDoc {
+        for (method, path, status, name, example) in examples {
+            let path = path.replace('~', "~0").replace('/', "~1");
+            let pointer = format!("/paths/{path}/{method}/responses/{status}/content");
+            let Some(content) = self.spec.pointer_mut(&pointer).and_then(Value::as_object_mut) else {
+                tracing::warn!(doc = self.name, method, status, "an example for a response the spec does not have");
+                continue;
+            };
+            for media in content.values_mut().filter_map(Value::as_object_mut) {
+                let named = media.entry("examples").or_insert_with(|| Value::Object(Default::default()));
+                if let Some(named) = named.as_object_mut() {
+                    named.insert((*name).to_owned(), serde_json::json!({ "value": example }));
+                }
+            }
+        }
+        self
+    }
+
     /// Gives every parameter named in `examples` (path, query or header) that example,
     /// which "Try it out" fills in: ids that exist in the demo (QR Money's account
     /// 1001) or that its request examples create (REBORNPAY's INV-1001).

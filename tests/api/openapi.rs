@@ -185,9 +185,27 @@ fn every_request_body_has_an_example() {
     assert!(missing.is_empty(), "request bodies without an example: {missing:#?}");
 }
 
+/// A JSON value's shape: its objects' keys, all the way down (scalars and nulls alike).
+fn shape(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), shape(v))).collect(),
+        serde_json::Value::Array(items) => items.first().map(shape).into_iter().collect(),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// The named examples of `path`'s POST answer `status`, in its JSON media type.
+fn response_examples(doc: &paybridge::http::openapi::ApiDoc, path: &str, status: u16) -> Vec<serde_json::Value> {
+    let content = &doc.spec["paths"][path]["post"]["responses"][status.to_string()]["content"];
+    let media = content.as_object().into_iter().flatten().find(|(m, _)| m.starts_with("application/json"));
+    let examples = media.and_then(|(_, m)| m["examples"].as_object().cloned()).unwrap_or_default();
+    examples.values().map(|e| e["value"].clone()).collect()
+}
+
 /// Each dialect's create example, sent as "Try it out" sends it — to the spec's first
 /// server, with the demo merchant's keys in the headers the dialect takes them in — is
-/// a created payment.
+/// a created payment, shaped as the spec's success example; without the keys, the
+/// answer is shaped as its refusal example.
 async fn each_dialects_create_example_is_accepted(backend: crate::helpers::Backend) {
     let app = crate::helpers::spawn_app(backend).await;
     let seeds = app.config.merchants[0].to_seed().credentials;
@@ -207,6 +225,7 @@ async fn each_dialects_create_example_is_accepted(backend: crate::helpers::Backe
         let seed = seeds.iter().find(|s| s.dialect().as_str() == dialect && s.role.as_deref() != Some("partner"));
         let keys = paybridge::adapters::client_keys(seed.expect("a demo credential"));
         let account = keys.suite.iter().find(|(name, _)| name == "account_id").map(|(_, id)| id.clone());
+        let path_in_spec = path;
         let path = path.replace("{accountId}", account.as_deref().unwrap_or_default());
         let server = doc.spec["servers"][0]["url"].as_str().unwrap();
         let mut request = app.request(reqwest::Method::POST, &format!("{server}{path}")).json(&example);
@@ -217,6 +236,15 @@ async fn each_dialects_create_example_is_accepted(backend: crate::helpers::Backe
         assert!((200..300).contains(&reply.status), "{dialect}'s example: {} {}", reply.status, reply.body);
         let refused = reply.body["success"] == false || reply.body["status"] == "error";
         assert!(!refused, "{dialect}'s example: {}", reply.body);
+        let documented: Vec<_> = response_examples(&doc, path_in_spec, reply.status).iter().map(shape).collect();
+        assert!(documented.contains(&shape(&reply.body)), "{dialect}: no example shaped as {}", reply.body);
+
+        // Without the keys (PayRequest's token is in the body).
+        let mut anonymous = example.clone();
+        anonymous.as_object_mut().unwrap().remove("token");
+        let reply = app.send(app.request(reqwest::Method::POST, &format!("{server}{path}")).json(&anonymous)).await;
+        let documented: Vec<_> = response_examples(&doc, path_in_spec, reply.status).iter().map(shape).collect();
+        assert!(documented.contains(&shape(&reply.body)), "{dialect}: no example shaped as {}", reply.body);
     }
 }
 
