@@ -13,7 +13,7 @@ use super::types::*;
 use crate::adapters::starpay::roles::Role;
 use crate::core::{
     AccountPolicy, AdminGateway, CoreError, Credential, CredentialPatch, CredentialSeed, Currency, Dialect,
-    DialectSettings, MerchantPatch, MerchantSeed, MerchantStatus, Money, PayoutFilter, money::parse_decimal,
+    MerchantPatch, MerchantSeed, MerchantStatus, Money, PayoutFilter, money::parse_decimal,
 };
 use crate::http::problem::Reply;
 use crate::http::wire::Wire;
@@ -217,16 +217,8 @@ impl AdminApi {
                 Some(given) => take_settings(given)?,
                 None => None,
             };
-            // Given settings replace the credential's own key by key; the rest are kept.
-            let settings = match given.filter(|g| !g.is_empty()) {
-                Some(given) => {
-                    let credential = state.gateway.credential(id.0).await?;
-                    let mut extra = credential.settings.to_json();
-                    extra.extend(given);
-                    Some(DialectSettings::parse(credential.dialect, &extra)?)
-                }
-                None => None,
-            };
+            // Given settings replace the credential's own key by key (in the core).
+            let settings = given.filter(|g| !g.is_empty());
             let change = CredentialPatch {
                 require_signature: req.require_signature,
                 role: req.role,

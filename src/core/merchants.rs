@@ -87,8 +87,11 @@ pub struct CredentialPatch {
     /// Suspend (`true`: the key stops working at once, `user.suspended` for users) or
     /// reinstate (`false`).
     pub suspended: Option<bool>,
-    /// New dialect settings, whole (of the credential's dialect).
-    pub settings: Option<super::DialectSettings>,
+    /// Dialect settings to set, as sent (an admin's `extra`): each key replaces the
+    /// credential's own, the rest are kept, and the result is checked by
+    /// [`DialectSettings::parse`](super::DialectSettings::parse) — inside the update's
+    /// transaction, so two patches of different keys both land.
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     /// A new policy (`Some(None)` removes it).
     pub policy: Option<Option<AccountPolicy>>,
 }
@@ -267,7 +270,9 @@ impl super::AdminGateway {
     /// Changes a credential; new key material replaces the old at once.
     pub async fn update_credential(&self, id: i64, change: CredentialPatch) -> Result<Credential, CoreError> {
         let txn = self.begin_write().await?;
-        let row = credential::Entity::find_by_id(id).one(&txn).await?.ok_or(CoreError::NotFound(Entity::Credential))?;
+        // Locked: the settings merge below reads what it changes.
+        let row = self.for_update(credential::Entity::find_by_id(id)).one(&txn).await?;
+        let row = row.ok_or(CoreError::NotFound(Entity::Credential))?;
         if let Some(key_id) = &change.key_id {
             ensure_key_free(&txn, &row.dialect, key_id).await?;
         }
@@ -287,11 +292,11 @@ impl super::AdminGateway {
             }
             update.role = Set(Some(role));
         }
-        if let Some(settings) = &change.settings {
-            if settings.dialect().as_str() != row.dialect {
-                return Err(CoreError::invalid("extra", format!("must be {} settings", row.dialect)));
-            }
-            settings.check()?;
+        if let Some(given) = change.settings {
+            let current = store::credential(row.clone())?;
+            let mut merged = current.settings.to_json();
+            merged.extend(given);
+            let settings = super::DialectSettings::parse(current.dialect, &merged)?;
             update.extra = Set(serde_json::Value::Object(settings.to_json()));
         }
         if let Some(policy) = &change.policy {

@@ -144,6 +144,26 @@ async fn each_dialects_settings_are_checked_when_written(backend: Backend) {
     );
 }
 
+/// Patches of different settings keys, sent at once, both land: the merge with what is
+/// stored happens in the core's transaction, on the locked row.
+async fn racing_settings_patches_both_land(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let creds = app.send(app.admin(Method::GET, "/merchants/1/credentials")).await.body;
+    let qr = creds.as_array().unwrap().iter().find(|c| c["dialect"] == "qrmoney").unwrap()["id"].clone();
+    let path = format!("/credentials/{qr}");
+    for round in 0..10 {
+        let (account, merchant) = (format!("acc-{round}"), format!("m-{round}"));
+        let (a, b) = tokio::join!(
+            app.send(app.admin(Method::PATCH, &path).json(&json!({ "extra": { "account_id": account } }))),
+            app.send(app.admin(Method::PATCH, &path).json(&json!({ "extra": { "merchant_id": merchant } }))),
+        );
+        assert_eq!((a.status, b.status), (200, 200), "{} {}", a.body, b.body);
+        let now = app.send(app.admin(Method::GET, "/merchants/1/credentials")).await.body;
+        let now = now.as_array().unwrap().iter().find(|c| c["id"] == qr).unwrap()["extra"].clone();
+        assert_eq!(now, json!({ "account_id": account, "merchant_id": merchant }), "round {round}");
+    }
+}
+
 async fn the_ledger_check_finds_nothing_wrong(backend: Backend) {
     let app = spawn_app(backend).await;
     app.captured_payment("INV-1", json!(10)).await;
@@ -157,5 +177,6 @@ db_test!(
     admin_input_is_validated,
     starpay_users_and_other_dialects_can_be_issued,
     each_dialects_settings_are_checked_when_written,
+    racing_settings_patches_both_land,
     the_ledger_check_finds_nothing_wrong,
 );
