@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use crate::adapters::{DIALECTS, DialectEntry};
 use crate::checkout::ProcessorState;
 use crate::config::{Config, OwnListener};
-use crate::core::{AdminGateway, Clock, Core, CoreSettings, Gateway, Scopes, parse_allowlist_entry};
+use crate::core::{AdminGateway, Clock, Core, CoreSettings, Scopes, parse_allowlist_entry};
 use crate::http::AppState;
 use crate::http::mount::{HostMounts, Mount, ROOT_DOCS_PATH};
 use crate::http::openapi::ApiDoc;
@@ -148,11 +148,6 @@ impl Application {
     /// Every dialect's base URLs.
     pub fn dialect_urls(&self) -> Vec<DialectUrls> {
         dialect_urls(&self.config, &self.roots)
-    }
-
-    /// The payment core this application serves.
-    pub fn gateway(&self) -> &Gateway {
-        &self.state.gateway
     }
 
     /// The configuration in effect (with the real public URL when the port was 0).
