@@ -71,7 +71,7 @@ pub fn doc() -> ApiDoc {
 }
 
 /// What creating answers, always `200`: the link, or an error code (here: no token).
-fn response_examples() -> Vec<(&'static str, &'static str, &'static str, &'static str, serde_json::Value)> {
+fn response_examples() -> Vec<crate::http::openapi::ResponseExample> {
     use serde_json::json;
     let created = json!({
         "status": "success", "url": "http://127.0.0.1:8080/checkout/06619abaa7b57e0d4752dc2938da2ba80ea7da74673c33"
@@ -86,7 +86,7 @@ fn response_examples() -> Vec<(&'static str, &'static str, &'static str, &'stati
 }
 
 /// The seed's request examples (its "12,25"), with the demo token, for "Try it out".
-fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+fn examples() -> Vec<crate::http::openapi::RequestExample> {
     use serde_json::json;
     let create = json!({
         "token": "pr_test_demo", "id": "PR-000012457", "title": "Invoice #15123-14", "amount": "12,25",

@@ -72,7 +72,7 @@ pub fn doc() -> ApiDoc {
 }
 
 /// What a card payment answers: approved, and the refusal of a request without a key.
-fn response_examples() -> Vec<(&'static str, &'static str, &'static str, &'static str, serde_json::Value)> {
+fn response_examples() -> Vec<crate::http::openapi::ResponseExample> {
     use serde_json::json;
     let approved = json!({
         "id": "5", "recipientName": "Demo Shop", "paymentRequestStatusId": 1, "transactionId": "5",
@@ -100,7 +100,7 @@ fn response_examples() -> Vec<(&'static str, &'static str, &'static str, &'stati
 }
 
 /// A card payment with the sandbox's approving test card, for "Try it out".
-fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+fn examples() -> Vec<crate::http::openapi::RequestExample> {
     use serde_json::json;
     vec![(
         "post",

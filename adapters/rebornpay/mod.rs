@@ -70,7 +70,7 @@ pub fn doc() -> ApiDoc {
 }
 
 /// What creating answers: the payment, and the refusal of a request without keys.
-fn response_examples() -> Vec<(&'static str, &'static str, &'static str, &'static str, serde_json::Value)> {
+fn response_examples() -> Vec<crate::http::openapi::ResponseExample> {
     use serde_json::json;
     let created = json!({
         "success": true, "message": "Payment created",
@@ -90,7 +90,7 @@ fn response_examples() -> Vec<(&'static str, &'static str, &'static str, &'stati
 }
 
 /// The seed's request examples (its INV-1001), for "Try it out".
-fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+fn examples() -> Vec<crate::http::openapi::RequestExample> {
     use serde_json::json;
     vec![
         (

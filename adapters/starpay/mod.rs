@@ -89,7 +89,7 @@ pub fn doc() -> ApiDoc {
 }
 
 /// What creating answers: the payment order, and the refusal of a request without a key.
-fn response_examples() -> Vec<(&'static str, &'static str, &'static str, &'static str, serde_json::Value)> {
+fn response_examples() -> Vec<crate::http::openapi::ResponseExample> {
     use serde_json::json;
     let created = json!({
         "success": true, "message": "Payment order created",
@@ -112,7 +112,7 @@ fn response_examples() -> Vec<(&'static str, &'static str, &'static str, &'stati
 }
 
 /// Request examples in the seed's terms (its TXN-2026-001 of 5000 INR), for "Try it out".
-fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+fn examples() -> Vec<crate::http::openapi::RequestExample> {
     use serde_json::json;
     vec![
         (

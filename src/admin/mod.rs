@@ -29,7 +29,7 @@ pub fn doc() -> ApiDoc {
 }
 
 /// Request examples, for "Try it out".
-fn examples() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+fn examples() -> Vec<crate::http::openapi::RequestExample> {
     use serde_json::json;
     let note = json!({ "note": "Checked with the customer" });
     vec![

@@ -8,6 +8,12 @@ use poem::{Response, Route};
 use poem_openapi::{OpenApi, OpenApiService};
 use serde_json::Value;
 
+/// A request example: `(method, path as the spec lists it, body)`.
+pub type RequestExample = (&'static str, &'static str, Value);
+
+/// A response example: `(method, path, status, name, body)`.
+pub type ResponseExample = (&'static str, &'static str, &'static str, &'static str, Value);
+
 /// One service's OpenAPI document.
 #[derive(Clone, Debug)]
 pub struct ApiDoc {
@@ -70,7 +76,7 @@ impl ApiDoc {
     /// `(method, path as the spec lists it, body)`. Swagger UI's "Try it out" starts
     /// from it; a spec test holds every operation with a body to having one, and sends
     /// each dialect's create examples to a server.
-    pub fn request_examples(mut self, examples: &[(&str, &str, Value)]) -> ApiDoc {
+    pub fn request_examples(mut self, examples: &[RequestExample]) -> ApiDoc {
         for (method, path, example) in examples {
             let pointer = format!("/paths/{}/{method}/requestBody/content", path.replace('~', "~0").replace('/', "~1"));
             let content = self.spec.pointer_mut(&pointer).and_then(Value::as_object_mut);
@@ -88,7 +94,7 @@ impl ApiDoc {
     /// Gives responses named examples: `(method, path, status, name, body)`, shown by
     /// Swagger UI beside the response's schema. A spec test holds each dialect's create
     /// examples to the shape of the answers a server really gives.
-    pub fn response_examples(mut self, examples: &[(&str, &str, &str, &str, Value)]) -> ApiDoc {
+    pub fn response_examples(mut self, examples: &[ResponseExample]) -> ApiDoc {
         for (method, path, status, name, example) in examples {
             let path = path.replace('~', "~0").replace('/', "~1");
             let pointer = format!("/paths/{path}/{method}/responses/{status}/content");
