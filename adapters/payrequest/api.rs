@@ -183,7 +183,7 @@ pub struct PayRequestApi;
 impl PayRequestApi {
     /// Create a payment request; answers the payment link (`type` link, the default) or
     /// the URL to redirect the customer to (`type` direct).
-    #[oai(path = "/api/create/", method = "post", tag = "Tag::Payments")]
+    #[oai(operation_id = "createPayment", path = "/api/create/", method = "post", tag = "Tag::Payments")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -196,7 +196,7 @@ impl PayRequestApi {
 
     /// The same create at the path of PayRequest's later API, where its WHMCS module
     /// posts (`{base}/create`, a form with `type=paymentlink`, `currency`, `callback`, …).
-    #[oai(path = "/create", method = "post", tag = "Tag::Payments")]
+    #[oai(operation_id = "createPaymentAtRoot", path = "/create", method = "post", tag = "Tag::Payments")]
     async fn create_at_api_root(
         &self,
         state: Data<&AppState>,
@@ -208,7 +208,7 @@ impl PayRequestApi {
     }
 
     /// Retrieve a payment request's status: `paid`, `failed` or `pending`.
-    #[oai(path = "/api/get/", method = "post", tag = "Tag::Payments")]
+    #[oai(operation_id = "getPayment", path = "/api/get/", method = "post", tag = "Tag::Payments")]
     async fn get(&self, state: Data<&AppState>, request: &poem::Request, body: GetBody) -> GetReply {
         let req = match body {
             GetBody::Json(Json(req)) | GetBody::Form(Form(req)) => req,

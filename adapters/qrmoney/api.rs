@@ -88,7 +88,7 @@ impl QrApi {
     /// the challenge page in both `redirectUrl` and `transactionId` (where integrations
     /// read it). A declined card answers `402` with the decline's code and the seed's
     /// message as `title`; the request is stored, its id in `id`.
-    #[oai(path = "/payments/h2h/:accountId", method = "post", tag = "Tag::Payments")]
+    #[oai(operation_id = "createPayment", path = "/payments/h2h/:accountId", method = "post", tag = "Tag::Payments")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -129,7 +129,12 @@ impl QrApi {
     }
 
     /// A payment request's status, with its transaction and last attempt.
-    #[oai(path = "/payment-requests/status/:id", method = "get", tag = "Tag::Payments")]
+    #[oai(
+        operation_id = "paymentRequestStatus",
+        path = "/payment-requests/status/:id",
+        method = "get",
+        tag = "Tag::Payments"
+    )]
     async fn status(
         &self,
         state: Data<&AppState>,
@@ -149,7 +154,7 @@ impl QrApi {
     /// Refund a paid payment request in full. The refund is `pending` until reviewed in
     /// paybridge's admin refund queue; asking again answers the same refund (or, once an
     /// admin rejected it, asks again).
-    #[oai(path = "/payments/h2h/refund/:id", method = "get", tag = "Tag::Payments")]
+    #[oai(operation_id = "refundPayment", path = "/payments/h2h/refund/:id", method = "get", tag = "Tag::Payments")]
     async fn refund(
         &self,
         state: Data<&AppState>,

@@ -33,7 +33,7 @@ pub struct RebornApi;
 #[OpenApi]
 impl RebornApi {
     /// Create a payment intent; returns a checkout URL the customer can complete.
-    #[oai(path = "/payment/create", method = "post", tag = "Tag::Payments")]
+    #[oai(operation_id = "createPayment", path = "/payment/create", method = "post", tag = "Tag::Payments")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -56,7 +56,7 @@ impl RebornApi {
 
     /// Confirm a payment after the customer completed checkout; credits the merchant
     /// balance once. The claim is checked against the processor's record.
-    #[oai(path = "/payment/verify", method = "post", tag = "Tag::Payments")]
+    #[oai(operation_id = "verifyPayment", path = "/payment/verify", method = "post", tag = "Tag::Payments")]
     async fn verify(
         &self,
         state: Data<&AppState>,
@@ -83,7 +83,7 @@ impl RebornApi {
     }
 
     /// Look up the current status of a payment.
-    #[oai(path = "/payment/status/:invoice_id", method = "get", tag = "Tag::Payments")]
+    #[oai(operation_id = "paymentStatus", path = "/payment/status/:invoice_id", method = "get", tag = "Tag::Payments")]
     async fn status(
         &self,
         state: Data<&AppState>,
@@ -102,7 +102,7 @@ impl RebornApi {
 
     /// Submit a refund request against a successful payment. It goes to the admin
     /// queue as `pending`; its amount is reserved from the available balance.
-    #[oai(path = "/refund/request", method = "post", tag = "Tag::Refunds")]
+    #[oai(operation_id = "requestRefund", path = "/refund/request", method = "post", tag = "Tag::Refunds")]
     async fn refund_request(
         &self,
         state: Data<&AppState>,
@@ -126,7 +126,7 @@ impl RebornApi {
     }
 
     /// Check the status of a refund request.
-    #[oai(path = "/refund/status/:refund_id", method = "get", tag = "Tag::Refunds")]
+    #[oai(operation_id = "refundStatus", path = "/refund/status/:refund_id", method = "get", tag = "Tag::Refunds")]
     async fn refund_status(
         &self,
         state: Data<&AppState>,
@@ -143,7 +143,7 @@ impl RebornApi {
     }
 
     /// Available, reserved and pending-settlement balances.
-    #[oai(path = "/balance", method = "get", tag = "Tag::Account")]
+    #[oai(operation_id = "balance", path = "/balance", method = "get", tag = "Tag::Account")]
     async fn balance(
         &self,
         state: Data<&AppState>,
@@ -169,7 +169,7 @@ impl RebornApi {
     }
 
     /// Recent settlements, most recent first.
-    #[oai(path = "/settlements", method = "get", tag = "Tag::Account")]
+    #[oai(operation_id = "settlements", path = "/settlements", method = "get", tag = "Tag::Account")]
     async fn settlements(
         &self,
         state: Data<&AppState>,
@@ -187,7 +187,7 @@ impl RebornApi {
     }
 
     /// Recent transactions (payments), most recent first.
-    #[oai(path = "/transactions", method = "get", tag = "Tag::Account")]
+    #[oai(operation_id = "transactions", path = "/transactions", method = "get", tag = "Tag::Account")]
     async fn transactions(
         &self,
         state: Data<&AppState>,
@@ -216,7 +216,7 @@ impl RebornApi {
     }
 
     /// Send a synthetic `test.ping` event to your configured webhook URL.
-    #[oai(path = "/webhook/test", method = "post", tag = "Tag::Webhooks")]
+    #[oai(operation_id = "testWebhook", path = "/webhook/test", method = "post", tag = "Tag::Webhooks")]
     async fn webhook_test(
         &self,
         state: Data<&AppState>,

@@ -29,7 +29,7 @@ pub struct ShadhinApi;
 #[OpenApi]
 impl ShadhinApi {
     /// Create a payment; returns the checkout URL (`payment_url`) for the customer.
-    #[oai(path = "/payments", method = "post", tag = "Tag::Payments")]
+    #[oai(operation_id = "createPayment", path = "/payments", method = "post", tag = "Tag::Payments")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -52,7 +52,7 @@ impl ShadhinApi {
     }
 
     /// Retrieve one payment.
-    #[oai(path = "/payments/:payment_id", method = "get", tag = "Tag::Payments")]
+    #[oai(operation_id = "getPayment", path = "/payments/:payment_id", method = "get", tag = "Tag::Payments")]
     async fn get(
         &self,
         state: Data<&AppState>,
@@ -69,7 +69,7 @@ impl ShadhinApi {
     }
 
     /// List your business's payments, most recent first, a page at a time.
-    #[oai(path = "/payments", method = "get", tag = "Tag::Payments")]
+    #[oai(operation_id = "listPayments", path = "/payments", method = "get", tag = "Tag::Payments")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -120,7 +120,12 @@ impl ShadhinApi {
     /// Refund a completed payment, in part (`amount`) or in full (no amount). The
     /// refund is `PROCESSING` until reviewed; the payment is `REFUNDED` once refunds
     /// of its whole amount are completed.
-    #[oai(path = "/payments/:payment_id/refund", method = "post", tag = "Tag::Payments")]
+    #[oai(
+        operation_id = "refundPayment",
+        path = "/payments/:payment_id/refund",
+        method = "post",
+        tag = "Tag::Payments"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn refund(
         &self,

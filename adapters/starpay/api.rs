@@ -34,7 +34,7 @@ pub struct StarApi;
 #[OpenApi]
 impl StarApi {
     /// Get the current account balance and wallet info.
-    #[oai(path = "/balance", method = "get", tag = "Tag::Account")]
+    #[oai(operation_id = "balance", path = "/balance", method = "get", tag = "Tag::Account")]
     async fn balance(&self, state: Data<&AppState>, auth: ApiKeyAuth) -> Reply<BalanceResponse> {
         let result = async {
             require(&auth.0, Action::Balance)?;
@@ -53,7 +53,7 @@ impl StarApi {
 
     /// Create a payment order (pay-in) to collect money from a customer; returns the
     /// checkout URL.
-    #[oai(path = "/payments", method = "post", tag = "Tag::Payments")]
+    #[oai(operation_id = "createPayment", path = "/payments", method = "post", tag = "Tag::Payments")]
     async fn create_payment(
         &self,
         state: Data<&AppState>,
@@ -75,7 +75,7 @@ impl StarApi {
     }
 
     /// List payment transactions, most recent first, with optional filters.
-    #[oai(path = "/payments", method = "get", tag = "Tag::Payments")]
+    #[oai(operation_id = "listPayments", path = "/payments", method = "get", tag = "Tag::Payments")]
     #[allow(clippy::too_many_arguments)]
     async fn list_payments(
         &self,
@@ -128,7 +128,7 @@ impl StarApi {
     }
 
     /// Get one payment by its transaction id (`txn_…`).
-    #[oai(path = "/payments/:id", method = "get", tag = "Tag::Payments")]
+    #[oai(operation_id = "getPayment", path = "/payments/:id", method = "get", tag = "Tag::Payments")]
     async fn payment(
         &self,
         state: Data<&AppState>,
@@ -151,7 +151,7 @@ impl StarApi {
     /// Request a payout to a bank account. The amount is reserved from the available
     /// balance at once (`insufficient_balance` otherwise); the payout is `pending`
     /// until it is processed or rejected.
-    #[oai(path = "/payouts", method = "post", tag = "Tag::Payouts")]
+    #[oai(operation_id = "createPayout", path = "/payouts", method = "post", tag = "Tag::Payouts")]
     async fn create_payout(
         &self,
         state: Data<&AppState>,
@@ -169,7 +169,7 @@ impl StarApi {
     }
 
     /// List payout requests, most recent first, with an optional status filter.
-    #[oai(path = "/payouts", method = "get", tag = "Tag::Payouts")]
+    #[oai(operation_id = "listPayouts", path = "/payouts", method = "get", tag = "Tag::Payouts")]
     async fn list_payouts(
         &self,
         state: Data<&AppState>,
@@ -203,7 +203,7 @@ impl StarApi {
     }
 
     /// Get your profile and the account's settings.
-    #[oai(path = "/profile", method = "get", tag = "Tag::Account")]
+    #[oai(operation_id = "profile", path = "/profile", method = "get", tag = "Tag::Account")]
     async fn profile(&self, auth: ApiKeyAuth) -> Reply<ProfileResponse> {
         let result = (|| {
             require(&auth.0, Action::Profile)?;

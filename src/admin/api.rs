@@ -58,13 +58,13 @@ type R<T> = Reply<T>;
 #[OpenApi]
 impl AdminApi {
     /// List merchants.
-    #[oai(path = "/merchants", method = "get", tag = "Tag::Merchants")]
+    #[oai(operation_id = "listMerchants", path = "/merchants", method = "get", tag = "Tag::Merchants")]
     async fn list_merchants(&self, state: Data<&AdminState>, _auth: AdminAuth) -> R<Vec<MerchantBody>> {
         R::ok(state.gateway.merchants().await.map(|ms| ms.into_iter().map(Into::into).collect()))
     }
 
     /// Create a merchant.
-    #[oai(path = "/merchants", method = "post", tag = "Tag::Merchants")]
+    #[oai(operation_id = "createMerchant", path = "/merchants", method = "post", tag = "Tag::Merchants")]
     async fn create_merchant(
         &self,
         state: Data<&AdminState>,
@@ -88,13 +88,13 @@ impl AdminApi {
     }
 
     /// Show a merchant.
-    #[oai(path = "/merchants/:id", method = "get", tag = "Tag::Merchants")]
+    #[oai(operation_id = "getMerchant", path = "/merchants/:id", method = "get", tag = "Tag::Merchants")]
     async fn merchant(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
         R::ok(state.gateway.merchant(id.0).await.map(Into::into))
     }
 
     /// Change a merchant's webhook URL, IP allow-list, rate limit or default currency.
-    #[oai(path = "/merchants/:id", method = "patch", tag = "Tag::Merchants")]
+    #[oai(operation_id = "updateMerchant", path = "/merchants/:id", method = "patch", tag = "Tag::Merchants")]
     async fn update_merchant(
         &self,
         state: Data<&AdminState>,
@@ -117,28 +117,38 @@ impl AdminApi {
     }
 
     /// Approve a merchant: it may transact.
-    #[oai(path = "/merchants/:id/approve", method = "post", tag = "Tag::Merchants")]
+    #[oai(operation_id = "approveMerchant", path = "/merchants/:id/approve", method = "post", tag = "Tag::Merchants")]
     async fn approve(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
         let patch = MerchantPatch { status: Some(MerchantStatus::Approved), ..Default::default() };
         R::ok(state.gateway.update_merchant(id.0, patch).await.map(Into::into))
     }
 
     /// Suspend a merchant: its requests answer `merchant_not_approved` at once.
-    #[oai(path = "/merchants/:id/suspend", method = "post", tag = "Tag::Merchants")]
+    #[oai(operation_id = "suspendMerchant", path = "/merchants/:id/suspend", method = "post", tag = "Tag::Merchants")]
     async fn suspend(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<MerchantBody> {
         let patch = MerchantPatch { status: Some(MerchantStatus::Suspended), ..Default::default() };
         R::ok(state.gateway.update_merchant(id.0, patch).await.map(Into::into))
     }
 
     /// List a merchant's credentials.
-    #[oai(path = "/merchants/:id/credentials", method = "get", tag = "Tag::Credentials")]
+    #[oai(
+        operation_id = "listCredentials",
+        path = "/merchants/:id/credentials",
+        method = "get",
+        tag = "Tag::Credentials"
+    )]
     async fn credentials(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<CredentialBody>> {
         let result = async { shown(&state.gateway, state.gateway.credentials(id.0).await?).await };
         R::ok(result.await)
     }
 
     /// Issue a dialect credential with generated key material.
-    #[oai(path = "/merchants/:id/credentials", method = "post", tag = "Tag::Credentials")]
+    #[oai(
+        operation_id = "issueCredential",
+        path = "/merchants/:id/credentials",
+        method = "post",
+        tag = "Tag::Credentials"
+    )]
     async fn issue_credential(
         &self,
         state: Data<&AdminState>,
@@ -179,7 +189,12 @@ impl AdminApi {
 
     /// Rotate a credential's secret (and, for single-token dialects, its key). The old
     /// material stops working at once.
-    #[oai(path = "/credentials/:id/rotate", method = "post", tag = "Tag::Credentials")]
+    #[oai(
+        operation_id = "rotateCredential",
+        path = "/credentials/:id/rotate",
+        method = "post",
+        tag = "Tag::Credentials"
+    )]
     async fn rotate(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
         let result = async {
             let current = state.gateway.credential(id.0).await?;
@@ -197,7 +212,7 @@ impl AdminApi {
 
     /// Change a credential: require (or stop requiring) signed requests; change a
     /// StarPay user's role; set dialect settings (QR Money's fees and limits).
-    #[oai(path = "/credentials/:id", method = "patch", tag = "Tag::Credentials")]
+    #[oai(operation_id = "updateCredential", path = "/credentials/:id", method = "patch", tag = "Tag::Credentials")]
     async fn update_credential(
         &self,
         state: Data<&AdminState>,
@@ -233,7 +248,12 @@ impl AdminApi {
 
     /// Suspend a credential (a StarPay user): its key stops working at once, and a
     /// user's suspension is notified as `user.suspended`.
-    #[oai(path = "/credentials/:id/suspend", method = "post", tag = "Tag::Credentials")]
+    #[oai(
+        operation_id = "suspendCredential",
+        path = "/credentials/:id/suspend",
+        method = "post",
+        tag = "Tag::Credentials"
+    )]
     async fn suspend_credential(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
         let change = CredentialPatch { suspended: Some(true), ..Default::default() };
         let result = async { shown_one(&state.gateway, state.gateway.update_credential(id.0, change).await?).await };
@@ -241,7 +261,12 @@ impl AdminApi {
     }
 
     /// Reinstate a suspended credential.
-    #[oai(path = "/credentials/:id/reinstate", method = "post", tag = "Tag::Credentials")]
+    #[oai(
+        operation_id = "reinstateCredential",
+        path = "/credentials/:id/reinstate",
+        method = "post",
+        tag = "Tag::Credentials"
+    )]
     async fn reinstate_credential(
         &self,
         state: Data<&AdminState>,
@@ -254,7 +279,7 @@ impl AdminApi {
     }
 
     /// List refunds, newest first (default: the pending queue).
-    #[oai(path = "/refunds", method = "get", tag = "Tag::Refunds")]
+    #[oai(operation_id = "listRefunds", path = "/refunds", method = "get", tag = "Tag::Refunds")]
     async fn refunds(
         &self,
         state: Data<&AdminState>,
@@ -270,7 +295,7 @@ impl AdminApi {
     }
 
     /// Approve a pending refund: the money leaves and `refund.succeeded` is emitted.
-    #[oai(path = "/refunds/:id/approve", method = "post", tag = "Tag::Refunds")]
+    #[oai(operation_id = "approveRefund", path = "/refunds/:id/approve", method = "post", tag = "Tag::Refunds")]
     async fn approve_refund(
         &self,
         state: Data<&AdminState>,
@@ -288,7 +313,7 @@ impl AdminApi {
     }
 
     /// Reject a pending refund: the reservation returns to the available balance.
-    #[oai(path = "/refunds/:id/reject", method = "post", tag = "Tag::Refunds")]
+    #[oai(operation_id = "rejectRefund", path = "/refunds/:id/reject", method = "post", tag = "Tag::Refunds")]
     async fn reject_refund(
         &self,
         state: Data<&AdminState>,
@@ -306,7 +331,7 @@ impl AdminApi {
     }
 
     /// List payouts, newest first (default: the pending queue).
-    #[oai(path = "/payouts", method = "get", tag = "Tag::Payouts")]
+    #[oai(operation_id = "listPayouts", path = "/payouts", method = "get", tag = "Tag::Payouts")]
     async fn payouts(
         &self,
         state: Data<&AdminState>,
@@ -324,7 +349,7 @@ impl AdminApi {
 
     /// Mark a pending payout paid: the reserved money leaves and `payout.processed` is
     /// emitted.
-    #[oai(path = "/payouts/:id/approve", method = "post", tag = "Tag::Payouts")]
+    #[oai(operation_id = "approvePayout", path = "/payouts/:id/approve", method = "post", tag = "Tag::Payouts")]
     async fn approve_payout(
         &self,
         state: Data<&AdminState>,
@@ -337,7 +362,7 @@ impl AdminApi {
 
     /// Reject a pending payout: the reservation returns to the available balance and
     /// `payout.rejected` is emitted.
-    #[oai(path = "/payouts/:id/reject", method = "post", tag = "Tag::Payouts")]
+    #[oai(operation_id = "rejectPayout", path = "/payouts/:id/reject", method = "post", tag = "Tag::Payouts")]
     async fn reject_payout(
         &self,
         state: Data<&AdminState>,
@@ -349,7 +374,7 @@ impl AdminApi {
     }
 
     /// A merchant's balances per currency.
-    #[oai(path = "/merchants/:id/balance", method = "get", tag = "Tag::Settlements")]
+    #[oai(operation_id = "merchantBalance", path = "/merchants/:id/balance", method = "get", tag = "Tag::Settlements")]
     async fn balance(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<BalanceBody>> {
         let result = async {
             state.gateway.merchant(id.0).await?;
@@ -360,7 +385,12 @@ impl AdminApi {
 
     /// Settle a merchant: move its available balance (or `amount`) out and emit
     /// `settlement.paid`.
-    #[oai(path = "/merchants/:id/settlements", method = "post", tag = "Tag::Settlements")]
+    #[oai(
+        operation_id = "createSettlement",
+        path = "/merchants/:id/settlements",
+        method = "post",
+        tag = "Tag::Settlements"
+    )]
     async fn create_settlement(
         &self,
         state: Data<&AdminState>,
@@ -390,7 +420,12 @@ impl AdminApi {
     }
 
     /// A merchant's settlements, newest first.
-    #[oai(path = "/merchants/:id/settlements", method = "get", tag = "Tag::Settlements")]
+    #[oai(
+        operation_id = "listSettlements",
+        path = "/merchants/:id/settlements",
+        method = "get",
+        tag = "Tag::Settlements"
+    )]
     async fn settlements(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<Vec<SettlementBody>> {
         let result = async {
             state.gateway.merchant(id.0).await?;
@@ -400,13 +435,13 @@ impl AdminApi {
     }
 
     /// Mark a processing settlement paid.
-    #[oai(path = "/settlements/:id/pay", method = "post", tag = "Tag::Settlements")]
+    #[oai(operation_id = "paySettlement", path = "/settlements/:id/pay", method = "post", tag = "Tag::Settlements")]
     async fn pay_settlement(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<SettlementBody> {
         R::ok(state.gateway.pay_settlement(id.0).await.map(Into::into))
     }
 
     /// Outbox events, oldest first, after an id.
-    #[oai(path = "/events", method = "get", tag = "Tag::Operations")]
+    #[oai(operation_id = "listEvents", path = "/events", method = "get", tag = "Tag::Operations")]
     async fn events(
         &self,
         state: Data<&AdminState>,
@@ -424,7 +459,7 @@ impl AdminApi {
     }
 
     /// Webhook deliveries, newest first.
-    #[oai(path = "/webhooks/deliveries", method = "get", tag = "Tag::Webhooks")]
+    #[oai(operation_id = "listDeliveries", path = "/webhooks/deliveries", method = "get", tag = "Tag::Webhooks")]
     #[expect(clippy::too_many_arguments, reason = "one parameter per documented query filter")]
     async fn deliveries(
         &self,
@@ -454,7 +489,7 @@ impl AdminApi {
     }
 
     /// A delivery and every attempt at it.
-    #[oai(path = "/webhooks/deliveries/:id", method = "get", tag = "Tag::Webhooks")]
+    #[oai(operation_id = "getDelivery", path = "/webhooks/deliveries/:id", method = "get", tag = "Tag::Webhooks")]
     async fn delivery(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<DeliveryDetail> {
         R::ok(state.gateway.delivery(id.0).await.map(|(d, attempts)| DeliveryDetail {
             delivery: d.into(),
@@ -463,13 +498,18 @@ impl AdminApi {
     }
 
     /// Send a delivery again: a new delivery of the same event, body and signing, due now.
-    #[oai(path = "/webhooks/deliveries/:id/replay", method = "post", tag = "Tag::Webhooks")]
+    #[oai(
+        operation_id = "replayDelivery",
+        path = "/webhooks/deliveries/:id/replay",
+        method = "post",
+        tag = "Tag::Webhooks"
+    )]
     async fn replay(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<DeliveryBody> {
         R::created(state.gateway.replay_delivery(id.0).await.map(Into::into))
     }
 
     /// Check that every ledger transaction sums to zero.
-    #[oai(path = "/ledger/check", method = "get", tag = "Tag::Operations")]
+    #[oai(operation_id = "ledgerCheck", path = "/ledger/check", method = "get", tag = "Tag::Operations")]
     async fn ledger_check(&self, state: Data<&AdminState>, _auth: AdminAuth) -> R<LedgerCheckBody> {
         let check = state.gateway.check_ledger().await;
         R::ok(check.map(|c| LedgerCheckBody { transactions: c.transactions, unbalanced: c.unbalanced }))

@@ -26,10 +26,12 @@ pub struct ApiDoc {
 
 impl ApiDoc {
     /// The document of `service`, saved as `name`, its header names spelled as the
-    /// providers spell them ([`HEADER_SPELLINGS`]).
+    /// providers spell them ([`HEADER_SPELLINGS`]) and its described references plain
+    /// ([`plain_refs`]).
     pub fn from_service<T: OpenApi>(name: &'static str, service: &OpenApiService<T, ()>) -> ApiDoc {
         let mut spec = serde_json::from_str(&service.spec()).unwrap_or(Value::Null);
         spell_headers(&mut spec);
+        plain_refs(&mut spec);
         ApiDoc { name, spec, html_template: service.swagger_ui_html() }
     }
 
@@ -251,6 +253,31 @@ fn spell_headers(spec: &mut Value) {
             map.values_mut().for_each(spell_headers);
         }
         Value::Array(items) => items.iter_mut().for_each(spell_headers),
+        _ => {}
+    }
+}
+
+/// Rewrites poem-openapi's `allOf: [{$ref}, {description}]`, which it writes for every
+/// documented field whose type is a named schema, as the plain `$ref` it means, its
+/// description beside it. Client generators read that `allOf` as a composition and
+/// give up where the named schema is not an object (openapi-python-client drops every
+/// model holding a documented enum field, and with them the operations' responses).
+fn plain_refs(spec: &mut Value) {
+    match spec {
+        Value::Object(map) => {
+            let described_ref = match map.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+                Some([target, extra]) if extra.as_object().is_some_and(|e| e.keys().all(|k| k == "description")) => {
+                    target.get("$ref").cloned()
+                }
+                _ => None,
+            };
+            if let Some(target) = described_ref {
+                map.remove("allOf");
+                map.insert("$ref".into(), target);
+            }
+            map.values_mut().for_each(plain_refs);
+        }
+        Value::Array(items) => items.iter_mut().for_each(plain_refs),
         _ => {}
     }
 }

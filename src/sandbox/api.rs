@@ -5,7 +5,7 @@
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{Enum, Object, OpenApi, OpenApiService};
+use poem_openapi::{Enum, Object, OpenApi, OpenApiService, Tags};
 use serde::Deserialize;
 
 use crate::checkout::ProcessorState;
@@ -14,6 +14,14 @@ use crate::core::{CheckoutOutcome, CoreError, Payment, PaymentInstrument, Paymen
 use crate::http::openapi::ApiDoc;
 use crate::http::problem::Reply;
 use crate::http::wire::Wire;
+
+#[derive(Tags)]
+enum Tag {
+    /// Drive a payment through its hosted checkout.
+    Checkout,
+    /// The test clock (when `test_clock` is on).
+    Clock,
+}
 
 /// How the checkout should end.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -178,7 +186,7 @@ pub struct SandboxApi;
 #[OpenApi]
 impl SandboxApi {
     /// The payment behind a checkout token.
-    #[oai(path = "/checkout/:token", method = "get")]
+    #[oai(operation_id = "showCheckout", path = "/checkout/:token", method = "get", tag = "Tag::Checkout")]
     async fn show(
         &self,
         state: Data<&ProcessorState>,
@@ -190,7 +198,12 @@ impl SandboxApi {
 
     /// Complete a checkout with the outcome you choose; answers with the payment's
     /// canonical state and the processor transaction id.
-    #[oai(path = "/checkout/:token/complete", method = "post")]
+    #[oai(
+        operation_id = "completeCheckout",
+        path = "/checkout/:token/complete",
+        method = "post",
+        tag = "Tag::Checkout"
+    )]
     async fn complete(
         &self,
         state: Data<&ProcessorState>,
@@ -229,7 +242,7 @@ impl SandboxApi {
     }
 
     /// The test clock: the time the core reads and how far it was moved.
-    #[oai(path = "/clock", method = "get")]
+    #[oai(operation_id = "clock", path = "/clock", method = "get", tag = "Tag::Clock")]
     async fn clock(&self, state: Data<&ProcessorState>) -> Reply<ClockState> {
         Reply::ok(Ok(clock_state(&state.gateway)))
     }
@@ -240,7 +253,7 @@ impl SandboxApi {
     /// day's or month's account limits start again. The clock never goes back; it
     /// belongs to this instance. Answers 403 `test_clock_off` unless the configuration
     /// turns `test_clock` on (the built-in demo configuration does).
-    #[oai(path = "/clock/advance", method = "post")]
+    #[oai(operation_id = "advanceClock", path = "/clock/advance", method = "post", tag = "Tag::Clock")]
     async fn advance(&self, state: Data<&ProcessorState>, body: Json<Wire<AdvanceRequest>>) -> Reply<ClockState> {
         let result = async {
             let req = body.0.into_result()?;

@@ -166,6 +166,54 @@ fn header_names_are_the_providers_spelling() {
     }
 }
 
+/// Every operation has an `operationId`, unique in its spec: generated clients name
+/// their functions after it (`create_payment`, not `post_api_v1_payment_create`).
+#[test]
+fn every_operation_has_a_unique_operation_id() {
+    for doc in all_docs() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (path, ops) in doc.spec["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                let id = op["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{} {method} {path}: no operationId", doc.name));
+                assert!(seen.insert(id.to_owned()), "{}: operationId {id} twice", doc.name);
+            }
+        }
+    }
+    let reborn = all_docs().into_iter().find(|d| d.name == "rebornpay").unwrap();
+    assert_eq!(reborn.spec["paths"]["/api/v1/payment/create"]["post"]["operationId"], "createPayment");
+}
+
+/// A field whose type is a named schema refers to it plainly: no `allOf` that only adds
+/// a description (poem-openapi's way), which client generators read as a composition
+/// and drop, with every model and answer holding it, where the schema is an enum.
+#[test]
+fn fields_refer_to_their_schemas_plainly() {
+    fn compositions(value: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if map.contains_key("allOf") {
+                    out.push(at.clone());
+                }
+                map.iter().for_each(|(k, v)| compositions(v, format!("{at}/{k}"), out));
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().for_each(|(i, v)| compositions(v, format!("{at}/{i}"), out))
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for doc in all_docs() {
+        compositions(&doc.spec, doc.name.to_owned(), &mut found);
+    }
+    assert!(found.is_empty(), "allOf in {found:#?}");
+    let status = &all_docs().into_iter().find(|d| d.name == "rebornpay").unwrap().spec["components"]["schemas"]["PaymentData"]
+        ["properties"]["status"];
+    assert_eq!(status["$ref"], "#/components/schemas/Status", "{status}");
+}
+
 /// Every operation that takes a body carries a request example in each of its media
 /// types, so Swagger UI's "Try it out" starts from a realistic request.
 #[test]
