@@ -60,6 +60,8 @@ def rebornpay():
     from rebornpay_client.api.refunds import refund_status, request_refund
     from rebornpay_client.models import (
         CreatePaymentRequest,
+        CurrencyCode,
+        PaymentMethod,
         PaymentResponse,
         RefundRequest,
         RefundResponse,
@@ -73,7 +75,9 @@ def rebornpay():
     created = expect(
         create_payment.sync_detailed(
             client=api,
-            body=CreatePaymentRequest(invoice_id=invoice, amount=2500, currency="BDT", payment_method="bkash"),
+            body=CreatePaymentRequest(
+                invoice_id=invoice, amount=2500, currency=CurrencyCode.BDT, payment_method=PaymentMethod.BKASH
+            ),
             idempotency_key=unique("idem"),
         ),
         200,
@@ -110,6 +114,7 @@ def shadhinpay():
     from shadhinpay_client.models import (
         CreatePaymentRequest,
         CreateResponse,
+        CurrencyCode,
         PaymentResponse,
         RefundRequest,
         RefundResponse,
@@ -121,7 +126,10 @@ def shadhinpay():
         create_payment.sync_detailed(
             client=api,
             body=CreatePaymentRequest(
-                amount=1500, currency="BDT", customer_phone="8801712345678", callback_url="https://shop.example.com/hook"
+                amount=1500,
+                currency=CurrencyCode.BDT,
+                customer_phone="8801712345678",
+                callback_url="https://shop.example.com/hook",
             ),
             idempotency_key=unique("idem"),
         ),
@@ -151,6 +159,8 @@ def starpay():
     from starpay_client.models import (
         CreatePaymentRequest,
         CreatePayoutRequest,
+        CurrencyCode,
+        PaymentMethod,
         PaymentResponse,
         PaymentState,
         PayoutList,
@@ -162,7 +172,9 @@ def starpay():
     created = expect(
         create_payment.sync_detailed(
             client=api,
-            body=CreatePaymentRequest(order_id=order, amount=5000, currency="INR", payment_method="upi"),
+            body=CreatePaymentRequest(
+                order_id=order, amount=5000, currency=CurrencyCode.INR, payment_method=PaymentMethod.UPI
+            ),
             idempotency_key=unique("idem"),
         ),
         201,
@@ -179,7 +191,7 @@ def starpay():
             client=api,
             body=CreatePayoutRequest(
                 amount=1000,
-                currency="INR",
+                currency=CurrencyCode.INR,
                 account_holder_name="Jane Smith",
                 account_number="123456789012",
                 bank_name="State Bank of India",
@@ -231,7 +243,13 @@ def payrequest():
 def qrmoney():
     import qrmoney_client
     from qrmoney_client.api.payments import create_payment, payment_request_status, refund_payment
-    from qrmoney_client.models import CreatePaymentRequest, CreateResponse, PaymentRequestStatus, RefundResponse
+    from qrmoney_client.models import (
+        CreatePaymentRequest,
+        CreateResponse,
+        CurrencyCode,
+        PaymentRequestStatus,
+        RefundResponse,
+    )
 
     api = client(qrmoney_client, "/qrmoney", "qrmoney")
     account = CREDENTIALS["qrmoney"]["suite"]["account_id"]
@@ -252,7 +270,7 @@ def qrmoney():
                 postal_code="33101",
                 country="US",
                 amount=10.5,
-                unit="USD",
+                unit=CurrencyCode.USD,
                 reference_id=unique("ORDER"),
             ),
             idempotency_key=unique("idem"),

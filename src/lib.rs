@@ -59,8 +59,9 @@
 //!   cap, timeouts and connection cap (`server`); bodies read within their cap and
 //!   refused when a JSON key repeats or a form is not UTF-8 (`body`); `AppState`,
 //!   client IPs, the `Wire<T>` body with field-level errors, the spec's length bounds
-//!   applied, and provider time formats (`wire`), checks of shared request
-//!   fields (`fields`), the admission
+//!   applied, and provider time formats (`wire`), the shared request fields as types
+//!   whose schema is their parser's rules (`fields`: `Reference`, `Email`, `Phone`,
+//!   `HttpUrl`, `CurrencyCode`, `Amount`, `PaymentMethod`), the admission
 //!   frame every dialect's auth plugs into (`auth`), the dialect response macro and
 //!   `201` wrapper (`reply`), the `Idempotency-Key` middleware, where a request reached
 //!   its dialect and the links that follow from it (`mount`: `/<name>`, a dialect's own

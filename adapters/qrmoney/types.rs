@@ -27,9 +27,9 @@ use super::codes;
 use crate::core::instrument::Card;
 use crate::core::payer;
 use crate::core::{
-    CaptureMode, CoreError, Currency, Customer, FieldIssue, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund,
+    CaptureMode, CoreError, Customer, FieldIssue, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund,
 };
-use crate::http::fields::{self, check_urls, major_amount};
+use crate::http::fields::{self, Amount, CurrencyCode, HttpUrl};
 use crate::http::mount::Mount;
 use crate::http::wire::JsonDecimal;
 
@@ -77,10 +77,9 @@ pub struct CreatePaymentRequest {
     #[oai(validator(max_length = 32))]
     pub birth_date: Option<String>,
     /// Payment amount in major units, e.g. 10.50, at most the unit's precision (026).
-    pub amount: JsonDecimal,
+    pub amount: Amount,
     /// Payment currency: USD, EUR, BTC, USDT or another ISO 4217 code (027).
-    #[oai(validator(max_length = 16))]
-    pub unit: String,
+    pub unit: CurrencyCode,
     /// The merchant's own reference, free text up to 255 characters (028).
     #[oai(validator(max_length = 255))]
     pub reference_id: Option<String>,
@@ -91,14 +90,11 @@ pub struct CreatePaymentRequest {
     #[oai(validator(max_length = 253))]
     pub origin_domain: Option<String>,
     /// Where the status notification is POSTed (029).
-    #[oai(validator(max_length = 2048))]
-    pub notify_url: Option<String>,
+    pub notify_url: Option<HttpUrl>,
     /// Where the customer goes after a successful payment (030).
-    #[oai(validator(max_length = 2048))]
-    pub success_url: Option<String>,
+    pub success_url: Option<HttpUrl>,
     /// Where the customer goes after a failed payment (031).
-    #[oai(validator(max_length = 2048))]
-    pub failure_url: Option<String>,
+    pub failure_url: Option<HttpUrl>,
     /// The payer's browser (3-D Secure data; at most 8 KiB as compact JSON); accepted
     /// and not used by the sandbox.
     pub browser_info: Option<BTreeMap<String, Value>>,
@@ -150,10 +146,6 @@ impl CreatePaymentRequest {
                 fields::check_json_size(field, &value, &mut issues);
             }
         }
-        check_urls(
-            &[("notifyUrl", &self.notify_url), ("successUrl", &self.success_url), ("failureUrl", &self.failure_url)],
-            &mut issues,
-        );
         let card = Card::parse(self.number.trim(), self.expiration.trim(), self.cvv.trim(), "")
             .map_err(|card_issues| {
                 issues.extend(card_issues.into_iter().map(|issue| match issue.field.as_str() {
@@ -162,13 +154,7 @@ impl CreatePaymentRequest {
                 }));
             })
             .ok();
-        let amount = match Currency::parse(&self.unit) {
-            Some(unit) => major_amount(&self.amount, unit, &mut issues),
-            None => {
-                issues.push(FieldIssue::new("unit", "is not a supported currency"));
-                None
-            }
-        };
+        let amount = self.amount.checked(self.unit.0, &mut issues);
         let (Some(card), Some(amount), true) = (card, amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
@@ -205,10 +191,10 @@ impl CreatePaymentRequest {
             },
             metadata: Some(metadata),
             urls: RedirectUrls {
-                success: self.success_url,
-                failure: self.failure_url.clone(),
-                cancel: self.failure_url,
-                notify: self.notify_url,
+                success: self.success_url.map(Into::into),
+                failure: self.failure_url.clone().map(Into::into),
+                cancel: self.failure_url.map(Into::into),
+                notify: self.notify_url.map(Into::into),
             },
         };
         Ok(Checked { card, payment, country, origin_domain })

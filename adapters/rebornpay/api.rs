@@ -9,7 +9,7 @@ use poem_openapi::{OpenApi, Tags};
 use super::auth::{ApiKeyAuth, ApiSecretAuth};
 use super::errors::Reply;
 use super::types::*;
-use crate::core::{CoreError, FieldIssue, PaymentFilter, RefundAmount, money::parse_decimal};
+use crate::core::{CoreError, NewPayment, PaymentFilter, RefundAmount};
 use crate::http::AppState;
 use crate::http::idempotency::RequestKey;
 use crate::http::mount::Mount;
@@ -43,7 +43,7 @@ impl RebornApi {
         body: Json<Wire<CreatePaymentRequest>>,
     ) -> Reply<PaymentResponse> {
         let result = async {
-            let command = body.0.into_result()?.into_command()?;
+            let command = NewPayment::try_from(body.0.into_result()?)?;
             let payment = state.gateway.create_payment(&auth.0, command).await?;
             Ok(PaymentResponse {
                 success: true,
@@ -113,8 +113,7 @@ impl RebornApi {
     ) -> Reply<RefundResponse> {
         let result = async {
             let req = body.0.into_result()?;
-            let amount = parse_decimal(req.amount.as_str())
-                .map_err(|e| CoreError::Validation(vec![FieldIssue::new("amount", e.to_string())]))?;
+            let amount = req.amount.decimal();
             let key = RequestKey::of(request);
             let refund = state
                 .gateway

@@ -6,100 +6,71 @@ use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 
 use crate::core::{
-    Balance, CaptureMode, CoreError, Currency, Customer, FieldIssue, NewPayment, Payment, PaymentStatus, RedirectUrls,
-    Refund, RefundStatus, Settlement, SettlementStatus, money::major_of,
+    Balance, CaptureMode, CoreError, Customer, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund, RefundStatus,
+    Settlement, SettlementStatus, money::major_of,
 };
-use crate::http::fields::{check_email, check_metadata, check_phone, check_urls, major_amount};
+use crate::http::fields::{Amount, CurrencyCode, Email, HttpUrl, PaymentMethod, Phone, Reference, check_metadata};
 use crate::http::mount::Mount;
 use crate::http::wire::JsonDecimal;
-
-/// Payment methods the sandbox processor accepts.
-pub const METHODS: &[&str] = &["bkash", "nagad", "rocket", "upay", "card"];
 
 /// `POST /api/v1/payment/create`.
 #[derive(Object, Deserialize, Debug)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CreatePaymentRequest {
-    /// Your unique invoice id (1–100 characters).
-    #[oai(validator(min_length = 1, max_length = 100))]
-    pub invoice_id: String,
+    /// Your unique invoice id (1–100 printable characters), kept exactly as sent.
+    pub invoice_id: Reference,
     /// Amount in major units of the currency (2500 = 2500.00 BDT); decimals up to the
     /// currency's precision.
-    pub amount: JsonDecimal,
+    pub amount: Amount,
     /// ISO 4217 code, e.g. `BDT`.
-    #[oai(validator(max_length = 16, pattern = "^[A-Za-z]{3,4}$"))]
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// Customer's name.
     #[oai(validator(max_length = 200))]
     pub customer_name: Option<String>,
     /// Customer's phone, e.g. `+8801711000000`.
-    #[oai(validator(max_length = 30, pattern = "^[0-9 +()-]{6,30}$"))]
-    pub customer_phone: Option<String>,
+    pub customer_phone: Option<Phone>,
     /// Customer's email.
-    #[oai(validator(max_length = 254))]
-    pub customer_email: Option<String>,
-    /// `bkash`, `nagad`, `rocket`, `upay` or `card`; the customer chooses at checkout
-    /// when absent.
-    #[oai(validator(max_length = 32, pattern = "^(bkash|nagad|rocket|upay|card)$"))]
-    pub payment_method: Option<String>,
+    pub customer_email: Option<Email>,
+    /// The payment method; the customer chooses at checkout when absent.
+    pub payment_method: Option<PaymentMethod>,
     /// Any JSON object (at most 8 KiB as compact JSON); returned as given.
     pub metadata: Option<serde_json::Value>,
     /// paybridge extension: where the checkout sends the customer after paying.
-    #[oai(validator(max_length = 2048))]
-    pub success_url: Option<String>,
+    pub success_url: Option<HttpUrl>,
     /// paybridge extension: where the checkout sends the customer after a failure.
-    #[oai(validator(max_length = 2048))]
-    pub fail_url: Option<String>,
+    pub fail_url: Option<HttpUrl>,
     /// paybridge extension: where the checkout sends the customer after cancelling.
-    #[oai(validator(max_length = 2048))]
-    pub cancel_url: Option<String>,
+    pub cancel_url: Option<HttpUrl>,
 }
 
-impl CreatePaymentRequest {
-    /// Validates the request into a canonical command, reporting every bad field.
-    pub fn into_command(self) -> Result<NewPayment, CoreError> {
+impl TryFrom<CreatePaymentRequest> for NewPayment {
+    type Error = CoreError;
+
+    /// What is left once the fields parsed: the amount in its currency, the metadata.
+    fn try_from(request: CreatePaymentRequest) -> Result<NewPayment, CoreError> {
         let mut issues = Vec::new();
-        // Kept exactly as sent: status, verify and refund look it up the same way.
-        let reference = self.invoice_id;
-        let printable = !reference.trim().is_empty() && !reference.chars().any(char::is_control);
-        if !printable || reference.chars().count() > 100 {
-            issues.push(FieldIssue::new("invoice_id", "must be 1 to 100 printable characters"));
-        }
-        let amount = match Currency::parse(&self.currency) {
-            Some(currency) => major_amount(&self.amount, currency, &mut issues),
-            None => {
-                issues.push(FieldIssue::new("currency", "is not a supported currency code"));
-                None
-            }
-        };
-        check_phone("customer_phone", self.customer_phone.as_deref(), &mut issues);
-        check_email("customer_email", self.customer_email.as_deref(), &mut issues);
-        let method = self.payment_method.map(|m| m.to_ascii_lowercase());
-        if let Some(m) = &method
-            && !METHODS.contains(&m.as_str())
-        {
-            issues.push(FieldIssue::new("payment_method", format!("must be one of {}", METHODS.join(", "))));
-        }
-        check_metadata("metadata", self.metadata.as_ref(), &mut issues);
-        check_urls(
-            &[("success_url", &self.success_url), ("fail_url", &self.fail_url), ("cancel_url", &self.cancel_url)],
-            &mut issues,
-        );
+        let amount = request.amount.checked(request.currency.0, &mut issues);
+        check_metadata("metadata", request.metadata.as_ref(), &mut issues);
         let (Some(amount), true) = (amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
         Ok(NewPayment {
-            reference,
+            // Kept exactly as sent: status, verify and refund look it up the same way.
+            reference: request.invoice_id.into(),
             amount,
             capture_mode: CaptureMode::Manual,
-            method,
+            method: request.payment_method.map(|m| m.as_str().to_owned()),
             description: None,
-            customer: Customer { name: self.customer_name, email: self.customer_email, phone: self.customer_phone },
-            metadata: self.metadata,
+            customer: Customer {
+                name: request.customer_name,
+                email: request.customer_email.map(Into::into),
+                phone: request.customer_phone.map(Into::into),
+            },
+            metadata: request.metadata,
             urls: RedirectUrls {
-                success: self.success_url,
-                failure: self.fail_url,
-                cancel: self.cancel_url,
+                success: request.success_url.map(Into::into),
+                failure: request.fail_url.map(Into::into),
+                cancel: request.cancel_url.map(Into::into),
                 notify: None,
             },
         })
@@ -270,7 +241,7 @@ pub struct RefundRequest {
     #[oai(validator(max_length = 100))]
     pub invoice_id: String,
     /// Amount in major units; at most what is still refundable.
-    pub amount: JsonDecimal,
+    pub amount: Amount,
     /// Why.
     #[oai(validator(max_length = 500))]
     pub reason: Option<String>,

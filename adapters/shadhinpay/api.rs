@@ -9,7 +9,7 @@ use poem_openapi::{OpenApi, Tags};
 use super::auth::{BusinessIdAuth, ClientIdAuth, SecretKeyAuth};
 use super::errors::Reply;
 use super::types::*;
-use crate::core::{PaymentFilter, RefundAmount};
+use crate::core::{NewPayment, PaymentFilter, RefundAmount};
 use crate::http::AppState;
 use crate::http::fields::paging;
 use crate::http::idempotency::RequestKey;
@@ -40,7 +40,7 @@ impl ShadhinApi {
         body: Json<Wire<CreatePaymentRequest>>,
     ) -> Created<Reply<CreateResponse>> {
         let result = async {
-            let command = parsed(body.0)?.into_command()?;
+            let command = NewPayment::try_from(parsed(body.0)?)?;
             let payment = state.gateway.create_payment_fresh(&auth.0, command, new_payment_id).await?;
             Ok(CreateResponse {
                 success: true,

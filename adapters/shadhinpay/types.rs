@@ -7,10 +7,10 @@ use rand::Rng;
 use serde::Deserialize;
 
 use crate::core::{
-    CaptureMode, CoreError, Currency, Customer, FieldIssue, Money, NewPayment, Payment, PaymentStatus, RedirectUrls,
-    Refund, RefundStatus, check_url,
+    CaptureMode, CoreError, Customer, FieldIssue, Money, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund,
+    RefundStatus,
 };
-use crate::http::fields::{check_email, check_metadata, check_phone, check_urls};
+use crate::http::fields::{CurrencyCode, Email, HttpUrl, Phone, check_metadata};
 use crate::http::mount::Mount;
 use crate::http::wire::{UtcSeconds, Wire};
 
@@ -36,64 +36,44 @@ pub struct CreatePaymentRequest {
     #[oai(validator(minimum(value = "1")))]
     pub amount: i64,
     /// Currency code, e.g. `BDT`.
-    #[oai(validator(max_length = 16, pattern = "^[A-Za-z]{3,4}$"))]
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// Customer's phone number, e.g. `8801712345678`.
-    #[oai(validator(max_length = 30, pattern = "^[0-9 +()-]{6,30}$"))]
-    pub customer_phone: String,
+    pub customer_phone: Phone,
     /// Customer's name.
     #[oai(validator(max_length = 200))]
     pub customer_name: Option<String>,
     /// Customer's email.
-    #[oai(validator(max_length = 254))]
-    pub customer_email: Option<String>,
+    pub customer_email: Option<Email>,
     /// URL for webhook notifications about this payment.
-    #[oai(validator(max_length = 2048))]
-    pub callback_url: String,
+    pub callback_url: HttpUrl,
     /// Redirect URL after successful payment.
-    #[oai(validator(max_length = 2048))]
-    pub success_url: Option<String>,
+    pub success_url: Option<HttpUrl>,
     /// Redirect URL if the payment is cancelled (or fails).
-    #[oai(validator(max_length = 2048))]
-    pub cancel_url: Option<String>,
+    pub cancel_url: Option<HttpUrl>,
     /// Custom key-value pairs (at most 8 KiB as compact JSON), returned as given.
     pub metadata: Option<serde_json::Value>,
 }
 
-impl CreatePaymentRequest {
-    /// Validates the request into a canonical command with a fresh `SP_…` payment id,
-    /// reporting every bad field.
-    pub fn into_command(self) -> Result<NewPayment, CoreError> {
+impl TryFrom<CreatePaymentRequest> for NewPayment {
+    type Error = CoreError;
+
+    /// What is left once the fields parsed: the amount in its currency, the metadata;
+    /// a fresh `SP_…` payment id.
+    fn try_from(request: CreatePaymentRequest) -> Result<NewPayment, CoreError> {
         let mut issues = Vec::new();
-        let amount = match Currency::parse(&self.currency) {
-            Some(currency) if self.amount > 0 => match Money::from_minor(self.amount, currency) {
-                Ok(money) => Some(money),
-                Err(e) => {
-                    issues.push(FieldIssue::new("amount", e.to_string()));
-                    None
-                }
-            },
-            Some(_) => {
-                issues.push(FieldIssue::new("amount", MINOR_UNITS));
-                None
-            }
-            None => {
-                issues.push(FieldIssue::new("currency", "is not a supported currency code"));
-                None
-            }
-        };
-        if self.customer_phone.trim().is_empty() {
-            issues.push(FieldIssue::new("customer_phone", "is required"));
+        let amount = if request.amount > 0 {
+            Money::from_minor(request.amount, request.currency.0)
+                .map_err(|e| issues.push(FieldIssue::new("amount", e.to_string())))
+                .ok()
         } else {
-            check_phone("customer_phone", Some(&self.customer_phone), &mut issues);
-        }
-        check_email("customer_email", self.customer_email.as_deref(), &mut issues);
-        check_url("callback_url", &self.callback_url, &mut issues);
-        check_urls(&[("success_url", &self.success_url), ("cancel_url", &self.cancel_url)], &mut issues);
-        check_metadata("metadata", self.metadata.as_ref(), &mut issues);
+            issues.push(FieldIssue::new("amount", MINOR_UNITS));
+            None
+        };
+        check_metadata("metadata", request.metadata.as_ref(), &mut issues);
         let (Some(amount), true) = (amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
+        let cancel = request.cancel_url.map(String::from);
         Ok(NewPayment {
             reference: new_payment_id(),
             amount,
@@ -101,17 +81,17 @@ impl CreatePaymentRequest {
             method: None,
             description: None,
             customer: Customer {
-                name: self.customer_name,
-                email: self.customer_email,
-                phone: Some(self.customer_phone),
+                name: request.customer_name,
+                email: request.customer_email.map(Into::into),
+                phone: Some(request.customer_phone.into()),
             },
-            metadata: self.metadata,
+            metadata: request.metadata,
             urls: RedirectUrls {
-                success: self.success_url,
+                success: request.success_url.map(Into::into),
                 // ShadhinPay has no failure URL: a failed payment returns to `cancel_url`.
-                failure: self.cancel_url.clone(),
-                cancel: self.cancel_url,
-                notify: Some(self.callback_url),
+                failure: cancel.clone(),
+                cancel,
+                notify: Some(request.callback_url.into()),
             },
         })
     }

@@ -7,29 +7,22 @@ use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 
 use crate::core::{
-    Balance, CaptureMode, CoreError, Currency, Customer, FieldIssue, Money, NewPayment, NewPayout, Payment,
-    PaymentStatus, Payout, PayoutStatus, RedirectUrls, check_url, money::major_of,
+    Balance, CaptureMode, CoreError, Currency, Customer, FieldIssue, NewPayment, NewPayout, Payment, PaymentStatus,
+    Payout, PayoutStatus, RedirectUrls, money::major_of,
 };
-use crate::http::fields::{check_email, check_len, check_metadata, check_phone, major_amount};
+use crate::http::fields::{
+    Amount, CurrencyCode, Email, HttpUrl, PaymentMethod, Phone, Reference, TextField, check_metadata,
+};
 use crate::http::mount::Mount;
 use crate::http::wire::{JsonDecimal, UtcMillis};
 
-/// Payment methods the sandbox processor accepts.
-const METHODS: &[&str] = &["upi", "card", "bkash", "nagad", "rocket", "upay"];
-
-fn amount_in(amount: &JsonDecimal, currency: &str, issues: &mut Vec<FieldIssue>) -> Option<Money> {
-    let Some(currency) = Currency::parse(currency) else {
-        issues.push(FieldIssue::new("currency", "is not a supported currency code"));
-        return None;
-    };
-    major_amount(amount, currency, issues)
-}
-
-fn required(field: &str, value: &str, max: usize, issues: &mut Vec<FieldIssue>) {
-    if value.trim().is_empty() {
-        issues.push(FieldIssue::new(field, "is required"));
-    } else {
-        check_len(field, Some(value), max, issues);
+/// `currency` or, when absent, the merchant's default (a supported code, checked
+/// when it was configured).
+fn currency_or(currency: Option<CurrencyCode>, default_currency: &str) -> Result<Currency, CoreError> {
+    match currency {
+        Some(code) => Ok(code.0),
+        None => Currency::parse(default_currency)
+            .ok_or_else(|| CoreError::Validation(vec![FieldIssue::new("currency", "is required")])),
     }
 }
 
@@ -38,69 +31,56 @@ fn required(field: &str, value: &str, max: usize, issues: &mut Vec<FieldIssue>) 
 #[oai(skip_serializing_if_is_none)]
 pub struct CreatePaymentRequest {
     /// Your order id, unique per account (`duplicate_order_id` otherwise).
-    #[oai(validator(min_length = 1, max_length = 100))]
-    pub order_id: String,
+    pub order_id: Reference,
     /// Amount in major units of the currency (5000 = 5,000.00 INR).
-    pub amount: JsonDecimal,
+    pub amount: Amount,
     /// ISO 4217 code; the account's default currency when absent.
-    #[oai(validator(max_length = 16, pattern = "^[A-Za-z]{3,4}$"))]
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     /// The payer's name.
     #[oai(validator(max_length = 200))]
     pub payer: Option<String>,
     /// The payer's email.
-    #[oai(validator(max_length = 254))]
-    pub payer_email: Option<String>,
+    pub payer_email: Option<Email>,
     /// The payer's phone.
-    #[oai(validator(max_length = 30, pattern = "^[0-9 +()-]{6,30}$"))]
-    pub payer_phone: Option<String>,
+    pub payer_phone: Option<Phone>,
     /// What the payment is for, shown at checkout.
     #[oai(validator(max_length = 500))]
     pub description: Option<String>,
-    /// `upi`, `card`, `bkash`, `nagad`, `rocket` or `upay`; chosen at checkout when absent.
-    #[oai(validator(max_length = 32, pattern = "^(upi|card|bkash|nagad|rocket|upay)$"))]
-    pub payment_method: Option<String>,
+    /// The payment method; chosen at checkout when absent.
+    pub payment_method: Option<PaymentMethod>,
     /// Where the checkout sends the customer afterwards (with `order_id` and `status`).
-    #[oai(validator(max_length = 2048))]
-    pub return_url: Option<String>,
+    pub return_url: Option<HttpUrl>,
     /// Any JSON object (at most 8 KiB as compact JSON); returned as given.
     pub metadata: Option<serde_json::Value>,
 }
 
 impl CreatePaymentRequest {
-    /// Validates the request into a canonical command.
+    /// What is left once the fields parsed: the amount in its currency (the account's
+    /// default when absent), the metadata.
     pub fn into_command(self, default_currency: &str) -> Result<NewPayment, CoreError> {
         let mut issues = Vec::new();
-        required("order_id", &self.order_id, 100, &mut issues);
-        if self.order_id.chars().any(char::is_control) {
-            issues.push(FieldIssue::new("order_id", "must be printable"));
-        }
-        let amount = amount_in(&self.amount, self.currency.as_deref().unwrap_or(default_currency), &mut issues);
-        check_email("payer_email", self.payer_email.as_deref(), &mut issues);
-        check_phone("payer_phone", self.payer_phone.as_deref(), &mut issues);
-        let method = self.payment_method.map(|m| m.to_ascii_lowercase());
-        if method.as_deref().is_some_and(|m| !METHODS.contains(&m)) {
-            issues.push(FieldIssue::new("payment_method", format!("must be one of {}", METHODS.join(", "))));
-        }
-        if let Some(url) = &self.return_url {
-            check_url("return_url", url, &mut issues);
-        }
+        let amount = self.amount.checked(currency_or(self.currency, default_currency)?, &mut issues);
         check_metadata("metadata", self.metadata.as_ref(), &mut issues);
         let (Some(amount), true) = (amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
+        let return_url = self.return_url.map(String::from);
         Ok(NewPayment {
-            reference: self.order_id,
+            reference: self.order_id.into(),
             amount,
             capture_mode: CaptureMode::Automatic,
-            method,
+            method: self.payment_method.map(|m| m.as_str().to_owned()),
             description: self.description,
-            customer: Customer { name: self.payer, email: self.payer_email, phone: self.payer_phone },
+            customer: Customer {
+                name: self.payer,
+                email: self.payer_email.map(Into::into),
+                phone: self.payer_phone.map(Into::into),
+            },
             metadata: self.metadata,
             urls: RedirectUrls {
-                success: self.return_url.clone(),
-                failure: self.return_url.clone(),
-                cancel: self.return_url,
+                success: return_url.clone(),
+                failure: return_url.clone(),
+                cancel: return_url,
                 notify: None,
             },
         })
@@ -261,69 +241,82 @@ pub struct PaymentList {
     pub pagination: Pagination,
 }
 
+/// A bank account number: 6 to 34 letters and digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountNumber(String);
+
+impl TextField for AccountNumber {
+    const NAME: &'static str = "string(account-number)";
+    const PATTERN: &'static str = "^[A-Za-z0-9]{6,34}$";
+    const MAX_LENGTH: usize = 34;
+    const EXPECTED: &'static str = "must be 6 to 34 letters and digits";
+    fn from_checked(text: String) -> Self {
+        AccountNumber(text)
+    }
+    fn text(&self) -> &str {
+        &self.0
+    }
+}
+crate::text_field!(AccountNumber);
+
+/// An Indian Financial System Code: four letters, a zero, six letters or digits
+/// (`HDFC0001234`), either case; kept in upper case.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ifsc(String);
+
+impl TextField for Ifsc {
+    const NAME: &'static str = "string(ifsc)";
+    const PATTERN: &'static str = "^[A-Za-z]{4}0[A-Za-z0-9]{6}$";
+    const MAX_LENGTH: usize = 11;
+    const EXPECTED: &'static str = "must be an IFSC code like HDFC0001234";
+    fn from_checked(text: String) -> Self {
+        Ifsc(text.to_ascii_uppercase())
+    }
+    fn text(&self) -> &str {
+        &self.0
+    }
+}
+crate::text_field!(Ifsc);
+
 /// `POST /payouts`: a payout to a bank account.
 #[derive(Object, Deserialize, Debug)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CreatePayoutRequest {
     /// Amount in major units; at most the available balance.
-    pub amount: JsonDecimal,
+    pub amount: Amount,
     /// ISO 4217 code; the account's default currency when absent.
-    #[oai(validator(max_length = 16, pattern = "^[A-Za-z]{3,4}$"))]
-    pub currency: Option<String>,
-    /// The account holder's name.
-    #[oai(validator(min_length = 1, max_length = 100))]
-    pub account_holder_name: String,
+    pub currency: Option<CurrencyCode>,
+    /// The account holder's name (1–100 printable characters).
+    pub account_holder_name: Reference,
     /// The account number: 6 to 34 letters and digits.
-    #[oai(validator(max_length = 64, pattern = "^[A-Za-z0-9]{6,34}$"))]
-    pub account_number: String,
-    /// The bank's name.
-    #[oai(validator(min_length = 1, max_length = 100))]
-    pub bank_name: String,
-    /// Indian Financial System Code (`HDFC0001234`), for INR payouts.
-    #[oai(validator(max_length = 32, pattern = "^[A-Za-z]{4}0[A-Za-z0-9]{6}$"))]
-    pub ifsc_code: Option<String>,
+    pub account_number: AccountNumber,
+    /// The bank's name (1–100 printable characters).
+    pub bank_name: Reference,
+    /// Indian Financial System Code (`HDFC0001234`); required for INR payouts.
+    pub ifsc_code: Option<Ifsc>,
     /// Your reference for the payout.
     #[oai(validator(max_length = 100))]
     pub reference: Option<String>,
 }
 
 impl CreatePayoutRequest {
-    /// Validates the request into a canonical command.
+    /// What is left once the fields parsed: the amount in its currency (the account's
+    /// default when absent), and an IFSC code for INR.
     pub fn into_command(self, default_currency: &str) -> Result<NewPayout, CoreError> {
         let mut issues = Vec::new();
-        let currency = self.currency.as_deref().unwrap_or(default_currency).to_owned();
-        let amount = amount_in(&self.amount, &currency, &mut issues);
-        required("account_holder_name", &self.account_holder_name, 100, &mut issues);
-        required("bank_name", &self.bank_name, 100, &mut issues);
-        let number = self.account_number.trim();
-        if number.is_empty() {
-            issues.push(FieldIssue::new("account_number", "is required"));
-        } else if !(6..=34).contains(&number.len()) || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
-            issues.push(FieldIssue::new("account_number", "must be 6 to 34 letters and digits"));
-        }
-        let ifsc = self.ifsc_code.map(|code| code.to_ascii_uppercase());
-        let ifsc_ok = |code: &str| {
-            let bytes = code.as_bytes();
-            bytes.len() == 11
-                && bytes[..4].iter().all(u8::is_ascii_alphabetic)
-                && bytes[4] == b'0'
-                && bytes[5..].iter().all(u8::is_ascii_alphanumeric)
-        };
-        match &ifsc {
-            Some(code) if !ifsc_ok(code) => {
-                issues.push(FieldIssue::new("ifsc_code", "must be an IFSC code like HDFC0001234"))
-            }
-            None if currency.eq_ignore_ascii_case("INR") => issues.push(FieldIssue::new("ifsc_code", "is required")),
-            _ => {}
+        let currency = currency_or(self.currency, default_currency)?;
+        let amount = self.amount.checked(currency, &mut issues);
+        if self.ifsc_code.is_none() && currency.code() == "INR" {
+            issues.push(FieldIssue::new("ifsc_code", "is required"));
         }
         let (Some(amount), true) = (amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
         let destination = serde_json::json!({
-            "account_holder_name": self.account_holder_name.trim(),
-            "account_number": number,
-            "bank_name": self.bank_name.trim(),
-            "ifsc_code": ifsc,
+            "account_holder_name": self.account_holder_name.text().trim(),
+            "account_number": self.account_number.text(),
+            "bank_name": self.bank_name.text().trim(),
+            "ifsc_code": self.ifsc_code.as_ref().map(Ifsc::text),
         });
         Ok(NewPayout { amount, destination, reference: self.reference })
     }

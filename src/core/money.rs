@@ -33,6 +33,23 @@ impl Currency {
         Some(Currency { code: iso.code(), exponent })
     }
 
+    /// Every currency [`Currency::parse`] knows, in code order: each three-letter code
+    /// it accepts, then the crypto codes. Found by asking `parse` itself, once.
+    pub fn all() -> &'static [Currency] {
+        static ALL: std::sync::OnceLock<Vec<Currency>> = std::sync::OnceLock::new();
+        ALL.get_or_init(|| {
+            let letters = b'A'..=b'Z';
+            let mut all: Vec<Currency> = letters
+                .clone()
+                .flat_map(|a| letters.clone().flat_map(move |b| (b'A'..=b'Z').map(move |c| [a, b, c])))
+                .filter_map(|code| Currency::parse(std::str::from_utf8(&code).ok()?))
+                .filter(|c| !CRYPTO.iter().any(|(code, _)| *code == c.code))
+                .collect();
+            all.extend(CRYPTO.iter().filter_map(|(code, _)| Currency::parse(code)));
+            all
+        })
+    }
+
     /// The upper-case code, e.g. `BDT`.
     pub fn code(&self) -> &'static str {
         self.code

@@ -8,6 +8,8 @@ use poem::{Response, Route};
 use poem_openapi::{OpenApi, OpenApiService};
 use serde_json::Value;
 
+use crate::http::idempotency::HEADER;
+
 /// A request example: `(method, path as the spec lists it, body)`.
 pub type RequestExample = (&'static str, &'static str, Value);
 
@@ -32,6 +34,8 @@ impl ApiDoc {
         let mut spec = serde_json::from_str(&service.spec()).unwrap_or(Value::Null);
         spell_headers(&mut spec);
         plain_refs(&mut spec);
+        idempotency_on_writes_only(&mut spec);
+        nullable_request_optionals(&mut spec);
         ApiDoc { name, spec, html_template: service.swagger_ui_html() }
     }
 
@@ -254,6 +258,60 @@ fn spell_headers(spec: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(spell_headers),
         _ => {}
+    }
+}
+
+/// Takes `Idempotency-Key` off the reading operations: poem-openapi adds a service's
+/// extra request header to every operation, and a key is only read on a POST, PUT,
+/// PATCH or DELETE ([`crate::http::idempotency`]).
+fn idempotency_on_writes_only(spec: &mut Value) {
+    let paths = spec.get_mut("paths").and_then(Value::as_object_mut);
+    for operations in paths.into_iter().flat_map(|p| p.values_mut()).filter_map(Value::as_object_mut) {
+        for (method, operation) in operations.iter_mut() {
+            if matches!(method.as_str(), "post" | "put" | "patch" | "delete") {
+                continue;
+            }
+            if let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) {
+                parameters.retain(|p| {
+                    !(p["in"] == "header" && p["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(HEADER)))
+                });
+            }
+        }
+    }
+}
+
+/// Marks the optional properties of every request body's schema `nullable`: the
+/// server reads an explicit `null` as the field left out (serde's `Option`), as the
+/// clients that send every field of a form expect, and the spec says so. A property
+/// that refers to a named schema becomes `allOf: [$ref]` beside `nullable` (OpenAPI
+/// 3.0 ignores siblings of a bare `$ref`).
+fn nullable_request_optionals(spec: &mut Value) {
+    let mut names: Vec<String> = Vec::new();
+    for operations in spec["paths"].as_object().into_iter().flat_map(|p| p.values()) {
+        for operation in operations.as_object().into_iter().flat_map(|o| o.values()) {
+            for media in operation["requestBody"]["content"].as_object().into_iter().flat_map(|c| c.values()) {
+                if let Some(name) = media["schema"]["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    for name in names {
+        let Some(schema) = spec.pointer_mut(&format!("/components/schemas/{name}")) else { continue };
+        let required: Vec<Value> = schema["required"].as_array().cloned().unwrap_or_default();
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else { continue };
+        for (field, property) in properties.iter_mut() {
+            if required.iter().any(|r| r == field.as_str()) {
+                continue;
+            }
+            let Some(property) = property.as_object_mut() else { continue };
+            if let Some(target) = property.remove("$ref") {
+                property.insert("allOf".into(), Value::Array(vec![serde_json::json!({ "$ref": target })]));
+            }
+            property.insert("nullable".into(), Value::Bool(true));
+        }
     }
 }
 

@@ -181,9 +181,60 @@ fn nul_path(value: &Value, path: String) -> Option<String> {
     }
 }
 
-/// Deserializes `value` into `T`, naming the field that does not fit.
-pub fn parse_value<T: DeserializeOwned>(value: Value) -> Result<T, Vec<FieldIssue>> {
-    serde_path_to_error::deserialize(value).map_err(|err| vec![issue_from(&err)])
+/// Deserializes `value` into `T`, naming every field that does not fit.
+///
+/// serde stops at the first bad field, so each one found is taken out of the body and
+/// the rest parsed again, until what remains parses or only the removed fields are
+/// missing (serde checks for missing fields after reading every present one): the
+/// fields' own types ([`crate::http::fields`]) are the whole of their validation and
+/// still report all at once.
+pub fn parse_value<T: DeserializeOwned>(mut value: Value) -> Result<T, Vec<FieldIssue>> {
+    let mut issues: Vec<FieldIssue> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    loop {
+        match serde_path_to_error::deserialize(value.clone()) {
+            Ok(parsed) if issues.is_empty() => return Ok(parsed),
+            Ok(_) => return Err(issues),
+            Err(err) => {
+                let issue = issue_from(&err);
+                let missing_removed = issue.message == "is required" && removed.contains(&issue.field);
+                let segments: Vec<_> = err.path().iter().cloned().collect();
+                if missing_removed || issues.len() >= 32 || !remove_at(&mut value, &segments) {
+                    if !missing_removed {
+                        issues.push(issue);
+                    }
+                    return Err(issues);
+                }
+                removed.push(issue.field.clone());
+                issues.push(issue);
+            }
+        }
+    }
+}
+
+/// Removes the value at `path` from `value`; false when there is none to remove (the
+/// body itself, or an array element, which cannot go without renumbering the rest).
+fn remove_at(value: &mut Value, path: &[serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment;
+    let Some((last, parents)) = path.split_last() else { return false };
+    let mut at = value;
+    for segment in parents {
+        at = match (segment, at) {
+            (Segment::Map { key }, Value::Object(map)) => match map.get_mut(key) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Segment::Seq { index }, Value::Array(items)) => match items.get_mut(*index) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, at) {
+        (Segment::Map { key }, Value::Object(map)) => map.shift_remove(key).is_some(),
+        _ => false,
+    }
 }
 
 fn issue_from(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldIssue {

@@ -185,15 +185,52 @@ fn every_operation_has_a_unique_operation_id() {
     assert_eq!(reborn.spec["paths"]["/api/v1/payment/create"]["post"]["operationId"], "createPayment");
 }
 
+/// `Idempotency-Key` is documented where it is read, on the writing operations only:
+/// a reading one ignores it, so the spec must not promise what it checks.
+#[test]
+fn idempotency_key_is_documented_on_writes_only() {
+    let mut writes = 0;
+    for doc in all_docs() {
+        for (path, ops) in doc.spec["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                let listed = op["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "Idempotency-Key");
+                let write = method != "get";
+                assert!(!listed || write, "{} {method} {path} lists Idempotency-Key", doc.name);
+                writes += usize::from(listed);
+            }
+        }
+    }
+    assert_eq!(writes, 9, "the dialects' writes list it (PayRequest has no idempotency keys)");
+}
+
+/// An optional request field is documented as nullable: the server reads `null` as
+/// the field left out, and the spec must not rule out what it accepts.
+#[test]
+fn optional_request_fields_are_nullable() {
+    let reborn = all_docs().into_iter().find(|d| d.name == "rebornpay").unwrap();
+    let fields = &reborn.spec["components"]["schemas"]["CreatePaymentRequest"]["properties"];
+    assert_eq!(fields["customer_email"]["nullable"], true, "{}", fields["customer_email"]);
+    assert_eq!(fields["payment_method"]["nullable"], true);
+    assert_eq!(fields["payment_method"]["allOf"][0]["$ref"], "#/components/schemas/PaymentMethod");
+    assert!(fields["invoice_id"].get("nullable").is_none(), "required fields are not nullable");
+    let admin = all_docs().into_iter().find(|d| d.name == "admin").unwrap();
+    let patch = &admin.spec["components"]["schemas"]["UpdateMerchant"]["properties"];
+    assert_eq!(patch["default_currency"]["nullable"], true, "{patch}");
+}
+
 /// A field whose type is a named schema refers to it plainly: no `allOf` that only adds
 /// a description (poem-openapi's way), which client generators read as a composition
-/// and drop, with every model and answer holding it, where the schema is an enum.
+/// and drop, with every model and answer holding it, where the schema is an enum. (A
+/// nullable optional request field is `allOf: [$ref]`, which they read.)
 #[test]
 fn fields_refer_to_their_schemas_plainly() {
     fn compositions(value: &serde_json::Value, at: String, out: &mut Vec<String>) {
         match value {
             serde_json::Value::Object(map) => {
-                if map.contains_key("allOf") {
+                // The one `allOf` a spec may hold: a nullable optional request field's.
+                let nullable_ref = map.get("nullable") == Some(&serde_json::Value::Bool(true))
+                    && map.get("allOf").and_then(|a| a.as_array()).is_some_and(|all| all.len() == 1);
+                if map.contains_key("allOf") && !nullable_ref {
                     out.push(at.clone());
                 }
                 map.iter().for_each(|(k, v)| compositions(v, format!("{at}/{k}"), out));
