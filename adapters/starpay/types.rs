@@ -11,7 +11,7 @@ use crate::core::{
     Payout, PayoutStatus, RedirectUrls, money::major_of,
 };
 use crate::http::fields::{
-    Amount, CurrencyCode, Email, HttpUrl, PaymentMethod, Phone, Reference, TextField, check_metadata,
+    Amount, CurrencyCode, Email, HttpUrl, PaymentMethod, Phone, Reference, TextField, TextWrapper, check_metadata,
 };
 use crate::http::mount::Mount;
 use crate::http::wire::{JsonDecimal, UtcMillis};
@@ -250,12 +250,6 @@ impl TextField for AccountNumber {
     const PATTERN: &'static str = "^[A-Za-z0-9]{6,34}$";
     const MAX_LENGTH: usize = 34;
     const EXPECTED: &'static str = "must be 6 to 34 letters and digits";
-    fn from_checked(text: String) -> Self {
-        AccountNumber(text)
-    }
-    fn text(&self) -> &str {
-        &self.0
-    }
 }
 crate::text_field!(AccountNumber);
 
@@ -269,11 +263,8 @@ impl TextField for Ifsc {
     const PATTERN: &'static str = "^[A-Za-z]{4}0[A-Za-z0-9]{6}$";
     const MAX_LENGTH: usize = 11;
     const EXPECTED: &'static str = "must be an IFSC code like HDFC0001234";
-    fn from_checked(text: String) -> Self {
-        Ifsc(text.to_ascii_uppercase())
-    }
-    fn text(&self) -> &str {
-        &self.0
+    fn normalized(text: String) -> String {
+        text.to_ascii_uppercase()
     }
 }
 crate::text_field!(Ifsc);

@@ -19,7 +19,7 @@ use crate::core::{AmountError, CoreError, Currency, FieldIssue, MAX_URL_LEN, Mon
 use crate::http::wire::JsonDecimal;
 
 /// A request string that parses into `Self`: its schema and its parser in one place.
-pub trait TextField: Sized {
+pub trait TextField: TextWrapper {
     /// The schema's name in error messages (`string(email)`).
     const NAME: &'static str;
     /// The pattern its text must match, in the syntax JSON Schema and the `regex` crate
@@ -34,10 +34,10 @@ pub trait TextField: Sized {
     fn also_valid(_text: &str) -> bool {
         true
     }
-    /// Wraps checked text.
-    fn from_checked(text: String) -> Self;
-    /// The text.
-    fn text(&self) -> &str;
+    /// The form checked text is kept in (as sent, unless a type says otherwise).
+    fn normalized(text: String) -> String {
+        text
+    }
 
     /// Parses `text`: the pattern, the length and [`TextField::also_valid`].
     fn parse(text: String) -> Result<Self, &'static str> {
@@ -50,7 +50,7 @@ pub trait TextField: Sized {
             compiled
         });
         let fits = text.chars().count() <= Self::MAX_LENGTH && regex.is_match(&text) && Self::also_valid(&text);
-        if fits { Ok(Self::from_checked(text)) } else { Err(Self::EXPECTED) }
+        if fits { Ok(Self::wrap(Self::normalized(text))) } else { Err(Self::EXPECTED) }
     }
 
     /// The schema: a string with the pattern and length.
@@ -63,10 +63,28 @@ pub trait TextField: Sized {
     }
 }
 
-/// Implements serde and poem-openapi for a [`TextField`] tuple struct over `String`.
+/// A tuple struct over `String`: what [`text_field!`] implements for a [`TextField`].
+pub trait TextWrapper: Sized {
+    /// Wraps checked text.
+    fn wrap(text: String) -> Self;
+    /// The text.
+    fn text(&self) -> &str;
+}
+
+/// Implements [`TextWrapper`], serde and poem-openapi for a [`TextField`] tuple struct
+/// over `String`.
 #[macro_export]
 macro_rules! text_field {
     ($name:ident) => {
+        impl $crate::http::fields::TextWrapper for $name {
+            fn wrap(text: String) -> Self {
+                $name(text)
+            }
+            fn text(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let text = String::deserialize(d)?;
@@ -76,7 +94,7 @@ macro_rules! text_field {
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str($crate::http::fields::TextField::text(self))
+                s.serialize_str($crate::http::fields::TextWrapper::text(self))
             }
         }
 
@@ -116,13 +134,13 @@ macro_rules! text_field {
 
         impl poem_openapi::types::ToJSON for $name {
             fn to_json(&self) -> Option<serde_json::Value> {
-                Some(serde_json::Value::String($crate::http::fields::TextField::text(self).to_owned()))
+                Some(serde_json::Value::String($crate::http::fields::TextWrapper::text(self).to_owned()))
             }
         }
 
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), $crate::http::fields::TextField::text(self))
+                write!(f, "{}({:?})", stringify!($name), $crate::http::fields::TextWrapper::text(self))
             }
         }
 
@@ -148,12 +166,6 @@ impl TextField for Reference {
     const PATTERN: &'static str = PRINTABLE;
     const MAX_LENGTH: usize = 100;
     const EXPECTED: &'static str = "must be 1 to 100 printable characters";
-    fn from_checked(text: String) -> Self {
-        Reference(text)
-    }
-    fn text(&self) -> &str {
-        &self.0
-    }
 }
 crate::text_field!(Reference);
 
@@ -170,12 +182,6 @@ impl TextField for Email {
     fn also_valid(text: &str) -> bool {
         valid_email(text)
     }
-    fn from_checked(text: String) -> Self {
-        Email(text)
-    }
-    fn text(&self) -> &str {
-        &self.0
-    }
 }
 crate::text_field!(Email);
 
@@ -189,12 +195,6 @@ impl TextField for Phone {
     const PATTERN: &'static str = r"^[ +()-]*([0-9][ +()-]*){6,20}$";
     const MAX_LENGTH: usize = 30;
     const EXPECTED: &'static str = "must be a phone number of 6 to 20 digits";
-    fn from_checked(text: String) -> Self {
-        Phone(text)
-    }
-    fn text(&self) -> &str {
-        &self.0
-    }
 }
 crate::text_field!(Phone);
 
@@ -212,12 +212,6 @@ impl TextField for HttpUrl {
         "must be an absolute http(s) URL of at most 2048 characters, without spaces or control characters";
     fn also_valid(text: &str) -> bool {
         url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-    }
-    fn from_checked(text: String) -> Self {
-        HttpUrl(text)
-    }
-    fn text(&self) -> &str {
-        &self.0
     }
 }
 crate::text_field!(HttpUrl);
