@@ -7,7 +7,6 @@
 //! type of its own (lengths of free text, metadata, paging).
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
@@ -41,15 +40,8 @@ pub trait TextField: TextWrapper {
 
     /// Parses `text`: the pattern, the length and [`TextField::also_valid`].
     fn parse(text: String) -> Result<Self, &'static str> {
-        static CACHE: OnceLock<std::sync::RwLock<Vec<(&'static str, &'static Regex)>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(Default::default);
-        let cached = cache.read().expect("pattern cache").iter().find(|(p, _)| *p == Self::PATTERN).map(|(_, r)| *r);
-        let regex = cached.unwrap_or_else(|| {
-            let compiled: &'static Regex = Box::leak(Box::new(Regex::new(Self::PATTERN).expect("a field pattern")));
-            cache.write().expect("pattern cache").push((Self::PATTERN, compiled));
-            compiled
-        });
-        let fits = text.chars().count() <= Self::MAX_LENGTH && regex.is_match(&text) && Self::also_valid(&text);
+        let fits =
+            text.chars().count() <= Self::MAX_LENGTH && Self::pattern().is_match(&text) && Self::also_valid(&text);
         if fits { Ok(Self::wrap(Self::normalized(text))) } else { Err(Self::EXPECTED) }
     }
 
@@ -69,6 +61,8 @@ pub trait TextWrapper: Sized {
     fn wrap(text: String) -> Self;
     /// The text.
     fn text(&self) -> &str;
+    /// [`TextField::PATTERN`], compiled once for the type.
+    fn pattern() -> &'static Regex;
 }
 
 /// Implements [`TextWrapper`], serde and poem-openapi for a [`TextField`] tuple struct
@@ -82,6 +76,12 @@ macro_rules! text_field {
             }
             fn text(&self) -> &str {
                 &self.0
+            }
+            fn pattern() -> &'static regex::Regex {
+                static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+                PATTERN.get_or_init(|| {
+                    regex::Regex::new(<$name as $crate::http::fields::TextField>::PATTERN).expect("a field pattern")
+                })
             }
         }
 
