@@ -407,15 +407,20 @@ fn validate_seed(seed: &MerchantSeed) -> Result<(), CoreError> {
 /// The longest URL any field takes.
 pub const MAX_URL_LEN: usize = 2048;
 
+/// Whether `url` is an absolute http(s) URL with a host, of at most [`MAX_URL_LEN`]
+/// characters and without whitespace or control characters ([`check_url`]'s rule).
+pub fn valid_url(url: &str) -> bool {
+    url.chars().count() <= MAX_URL_LEN
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+        && url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+}
+
 /// Checks that `url` is an absolute http(s) URL with a host, of at most
 /// [`MAX_URL_LEN`] characters and without whitespace or control characters — the rule of
 /// every URL field of every API. (The URL parser would drop a CR or LF silently, but
 /// the text as sent is what is stored and sent back in `Location`.)
 pub fn check_url(field: &str, url: &str, issues: &mut Vec<FieldIssue>) {
-    let ok = url.chars().count() <= MAX_URL_LEN
-        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
-        && url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-    if !ok {
+    if !valid_url(url) {
         issues.push(FieldIssue::new(
             field,
             format!("must be an absolute http(s) URL of at most {MAX_URL_LEN} characters, without spaces or control characters"),

@@ -78,7 +78,7 @@ pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};
 pub use instrument::PaymentInstrument;
 pub use ledger::LedgerCheck;
-pub use merchants::{CredentialPatch, CredentialSeed, MAX_URL_LEN, MerchantPatch, MerchantSeed, check_url};
+pub use merchants::{CredentialPatch, CredentialSeed, MAX_URL_LEN, MerchantPatch, MerchantSeed, check_url, valid_url};
 pub use money::{AmountError, Currency, Money};
 pub use outbox::{Event, EventRecord, Payload, UserSnapshot};
 pub use payments::CheckoutOutcome;

@@ -211,7 +211,7 @@ impl TextField for HttpUrl {
     const EXPECTED: &'static str =
         "must be an absolute http(s) URL of at most 2048 characters, without spaces or control characters";
     fn also_valid(text: &str) -> bool {
-        url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        crate::core::valid_url(text)
     }
 }
 crate::text_field!(HttpUrl);

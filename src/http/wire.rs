@@ -192,7 +192,8 @@ pub fn parse_value<T: DeserializeOwned>(mut value: Value) -> Result<T, Vec<Field
     let mut issues: Vec<FieldIssue> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
     loop {
-        match serde_path_to_error::deserialize(value.clone()) {
+        // Read by reference: the body stays whole for the next attempt, uncopied.
+        match serde_path_to_error::deserialize(&value) {
             Ok(parsed) if issues.is_empty() => return Ok(parsed),
             Ok(_) => return Err(issues),
             Err(err) => {
