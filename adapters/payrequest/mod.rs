@@ -67,22 +67,7 @@ fn service() -> OpenApiService<api::PayRequestApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("payrequest", &service()).request_examples(&examples()).response_examples(&response_examples())
-}
-
-/// What creating answers, always `200`: the link, or an error code (here: no token).
-fn response_examples() -> Vec<crate::http::openapi::ResponseExample> {
-    use serde_json::json;
-    let created = json!({
-        "status": "success", "url": "http://127.0.0.1:8080/checkout/06619abaa7b57e0d4752dc2938da2ba80ea7da74673c33"
-    });
-    let no_token = json!({ "status": "error", "error": "notoken" });
-    let mut examples = Vec::new();
-    for path in ["/api/create", "/create"] {
-        examples.push(("post", path, "200", "success", created.clone()));
-        examples.push(("post", path, "200", "notoken", no_token.clone()));
-    }
-    examples
+    ApiDoc::from_service("payrequest", &service()).request_examples(&examples())
 }
 
 /// The seed's request examples (its "12,25"), with the demo token, for "Try it out".

@@ -68,35 +68,6 @@ pub fn doc() -> ApiDoc {
         .nullable_optionals(&["PaymentRequestStatus", "CreateResponse", "Client", "LastLog"])
         .request_examples(&examples())
         .parameter_examples(&[("accountId", serde_json::json!("1001"))])
-        .response_examples(&response_examples())
-}
-
-/// What a card payment answers: approved, and the refusal of a request without a key.
-fn response_examples() -> Vec<crate::http::openapi::ResponseExample> {
-    use serde_json::json;
-    let approved = json!({
-        "id": "5", "recipientName": "Demo Shop", "paymentRequestStatusId": 1, "transactionId": "5",
-        "transactionNumber": "CRD659888476", "transactionStatusId": 1,
-        "link": "http://127.0.0.1:8080/checkout/06619abadc3b5c9648468fb7e22efbcb4b574491e6e0a8",
-        "unit": "USD", "amount": 10.5, "referenceId": "ORDER-42", "notes": null,
-        "client": {
-            "name": "John Doe", "email": "john.doe@example.com", "phoneNumber": "13055550100",
-            "address": "1 Ocean Drive", "city": "Miami", "state": "FL", "postalCode": "33101", "country": "US",
-            "birthDate": "19800131"
-        },
-        "notifyUrl": "https://shop.example.com/qr/notify", "successUrl": "https://shop.example.com/paid",
-        "failureUrl": "https://shop.example.com/failed",
-        "lastLog": { "transactionStatusId": 1, "message": "Transaction approved", "code": "000" },
-        "paymentRequestId": "5", "data": "5", "redirectUrl": null, "challengeRequired": false
-    });
-    let no_key = json!({
-        "title": "Invalid token", "status": 401, "code": "048",
-        "traceId": "00-019e4e03c3fe743e17989609d0229247-683818c4eeb8e351-00"
-    });
-    vec![
-        ("post", "/payments/h2h/{accountId}", "200", "approved", approved),
-        ("post", "/payments/h2h/{accountId}", "401", "invalid_token", no_key),
-    ]
 }
 
 /// A card payment with the sandbox's approving test card, for "Try it out".

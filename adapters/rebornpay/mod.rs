@@ -66,27 +66,6 @@ pub fn doc() -> ApiDoc {
         .require_all_security()
         .request_examples(&examples())
         .parameter_examples(&[("invoice_id", serde_json::json!("INV-1001"))])
-        .response_examples(&response_examples())
-}
-
-/// What creating answers: the payment, and the refusal of a request without keys.
-fn response_examples() -> Vec<crate::http::openapi::ResponseExample> {
-    use serde_json::json;
-    let created = json!({
-        "success": true, "message": "Payment created",
-        "data": {
-            "invoice_id": "INV-1001", "amount": 2500, "currency": "BDT", "status": "pending", "payment_method": "bkash",
-            "checkout_url": "http://127.0.0.1:8080/checkout/06619abaa62170c2a9f373499bba95a8a121025f444493",
-            "customer_name": "Karim Rahman", "customer_phone": "+8801711000000", "customer_email": "karim@example.com",
-            "metadata": { "order_id": "ORD-42" }, "created_at": "2026-12-01T10:00:00.000000+00:00",
-            "updated_at": "2026-12-01T10:00:00.000000+00:00", "expires_at": "2026-12-01T10:15:00.000000+00:00"
-        }
-    });
-    let no_keys = json!({ "success": false, "error": "missing_credentials", "message": "No X-Api-Key/X-Api-Secret" });
-    vec![
-        ("post", "/api/v1/payment/create", "200", "created", created),
-        ("post", "/api/v1/payment/create", "401", "missing_credentials", no_keys),
-    ]
 }
 
 /// The seed's request examples (its INV-1001), for "Try it out".

@@ -64,25 +64,7 @@ fn service() -> OpenApiService<api::ShadhinApi, ()> {
 
 /// The OpenAPI document.
 pub fn doc() -> ApiDoc {
-    ApiDoc::from_service("shadhinpay", &service())
-        .require_all_security()
-        .request_examples(&examples())
-        .response_examples(&response_examples())
-}
-
-/// What creating answers: the payment, and the refusal of a request without keys.
-fn response_examples() -> Vec<crate::http::openapi::ResponseExample> {
-    use serde_json::json;
-    let created = json!({
-        "success": true, "message": "Payment initiated successfully",
-        "data": {
-            "payment_id": "SP_1796167044616015593", "status": "INITIATED", "amount": 1500, "currency": "BDT",
-            "payment_url": "http://127.0.0.1:8080/checkout/06619abaa6d25856cc64d085b5e8174b355a8977b176f9",
-            "expires_at": "2026-12-01T10:15:00Z", "created_at": "2026-12-01T10:00:00Z"
-        }
-    });
-    let no_keys = json!({ "success": false, "error": { "code": "MISSING_CLIENT_ID", "message": "Client-Id header is required" } });
-    vec![("post", "/payments", "201", "created", created), ("post", "/payments", "401", "MISSING_CLIENT_ID", no_keys)]
+    ApiDoc::from_service("shadhinpay", &service()).require_all_security().request_examples(&examples())
 }
 
 /// The seed's request examples (its 1500 BDT payment and 500 refund), for "Try it out".

@@ -13,9 +13,6 @@ use crate::http::idempotency::HEADER;
 /// A request example: `(method, path as the spec lists it, body)`.
 pub type RequestExample = (&'static str, &'static str, Value);
 
-/// A response example: `(method, path, status, name, body)`.
-pub type ResponseExample = (&'static str, &'static str, &'static str, &'static str, Value);
-
 /// One service's OpenAPI document.
 #[derive(Clone, Debug)]
 pub struct ApiDoc {
@@ -29,14 +26,17 @@ pub struct ApiDoc {
 impl ApiDoc {
     /// The document of `service`, saved as `name`, its header names spelled as the
     /// providers spell them ([`HEADER_SPELLINGS`]) and its described references plain
-    /// ([`plain_refs`]).
+    /// ([`plain_refs`]), its answers given the examples a server gave
+    /// ([`recorded_examples`]).
     pub fn from_service<T: OpenApi>(name: &'static str, service: &OpenApiService<T, ()>) -> ApiDoc {
         let mut spec = serde_json::from_str(&service.spec()).unwrap_or(Value::Null);
         spell_headers(&mut spec);
         plain_refs(&mut spec);
         idempotency_on_writes_only(&mut spec);
         nullable_request_optionals(&mut spec);
-        ApiDoc { name, spec, html_template: service.swagger_ui_html() }
+        let mut doc = ApiDoc { name, spec, html_template: service.swagger_ui_html() };
+        doc.add_recorded_examples();
+        doc
     }
 
     /// Makes every operation require all of its security schemes together (OpenAPI's
@@ -97,25 +97,34 @@ impl ApiDoc {
         self
     }
 
-    /// Gives responses named examples: `(method, path, status, name, body)`, shown by
-    /// Swagger UI beside the response's schema. A spec test holds each dialect's create
-    /// examples to the shape of the answers a server really gives.
-    pub fn response_examples(mut self, examples: &[ResponseExample]) -> ApiDoc {
-        for (method, path, status, name, example) in examples {
-            let path = path.replace('~', "~0").replace('/', "~1");
-            let pointer = format!("/paths/{path}/{method}/responses/{status}/content");
-            let Some(content) = self.spec.pointer_mut(&pointer).and_then(Value::as_object_mut) else {
-                tracing::warn!(doc = self.name, method, status, "an example for a response the spec does not have");
-                continue;
-            };
-            for media in content.values_mut().filter_map(Value::as_object_mut) {
-                let named = media.entry("examples").or_insert_with(|| Value::Object(Default::default()));
-                if let Some(named) = named.as_object_mut() {
-                    named.insert((*name).to_owned(), serde_json::json!({ "value": example }));
+    /// Gives each response the named examples recorded for it ([`recorded_examples`]),
+    /// shown by Swagger UI beside the response's schema.
+    fn add_recorded_examples(&mut self) {
+        let recorded: Value = serde_json::from_str(recorded_examples(self.name)).unwrap_or_default();
+        for (operation, statuses) in recorded.as_object().into_iter().flatten() {
+            let Some((method, path)) = operation.split_once(' ') else { continue };
+            for (status, named) in statuses.as_object().into_iter().flatten() {
+                let path = path.replace('~', "~0").replace('/', "~1");
+                let pointer = format!("/paths/{path}/{method}/responses/{status}/content");
+                let Some(content) = self.spec.pointer_mut(&pointer).and_then(Value::as_object_mut) else {
+                    tracing::warn!(
+                        doc = self.name,
+                        operation,
+                        status,
+                        "an example for a response the spec does not have"
+                    );
+                    continue;
+                };
+                for media in content.values_mut().filter_map(Value::as_object_mut) {
+                    let examples = media.entry("examples").or_insert_with(|| Value::Object(Default::default()));
+                    for (name, example) in named.as_object().into_iter().flatten() {
+                        if let Some(examples) = examples.as_object_mut() {
+                            examples.insert(name.clone(), serde_json::json!({ "value": example }));
+                        }
+                    }
                 }
             }
         }
-        self
     }
 
     /// Gives every parameter named in `examples` (path, query or header) that example,
@@ -218,8 +227,24 @@ impl ApiDoc {
     }
 }
 
-/// Converts JSON to YAML values by hand: with serde_json's `arbitrary_precision`,
-/// numbers serialize through serde as a private map that only serde_json understands.
+/// The answers a server gave, per document, which its responses carry as named
+/// examples: `openapi/examples/<name>.json`, operation (`"post /path"`) → status →
+/// example name → answer. `tests/api/examples.rs` records them by sending every
+/// operation of every spec its success case and its main errors, and fails when an
+/// answer is no longer shaped as the example recorded for it.
+fn recorded_examples(name: &str) -> &'static str {
+    match name {
+        "admin" => include_str!("../../openapi/examples/admin.json"),
+        "sandbox" => include_str!("../../openapi/examples/sandbox.json"),
+        "rebornpay" => include_str!("../../openapi/examples/rebornpay.json"),
+        "shadhinpay" => include_str!("../../openapi/examples/shadhinpay.json"),
+        "starpay" => include_str!("../../openapi/examples/starpay.json"),
+        "payrequest" => include_str!("../../openapi/examples/payrequest.json"),
+        "qrmoney" => include_str!("../../openapi/examples/qrmoney.json"),
+        _ => "{}",
+    }
+}
+
 /// The headers the specs name besides the security schemes', as the providers (and
 /// paybridge's own APIs) spell them. poem-openapi upper-cases the headers a service
 /// adds to every operation and those of its responses (`IDEMPOTENCY-KEY`); HTTP
@@ -340,6 +365,8 @@ fn plain_refs(spec: &mut Value) {
     }
 }
 
+/// Converts JSON to YAML values by hand: with serde_json's `arbitrary_precision`,
+/// numbers serialize through serde as a private map that only serde_json understands.
 fn yaml_value(value: &Value) -> serde_yaml::Value {
     use serde_yaml::Value as Y;
     match value {

@@ -12,6 +12,7 @@ mod concurrency;
 mod config;
 mod conformance;
 mod edge;
+mod examples;
 
 mod extras;
 mod idempotency;
