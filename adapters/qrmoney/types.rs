@@ -86,8 +86,13 @@ pub struct CreatePaymentRequest {
     /// Payment notes, up to 1000 characters (028).
     #[oai(validator(max_length = 1000))]
     pub notes: Option<String>,
-    /// The domain the payment comes from, e.g. `shop.example.com` (032).
-    #[oai(validator(max_length = 253))]
+    /// The domain the payment comes from, e.g. `shop.example.com` (032): dot-separated
+    /// labels of letters, digits and inner `-`, at least two (spaces around it and an
+    /// empty one are ignored).
+    #[oai(validator(
+        max_length = 253,
+        pattern = r"^[ \t\r\n]*([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)?[ \t\r\n]*$"
+    ))]
     pub origin_domain: Option<String>,
     /// Where the status notification is POSTed (029).
     pub notify_url: Option<HttpUrl>,

@@ -225,9 +225,6 @@ impl RebornApi {
     ) -> Reply<WebhookTestResponse> {
         let result = async {
             let req = body.0.into_result()?;
-            if req.event != "test.ping" {
-                return Err(CoreError::invalid("event", "only test.ping can be sent"));
-            }
             let Some(webhook_url) = auth.0.merchant().webhook_url.clone() else {
                 return Err(CoreError::invalid("webhook_url", "no webhook URL is configured for this merchant"));
             };

@@ -9,7 +9,9 @@ use crate::core::{
     Balance, CaptureMode, CoreError, Customer, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund, RefundStatus,
     Settlement, SettlementStatus, money::major_of,
 };
-use crate::http::fields::{Amount, CurrencyCode, Email, HttpUrl, PaymentMethod, Phone, Reference, check_metadata};
+use crate::http::fields::{
+    Amount, CurrencyCode, Email, HttpUrl, JsonObject, PaymentMethod, Phone, Reference, check_metadata,
+};
 use crate::http::mount::Mount;
 use crate::http::wire::JsonDecimal;
 
@@ -34,7 +36,7 @@ pub struct CreatePaymentRequest {
     /// The payment method; the customer chooses at checkout when absent.
     pub payment_method: Option<PaymentMethod>,
     /// Any JSON object (at most 8 KiB as compact JSON); returned as given.
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<JsonObject>,
     /// paybridge extension: where the checkout sends the customer after paying.
     pub success_url: Option<HttpUrl>,
     /// paybridge extension: where the checkout sends the customer after a failure.
@@ -50,7 +52,7 @@ impl TryFrom<CreatePaymentRequest> for NewPayment {
     fn try_from(request: CreatePaymentRequest) -> Result<NewPayment, CoreError> {
         let mut issues = Vec::new();
         let amount = request.amount.checked(request.currency.0, &mut issues);
-        check_metadata("metadata", request.metadata.as_ref(), &mut issues);
+        let metadata = check_metadata("metadata", request.metadata, &mut issues);
         let (Some(amount), true) = (amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
@@ -66,7 +68,7 @@ impl TryFrom<CreatePaymentRequest> for NewPayment {
                 email: request.customer_email.map(Into::into),
                 phone: request.customer_phone.map(Into::into),
             },
-            metadata: request.metadata,
+            metadata,
             urls: RedirectUrls {
                 success: request.success_url.map(Into::into),
                 failure: request.fail_url.map(Into::into),
@@ -441,13 +443,21 @@ pub struct TransactionsResponse {
     pub data: Vec<PaymentData>,
 }
 
+/// The events `webhook/test` sends: `test.ping` only.
+#[derive(poem_openapi::Enum, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestEvent {
+    /// A ping, delivered and signed as every event is.
+    #[oai(rename = "test.ping")]
+    #[serde(rename = "test.ping")]
+    TestPing,
+}
+
 /// `POST /api/v1/webhook/test`.
 #[derive(Object, Deserialize, Debug)]
 #[oai(skip_serializing_if_is_none)]
 pub struct WebhookTestRequest {
-    /// Must be `test.ping`.
-    #[oai(validator(max_length = 64))]
-    pub event: String,
+    /// The one event a merchant may send itself.
+    pub event: TestEvent,
     /// Any JSON you want echoed in the event (at most 8 KiB as compact JSON).
     pub data: Option<serde_json::Value>,
 }

@@ -87,16 +87,15 @@ impl ShadhinApi {
         status: Query<Option<Status>>,
         /// Created at or after: an ISO 8601 date (`2024-01-01`, from the start of the
         /// day, UTC) or date-time.
-        #[oai(validator(max_length = 40))]
-        from_date: Query<Option<String>>,
+        from_date: Query<Option<DateOrTime>>,
         /// Created at or before: an ISO 8601 date (`2024-01-31`, to the end of the
-        /// day, UTC) or date-time.
-        #[oai(validator(max_length = 40))]
-        to_date: Query<Option<String>>,
+        /// day, UTC) or date-time; not before `from_date`.
+        to_date: Query<Option<DateOrTime>>,
     ) -> Reply<ListResponse> {
         let result = async {
             let (page, per_page) = paging(page.0, limit.0)?;
-            let (from, to) = date_range(from_date.0.as_deref(), to_date.0.as_deref())?;
+            let (from, to) =
+                date_range(from_date.0.as_ref().map(|d| d.0.as_str()), to_date.0.as_ref().map(|d| d.0.as_str()))?;
             let filter = PaymentFilter {
                 statuses: status.0.map(Status::canonical).unwrap_or_default(),
                 limit: per_page,

@@ -10,7 +10,7 @@ use crate::core::{
     CaptureMode, CoreError, Customer, FieldIssue, Money, NewPayment, Payment, PaymentStatus, RedirectUrls, Refund,
     RefundStatus,
 };
-use crate::http::fields::{CurrencyCode, Email, HttpUrl, Phone, check_metadata};
+use crate::http::fields::{CurrencyCode, Email, HttpUrl, JsonObject, Phone, check_metadata};
 use crate::http::mount::Mount;
 use crate::http::wire::{UtcSeconds, Wire};
 
@@ -32,8 +32,9 @@ const MINOR_UNITS: &str = "must be a positive integer in the smallest currency u
 #[derive(Object, Deserialize, Debug)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CreatePaymentRequest {
-    /// Payment amount in the smallest currency unit, an integer (1500 = 15.00 BDT).
-    #[oai(validator(minimum(value = "1")))]
+    /// Payment amount in the smallest currency unit, an integer (1500 = 15.00 BDT), at
+    /// most 10^15.
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000000000000000")))]
     pub amount: i64,
     /// Currency code, e.g. `BDT`.
     pub currency: CurrencyCode,
@@ -51,7 +52,7 @@ pub struct CreatePaymentRequest {
     /// Redirect URL if the payment is cancelled (or fails).
     pub cancel_url: Option<HttpUrl>,
     /// Custom key-value pairs (at most 8 KiB as compact JSON), returned as given.
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<JsonObject>,
 }
 
 impl TryFrom<CreatePaymentRequest> for NewPayment {
@@ -69,7 +70,7 @@ impl TryFrom<CreatePaymentRequest> for NewPayment {
             issues.push(FieldIssue::new("amount", MINOR_UNITS));
             None
         };
-        check_metadata("metadata", request.metadata.as_ref(), &mut issues);
+        let metadata = check_metadata("metadata", request.metadata, &mut issues);
         let (Some(amount), true) = (amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
@@ -85,7 +86,7 @@ impl TryFrom<CreatePaymentRequest> for NewPayment {
                 email: request.customer_email.map(Into::into),
                 phone: Some(request.customer_phone.into()),
             },
-            metadata: request.metadata,
+            metadata,
             urls: RedirectUrls {
                 success: request.success_url.map(Into::into),
                 // ShadhinPay has no failure URL: a failed payment returns to `cancel_url`.
@@ -324,6 +325,46 @@ pub struct ListResponse {
     pub success: bool,
     /// The page.
     pub data: PaymentList,
+}
+
+/// A list filter's bound as sent: an ISO 8601 date (`2024-01-31`) or date-time, which
+/// the schema says (`anyOf` the two formats) and [`date_range`] reads.
+#[derive(Debug, Clone)]
+pub struct DateOrTime(pub String);
+
+impl poem_openapi::types::Type for DateOrTime {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "string(date or date-time)".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+        let format = |f| MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", f)));
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            any_of: vec![format("date"), format("date-time")],
+            // No date or date-time is longer (a longer text is no date, refused).
+            max_length: Some(40),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl poem_openapi::types::ParseFromParameter for DateOrTime {
+    fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+        Ok(DateOrTime(value.to_owned()))
+    }
 }
 
 /// Created at or after, created at or before.

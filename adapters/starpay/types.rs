@@ -11,7 +11,8 @@ use crate::core::{
     Payout, PayoutStatus, RedirectUrls, money::major_of,
 };
 use crate::http::fields::{
-    Amount, CurrencyCode, Email, HttpUrl, PaymentMethod, Phone, Reference, TextField, TextWrapper, check_metadata,
+    Amount, CurrencyCode, Email, HttpUrl, JsonObject, PaymentMethod, Phone, Reference, TextField, TextWrapper,
+    check_metadata,
 };
 use crate::http::mount::Mount;
 use crate::http::wire::{JsonDecimal, UtcMillis};
@@ -51,7 +52,7 @@ pub struct CreatePaymentRequest {
     /// Where the checkout sends the customer afterwards (with `order_id` and `status`).
     pub return_url: Option<HttpUrl>,
     /// Any JSON object (at most 8 KiB as compact JSON); returned as given.
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<JsonObject>,
 }
 
 impl CreatePaymentRequest {
@@ -60,7 +61,7 @@ impl CreatePaymentRequest {
     pub fn into_command(self, default_currency: &str) -> Result<NewPayment, CoreError> {
         let mut issues = Vec::new();
         let amount = self.amount.checked(currency_or(self.currency, default_currency)?, &mut issues);
-        check_metadata("metadata", self.metadata.as_ref(), &mut issues);
+        let metadata = check_metadata("metadata", self.metadata, &mut issues);
         let (Some(amount), true) = (amount, issues.is_empty()) else {
             return Err(CoreError::Validation(issues));
         };
@@ -76,7 +77,7 @@ impl CreatePaymentRequest {
                 email: self.payer_email.map(Into::into),
                 phone: self.payer_phone.map(Into::into),
             },
-            metadata: self.metadata,
+            metadata,
             urls: RedirectUrls {
                 success: return_url.clone(),
                 failure: return_url.clone(),

@@ -79,7 +79,7 @@ impl AdminApi {
                 webhook_url: req.webhook_url,
                 ip_allowlist: req.ip_allowlist.unwrap_or_default(),
                 rate_limit_per_minute: req.rate_limit_per_minute.unwrap_or(120),
-                default_currency: req.default_currency.unwrap_or_else(|| "BDT".into()),
+                default_currency: req.default_currency.map_or("BDT", |c| c.0.code()).to_owned(),
                 credentials: Vec::new(),
             };
             Ok(state.gateway.create_merchant(seed).await?.into())
@@ -108,7 +108,7 @@ impl AdminApi {
                 webhook_url: req.webhook_url.map(|u| Some(u).filter(|u| !u.is_empty())),
                 ip_allowlist: req.ip_allowlist,
                 rate_limit_per_minute: req.rate_limit_per_minute,
-                default_currency: req.default_currency,
+                default_currency: req.default_currency.map(|c| c.0.code().to_owned()),
                 status: None,
             };
             Ok(state.gateway.update_merchant(id.0, patch).await?.into())
@@ -159,11 +159,7 @@ impl AdminApi {
         let result = async {
             let req = body.0.into_result()?;
             let dialect = req.dialect;
-            let mut given = match req.extra {
-                None => serde_json::Map::new(),
-                Some(serde_json::Value::Object(map)) => map,
-                Some(_) => return Err(CoreError::invalid("extra", "must be a JSON object")),
-            };
+            let mut given = req.extra.unwrap_or_default().0;
             let policy = take_settings(&mut given)?.flatten();
             let (key_id, secret, settings) = crate::adapters::new_credential(dialect, given)?;
             let role = match (dialect, req.role) {
@@ -301,7 +297,7 @@ impl AdminApi {
         state: Data<&AdminState>,
         _auth: AdminAuth,
         /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
-        #[oai(validator(max_length = 32, pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
+        #[oai(validator(max_length = 32, pattern = r"^\s*([rR][fF]_)?0*[1-9][0-9]{0,17}\s*$"))]
         id: Path<String>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {
@@ -319,7 +315,7 @@ impl AdminApi {
         state: Data<&AdminState>,
         _auth: AdminAuth,
         /// The refund: its number, or its id as a dialect answered it (`rf_12`, `RF_12`).
-        #[oai(validator(max_length = 32, pattern = r"^\s*([rR][fF]_)?[0-9]+\s*$"))]
+        #[oai(validator(max_length = 32, pattern = r"^\s*([rR][fF]_)?0*[1-9][0-9]{0,17}\s*$"))]
         id: Path<String>,
         body: Json<Wire<Decision>>,
     ) -> R<RefundBody> {
@@ -401,9 +397,11 @@ impl AdminApi {
         let result = async {
             let req = body.0.into_result()?;
             let merchant = state.gateway.merchant(id.0).await?;
-            let code = req.currency.unwrap_or(merchant.default_currency);
-            let currency = Currency::parse(&code)
-                .ok_or_else(|| CoreError::invalid("currency", "is not a supported currency code"))?;
+            let currency = match req.currency {
+                Some(code) => code.0,
+                None => Currency::parse(&merchant.default_currency)
+                    .ok_or_else(|| CoreError::invalid("currency", "is not a supported currency code"))?,
+            };
             let amount = req
                 .amount
                 .map(|text| {
@@ -450,7 +448,8 @@ impl AdminApi {
         merchant_id: Query<Option<i64>>,
         /// Only events with a larger id.
         after: Query<Option<i64>>,
-        /// At most this many (default 100, max 1000).
+        /// At most this many: 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
     ) -> R<Vec<EventBody>> {
         let limit = limit.0.unwrap_or(100).clamp(1, 1000);
@@ -475,7 +474,8 @@ impl AdminApi {
         /// Only this subject (`payment:12`).
         #[oai(validator(max_length = 64))]
         subject: Query<Option<String>>,
-        /// At most this many (default 100, max 1000).
+        /// At most this many: 1 to 1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
     ) -> R<Vec<DeliveryBody>> {
         let filter = crate::core::DeliveryFilter {

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 
+use crate::http::fields::{CurrencyCode, JsonObject};
+
 use crate::core::{
     Attempt, Balance, Credential, Delivery, DeliveryStatus, Dialect, EventRecord, Merchant, MerchantStatus, Payout,
     PayoutStatus, Refund, RefundStatus, Settlement, money::major_of,
@@ -98,8 +100,7 @@ pub struct CreateMerchant {
     /// Requests per minute (default 120; 0 = unlimited).
     pub rate_limit_per_minute: Option<u32>,
     /// Default currency (default `BDT`).
-    #[oai(validator(max_length = 16))]
-    pub default_currency: Option<String>,
+    pub default_currency: Option<CurrencyCode>,
 }
 
 /// `PATCH /merchants/{id}`: only the fields given change.
@@ -115,8 +116,7 @@ pub struct UpdateMerchant {
     /// New rate limit.
     pub rate_limit_per_minute: Option<u32>,
     /// New default currency.
-    #[oai(validator(max_length = 16))]
-    pub default_currency: Option<String>,
+    pub default_currency: Option<CurrencyCode>,
 }
 
 /// `POST /merchants/{id}/credentials`: key material is generated.
@@ -126,7 +126,7 @@ pub struct IssueCredential {
     /// The dialect.
     pub dialect: Dialect,
     /// StarPay role (super_admin, admin, merchant, partner, api_user).
-    #[oai(validator(max_length = 32))]
+    #[oai(validator(max_length = 32, pattern = "^(super_admin|admin|merchant|partner|api_user)$"))]
     pub role: Option<String>,
     /// A label (StarPay user name).
     #[oai(validator(max_length = 100))]
@@ -137,7 +137,7 @@ pub struct IssueCredential {
     /// default, `none` or another provider), `account_id` and `merchant_id` (QR Money),
     /// each a string of 1 to 64 characters, generated when absent, and nothing else; QR
     /// Money's `settings` (fees and limits) besides; at most 8 KiB as compact JSON.
-    pub extra: Option<serde_json::Value>,
+    pub extra: Option<JsonObject>,
 }
 
 /// `PATCH /credentials/{id}`.
@@ -147,7 +147,7 @@ pub struct UpdateCredential {
     /// Require signed requests (REBORNPAY).
     pub require_signature: Option<bool>,
     /// A StarPay user's new role (super_admin, admin, merchant, partner, api_user).
-    #[oai(validator(max_length = 32))]
+    #[oai(validator(max_length = 32, pattern = "^(super_admin|admin|merchant|partner|api_user)$"))]
     pub role: Option<String>,
     /// Dialect identifiers and settings to set, key by key (the rest are kept): e.g. a
     /// QR Money credential's `settings` (fees and limits, see the README); the result
@@ -361,8 +361,7 @@ pub struct Decision {
 #[oai(skip_serializing_if_is_none)]
 pub struct CreateSettlement {
     /// Currency (default: the merchant's default currency).
-    #[oai(validator(max_length = 16))]
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     /// Decimal string of major units (default: the whole available balance).
     #[oai(validator(max_length = 32))]
     pub amount: Option<String>,

@@ -1,6 +1,6 @@
 //! The request fields several dialects share, as types that parse themselves:
-//! [`Reference`], [`Email`], [`HttpUrl`], [`Phone`], [`CurrencyCode`], [`Amount`] and
-//! [`PaymentMethod`]. Each one's schema (its pattern, length or list of values) is
+//! [`Reference`], [`Email`], [`HttpUrl`], [`Phone`], [`CurrencyCode`], [`Amount`],
+//! [`PaymentMethod`] and [`JsonObject`]. Each one's schema (its pattern, length or list of values) is
 //! built from the same constants its parser checks, so the spec says exactly what the
 //! server accepts; a wire struct that uses them is parsed by [`crate::http::wire::Wire`],
 //! which reports every bad field at once. The checks below them are for what is not a
@@ -200,13 +200,15 @@ crate::text_field!(Phone);
 
 /// An absolute http(s) URL with a host name, without spaces or control characters (at
 /// most 2048 characters). The pattern keeps hosts to letters, digits, dots and dashes
-/// (IPv4 addresses included) with an optional port, which every URL parser agrees on.
+/// with an optional port, which every URL parser agrees on: a name whose last label
+/// starts with a letter (a last label of digits makes URL parsers read the host as an
+/// IPv4 address), or an IPv4 address.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpUrl(String);
 
 impl TextField for HttpUrl {
     const NAME: &'static str = "string(url)";
-    const PATTERN: &'static str = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
+    const PATTERN: &'static str = r"^[Hh][Tt][Tt][Pp][Ss]?://(([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?|(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
     const MAX_LENGTH: usize = MAX_URL_LEN;
     const EXPECTED: &'static str =
         "must be an absolute http(s) URL of at most 2048 characters, without spaces or control characters";
@@ -365,6 +367,60 @@ impl ToJSON for Amount {
     }
 }
 
+/// A JSON object, whatever its members (a merchant's metadata, a credential's settings):
+/// the schema says `object`, and anything else is refused as not one. Its size and
+/// contents are for whoever reads it to check.
+#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct JsonObject(pub serde_json::Map<String, Value>);
+
+impl JsonObject {
+    /// The object as a JSON value.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+impl Type for JsonObject {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "object".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
+            ..MetaSchema::new("object")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for JsonObject {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::Object(map)) => Ok(JsonObject(map)),
+            _ => Err(ParseError::custom("must be a JSON object")),
+        }
+    }
+}
+
+impl ToJSON for JsonObject {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::Object(self.0.clone()))
+    }
+}
+
 /// How the customer pays, where a dialect lets the merchant choose: the checkout's
 /// methods, in lower case as the providers write them.
 #[derive(poem_openapi::Enum, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -413,14 +469,11 @@ pub fn check_email(field: &str, email: Option<&str>, issues: &mut Vec<FieldIssue
     }
 }
 
-/// The merchant's metadata: a JSON object of at most 8 KiB.
-pub fn check_metadata(field: &str, metadata: Option<&serde_json::Value>, issues: &mut Vec<FieldIssue>) {
-    let Some(metadata) = metadata else { return };
-    if !metadata.is_object() {
-        issues.push(FieldIssue::new(field, "must be a JSON object"));
-    } else {
-        check_json_size(field, metadata, issues);
-    }
+/// A metadata object of at most [`MAX_JSON_FIELD_BYTES`]: the value, as the core keeps it.
+pub fn check_metadata(field: &str, metadata: Option<JsonObject>, issues: &mut Vec<FieldIssue>) -> Option<Value> {
+    let metadata = metadata?.into_value();
+    check_json_size(field, &metadata, issues);
+    Some(metadata)
 }
 
 /// The most any free-form JSON field (metadata, a test event's data, a credential's
@@ -463,7 +516,9 @@ mod tests {
     fn each_check_names_its_field() {
         assert_eq!(issues(|i| check_email("e", Some("a@b"), i)), ["e"]);
         assert!(issues(|i| check_email("e", Some("a@b.co"), i)).is_empty());
-        assert_eq!(issues(|i| check_metadata("m", Some(&serde_json::json!([1])), i)), ["m"]);
+        let big = JsonObject(serde_json::Map::from_iter([("k".to_owned(), Value::String("x".repeat(9000)))]));
+        assert_eq!(issues(|i| _ = check_metadata("m", Some(big), i)), ["m"]);
+        assert!(JsonObject::parse_from_json(Some(serde_json::json!([1]))).is_err());
         assert_eq!(issues(|i| check_len("n", Some("abcd"), 3, i)), ["n"]);
         assert!(issues(|i| check_len("n", Some("abc"), 3, i)).is_empty());
         assert_eq!(paging(None, None).unwrap(), (1, 20));
@@ -494,6 +549,11 @@ mod tests {
         for bad in bad_urls.into_iter().chain(["http://127.0.0.1:65536/", "http://a.example:"]) {
             assert!(!parses::<HttpUrl>(bad), "{bad}");
         }
+        // The pattern itself refuses what URL parsers read as a bad IPv4 address.
+        for bad in ["http://eqc.c.2/", "http://uvy.1:8080", "http://256.1.1.1/", "http://a.b.300/"] {
+            assert!(!HttpUrl::pattern().is_match(bad) && !crate::core::valid_url(bad), "{bad}");
+        }
+        assert!(HttpUrl::pattern().is_match("http://localhost:8080/x") && parses::<HttpUrl>("http://localhost:8080/x"));
         assert!(parses::<Reference>("INV-1001") && parses::<Reference>(" a "));
         for bad in ["", "   ", "a\u{7}b", &"x".repeat(101)] {
             assert!(!parses::<Reference>(bad), "{bad:?}");

@@ -43,14 +43,15 @@ pub enum Outcome {
 #[derive(Object, Deserialize, Debug)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CardInput {
-    /// Card number (Luhn-valid).
-    #[oai(validator(max_length = 64))]
+    /// Card number: 12 to 19 digits (spaces and dashes between them are ignored),
+    /// Luhn-valid.
+    #[oai(validator(max_length = 64, pattern = "^[ -]*([0-9][ -]*){12,19}$"))]
     pub number: String,
     /// `MM/YY`, not in the past.
     #[oai(validator(max_length = 32))]
     pub expiry: String,
     /// 3 or 4 digits.
-    #[oai(validator(max_length = 16))]
+    #[oai(validator(max_length = 16, pattern = "^[0-9]{3,4}$"))]
     pub cvv: String,
     /// Card holder.
     #[oai(validator(max_length = 100))]
@@ -61,8 +62,8 @@ pub struct CardInput {
 #[derive(Object, Deserialize, Debug)]
 #[oai(skip_serializing_if_is_none)]
 pub struct WalletInput {
-    /// Wallet phone number.
-    #[oai(validator(max_length = 30))]
+    /// Wallet phone number: 6 to 15 digits, with spaces, `+` and `-` between them.
+    #[oai(validator(max_length = 30, pattern = "^[ +-]*([0-9][ +-]*){6,15}$"))]
     pub phone: String,
     /// PIN or OTP (not kept).
     #[oai(validator(max_length = 32))]

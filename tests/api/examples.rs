@@ -202,7 +202,23 @@ impl<'a> Tour<'a> {
                 .unwrap()
                 .replace(&self.app.base, DEMO_URL)
                 .replace(&self.hooks.url, DEMO_HOOKS);
-            std::fs::write(examples_dir().join(format!("{doc}.json")), text + "\n").unwrap();
+            // An example whose answer kept its shape keeps its committed values, so that
+            // recording again changes only what changed.
+            let path = examples_dir().join(format!("{doc}.json"));
+            let committed: Value =
+                std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+            let mut fresh: Value = serde_json::from_str(&text).unwrap();
+            for (operation, statuses) in fresh.as_object_mut().unwrap() {
+                for (status, named) in statuses.as_object_mut().unwrap() {
+                    for (name, value) in named.as_object_mut().unwrap() {
+                        let kept = &committed[operation][status][name];
+                        if !kept.is_null() && shape(kept) == shape(value) {
+                            *value = kept.clone();
+                        }
+                    }
+                }
+            }
+            std::fs::write(path, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
         }
     }
 

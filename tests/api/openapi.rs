@@ -334,3 +334,24 @@ async fn each_dialects_create_example_is_accepted(backend: crate::helpers::Backe
 }
 
 crate::db_test!(each_dialects_create_example_is_accepted);
+
+/// The admin API's `role` pattern lists exactly the StarPay roles the server takes.
+#[test]
+fn the_admin_role_pattern_is_the_starpay_roles() {
+    use paybridge::adapters::starpay::roles::Role;
+    let doc = all_docs().into_iter().find(|d| d.name == "admin").unwrap();
+    let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+    let expected = format!("^({})$", names.join("|"));
+    for schema in ["IssueCredential", "UpdateCredential"] {
+        let role = &doc.spec["components"]["schemas"][schema]["properties"]["role"];
+        assert_eq!(role["pattern"], expected.as_str(), "{schema}: {role}");
+    }
+}
+
+/// ShadhinPay's amounts are minor units: the spec's maximum is the core's.
+#[test]
+fn shadhinpay_amounts_are_bounded_as_the_core_bounds_them() {
+    let doc = all_docs().into_iter().find(|d| d.name == "shadhinpay").unwrap();
+    let amount = &doc.spec["components"]["schemas"]["CreatePaymentRequest"]["properties"]["amount"];
+    assert_eq!(amount["maximum"].as_f64(), Some(paybridge::core::money::MAX_MINOR as f64), "{amount}");
+}
