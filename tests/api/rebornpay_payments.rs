@@ -110,6 +110,9 @@ async fn bad_bodies_get_invalid_body_with_details_and_change_nothing(backend: Ba
         ("bad phone", with("customer_phone", json!("call me")), "customer_phone"),
         ("unknown method", with("payment_method", json!("cash")), "payment_method"),
         ("metadata not an object", with("metadata", json!("x")), "metadata"),
+        ("metadata an array", with("metadata", json!([1])), "metadata"),
+        ("method in upper case", with("payment_method", json!("BKASH")), "payment_method"),
+        ("currency in lower case", with("currency", json!("bdt")), "currency"),
         ("bad success_url", with("success_url", json!("javascript:alert(1)")), "success_url"),
     ];
     for (name, body, field) in cases {
@@ -129,6 +132,11 @@ async fn bad_bodies_get_invalid_body_with_details_and_change_nothing(backend: Ba
 
     let list = app.send(app.reborn(Method::GET, "/transactions")).await;
     assert_eq!(list.body["data"], json!([]), "no bad request created a payment");
+
+    // Every listed method, UPI included, in its lower-case name.
+    let body = json!({ "invoice_id": "U", "amount": 10, "currency": "INR", "payment_method": "upi" });
+    let upi = app.create_payment(&body).await;
+    assert_eq!((upi.status, &upi.body["data"]["payment_method"]), (200, &json!("upi")), "{}", upi.body);
 }
 
 async fn several_bad_fields_are_all_reported(backend: Backend) {

@@ -277,6 +277,15 @@ async fn orders_are_unique_and_fields_checked(backend: Backend) {
         let reply = app.send(star(&app, "api_user", Method::GET, &format!("/payments?{query}"))).await;
         assert_eq!((reply.status, code(&reply)), (400, "missing_fields"), "{query}: {}", reply.body);
     }
+    // Payment methods by their listed lower-case names only, as the spec lists them.
+    let mut shouted = order("M-1", json!(10));
+    shouted["payment_method"] = json!("BKASH");
+    let refused = app.send(star(&app, "merchant", Method::POST, "/payments").json(&shouted)).await;
+    assert_eq!((refused.status, code(&refused)), (400, "missing_fields"), "{}", refused.body);
+    assert_eq!(refused.body["error"]["details"][0]["field"], "payment_method");
+    shouted["payment_method"] = json!("bkash");
+    let taken = app.send(star(&app, "merchant", Method::POST, "/payments").json(&shouted)).await;
+    assert_eq!((taken.status, &taken.body["data"]["payment_method"]), (201, &json!("bkash")), "{}", taken.body);
     // An Idempotency-Key is the user's own: another user's same key replays nothing.
     let keyed = |role: &str| {
         star(&app, role, Method::POST, "/payments").header("Idempotency-Key", "k-1").json(&order("IDEM-1", json!(5)))
