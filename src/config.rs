@@ -50,6 +50,11 @@ pub struct Config {
     pub auth_cache_ttl_ms: u64,
     /// Database connections for reads.
     pub db_max_connections: u32,
+    /// When a SQLite commit is acknowledged: `full` (the default) once it is fsynced,
+    /// so an acknowledged payment survives a power loss; `normal` once it is written,
+    /// which a power loss or OS crash may undo (faster; for tests and demos only).
+    /// Postgres keeps its server's `synchronous_commit`.
+    pub sqlite_synchronous: crate::core::SqliteSynchronous,
     /// Print the fixture merchants' credentials at start-up (for demos and QA).
     pub log_credentials: bool,
     /// Let the sandbox API move the core's clock forward (`POST /sandbox/v1/clock/advance`),
@@ -342,6 +347,7 @@ impl Default for Config {
             processor_timeout_ms: 10_000,
             auth_cache_ttl_ms: 2000,
             db_max_connections: 8,
+            sqlite_synchronous: crate::core::SqliteSynchronous::Full,
             log_credentials: true,
             test_clock: None,
             merchants: vec![demo_merchant()],

@@ -88,7 +88,10 @@
 //!   runs every conformance suite in-process.
 //! - `conformance/` — crate `paybridge-conformance`: black-box suites as YAML and their
 //!   runner (it knows only HTTP, never this crate).
-//! - `openapi/` — the committed specs; `bench/` — the load benchmarks (payment creation, webhook delivery).
+//! - `openapi/` — the committed specs, and in `openapi/examples/` the answers a server
+//!   gave that they carry as response examples (recorded and checked by
+//!   `tests/api/examples.rs`); `bench/` — the load benchmarks (payment creation beside
+//!   `bench/ceiling`, the bare framework's speed for the same request; webhook delivery).
 
 #[path = "../adapters/mod.rs"]
 pub mod adapters;

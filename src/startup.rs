@@ -113,6 +113,7 @@ impl Application {
             max_connections: config.db_max_connections,
             processor_timeout: Duration::from_millis(config.processor_timeout_ms),
             clock: if config.test_clock_enabled() { Clock::test() } else { Clock::system() },
+            sqlite_synchronous: config.sqlite_synchronous,
         };
         let scopes = Core::connect(&config.database_url, settings, processor)
             .await

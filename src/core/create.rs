@@ -364,6 +364,7 @@ mod fresh_tests {
             max_connections: 2,
             processor_timeout: Duration::from_secs(1),
             clock: Clock::system(),
+            sqlite_synchronous: Default::default(),
         };
         let scopes = super::super::Core::connect(&url, settings, Arc::new(crate::sandbox::Sandbox)).await.unwrap();
         let gateway = scopes.gateway;

@@ -105,6 +105,22 @@ pub struct CoreSettings {
     /// The time every decision by time reads ([`Clock::system`] unless the
     /// configuration turns the test clock on).
     pub clock: Clock,
+    /// When a SQLite commit is on disk (Postgres keeps its own `synchronous_commit`).
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// When a SQLite commit is acknowledged, in WAL mode: SQLite's `synchronous` pragma.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Once the commit is fsynced to the WAL (one fsync per group commit): an
+    /// acknowledged payment survives an OS crash or a power loss. The default.
+    #[default]
+    Full,
+    /// Once the commit is written to the WAL, fsynced only at checkpoints: it survives
+    /// the process being killed, but an OS crash or power loss may lose the last
+    /// commits, acknowledged or not. Faster; for tests and throwaway demos.
+    Normal,
 }
 
 /// The payment core that every scope ([`Gateway`], [`AdminGateway`],
@@ -135,7 +151,7 @@ impl Core {
         settings: CoreSettings,
         processor: Arc<dyn Processor>,
     ) -> Result<Scopes, CoreError> {
-        let store = store::Store::connect(database_url, settings.max_connections).await?;
+        let store = store::Store::connect(database_url, settings.max_connections, settings.sqlite_synchronous).await?;
         migrate_store(&store).await?;
         let events = Arc::new(tokio::sync::Notify::new());
         let creator = create::Creator::start(store.clone(), events.clone(), settings.clock.clone());
@@ -154,7 +170,7 @@ impl Core {
 
     /// Applies pending migrations to the database at `database_url` and returns.
     pub async fn migrate(database_url: &str) -> Result<(), CoreError> {
-        let store = store::Store::connect(database_url, 1).await?;
+        let store = store::Store::connect(database_url, 1, SqliteSynchronous::Full).await?;
         migrate_store(&store).await
     }
 

@@ -23,6 +23,8 @@ use sea_orm::{
     EntityTrait, QuerySelect, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+use super::SqliteSynchronous;
+
 pub(super) use rows::*;
 
 /// Connections to the database.
@@ -36,11 +38,11 @@ pub(super) struct Store {
 
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`), with `max_connections` for
-    /// the read pool, and brings the schema up to date.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
+    /// the read pool; a SQLite commit is acknowledged once `synchronous` says.
+    pub async fn connect(url: &str, max_connections: u32, synchronous: SqliteSynchronous) -> Result<Store, DbErr> {
         let store = if url.starts_with("sqlite:") {
-            let writer = Database::connect(sqlite_options(url, 1)).await?;
-            let reader = Database::connect(sqlite_options(url, max_connections)).await?;
+            let writer = Database::connect(sqlite_options(url, 1, synchronous)).await?;
+            let reader = Database::connect(sqlite_options(url, max_connections, synchronous)).await?;
             Store { reader, writer }
         } else {
             let mut opts = ConnectOptions::new(url.to_owned());
@@ -115,7 +117,12 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
+fn sqlite_options(url: &str, max_connections: u32, synchronous: SqliteSynchronous) -> ConnectOptions {
+    use sea_orm::sqlx::sqlite::SqliteSynchronous as Pragma;
+    let synchronous = match synchronous {
+        SqliteSynchronous::Full => Pragma::Full,
+        SqliteSynchronous::Normal => Pragma::Normal,
+    };
     let mut opts = ConnectOptions::new(url.to_owned());
     // No ping before each acquire: a local file cannot go away between queries, and
     // the ping is a round trip to the driver's thread per transaction.
@@ -124,9 +131,9 @@ fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
         .acquire_timeout(Duration::from_secs(60))
         .test_before_acquire(false)
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
+        .map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .synchronous(synchronous)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 // Backstop only: the checkpointer task normally keeps the WAL short.
@@ -134,4 +141,30 @@ fn sqlite_options(url: &str, max_connections: u32) -> ConnectOptions {
                 .create_if_missing(true)
         });
     opts
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use super::*;
+
+    /// The pragma every connection of a SQLite store runs with: FULL (2) unless the
+    /// configuration asks for NORMAL (1), on the writer and the readers alike.
+    #[tokio::test]
+    async fn sqlite_commits_are_fsynced_unless_asked_otherwise() {
+        let dir = std::env::temp_dir().join(format!("paybridge-sync-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (synchronous, pragma) in [(SqliteSynchronous::default(), 2), (SqliteSynchronous::Normal, 1)] {
+            let url = format!("sqlite://{}?mode=rwc", dir.join(format!("{pragma}.db")).display());
+            let store = Store::connect(&url, 2, synchronous).await.unwrap();
+            for connection in [&store.writer, &store.reader] {
+                let statement = Statement::from_string(DatabaseBackend::Sqlite, "PRAGMA synchronous");
+                let row = connection.query_one_raw(statement).await.unwrap().unwrap();
+                assert_eq!(row.try_get_by_index::<i32>(0).unwrap(), pragma, "{synchronous:?}");
+            }
+        }
+        assert_eq!(crate::config::Config::default().sqlite_synchronous, SqliteSynchronous::Full);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
