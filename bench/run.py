@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Load benchmark: REBORNPAY payment/create and a QR Money H2H card payment beside
-GET /healthz, on SQLite and Postgres.
+GET /healthz and the framework's ceiling, on SQLite (synchronous FULL, the default, and
+NORMAL) and Postgres.
 
 For each backend it starts a release paybridge on 127.0.0.1 with a benchmark merchant
-(no rate limit), then runs ROUNDS rounds of `wrk -t2 -c64` against /healthz, payment/create (unique
-invoice ids, valid credentials) and QR Money's card payment (created and charged in one
-request), back to back, so each round's
-ratio compares the two under the same machine conditions. It reports medians of the
-rounds and writes bench/RESULTS.md.
+(no rate limit), then runs ROUNDS rounds of `wrk -t2 -c64` against /healthz, the
+ceiling (bench/ceiling: a bare poem server that parses the same create body and answers
+a same-size JSON, no database), payment/create (unique invoice ids, valid credentials)
+and QR Money's card payment (created and charged in one request), back to back, so each
+round's ratios compare them under the same machine conditions. It reports medians of
+the rounds, paybridge's peak resident memory, and writes bench/RESULTS.md.
 
     python3 bench/run.py                      # SQLite, and Postgres if reachable
     python3 bench/run.py --rounds 5 --duration 10
@@ -36,6 +38,9 @@ BASE = f"http://127.0.0.1:{PORT}"
 CREATE = f"{BASE}/rebornpay/api/v1/payment/create"
 QRMONEY = f"{BASE}/qrmoney/payments/h2h/1001"
 BINARY = ROOT / "target/release/paybridge"
+CEILING_PORT = 18081
+CEILING = f"http://127.0.0.1:{CEILING_PORT}/rebornpay/api/v1/payment/create"
+CEILING_BINARY = ROOT / "target/release/paybridge-bench-ceiling"
 
 
 def parse_wrk(output):
@@ -54,10 +59,10 @@ def wrk(url, duration, script=None):
     return parse_wrk(out)
 
 
-def wait_ready():
+def wait_ready(url=f"{BASE}/readyz"):
     for _ in range(100):
         try:
-            with urllib.request.urlopen(f"{BASE}/readyz", timeout=1) as r:
+            with urllib.request.urlopen(url, timeout=1) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -65,13 +70,22 @@ def wait_ready():
     raise SystemExit("paybridge did not become ready")
 
 
-def run_backend(name, database_url, rounds, duration, workdir):
+def peak_rss_mb(pid):
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_backend(name, database_url, rounds, duration, workdir, extra_config=""):
     config = workdir / f"{name}.toml"
     config.write_text(
         f'listen = "127.0.0.1:{PORT}"\n'
         f'database_url = "{database_url}"\n'
         f'public_url = "{BASE}"\n'
         "log_credentials = false\n"
+        f"{extra_config}"
         "[[merchants]]\n"
         'name = "Bench Shop"\n'
         "rate_limit_per_minute = 0\n"
@@ -90,18 +104,26 @@ def run_backend(name, database_url, rounds, duration, workdir):
         wrk(f"{BASE}/healthz", 2)  # warm-up
         wrk(CREATE, 2, ROOT / "bench/create.lua")
         wrk(QRMONEY, 2, ROOT / "bench/qrmoney.lua")
+        wrk(CEILING, 2, ROOT / "bench/create.lua")
         rows = []
         for i in range(rounds):
             h_rps, h_p99, _ = wrk(f"{BASE}/healthz", duration)
+            x_rps, _, x_err = wrk(CEILING, duration, ROOT / "bench/create.lua")
+            if x_err:
+                raise SystemExit(f"{name}: {x_err} ceiling requests failed")
             c_rps, c_p99, c_err = wrk(CREATE, duration, ROOT / "bench/create.lua")
             if c_err:
                 raise SystemExit(f"{name}: {c_err} create requests failed; see {workdir / (name + '.log')}")
+            rss = peak_rss_mb(server.pid)
             q_rps, q_p99, q_err = wrk(QRMONEY, duration, ROOT / "bench/qrmoney.lua")
             if q_err:
                 raise SystemExit(f"{name}: {q_err} QR Money requests failed; see {workdir / (name + '.log')}")
-            rows.append((h_rps, h_p99, c_rps, c_p99, c_rps / h_rps, q_rps, q_p99, q_rps / h_rps, q_rps / c_rps))
+            rows.append((h_rps, h_p99, c_rps, c_p99, c_rps / h_rps, q_rps, q_p99, q_rps / h_rps, q_rps / c_rps,
+                         x_rps, c_rps / x_rps, rss))
             print(f"  {name} round {i + 1}: healthz {h_rps:,.0f} req/s p99 {h_p99:.2f} ms; "
-                  f"create {c_rps:,.0f} req/s p99 {c_p99:.2f} ms; ratio {100 * c_rps / h_rps:.1f}%; "
+                  f"ceiling {x_rps:,.0f} req/s; "
+                  f"create {c_rps:,.0f} req/s p99 {c_p99:.2f} ms; ratio {100 * c_rps / h_rps:.1f}%, "
+                  f"{100 * c_rps / x_rps:.1f}% of the ceiling; peak RSS {rss:.0f} MB; "
                   f"qrmoney {q_rps:,.0f} req/s p99 {q_p99:.2f} ms; ratio {100 * q_rps / h_rps:.1f}%, "
                   f"{100 * q_rps / c_rps:.0f}% of create", flush=True)
         return rows
@@ -134,35 +156,52 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/RESULTS.md")
     parser.add_argument("--binary", help="bench this paybridge binary (e.g. an earlier commit's) instead of building")
+    parser.add_argument("--ceiling", help="use this paybridge-bench-ceiling binary instead of building it")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
-    global BINARY
+    global BINARY, CEILING_BINARY
     if args.binary:
         BINARY = Path(args.binary).resolve()
     else:
         subprocess.run(["cargo", "build", "--release", "--bin", "paybridge"], cwd=ROOT, check=True)
+    if args.ceiling:
+        CEILING_BINARY = Path(args.ceiling).resolve()
+    else:
+        subprocess.run(["cargo", "build", "--release", "-p", "paybridge-bench-ceiling"], cwd=ROOT, check=True)
 
+    ceiling = subprocess.Popen([str(CEILING_BINARY), f"127.0.0.1:{CEILING_PORT}"], stdout=subprocess.DEVNULL)
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        print("SQLite:", flush=True)
-        results["SQLite"] = run_backend("sqlite", f"sqlite://{workdir}/bench.db?mode=rwc", args.rounds, args.duration, workdir)
-        pg = postgres_url()
-        if pg:
-            url, schema = fresh_postgres_schema(pg)
-            print("Postgres:", flush=True)
-            try:
-                results["Postgres"] = run_backend("postgres", url, args.rounds, args.duration, workdir)
-            finally:
-                subprocess.run(["psql", pg, "-c", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
-        else:
-            print("Postgres: not reachable, skipped")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_all(Path(tmp), args, results)
+    finally:
+        ceiling.send_signal(signal.SIGTERM)
+        ceiling.wait(timeout=30)
 
     lines = summary(results, args)
     print("\n".join(lines))
     if not args.no_write:
         write_results(lines)
+
+
+def run_all(workdir, args, results):
+    wait_ready(f"http://127.0.0.1:{CEILING_PORT}/healthz")
+    for sync in ["full", "normal"]:
+        print(f"SQLite, synchronous={sync.upper()}:", flush=True)
+        results[f"SQLite ({sync.upper()})"] = run_backend(
+            f"sqlite-{sync}", f"sqlite://{workdir}/bench-{sync}.db?mode=rwc", args.rounds, args.duration, workdir,
+            f'sqlite_synchronous = "{sync}"\n')
+    pg = postgres_url()
+    if pg:
+        url, schema = fresh_postgres_schema(pg)
+        print("Postgres:", flush=True)
+        try:
+            results["Postgres"] = run_backend("postgres", url, args.rounds, args.duration, workdir)
+        finally:
+            subprocess.run(["psql", pg, "-c", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
+    else:
+        print("Postgres: not reachable, skipped")
 
 
 def summary(results, args):
@@ -171,21 +210,24 @@ def summary(results, args):
         f"Measured {date.today().isoformat()} on this machine ({cpus} cores, wrk sharing them with the server), "
         f"`wrk -t2 -c64 -d{args.duration}s`, {args.rounds} rounds, medians.",
         "",
-        "| backend | /healthz req/s | /healthz p99 | create req/s | create p99 | create ÷ healthz "
-        "| QR Money card req/s | its p99 | QR Money ÷ healthz | QR Money ÷ create |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | /healthz req/s | ceiling req/s | create req/s | create p99 | create ÷ healthz "
+        "| create ÷ ceiling | peak RSS | QR Money card req/s | its p99 | QR Money ÷ healthz | QR Money ÷ create |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, rows in results.items():
         med = [statistics.median(col) for col in zip(*rows)]
+        peak = max(row[11] for row in rows)
         lines.append(
-            f"| {name} | {med[0]:,.0f} | {med[1]:.2f} ms | {med[2]:,.0f} | {med[3]:.2f} ms | **{100 * med[4]:.1f} %** "
+            f"| {name} | {med[0]:,.0f} | {med[9]:,.0f} | {med[2]:,.0f} | {med[3]:.2f} ms | **{100 * med[4]:.1f} %** "
+            f"| **{100 * med[10]:.1f} %** | {peak:.0f} MB "
             f"| {med[5]:,.0f} | {med[6]:.2f} ms | **{100 * med[7]:.1f} %** | **{100 * med[8]:.0f} %** |"
         )
-    lines += ["", "Per round (healthz req/s, create req/s, ratio, QR Money req/s, ratio, QR Money ÷ create):", ""]
+    lines += ["", "Per round (healthz req/s, ceiling req/s, create req/s, ÷ healthz, ÷ ceiling, create p99, "
+              "QR Money req/s, ÷ healthz):", ""]
     for name, rows in results.items():
         lines.append(f"- {name}: " + "; ".join(
-            f"{h:,.0f} / {c:,.0f} / {100 * r:.1f}% / {q:,.0f} / {100 * qr:.1f}% / {100 * qc:.0f}%"
-            for h, _, c, _, r, q, _, qr, qc in rows))
+            f"{h:,.0f} / {x:,.0f} / {c:,.0f} / {100 * r:.1f}% / {100 * xr:.1f}% / {cp:.1f} ms / {q:,.0f} / {100 * qr:.1f}%"
+            for h, _, c, cp, r, q, _, qr, _, x, xr, _ in rows))
     return lines
 
 
