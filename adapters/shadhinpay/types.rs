@@ -332,34 +332,16 @@ pub struct ListResponse {
 #[derive(Debug, Clone)]
 pub struct DateOrTime(pub String);
 
-impl poem_openapi::types::Type for DateOrTime {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> std::borrow::Cow<'static, str> {
-        "string(date or date-time)".into()
+crate::inline_type!(DateOrTime, "string(date or date-time)", {
+    use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+    let format = |f| MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", f)));
+    MetaSchema {
+        any_of: vec![format("date"), format("date-time")],
+        // No date or date-time is longer (a longer text is no date, refused).
+        max_length: Some(40),
+        ..MetaSchema::new("string")
     }
-
-    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-        use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-        let format = |f| MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", f)));
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            any_of: vec![format("date"), format("date-time")],
-            // No date or date-time is longer (a longer text is no date, refused).
-            max_length: Some(40),
-            ..MetaSchema::new("string")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
+});
 
 impl poem_openapi::types::ParseFromParameter for DateOrTime {
     fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {

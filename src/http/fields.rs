@@ -65,6 +65,36 @@ pub trait TextWrapper: Sized {
     fn pattern() -> &'static Regex;
 }
 
+/// Implements poem-openapi's `Type` for a type that is its own raw value and has an
+/// inline schema: `inline_type!(Amount, "number(amount)", MetaSchema { … })`, the
+/// schema an expression of `MetaSchema`.
+#[macro_export]
+macro_rules! inline_type {
+    ($name:ty, $label:expr, $schema:expr) => {
+        impl poem_openapi::types::Type for $name {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> std::borrow::Cow<'static, str> {
+                ($label).into()
+            }
+
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                poem_openapi::registry::MetaSchemaRef::Inline(Box::new($schema))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(std::iter::once(self))
+            }
+        }
+    };
+}
+
 /// Implements [`TextWrapper`], serde and poem-openapi for a [`TextField`] tuple struct
 /// over `String`.
 #[macro_export]
@@ -98,29 +128,11 @@ macro_rules! text_field {
             }
         }
 
-        impl poem_openapi::types::Type for $name {
-            const IS_REQUIRED: bool = true;
-            type RawValueType = Self;
-            type RawElementValueType = Self;
-
-            fn name() -> std::borrow::Cow<'static, str> {
-                <$name as $crate::http::fields::TextField>::NAME.into()
-            }
-
-            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-                poem_openapi::registry::MetaSchemaRef::Inline(Box::new(
-                    <$name as $crate::http::fields::TextField>::schema(),
-                ))
-            }
-
-            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-                Some(self)
-            }
-
-            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-                Box::new(std::iter::once(self))
-            }
-        }
+        $crate::inline_type!(
+            $name,
+            <$name as $crate::http::fields::TextField>::NAME,
+            <$name as $crate::http::fields::TextField>::schema()
+        );
 
         impl poem_openapi::types::ParseFromJSON for $name {
             fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
@@ -328,31 +340,15 @@ impl<'de> serde::Deserialize<'de> for Amount {
     }
 }
 
-impl Type for Amount {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "number(amount)".into()
+crate::inline_type!(
+    Amount,
+    "number(amount)",
+    MetaSchema {
+        minimum: Some(0.0),
+        exclusive_minimum: Some(true),
+        ..MetaSchema::new_with_format("number", "decimal")
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            minimum: Some(0.0),
-            exclusive_minimum: Some(true),
-            ..MetaSchema::new_with_format("number", "decimal")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
+);
 
 impl ParseFromJSON for Amount {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
@@ -381,30 +377,14 @@ impl JsonObject {
     }
 }
 
-impl Type for JsonObject {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "object".into()
+crate::inline_type!(
+    JsonObject,
+    "object",
+    MetaSchema {
+        additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
+        ..MetaSchema::new("object")
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
-            ..MetaSchema::new("object")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
+);
 
 impl ParseFromJSON for JsonObject {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {

@@ -300,27 +300,7 @@ impl<'de> serde::Deserialize<'de> for JsonDecimal {
     }
 }
 
-impl Type for JsonDecimal {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "number(decimal)".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("number", "decimal")))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
+crate::inline_type!(JsonDecimal, "number(decimal)", MetaSchema::new_with_format("number", "decimal"));
 
 impl ParseFromJSON for JsonDecimal {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
