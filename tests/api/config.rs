@@ -21,6 +21,9 @@ fn a_file_overrides_the_defaults() {
     assert_eq!(config.admin_token.expose(), "change-me", "what the file leaves out keeps its default");
     assert_eq!(config.merchants.len(), 1, "the demo merchant");
     assert_eq!(config.merchants[0].rebornpay.as_ref().unwrap().api_key, "pk_test_demo");
+    assert_eq!(config.sqlite_synchronous, paybridge::core::SqliteSynchronous::Full, "fsynced unless asked");
+    let relaxed = load("sqlite_synchronous = \"normal\"\n").unwrap();
+    assert_eq!(relaxed.sqlite_synchronous, paybridge::core::SqliteSynchronous::Normal);
 }
 
 #[test]
@@ -47,6 +50,7 @@ fn fixture_merchants_replace_the_demo() {
 fn bad_files_name_the_key() {
     let cases = [
         ("listn = \"x\"", "listn"),
+        ("sqlite_synchronous = \"off\"", "sqlite_synchronous"),
         ("payment_ttl_secs = \"soon\"", "payment_ttl_secs"),
         ("listen = \"nowhere\"", "listen"),
         ("public_url = \"not a url\"", "public_url"),
