@@ -8,20 +8,27 @@
 //! [`CoreError::DuplicateReference`]; the unique index decides, so this also holds
 //! across several instances sharing one Postgres.
 //!
-//! On SQLite every statement is a round trip to the driver's thread (~170 µs), so
-//! four statements per batch instead of two or more per payment is what lets creates
-//! keep up with the HTTP layer (see bench/RESULTS.md).
+//! On SQLite the batch instead runs on the write connection itself
+//! ([`Store::sqlite_direct`](store::Store::sqlite_direct)): each payment through one
+//! prepared `INSERT … ON CONFLICT DO NOTHING RETURNING id` and its event through another,
+//! in one `BEGIN IMMEDIATE … COMMIT`, with no hand-off to sqlx's thread per statement or
+//! per returned row (see bench/RESULTS.md). Each request's row values are made on its own
+//! task, in the form its backend binds.
+//!
+//! A batch that fails as a whole is written again payment by payment (through sea-orm on
+//! both backends), so one bad row fails only its own request.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ActiveModelTrait, ActiveValue, ActiveValue::Set, ConnectionTrait, Iterable};
+use sea_orm::sea_query::{Expr, InsertStatement, OnConflict, Query, SqliteQueryBuilder};
+use sea_orm::{ActiveModelTrait, ActiveValue, ActiveValue::Set, ConnectionTrait, DatabaseBackend, Iterable};
 use tokio::sync::{mpsc, oneshot};
 
 use super::outbox::{self, NewEvent};
-use super::store::{self, entities::payment};
+use super::store::{self, entities::outbox_event, entities::payment};
 use super::{CoreError, CoreSettings, Dialect, FieldIssue, NewPayment, Payment, PaymentStatus, Principal};
 
 /// At most this many creates go into one transaction.
@@ -33,8 +40,8 @@ pub(super) type Key = (i64, Dialect, String);
 struct CreateJob {
     key: Key,
     token: String,
-    /// The row's values, in the order of [`columns`].
-    values: Vec<Expr>,
+    /// The row's values, in the order of [`columns`]; empty once used.
+    values: Row,
     /// Complete but for its id, which the insert assigns.
     payment: Payment,
     /// The `payment.created` payload, likewise without the id.
@@ -42,9 +49,21 @@ struct CreateJob {
     reply: oneshot::Sender<Result<Payment, CoreError>>,
 }
 
+/// A payment's row values, made in the form its backend's writer binds.
+enum Row {
+    /// For sea-orm's statement (Postgres, and every payment written on its own).
+    Exprs(Vec<Expr>),
+    /// For the SQLite connection itself.
+    Sqlite(Vec<rusqlite::types::Value>),
+    /// Used up by an attempt that failed.
+    Spent,
+}
+
 /// The batching writer of new payments.
 pub(super) struct Creator {
     jobs: mpsc::Sender<CreateJob>,
+    /// SQLite: batches go to the connection itself, and rows are made for it.
+    direct: bool,
 }
 
 impl Creator {
@@ -54,8 +73,9 @@ impl Creator {
         clock: super::Clock,
     ) -> Creator {
         let (jobs, rx) = mpsc::channel(MAX_BATCH * 8);
+        let direct = store.backend() == DatabaseBackend::Sqlite;
         tokio::spawn(run(rx, store, events, clock));
-        Creator { jobs }
+        Creator { jobs, direct }
     }
 }
 
@@ -64,7 +84,7 @@ impl super::Gateway {
     /// namespace, and writes `payment.created`.
     pub async fn create_payment(&self, principal: &Principal, cmd: NewPayment) -> Result<Payment, CoreError> {
         storable(&cmd)?;
-        let job = job(principal, cmd, self.settings());
+        let job = job(principal, cmd, self.settings(), self.inner.creator.direct)?;
         let rx = job.1;
         self.inner.creator.jobs.send(job.0).await.map_err(|_| CoreError::Internal("payment writer stopped".into()))?;
         rx.await.map_err(|_| CoreError::Internal("payment writer dropped a request".into()))?
@@ -120,18 +140,22 @@ pub(super) fn storable(cmd: &NewPayment) -> Result<(), CoreError> {
     if issues.is_empty() { Ok(()) } else { Err(CoreError::Validation(issues)) }
 }
 
-fn job(
-    principal: &Principal,
-    cmd: NewPayment,
-    settings: &CoreSettings,
-) -> (CreateJob, oneshot::Receiver<Result<Payment, CoreError>>) {
+type Job = (CreateJob, oneshot::Receiver<Result<Payment, CoreError>>);
+
+/// The request's job, its row made for the writer that will bind it (`direct`: SQLite's).
+fn job(principal: &Principal, cmd: NewPayment, settings: &CoreSettings, direct: bool) -> Result<Job, CoreError> {
     let payment = new_payment(principal, cmd, settings);
     let token = payment.checkout_token.clone();
     let (reply, rx) = oneshot::channel();
     let key = (payment.merchant_id, payment.namespace, payment.reference.clone());
-    let values = row(&payment, token.clone());
+    let values = if direct {
+        let values = row_values(&payment, token.clone()).into_iter().map(store::sqlite_value);
+        Row::Sqlite(values.collect::<Result<_, _>>().map_err(CoreError::Internal)?)
+    } else {
+        Row::Exprs(row(&payment, token.clone()))
+    };
     let event = outbox::payment_snapshot(&payment);
-    (CreateJob { key, token, values, payment, event, reply }, rx)
+    Ok((CreateJob { key, token, values, payment, event, reply }, rx))
 }
 
 /// The payment `cmd` creates for the principal now: `created`, with a fresh checkout
@@ -204,9 +228,14 @@ async fn write_batch(store: &store::Store, jobs: Vec<CreateJob>, clock: &super::
             let _ = job.reply.send(Err(CoreError::DuplicateReference));
         }
     }
-    if accepted.len() > 1 && insert(store, &mut accepted, clock.now()).await.is_err() {
-        // Something in the batch broke the statement: write each payment on its own, so
-        // one bad row fails only its own request.
+    let written = if store.backend() == DatabaseBackend::Sqlite {
+        insert_direct(store, &mut accepted, clock.now()).await
+    } else {
+        insert(store, &mut accepted, clock.now()).await
+    };
+    if written.is_err() && accepted.len() > 1 {
+        // Something in the batch broke it: write each payment on its own, so one bad row
+        // fails only its own request.
         tracing::warn!(size = accepted.len(), "payment batch failed; writing its payments one by one");
         for job in accepted {
             let mut single = [job];
@@ -216,9 +245,8 @@ async fn write_batch(store: &store::Store, jobs: Vec<CreateJob>, clock: &super::
         }
         return;
     }
-    let result = if accepted.len() == 1 { insert(store, &mut accepted, clock.now()).await } else { Ok(()) };
     for job in accepted {
-        reply(job, result.clone());
+        reply(job, written.clone());
     }
 }
 
@@ -257,24 +285,17 @@ fn columns() -> impl Iterator<Item = payment::Column> {
 /// inserted payment (those left at 0 were duplicates). The jobs' prepared values and
 /// payloads are used up; a later attempt rebuilds them.
 async fn insert(store: &store::Store, jobs: &mut [CreateJob], now: DateTime<Utc>) -> Result<(), CoreError> {
-    let mut statement = Query::insert();
-    statement.into_table(payment::Entity).columns(columns());
-    for job in jobs.iter_mut() {
-        let values = std::mem::take(&mut job.values);
-        statement.values_panic(if values.is_empty() { row(&job.payment, job.token.clone()) } else { values });
-    }
-    statement
-        .on_conflict(
-            OnConflict::columns([payment::Column::MerchantId, payment::Column::Namespace, payment::Column::Reference])
-                .do_nothing()
-                .to_owned(),
-        )
-        .returning(Query::returning().columns([
-            payment::Column::Id,
-            payment::Column::MerchantId,
-            payment::Column::Namespace,
-            payment::Column::Reference,
-        ]));
+    let rows = jobs.iter_mut().map(|job| match std::mem::replace(&mut job.values, Row::Spent) {
+        Row::Exprs(values) => values,
+        Row::Sqlite(_) | Row::Spent => row(&job.payment, job.token.clone()),
+    });
+    let mut statement = insert_statement(rows);
+    statement.returning(Query::returning().columns([
+        payment::Column::Id,
+        payment::Column::MerchantId,
+        payment::Column::Namespace,
+        payment::Column::Reference,
+    ]));
     let index: HashMap<&Key, usize> = jobs.iter().enumerate().map(|(i, job)| (&job.key, i)).collect();
 
     let txn = store.begin_write().await?;
@@ -307,15 +328,107 @@ async fn insert(store: &store::Store, jobs: &mut [CreateJob], now: DateTime<Utc>
     Ok(())
 }
 
+/// The insert of new payments' rows, a reference already taken skipped.
+fn insert_statement(rows: impl Iterator<Item = Vec<Expr>>) -> InsertStatement {
+    let mut statement = Query::insert();
+    statement.into_table(payment::Entity).columns(columns());
+    for values in rows {
+        statement.values_panic(values);
+    }
+    statement.on_conflict(
+        OnConflict::columns([payment::Column::MerchantId, payment::Column::Namespace, payment::Column::Reference])
+            .do_nothing()
+            .to_owned(),
+    );
+    statement
+}
+
+/// SQLite's insert of one payment, prepared once per batch: the id of the row, or no row
+/// when its reference is taken.
+static SQLITE_PAYMENT_INSERT: LazyLock<String> = LazyLock::new(|| {
+    let placeholders = columns().map(|_| Expr::val(sea_orm::Value::String(None))).collect();
+    let mut statement = insert_statement(std::iter::once(placeholders));
+    statement.returning_col(payment::Column::Id);
+    statement.build(SqliteQueryBuilder).0
+});
+
+/// SQLite's insert of one outbox event, in the order of [`outbox::INSERTED`].
+static SQLITE_EVENT_INSERT: LazyLock<String> = LazyLock::new(|| {
+    let mut statement = Query::insert();
+    statement
+        .into_table(outbox_event::Entity)
+        .columns(outbox::INSERTED)
+        .values_panic(outbox::INSERTED.map(|_| Expr::val(sea_orm::Value::String(None))));
+    statement.build(SqliteQueryBuilder).0
+});
+
+/// [`insert`] on SQLite's write connection itself: each payment through one prepared
+/// statement and its event through another, in one transaction. Any error rolls the
+/// whole batch back (and nothing is set); once committed, each inserted payment has its
+/// id (those left at 0 were duplicates).
+async fn insert_direct(store: &store::Store, jobs: &mut [CreateJob], now: DateTime<Utc>) -> Result<(), CoreError> {
+    use rusqlite::{OptionalExtension, TransactionBehavior, params_from_iter};
+    let mut batch = Vec::with_capacity(jobs.len());
+    for job in jobs.iter_mut() {
+        let values = match std::mem::replace(&mut job.values, Row::Spent) {
+            Row::Sqlite(values) => values,
+            Row::Exprs(_) | Row::Spent => row_values(&job.payment, job.token.clone())
+                .into_iter()
+                .map(store::sqlite_value)
+                .collect::<Result<_, _>>()
+                .map_err(CoreError::Internal)?,
+        };
+        let mut snapshot = std::mem::take(&mut job.event);
+        if snapshot.is_null() {
+            snapshot = outbox::payment_snapshot(&job.payment);
+        }
+        batch.push((values, snapshot, job.key.0));
+    }
+    let written = store.sqlite_direct(move |db| -> Result<Vec<Option<i64>>, String> {
+        let sql = |e: rusqlite::Error| e.to_string();
+        let txn = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let mut ids = Vec::with_capacity(batch.len());
+        {
+            let mut payments = txn.prepare(&SQLITE_PAYMENT_INSERT).map_err(sql)?;
+            let mut events = txn.prepare(&SQLITE_EVENT_INSERT).map_err(sql)?;
+            for (values, snapshot, merchant_id) in batch {
+                let id: Option<i64> =
+                    payments.query_row(params_from_iter(values), |r| r.get(0)).optional().map_err(sql)?;
+                if let Some(id) = id {
+                    let event = NewEvent::payment_created(snapshot, merchant_id, id).into_values(now);
+                    let event = event.into_iter().map(store::sqlite_value).collect::<Result<Vec<_>, _>>()?;
+                    events.execute(params_from_iter(event)).map_err(sql)?;
+                }
+                ids.push(id);
+            }
+        }
+        txn.commit().map_err(sql)?;
+        Ok(ids)
+    });
+    let ids = written.await?.map_err(|e| {
+        tracing::error!(error = %e, "payment batch failed on SQLite");
+        CoreError::Internal(e)
+    })?;
+    for (job, id) in jobs.iter_mut().zip(ids) {
+        job.payment.id = id.unwrap_or(0);
+    }
+    Ok(())
+}
+
 /// The row values of a payment, in the order of [`columns`].
 fn row(p: &Payment, token: String) -> Vec<Expr> {
+    row_values(p, token).into_iter().map(Expr::val).collect()
+}
+
+/// The values of [`row`], unbound.
+fn row_values(p: &Payment, token: String) -> Vec<sea_orm::Value> {
     let mut model = model(p);
     model.checkout_token = Set(token);
     columns()
         .map(|c| match model.get(c) {
-            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Expr::val(v),
+            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v,
             // Every inserted column is set by `model`.
-            ActiveValue::NotSet => Expr::val(sea_orm::Value::String(None)),
+            ActiveValue::NotSet => sea_orm::Value::String(None),
         })
         .collect()
 }

@@ -262,6 +262,22 @@ pub(super) fn payment_snapshot(payment: &Payment) -> Value {
     serde_json::json!({ "payment": payment })
 }
 
+/// The columns an event is inserted with, in the order of [`NewEvent::into_values`].
+pub(super) const INSERTED: [outbox_event::Column; 5] = [
+    outbox_event::Column::MerchantId,
+    outbox_event::Column::EventType,
+    outbox_event::Column::SubjectId,
+    outbox_event::Column::Payload,
+    outbox_event::Column::CreatedAt,
+];
+
+impl NewEvent {
+    /// The event's row, written `now`, in the order of [`INSERTED`].
+    pub(super) fn into_values(self, now: DateTime<Utc>) -> [sea_orm::Value; 5] {
+        [self.merchant_id.into(), self.kind.as_str().into(), self.subject_id.into(), self.payload.into(), now.into()]
+    }
+}
+
 /// Writes events in one statement.
 pub(super) async fn emit<C: ConnectionTrait>(
     conn: &C,

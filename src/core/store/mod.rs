@@ -13,6 +13,7 @@
 //! 1,000 pages, which kept the writer waiting; a high automatic threshold remains as a
 //! backstop so the WAL cannot grow without bound.
 
+mod direct;
 pub(super) mod entities;
 mod rows;
 
@@ -25,6 +26,7 @@ use sea_orm::{
 
 use super::SqliteSynchronous;
 
+pub(super) use direct::sqlite_value;
 pub(super) use rows::*;
 
 /// Connections to the database.
