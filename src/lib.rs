@@ -20,8 +20,12 @@
 //!   payouts, the double-entry ledger (fees included), the transactional outbox of typed
 //!   events ([`core::Event`]: an `EventType` and a `Payload` of the matching shape),
 //!   idempotency records, the `CoreError` table and the [`core::clock`] every decision
-//!   by time reads (a test clock the sandbox advances, where the configuration allows). Its `store` (sea-orm entities,
-//!   connections) is private: nothing outside `core` can reach the database.
+//!   by time reads (a test clock the sandbox advances, where the configuration allows).
+//!   Its `store` (sea-orm entities, connections, and `store/direct.rs`: the payment
+//!   creator's batches on SQLite's write connection itself, through rusqlite, the
+//!   crate's one `unsafe`) is private: nothing outside `core` can reach the database.
+//!   Payment creation is batched (`create`: one writer task, one transaction for every
+//!   create waiting).
 //! - `adapters/` (module [`adapters`]) — one module per dialect, each `mod.rs` (mount and
 //!   spec), `api.rs` (operations), `types.rs` (wire types), `errors.rs` (CoreError →
 //!   dialect body), `auth.rs` and `webhook.rs` (notifications, formatted and signed).

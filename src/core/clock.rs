@@ -131,6 +131,7 @@ impl super::ProcessorGateway {
         while self.expire_overdue(500).await? == 500 {}
         self.purge_idempotency().await?;
         self.notify_events();
+        self.notify_due();
         Ok(offset)
     }
 }

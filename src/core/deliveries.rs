@@ -23,6 +23,16 @@ use super::store::entities::{merchant, outbox_event, webhook_attempt, webhook_de
 use super::store::{self};
 use super::{CoreError, Credential, Dialect, Entity, Event, Merchant};
 
+/// What one [`DeliveryGateway::dispatch_events`](super::DeliveryGateway::dispatch_events)
+/// round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dispatched {
+    /// Events marked dispatched.
+    pub events: usize,
+    /// Deliveries they made (some may have existed already).
+    pub deliveries: usize,
+}
+
 /// A delivery the webhook engine asks for: where, what, and who signs it.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -218,8 +228,8 @@ fn placeholders(backend: DatabaseBackend, sql: &str) -> String {
 impl super::DeliveryGateway {
     /// Dispatches up to `limit` undispatched events, oldest first: `format` says, for
     /// each event, which deliveries it makes (given the merchant and its credentials).
-    /// Returns how many events were dispatched.
-    pub async fn dispatch_events<F>(&self, limit: u64, format: F) -> Result<usize, CoreError>
+    /// Returns how many events were dispatched and how many deliveries they made.
+    pub async fn dispatch_events<F>(&self, limit: u64, format: F) -> Result<Dispatched, CoreError>
     where
         F: Fn(&Event, &Merchant, &[Credential]) -> Vec<NewDelivery>,
     {
@@ -234,7 +244,7 @@ impl super::DeliveryGateway {
         }
         let rows = query.all(&txn).await?;
         if rows.is_empty() {
-            return Ok(0);
+            return Ok(Dispatched::default());
         }
         let mut merchant_ids: Vec<i64> = rows.iter().map(|r| r.merchant_id).collect();
         merchant_ids.sort_unstable();
@@ -305,7 +315,7 @@ impl super::DeliveryGateway {
                 .exec_without_returning(&txn)
                 .await?;
         }
-        let dispatched = ids.len();
+        let dispatched = Dispatched { events: ids.len(), deliveries: deliveries.len() };
         outbox_event::Entity::update_many()
             .col_expr(outbox_event::Column::DispatchedAt, sea_orm::sea_query::Expr::val(now))
             .filter(outbox_event::Column::Id.is_in(ids))
@@ -489,7 +499,7 @@ impl super::AdminGateway {
         };
         let inserted = webhook_delivery::Entity::insert(replay).exec_with_returning(&txn).await?;
         txn.commit().await?;
-        self.notify_events();
+        self.notify_due();
         delivery(inserted)
     }
 }

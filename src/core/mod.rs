@@ -72,7 +72,9 @@ use sea_orm::{DatabaseTransaction, EntityTrait, Select};
 pub use access::{Caller, Principal, RateClass, RateDecision, RateOwner, RateWindow, parse_allowlist_entry};
 pub use charge::{ChargeReference, NewCharge};
 pub use clock::{Clock, ClockError};
-pub use deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, NewDelivery, QueueStats};
+pub use deliveries::{
+    Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, Dispatched, NewDelivery, QueueStats,
+};
 pub use dialect_settings::{DialectSettings, PayrequestSettings, QrmoneySettings, ShadhinpaySettings};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};
@@ -139,6 +141,9 @@ struct Inner {
     charger: charge::Charger,
     processor: Arc<dyn Processor>,
     events: Arc<tokio::sync::Notify>,
+    /// Signalled when deliveries may have come due without a new event (a replay, the
+    /// test clock moved).
+    due: Arc<tokio::sync::Notify>,
     _checkpointer: Option<store::AbortOnDrop>,
 }
 
@@ -164,7 +169,8 @@ impl Core {
         });
         let access = access::AccessControl::new(settings.auth_cache_ttl, settings.clock.clone());
         let _checkpointer = store.start_checkpointer();
-        let inner = Inner { store, settings, access, creator, charger, processor, events, _checkpointer };
+        let due = Arc::new(tokio::sync::Notify::new());
+        let inner = Inner { store, settings, access, creator, charger, processor, events, due, _checkpointer };
         Ok(Scopes::of(Core { inner: Arc::new(inner) }))
     }
 
@@ -187,6 +193,17 @@ impl Core {
 
     fn notify_events(&self) {
         self.inner.events.notify_waiters();
+    }
+
+    /// Woken when deliveries may have come due without a new event: one was replayed, or
+    /// the test clock moved past retries' times. For the instance's one webhook engine.
+    pub fn deliveries_due(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.due.clone()
+    }
+
+    fn notify_due(&self) {
+        // `notify_one` keeps a permit when the engine is not waiting: not lost mid-round.
+        self.inner.due.notify_one();
     }
 
     /// The time now, by this core's clock (microsecond precision).

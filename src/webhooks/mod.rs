@@ -117,6 +117,12 @@ impl Credentials {
     }
 }
 
+/// Events dispatched in one round at most.
+const DISPATCH_BATCH: u64 = 500;
+
+/// How long a round waits, once woken by new events, for more to join them.
+const DISPATCH_GATHER: Duration = Duration::from_millis(2);
+
 async fn run(gateway: DeliveryGateway, settings: Settings, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
     let client = Client::new(settings.timeout, settings.block_private);
     let (results, results_rx) = mpsc::channel::<Record>(4096);
@@ -128,24 +134,38 @@ async fn run(gateway: DeliveryGateway, settings: Settings, metrics: Arc<Metrics>
     let freed = Arc::new(Notify::new());
     let credentials = Arc::new(Credentials::default());
     let events = gateway.events_written();
+    let due = gateway.deliveries_due();
     // Long enough to send and record; a dead instance's deliveries are due again after it.
     let lease = settings.timeout * 2 + Duration::from_secs(5);
     let mut tasks = JoinSet::new();
+    // Whether deliveries may be due: at start, after a round that made some, once a send
+    // has finished (its payment's next delivery may go), when the core says so (a
+    // replay, the test clock moved) and at every poll (retries).
+    // Otherwise a round only dispatches: a claim is a write transaction, and under load
+    // new events arrive far more often than deliveries fall due.
+    let mut claim = true;
     while !*stop.borrow() {
         let woken = events.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         let mut busy = false;
-        match gateway.dispatch_events(500, dispatch::deliveries).await {
-            Ok(n) => busy |= n > 0,
+        match gateway.dispatch_events(DISPATCH_BATCH, dispatch::deliveries).await {
+            Ok(round) => {
+                // A full round: more are waiting.
+                busy |= round.events as u64 == DISPATCH_BATCH;
+                claim |= round.deliveries > 0;
+            }
             Err(err) => tracing::warn!(error = %err, "webhook dispatch failed"),
         }
         let free = permits.available_permits();
-        if free > 0 {
+        if claim && free > 0 {
+            claim = false;
             let leased = Instant::now();
             match gateway.claim_deliveries(free as u64, lease).await {
                 Ok(claimed) if !claimed.is_empty() => {
-                    busy = true;
+                    // Every free permit taken: more may be due at once.
+                    claim = claimed.len() == free;
+                    busy |= claim;
                     for group in by_subject(claimed) {
                         let Ok(permit) = permits.clone().try_acquire_many_owned(group.len() as u32) else {
                             let ids: Vec<i64> = group.iter().map(|d| d.id).collect();
@@ -172,15 +192,22 @@ async fn run(gateway: DeliveryGateway, settings: Settings, metrics: Arc<Metrics>
                     }
                 }
                 Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "webhook claim failed"),
+                Err(err) => {
+                    claim = true;
+                    tracing::warn!(error = %err, "webhook claim failed");
+                }
             }
         }
         while tasks.try_join_next().is_some() {}
         if !busy {
             tokio::select! {
-                () = &mut woken => {}
-                () = freed.notified() => {}
-                () = tokio::time::sleep(settings.poll) => {}
+                // New events: let the writers' next batches join them (one round, one
+                // commit, for several batches of payments).
+                () = &mut woken => tokio::time::sleep(DISPATCH_GATHER).await,
+                () = freed.notified() => claim = true,
+                // A permit kept for it if it came while this round ran.
+                () = due.notified() => claim = true,
+                () = tokio::time::sleep(settings.poll) => claim = true,
                 _ = stop.changed() => {}
             }
         }
