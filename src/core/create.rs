@@ -44,7 +44,8 @@ struct CreateJob {
     values: Row,
     /// Complete but for its id, which the insert assigns.
     payment: Payment,
-    /// The `payment.created` payload, likewise without the id.
+    /// The `payment.created` payload, likewise without the id (sea-orm's statement only:
+    /// on SQLite the writer serializes it from the payment once it has its id).
     event: serde_json::Value,
     reply: oneshot::Sender<Result<Payment, CoreError>>,
 }
@@ -148,13 +149,12 @@ fn job(principal: &Principal, cmd: NewPayment, settings: &CoreSettings, direct: 
     let token = payment.checkout_token.clone();
     let (reply, rx) = oneshot::channel();
     let key = (payment.merchant_id, payment.namespace, payment.reference.clone());
-    let values = if direct {
+    let (values, event) = if direct {
         let values = row_values(&payment, token.clone()).into_iter().map(store::sqlite_value);
-        Row::Sqlite(values.collect::<Result<_, _>>().map_err(CoreError::Internal)?)
+        (Row::Sqlite(values.collect::<Result<_, _>>().map_err(CoreError::Internal)?), serde_json::Value::Null)
     } else {
-        Row::Exprs(row(&payment, token.clone()))
+        (Row::Exprs(row(&payment, token.clone())), outbox::payment_snapshot(&payment))
     };
-    let event = outbox::payment_snapshot(&payment);
     Ok((CreateJob { key, token, values, payment, event, reply }, rx))
 }
 
@@ -229,7 +229,9 @@ async fn write_batch(store: &store::Store, jobs: Vec<CreateJob>, clock: &super::
         }
     }
     let written = if store.backend() == DatabaseBackend::Sqlite {
-        insert_direct(store, &mut accepted, clock.now()).await
+        let written;
+        (accepted, written) = insert_direct(store, accepted, clock.now()).await;
+        written
     } else {
         insert(store, &mut accepted, clock.now()).await
     };
@@ -363,56 +365,62 @@ static SQLITE_EVENT_INSERT: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// [`insert`] on SQLite's write connection itself: each payment through one prepared
-/// statement and its event through another, in one transaction. Any error rolls the
-/// whole batch back (and nothing is set); once committed, each inserted payment has its
-/// id (those left at 0 were duplicates).
-async fn insert_direct(store: &store::Store, jobs: &mut [CreateJob], now: DateTime<Utc>) -> Result<(), CoreError> {
-    use rusqlite::{OptionalExtension, TransactionBehavior, params_from_iter};
-    let mut batch = Vec::with_capacity(jobs.len());
-    for job in jobs.iter_mut() {
-        let values = match std::mem::replace(&mut job.values, Row::Spent) {
-            Row::Sqlite(values) => values,
-            Row::Exprs(_) | Row::Spent => row_values(&job.payment, job.token.clone())
-                .into_iter()
-                .map(store::sqlite_value)
-                .collect::<Result<_, _>>()
-                .map_err(CoreError::Internal)?,
-        };
-        let mut snapshot = std::mem::take(&mut job.event);
-        if snapshot.is_null() {
-            snapshot = outbox::payment_snapshot(&job.payment);
-        }
-        batch.push((values, snapshot, job.key.0));
-    }
-    let written = store.sqlite_direct(move |db| -> Result<Vec<Option<i64>>, String> {
-        let sql = |e: rusqlite::Error| e.to_string();
-        let txn = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let mut ids = Vec::with_capacity(batch.len());
-        {
-            let mut payments = txn.prepare(&SQLITE_PAYMENT_INSERT).map_err(sql)?;
-            let mut events = txn.prepare(&SQLITE_EVENT_INSERT).map_err(sql)?;
-            for (values, snapshot, merchant_id) in batch {
-                let id: Option<i64> =
-                    payments.query_row(params_from_iter(values), |r| r.get(0)).optional().map_err(sql)?;
-                if let Some(id) = id {
-                    let event = NewEvent::payment_created(snapshot, merchant_id, id).into_values(now);
-                    let event = event.into_iter().map(store::sqlite_value).collect::<Result<Vec<_>, _>>()?;
-                    events.execute(params_from_iter(event)).map_err(sql)?;
-                }
-                ids.push(id);
-            }
-        }
-        txn.commit().map_err(sql)?;
-        Ok(ids)
+/// statement and its event through another, in one transaction, the event's payload
+/// serialized there from the payment once it has its id (the writer's thread has time
+/// to spare; the request tasks' cores do not). Any error rolls the whole batch back (and
+/// no id is set); once committed, each inserted payment has its id (those left at 0 were
+/// duplicates). The jobs come back with the result; should the writer's task itself fail
+/// (a panic), they are dropped, and their requests fail.
+async fn insert_direct(
+    store: &store::Store,
+    jobs: Vec<CreateJob>,
+    now: DateTime<Utc>,
+) -> (Vec<CreateJob>, Result<(), CoreError>) {
+    let written = store.sqlite_direct(move |db| {
+        let mut jobs = jobs;
+        let result = write_direct(db, &mut jobs, now);
+        (jobs, result)
     });
-    let ids = written.await?.map_err(|e| {
-        tracing::error!(error = %e, "payment batch failed on SQLite");
-        CoreError::Internal(e)
-    })?;
-    for (job, id) in jobs.iter_mut().zip(ids) {
-        job.payment.id = id.unwrap_or(0);
+    match written.await {
+        Ok((jobs, Ok(()))) => (jobs, Ok(())),
+        Ok((mut jobs, Err(e))) => {
+            tracing::error!(error = %e, "payment batch failed on SQLite");
+            for job in &mut jobs {
+                job.payment.id = 0;
+            }
+            (jobs, Err(CoreError::Internal(e)))
+        }
+        Err(e) => (Vec::new(), Err(e.into())),
     }
-    Ok(())
+}
+
+/// The statements of [`insert_direct`], on the writer's thread.
+fn write_direct(db: &mut rusqlite::Connection, jobs: &mut [CreateJob], now: DateTime<Utc>) -> Result<(), String> {
+    use rusqlite::{OptionalExtension, TransactionBehavior, params_from_iter};
+    let sql = |e: rusqlite::Error| e.to_string();
+    let txn = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    {
+        let mut insert_payment = txn.prepare(&SQLITE_PAYMENT_INSERT).map_err(sql)?;
+        let mut insert_event = txn.prepare(&SQLITE_EVENT_INSERT).map_err(sql)?;
+        for job in jobs.iter_mut() {
+            let values = match std::mem::replace(&mut job.values, Row::Spent) {
+                Row::Sqlite(values) => values,
+                Row::Exprs(_) | Row::Spent => row_values(&job.payment, job.token.clone())
+                    .into_iter()
+                    .map(store::sqlite_value)
+                    .collect::<Result<_, _>>()?,
+            };
+            let id: Option<i64> =
+                insert_payment.query_row(params_from_iter(values), |r| r.get(0)).optional().map_err(sql)?;
+            let Some(id) = id else { continue };
+            job.payment.id = id;
+            let event = outbox::payment_created_row(&job.payment, now).map(store::sqlite_value);
+            let event = event.into_iter().collect::<Result<Vec<_>, _>>()?;
+            insert_event.execute(params_from_iter(event)).map_err(sql)?;
+        }
+    }
+    // On an error above, dropping `txn` rolled the batch back.
+    txn.commit().map_err(sql)
 }
 
 /// The row values of a payment, in the order of [`columns`].
@@ -509,6 +517,66 @@ mod fresh_tests {
         };
         let refused = gateway.create_payment_fresh(&principal, command, always_taken).await;
         assert_eq!((refused, *count.lock().unwrap()), (Err(CoreError::DuplicateReference), FRESH_DRAWS));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// On SQLite a batch goes to the connection itself: a payment reads back as it was
+    /// answered, its event's stored payload is, text for text, the snapshot sea-orm's
+    /// path writes, and a reference twice in one batch is refused once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_direct_batch_writes_what_sea_orm_writes() {
+        use sea_orm::{EntityTrait, QueryOrder};
+        let dir = std::env::temp_dir().join(format!("paybridge-direct-batch-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("core.db").display());
+        let settings = CoreSettings {
+            payment_ttl: Duration::from_secs(900),
+            auth_cache_ttl: Duration::from_secs(1),
+            max_connections: 2,
+            processor_timeout: Duration::from_secs(1),
+            clock: Clock::system(),
+            sqlite_synchronous: Default::default(),
+        };
+        let scopes = super::super::Core::connect(&url, settings, Arc::new(crate::sandbox::Sandbox)).await.unwrap();
+        let gateway = scopes.gateway;
+        assert!(gateway.inner.creator.direct);
+        scopes.admin.apply_seeds(&[crate::config::demo_merchant().to_seed()]).await.unwrap();
+        let caller = gateway.authenticate(Dialect::Rebornpay, "pk_test_demo", None).await.unwrap();
+        let principal = gateway.admit(&caller, None).unwrap();
+        let command = |reference: &str| NewPayment {
+            reference: reference.into(),
+            amount: Money::from_minor(1050, Currency::parse("BDT").unwrap()).unwrap(),
+            capture_mode: CaptureMode::Automatic,
+            method: Some("bkash".into()),
+            description: Some("Tea \"Assam\" ✓".into()),
+            customer: Customer { name: Some("Karim".into()), ..Customer::default() },
+            metadata: Some(serde_json::json!({"z": 1.50, "a": [true, null], "order": "ORD-42"})),
+            urls: RedirectUrls { notify: Some("https://shop.example/hook".into()), ..RedirectUrls::default() },
+        };
+        // Sent together, so they share batches.
+        let (a, b, again) = tokio::join!(
+            gateway.create_payment(&principal, command("DIRECT-A")),
+            gateway.create_payment(&principal, command("DIRECT-B")),
+            gateway.create_payment(&principal, command("DIRECT-A")),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(again, Err(CoreError::DuplicateReference));
+        assert!(a.id > 0 && b.id > 0 && a.id != b.id);
+        for created in [&a, &b] {
+            let read = gateway.payment_by_reference(&principal, &created.reference).await.unwrap();
+            assert_eq!(&read, created);
+        }
+        let events = store::entities::outbox_event::Entity::find()
+            .order_by_asc(store::entities::outbox_event::Column::Id)
+            .all(&gateway.store().reader)
+            .await
+            .unwrap();
+        assert_eq!(events.iter().filter(|e| e.event_type == "payment.created").count(), 2);
+        for payment in [&a, &b] {
+            let event = events.iter().find(|e| e.subject_id == Some(payment.id)).expect("its event");
+            assert_eq!((event.event_type.as_str(), event.merchant_id), ("payment.created", payment.merchant_id));
+            assert_eq!(event.payload.to_string(), outbox::payment_snapshot(payment).to_string());
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

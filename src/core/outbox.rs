@@ -262,7 +262,7 @@ pub(super) fn payment_snapshot(payment: &Payment) -> Value {
     serde_json::json!({ "payment": payment })
 }
 
-/// The columns an event is inserted with, in the order of [`NewEvent::into_values`].
+/// The columns an event is inserted with, in the order of [`payment_created_row`].
 pub(super) const INSERTED: [outbox_event::Column; 5] = [
     outbox_event::Column::MerchantId,
     outbox_event::Column::EventType,
@@ -271,11 +271,23 @@ pub(super) const INSERTED: [outbox_event::Column; 5] = [
     outbox_event::Column::CreatedAt,
 ];
 
-impl NewEvent {
-    /// The event's row, written `now`, in the order of [`INSERTED`].
-    pub(super) fn into_values(self, now: DateTime<Utc>) -> [sea_orm::Value; 5] {
-        [self.merchant_id.into(), self.kind.as_str().into(), self.subject_id.into(), self.payload.into(), now.into()]
+/// The row of a `payment.created` for a payment that has its id, in the order of
+/// [`INSERTED`], its payload serialized straight from the payment as text (the JSON
+/// [`payment_snapshot`] gives, without building it as a `Value` first): for SQLite,
+/// which stores JSON as that text.
+pub(super) fn payment_created_row(payment: &Payment, now: DateTime<Utc>) -> [sea_orm::Value; 5] {
+    #[derive(Serialize)]
+    struct Snapshot<'a> {
+        payment: &'a Payment,
     }
+    let payload = serde_json::to_string(&Snapshot { payment }).unwrap_or_default();
+    [
+        payment.merchant_id.into(),
+        EventType::PaymentCreated.as_str().into(),
+        Some(payment.id).into(),
+        payload.into(),
+        now.into(),
+    ]
 }
 
 /// Writes events in one statement.
