@@ -234,15 +234,19 @@ impl super::DeliveryGateway {
         F: Fn(&Event, &Merchant, &[Credential]) -> Vec<NewDelivery>,
     {
         let txn = self.begin_write().await?;
+        use outbox_event::Column as C;
         let mut query = outbox_event::Entity::find()
-            .filter(outbox_event::Column::DispatchedAt.is_null())
-            .order_by_asc(outbox_event::Column::Id)
+            .select_only()
+            .columns([C::Id, C::MerchantId, C::EventType, C::CreatedAt])
+            .column_as(sea_orm::sea_query::Expr::cust("CAST(payload AS TEXT)"), "payload")
+            .filter(C::DispatchedAt.is_null())
+            .order_by_asc(C::Id)
             .limit(limit);
         if self.store().locks_rows() {
             query = query
                 .lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked);
         }
-        let rows = query.all(&txn).await?;
+        let rows = query.into_model::<super::outbox::StoredEvent>().all(&txn).await?;
         if rows.is_empty() {
             return Ok(Dispatched::default());
         }

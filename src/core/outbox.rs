@@ -7,7 +7,9 @@
 //! API's event log shows as it is ([`EventRecord`]).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
@@ -170,22 +172,57 @@ impl Payload {
         }
     }
 
-    /// Reads the stored JSON of an event of `kind`.
-    fn read(kind: EventType, json: &Value) -> Result<Payload, String> {
-        fn part<T: DeserializeOwned>(json: &Value, key: &str) -> Result<T, String> {
-            let value = json.get(key).ok_or_else(|| format!("no `{key}`"))?;
-            T::deserialize(value).map_err(|e| format!("`{key}`: {e}"))
+    /// Reads the stored JSON text of an event of `kind`, straight into its typed shape
+    /// (no `Value` built on the way: the webhook engine reads every event). Other keys
+    /// are passed over.
+    fn read(kind: EventType, json: &str) -> Result<Payload, String> {
+        #[derive(Deserialize)]
+        struct OfPayment {
+            payment: Payment,
+        }
+        #[derive(Deserialize)]
+        struct OfRefund {
+            refund: Refund,
+            payment: Payment,
+        }
+        #[derive(Deserialize)]
+        struct OfPayout {
+            payout: Payout,
+        }
+        #[derive(Deserialize)]
+        struct OfSettlement {
+            settlement: Settlement,
+        }
+        #[derive(Deserialize)]
+        struct OfUser {
+            user: UserSnapshot,
+            dialect: Dialect,
+        }
+        #[derive(Deserialize)]
+        struct OfPing {
+            #[serde(default)]
+            data: Value,
+            dialect: Dialect,
+        }
+        fn of<T: DeserializeOwned>(json: &str) -> Result<T, String> {
+            serde_json::from_str(json).map_err(|e| e.to_string())
         }
         Ok(match shape_of(kind) {
-            Shape::Payment => Payload::Payment(part(json, "payment")?),
-            Shape::Refund => Payload::Refund { refund: part(json, "refund")?, payment: part(json, "payment")? },
-            Shape::Payout => Payload::Payout(part(json, "payout")?),
-            Shape::Settlement => Payload::Settlement(part(json, "settlement")?),
-            Shape::User => Payload::User { user: part(json, "user")?, dialect: part(json, "dialect")? },
-            Shape::Ping => Payload::Ping {
-                data: json.get("data").cloned().unwrap_or(Value::Null),
-                dialect: part(json, "dialect")?,
-            },
+            Shape::Payment => Payload::Payment(of::<OfPayment>(json)?.payment),
+            Shape::Refund => {
+                let OfRefund { refund, payment } = of(json)?;
+                Payload::Refund { refund, payment }
+            }
+            Shape::Payout => Payload::Payout(of::<OfPayout>(json)?.payout),
+            Shape::Settlement => Payload::Settlement(of::<OfSettlement>(json)?.settlement),
+            Shape::User => {
+                let OfUser { user, dialect } = of(json)?;
+                Payload::User { user, dialect }
+            }
+            Shape::Ping => {
+                let OfPing { data, dialect } = of(json)?;
+                Payload::Ping { data, dialect }
+            }
         })
     }
 }
@@ -343,7 +380,7 @@ pub struct Event {
 impl Event {
     /// Reads a stored event; an unknown kind or a payload of the wrong shape is an
     /// error naming both.
-    pub(super) fn read(row: &outbox_event::Model) -> Result<Event, String> {
+    pub(super) fn read(row: &StoredEvent) -> Result<Event, String> {
         let kind = EventType::parse(&row.event_type).ok_or_else(|| format!("unknown event `{}`", row.event_type))?;
         let payload = Payload::read(kind, &row.payload).map_err(|e| format!("{kind} event {}: {e}", row.id))?;
         Ok(Event {
@@ -360,6 +397,17 @@ impl Event {
     pub fn subject_key(&self) -> String {
         self.payload.subject_key().unwrap_or_else(|| format!("event:{}", self.id))
     }
+}
+
+/// An outbox row as the webhook engine reads it: the payload as its JSON text.
+#[derive(Debug, Clone, FromQueryResult)]
+pub(super) struct StoredEvent {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub event_type: String,
+    /// `CAST(payload AS TEXT)` (Postgres stores `jsonb`).
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// An event as the outbox stores it, for the admin API's log.
@@ -432,15 +480,13 @@ impl super::Gateway {
 mod tests {
     use super::*;
 
-    fn stored(id: i64, event: NewEvent) -> outbox_event::Model {
-        outbox_event::Model {
+    fn stored(id: i64, event: NewEvent) -> StoredEvent {
+        StoredEvent {
             id,
             merchant_id: event.merchant_id,
             event_type: event.kind.as_str().to_owned(),
-            subject_id: event.subject_id,
-            payload: event.payload,
+            payload: event.payload.to_string(),
             created_at: Utc::now(),
-            dispatched_at: None,
         }
     }
 
@@ -450,9 +496,9 @@ mod tests {
         let read = Event::read(&ping).unwrap();
         assert_eq!(read.payload, Payload::Ping { data: serde_json::json!({"a": 1}), dialect: Dialect::Rebornpay });
         assert_eq!((read.origin, read.subject_key()), (Some(Dialect::Rebornpay), "event:1".to_owned()));
-        let wrong = outbox_event::Model { event_type: "payment.succeeded".into(), ..ping.clone() };
+        let wrong = StoredEvent { event_type: "payment.succeeded".into(), ..ping.clone() };
         assert!(Event::read(&wrong).unwrap_err().contains("payment"), "a payment event without a payment");
-        let unknown = outbox_event::Model { event_type: "payment.teleported".into(), ..ping };
+        let unknown = StoredEvent { event_type: "payment.teleported".into(), ..ping };
         assert!(Event::read(&unknown).is_err());
         for kind in EventType::ALL.iter().copied().filter(|k| *k != EventType::TestPing) {
             let user = UserSnapshot {
