@@ -19,7 +19,7 @@
 //! both backends), so one bad row fails only its own request.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -70,12 +70,13 @@ pub(super) struct Creator {
 impl Creator {
     pub(super) fn start(
         store: store::Store,
-        events: std::sync::Arc<tokio::sync::Notify>,
+        events: Arc<tokio::sync::Notify>,
+        recent: Arc<outbox::Recent>,
         clock: super::Clock,
     ) -> Creator {
         let (jobs, rx) = mpsc::channel(MAX_BATCH * 8);
         let direct = store.backend() == DatabaseBackend::Sqlite;
-        tokio::spawn(run(rx, store, events, clock));
+        tokio::spawn(run(rx, Writer { store, recent, clock }, events));
         Creator { jobs, direct }
     }
 }
@@ -197,18 +198,21 @@ fn checkout_token(now: chrono::DateTime<chrono::Utc>) -> String {
     format!("{micros:014x}{}", hex::encode(rand::rng().random::<[u8; 16]>()))
 }
 
-async fn run(
-    mut rx: mpsc::Receiver<CreateJob>,
+/// What the writer task writes with.
+struct Writer {
     store: store::Store,
-    events: std::sync::Arc<tokio::sync::Notify>,
+    /// Where a direct batch leaves its committed events, typed, for the webhook engine.
+    recent: Arc<outbox::Recent>,
     clock: super::Clock,
-) {
+}
+
+async fn run(mut rx: mpsc::Receiver<CreateJob>, writer: Writer, events: Arc<tokio::sync::Notify>) {
     use futures_util::FutureExt;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (size, started) = (jobs.len(), std::time::Instant::now());
         // A panic fails this batch's requests (their replies are dropped), not the writer.
-        let batch = std::panic::AssertUnwindSafe(write_batch(&store, std::mem::take(&mut jobs), &clock));
+        let batch = std::panic::AssertUnwindSafe(write_batch(&writer, std::mem::take(&mut jobs)));
         if batch.catch_unwind().await.is_err() {
             tracing::error!(size, "payment batch panicked; its requests failed");
         }
@@ -217,7 +221,8 @@ async fn run(
     }
 }
 
-async fn write_batch(store: &store::Store, jobs: Vec<CreateJob>, clock: &super::Clock) {
+async fn write_batch(writer: &Writer, jobs: Vec<CreateJob>) {
+    let (store, clock) = (&writer.store, &writer.clock);
     // A reference twice in one batch: the second is a duplicate of the first.
     let mut seen = HashSet::with_capacity(jobs.len());
     let mut accepted = Vec::with_capacity(jobs.len());
@@ -230,7 +235,7 @@ async fn write_batch(store: &store::Store, jobs: Vec<CreateJob>, clock: &super::
     }
     let written = if store.backend() == DatabaseBackend::Sqlite {
         let written;
-        (accepted, written) = insert_direct(store, accepted, clock.now()).await;
+        (accepted, written) = insert_direct(store, accepted, clock.now(), writer.recent.clone()).await;
         written
     } else {
         insert(store, &mut accepted, clock.now()).await
@@ -375,11 +380,17 @@ async fn insert_direct(
     store: &store::Store,
     jobs: Vec<CreateJob>,
     now: DateTime<Utc>,
+    recent: Arc<outbox::Recent>,
 ) -> (Vec<CreateJob>, Result<(), CoreError>) {
     let written = store.sqlite_direct(move |db| {
         let mut jobs = jobs;
         let result = write_direct(db, &mut jobs, now);
-        (jobs, result)
+        if let Ok(events) = &result {
+            // Committed: the webhook engine may have them as they are.
+            let events = events.iter().map(|&(i, id)| outbox::Event::payment_created(id, jobs[i].payment.clone(), now));
+            recent.keep(events.collect());
+        }
+        (jobs, result.map(|_| ()))
     });
     match written.await {
         Ok((jobs, Ok(()))) => (jobs, Ok(())),
@@ -394,15 +405,21 @@ async fn insert_direct(
     }
 }
 
-/// The statements of [`insert_direct`], on the writer's thread.
-fn write_direct(db: &mut rusqlite::Connection, jobs: &mut [CreateJob], now: DateTime<Utc>) -> Result<(), String> {
+/// The statements of [`insert_direct`], on the writer's thread. Returns, for each
+/// payment inserted, its job's index and its event's id.
+fn write_direct(
+    db: &mut rusqlite::Connection,
+    jobs: &mut [CreateJob],
+    now: DateTime<Utc>,
+) -> Result<Vec<(usize, i64)>, String> {
     use rusqlite::{OptionalExtension, TransactionBehavior, params_from_iter};
     let sql = |e: rusqlite::Error| e.to_string();
     let txn = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    let mut events = Vec::with_capacity(jobs.len());
     {
         let mut insert_payment = txn.prepare(&SQLITE_PAYMENT_INSERT).map_err(sql)?;
         let mut insert_event = txn.prepare(&SQLITE_EVENT_INSERT).map_err(sql)?;
-        for job in jobs.iter_mut() {
+        for (i, job) in jobs.iter_mut().enumerate() {
             let values = match std::mem::replace(&mut job.values, Row::Spent) {
                 Row::Sqlite(values) => values,
                 Row::Exprs(_) | Row::Spent => row_values(&job.payment, job.token.clone())
@@ -416,11 +433,12 @@ fn write_direct(db: &mut rusqlite::Connection, jobs: &mut [CreateJob], now: Date
             job.payment.id = id;
             let event = outbox::payment_created_row(&job.payment, now).map(store::sqlite_value);
             let event = event.into_iter().collect::<Result<Vec<_>, _>>()?;
-            insert_event.execute(params_from_iter(event)).map_err(sql)?;
+            events.push((i, insert_event.insert(params_from_iter(event)).map_err(sql)?));
         }
     }
     // On an error above, dropping `txn` rolled the batch back.
-    txn.commit().map_err(sql)
+    txn.commit().map_err(sql)?;
+    Ok(events)
 }
 
 /// The row values of a payment, in the order of [`columns`].
@@ -576,7 +594,18 @@ mod fresh_tests {
             let event = events.iter().find(|e| e.subject_id == Some(payment.id)).expect("its event");
             assert_eq!((event.event_type.as_str(), event.merchant_id), ("payment.created", payment.merchant_id));
             assert_eq!(event.payload.to_string(), outbox::payment_snapshot(payment).to_string());
+            // Kept typed for the webhook engine, as it would read the row.
+            let stored = outbox::StoredEvent {
+                id: event.id,
+                merchant_id: event.merchant_id,
+                event_type: event.event_type.clone(),
+                payload: event.payload.to_string(),
+                created_at: event.created_at,
+            };
+            let kept = gateway.inner.recent.take(&[event.id]).pop().flatten().expect("kept");
+            assert_eq!(kept, outbox::Event::read(&stored).unwrap());
         }
+        assert_eq!(gateway.inner.recent.len(), 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -235,10 +235,10 @@ impl super::DeliveryGateway {
     {
         let txn = self.begin_write().await?;
         use outbox_event::Column as C;
+        // Their ids first; the events this instance keeps typed need nothing more.
         let mut query = outbox_event::Entity::find()
             .select_only()
-            .columns([C::Id, C::MerchantId, C::EventType, C::CreatedAt])
-            .column_as(sea_orm::sea_query::Expr::cust("CAST(payload AS TEXT)"), "payload")
+            .column(C::Id)
             .filter(C::DispatchedAt.is_null())
             .order_by_asc(C::Id)
             .limit(limit);
@@ -246,11 +246,39 @@ impl super::DeliveryGateway {
             query = query
                 .lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked);
         }
-        let rows = query.into_model::<super::outbox::StoredEvent>().all(&txn).await?;
-        if rows.is_empty() {
+        let ids: Vec<i64> =
+            query.into_model::<super::outbox::PendingEvent>().all(&txn).await?.iter().map(|r| r.id).collect();
+        if ids.is_empty() {
             return Ok(Dispatched::default());
         }
-        let mut merchant_ids: Vec<i64> = rows.iter().map(|r| r.merchant_id).collect();
+        let mut events = self.inner.recent.take(&ids);
+        let missing: Vec<i64> = ids.iter().zip(&events).filter(|(_, kept)| kept.is_none()).map(|(id, _)| *id).collect();
+        if !missing.is_empty() {
+            let stored = outbox_event::Entity::find()
+                .select_only()
+                .columns([C::Id, C::MerchantId, C::EventType, C::CreatedAt])
+                .column_as(sea_orm::sea_query::Expr::cust("CAST(payload AS TEXT)"), "payload")
+                .filter(C::Id.is_in(missing))
+                .into_model::<super::outbox::StoredEvent>()
+                .all(&txn)
+                .await?;
+            let mut stored: std::collections::HashMap<i64, _> = stored.into_iter().map(|row| (row.id, row)).collect();
+            for (id, event) in ids.iter().zip(events.iter_mut()) {
+                if event.is_some() {
+                    continue;
+                }
+                let Some(row) = stored.remove(id) else { continue };
+                match Event::read(&row) {
+                    Ok(read) => *event = Some(read),
+                    // Marked dispatched with nothing sent, so it does not hold the queue.
+                    Err(err) => {
+                        tracing::error!(event = row.id, error = %err, "unreadable outbox event: no notification sent")
+                    }
+                }
+            }
+        }
+        let events: Vec<Event> = events.into_iter().flatten().collect();
+        let mut merchant_ids: Vec<i64> = events.iter().map(|e| e.merchant_id).collect();
         merchant_ids.sort_unstable();
         merchant_ids.dedup();
         let merchants: Vec<Merchant> = merchant::Entity::find()
@@ -271,16 +299,7 @@ impl super::DeliveryGateway {
             .collect::<Result<_, _>>()?;
         let now = self.now();
         let mut deliveries = Vec::new();
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        for row in rows {
-            let event = match Event::read(&row) {
-                Ok(event) => event,
-                Err(err) => {
-                    // Marked dispatched with nothing sent, so it does not hold the queue.
-                    tracing::error!(event = row.id, error = %err, "unreadable outbox event: no notification sent");
-                    continue;
-                }
-            };
+        for event in events {
             let Some(merchant) = merchants.iter().find(|m| m.id == event.merchant_id) else { continue };
             let own: Vec<Credential> = credentials.iter().filter(|c| c.merchant_id == merchant.id).cloned().collect();
             for new in format(&event, merchant, &own) {

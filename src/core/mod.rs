@@ -144,6 +144,8 @@ struct Inner {
     /// Signalled when deliveries may have come due without a new event (a replay, the
     /// test clock moved).
     due: Arc<tokio::sync::Notify>,
+    /// Events just written, kept typed for the webhook engine.
+    recent: Arc<outbox::Recent>,
     _checkpointer: Option<store::AbortOnDrop>,
 }
 
@@ -159,7 +161,8 @@ impl Core {
         let store = store::Store::connect(database_url, settings.max_connections, settings.sqlite_synchronous).await?;
         migrate_store(&store).await?;
         let events = Arc::new(tokio::sync::Notify::new());
-        let creator = create::Creator::start(store.clone(), events.clone(), settings.clock.clone());
+        let recent = Arc::new(outbox::Recent::default());
+        let creator = create::Creator::start(store.clone(), events.clone(), recent.clone(), settings.clock.clone());
         let charger = charge::Charger::start(charge::Context {
             store: store.clone(),
             events: events.clone(),
@@ -170,7 +173,7 @@ impl Core {
         let access = access::AccessControl::new(settings.auth_cache_ttl, settings.clock.clone());
         let _checkpointer = store.start_checkpointer();
         let due = Arc::new(tokio::sync::Notify::new());
-        let inner = Inner { store, settings, access, creator, charger, processor, events, due, _checkpointer };
+        let inner = Inner { store, settings, access, creator, charger, processor, events, due, recent, _checkpointer };
         Ok(Scopes::of(Core { inner: Arc::new(inner) }))
     }
 

@@ -410,6 +410,66 @@ pub(super) struct StoredEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// The head of an undispatched outbox row: what the webhook engine selects first.
+#[derive(Debug, Clone, FromQueryResult)]
+pub(super) struct PendingEvent {
+    pub id: i64,
+}
+
+/// Events this instance has just written, kept typed for the webhook engine so that it
+/// need not read back and parse what was in memory a moment before (the payment
+/// creator's on SQLite fills it, after its commit). Bounded: once [`RECENT_MAX`] are
+/// waiting nothing more is kept, and the engine reads those from the outbox like any
+/// other event; it takes out what it dispatches.
+#[derive(Debug, Default)]
+pub(super) struct Recent(std::sync::Mutex<std::collections::HashMap<i64, Event>>);
+
+/// How many events [`Recent`] keeps at most (~1 KB each).
+pub(super) const RECENT_MAX: usize = 8192;
+
+impl Recent {
+    /// Keeps `events`, committed, as long as there is room.
+    pub fn keep(&self, events: Vec<Event>) {
+        let Ok(mut kept) = self.0.lock() else { return };
+        for event in events {
+            if kept.len() >= RECENT_MAX {
+                break;
+            }
+            kept.insert(event.id, event);
+        }
+    }
+
+    /// Takes out the events with these ids, each or `None` where not kept.
+    pub fn take(&self, ids: &[i64]) -> Vec<Option<Event>> {
+        match self.0.lock() {
+            Ok(mut kept) if !kept.is_empty() => ids.iter().map(|id| kept.remove(id)).collect(),
+            _ => vec![None; ids.len()],
+        }
+    }
+
+    /// How many are kept.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.0.lock().map(|kept| kept.len()).unwrap_or_default()
+    }
+}
+
+impl Event {
+    /// The `payment.created` event `id` of a payment just written `now`: what
+    /// [`Event::read`] gives of its row.
+    pub(super) fn payment_created(id: i64, payment: Payment, now: DateTime<Utc>) -> Event {
+        let payload = Payload::Payment(payment);
+        Event {
+            id,
+            merchant_id: payload.payment().map_or(0, |p| p.merchant_id),
+            kind: EventType::PaymentCreated,
+            origin: payload.origin(),
+            payload,
+            created_at: now,
+        }
+    }
+}
+
 /// An event as the outbox stores it, for the admin API's log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventRecord {
