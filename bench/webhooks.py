@@ -117,7 +117,7 @@ def start_server(name, database_url, workdir, deliver):
         'rebornpay = { api_key = "pk_bench", api_secret = "sk_bench" }\n'
     )
     server = subprocess.Popen(
-        [str(ROOT / "target/release/paybridge"), "--config", str(config)],
+        [str(common.BINARY), "--config", str(config)],
         env=dict(os.environ, RUST_LOG="warn"),
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / f"{name}.log", "a"),
@@ -272,10 +272,14 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds of the latency phase")
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="one backend")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/RESULTS.md")
+    parser.add_argument("--binary", help="bench this paybridge binary (e.g. an earlier commit's) instead of building")
     args = parser.parse_args()
     if not common.shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
-    subprocess.run(["cargo", "build", "--release", "--bin", "paybridge"], cwd=ROOT, check=True)
+    if args.binary:
+        common.BINARY = Path(args.binary).resolve()
+    else:
+        subprocess.run(["cargo", "build", "--release", "--bin", "paybridge"], cwd=ROOT, check=True)
     results = asyncio.run(main_async(args))
     lines = summary(results, args)
     print("\n".join(lines))

@@ -11,6 +11,8 @@
 //!   due again.
 //! - [`Gateway::record_attempts`] stores a batch of attempts and their outcome.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use sea_orm::sea_query::{ExprTrait, OnConflict};
 use sea_orm::{
@@ -19,6 +21,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::outbox::{PendingEvent, StoredEvent};
 use super::store::entities::{merchant, outbox_event, webhook_attempt, webhook_delivery};
 use super::store::{self};
 use super::{CoreError, Credential, Dialect, Entity, Event, Merchant};
@@ -235,45 +238,52 @@ impl super::DeliveryGateway {
     {
         let txn = self.begin_write().await?;
         use outbox_event::Column as C;
-        // Their ids first; the events this instance keeps typed need nothing more.
-        let mut query = outbox_event::Entity::find()
-            .select_only()
-            .column(C::Id)
-            .filter(C::DispatchedAt.is_null())
-            .order_by_asc(C::Id)
-            .limit(limit);
+        // While this instance keeps events typed, their ids first: the kept ones need
+        // nothing more. Otherwise (Postgres, or nothing kept) the rows whole at once.
+        let keeps = !self.inner.recent.is_empty();
+        let payload = sea_orm::sea_query::Expr::cust("CAST(payload AS TEXT)");
+        let mut query = outbox_event::Entity::find().select_only().column(C::Id);
+        if !keeps {
+            query = query.columns([C::MerchantId, C::EventType, C::CreatedAt]).column_as(payload.clone(), "payload");
+        }
+        query = query.filter(C::DispatchedAt.is_null()).order_by_asc(C::Id).limit(limit);
         if self.store().locks_rows() {
             query = query
                 .lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked);
         }
-        let ids: Vec<i64> =
-            query.into_model::<super::outbox::PendingEvent>().all(&txn).await?.iter().map(|r| r.id).collect();
+        let (ids, mut stored): (Vec<i64>, HashMap<i64, StoredEvent>) = if keeps {
+            let ids = query.into_model::<PendingEvent>().all(&txn).await?;
+            (ids.iter().map(|r| r.id).collect(), HashMap::new())
+        } else {
+            let rows = query.into_model::<StoredEvent>().all(&txn).await?;
+            (rows.iter().map(|r| r.id).collect(), rows.into_iter().map(|row| (row.id, row)).collect())
+        };
         if ids.is_empty() {
             return Ok(Dispatched::default());
         }
         let mut events = self.inner.recent.take(&ids);
         let missing: Vec<i64> = ids.iter().zip(&events).filter(|(_, kept)| kept.is_none()).map(|(id, _)| *id).collect();
-        if !missing.is_empty() {
-            let stored = outbox_event::Entity::find()
+        if keeps && !missing.is_empty() {
+            let rows = outbox_event::Entity::find()
                 .select_only()
                 .columns([C::Id, C::MerchantId, C::EventType, C::CreatedAt])
-                .column_as(sea_orm::sea_query::Expr::cust("CAST(payload AS TEXT)"), "payload")
+                .column_as(payload, "payload")
                 .filter(C::Id.is_in(missing))
-                .into_model::<super::outbox::StoredEvent>()
+                .into_model::<StoredEvent>()
                 .all(&txn)
                 .await?;
-            let mut stored: std::collections::HashMap<i64, _> = stored.into_iter().map(|row| (row.id, row)).collect();
-            for (id, event) in ids.iter().zip(events.iter_mut()) {
-                if event.is_some() {
-                    continue;
-                }
-                let Some(row) = stored.remove(id) else { continue };
-                match Event::read(&row) {
-                    Ok(read) => *event = Some(read),
-                    // Marked dispatched with nothing sent, so it does not hold the queue.
-                    Err(err) => {
-                        tracing::error!(event = row.id, error = %err, "unreadable outbox event: no notification sent")
-                    }
+            stored.extend(rows.into_iter().map(|row| (row.id, row)));
+        }
+        for (id, event) in ids.iter().zip(events.iter_mut()) {
+            if event.is_some() {
+                continue;
+            }
+            let Some(row) = stored.remove(id) else { continue };
+            match Event::read(&row) {
+                Ok(read) => *event = Some(read),
+                // Marked dispatched with nothing sent, so it does not hold the queue.
+                Err(err) => {
+                    tracing::error!(event = row.id, error = %err, "unreadable outbox event: no notification sent")
                 }
             }
         }

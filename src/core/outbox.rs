@@ -452,6 +452,11 @@ impl Recent {
     pub fn len(&self) -> usize {
         self.0.lock().map(|kept| kept.len()).unwrap_or_default()
     }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().map(|kept| kept.is_empty()).unwrap_or(true)
+    }
 }
 
 impl Event {

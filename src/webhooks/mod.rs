@@ -120,9 +120,6 @@ impl Credentials {
 /// Events dispatched in one round at most.
 const DISPATCH_BATCH: u64 = 500;
 
-/// How long a round waits, once woken by new events, for more to join them.
-const DISPATCH_GATHER: Duration = Duration::from_millis(2);
-
 async fn run(gateway: DeliveryGateway, settings: Settings, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
     let client = Client::new(settings.timeout, settings.block_private);
     let (results, results_rx) = mpsc::channel::<Record>(4096);
@@ -201,9 +198,7 @@ async fn run(gateway: DeliveryGateway, settings: Settings, metrics: Arc<Metrics>
         while tasks.try_join_next().is_some() {}
         if !busy {
             tokio::select! {
-                // New events: let the writers' next batches join them (one round, one
-                // commit, for several batches of payments).
-                () = &mut woken => tokio::time::sleep(DISPATCH_GATHER).await,
+                () = &mut woken => {}
                 () = freed.notified() => claim = true,
                 // A permit kept for it if it came while this round ran.
                 () = due.notified() => claim = true,
