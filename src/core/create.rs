@@ -492,9 +492,9 @@ mod fresh_tests {
     use super::*;
     use crate::core::{CaptureMode, Clock, Currency, Customer, Money, RedirectUrls};
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_taken_fresh_reference_is_drawn_again_a_few_times_at_most() {
-        let dir = std::env::temp_dir().join(format!("paybridge-fresh-{}", rand::random::<u64>()));
+    /// A core on a fresh SQLite file with the demo merchant, and its REBORNPAY principal.
+    async fn demo_gateway(name: &str) -> (crate::core::Gateway, Principal, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("paybridge-{name}-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.join("core.db").display());
         let settings = CoreSettings {
@@ -506,10 +506,15 @@ mod fresh_tests {
             sqlite_synchronous: Default::default(),
         };
         let scopes = super::super::Core::connect(&url, settings, Arc::new(crate::sandbox::Sandbox)).await.unwrap();
-        let gateway = scopes.gateway;
         scopes.admin.apply_seeds(&[crate::config::demo_merchant().to_seed()]).await.unwrap();
-        let caller = gateway.authenticate(Dialect::Rebornpay, "pk_test_demo", None).await.unwrap();
-        let principal = gateway.admit(&caller, None).unwrap();
+        let caller = scopes.gateway.authenticate(Dialect::Rebornpay, "pk_test_demo", None).await.unwrap();
+        let principal = scopes.gateway.admit(&caller, None).unwrap();
+        (scopes.gateway, principal, dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_taken_fresh_reference_is_drawn_again_a_few_times_at_most() {
+        let (gateway, principal, dir) = demo_gateway("fresh").await;
         let command = NewPayment {
             reference: "ignored".into(),
             amount: Money::from_minor(1000, Currency::parse("BDT").unwrap()).unwrap(),
@@ -544,23 +549,8 @@ mod fresh_tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_direct_batch_writes_what_sea_orm_writes() {
         use sea_orm::{EntityTrait, QueryOrder};
-        let dir = std::env::temp_dir().join(format!("paybridge-direct-batch-{}", rand::random::<u64>()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.join("core.db").display());
-        let settings = CoreSettings {
-            payment_ttl: Duration::from_secs(900),
-            auth_cache_ttl: Duration::from_secs(1),
-            max_connections: 2,
-            processor_timeout: Duration::from_secs(1),
-            clock: Clock::system(),
-            sqlite_synchronous: Default::default(),
-        };
-        let scopes = super::super::Core::connect(&url, settings, Arc::new(crate::sandbox::Sandbox)).await.unwrap();
-        let gateway = scopes.gateway;
+        let (gateway, principal, dir) = demo_gateway("direct-batch").await;
         assert!(gateway.inner.creator.direct);
-        scopes.admin.apply_seeds(&[crate::config::demo_merchant().to_seed()]).await.unwrap();
-        let caller = gateway.authenticate(Dialect::Rebornpay, "pk_test_demo", None).await.unwrap();
-        let principal = gateway.admit(&caller, None).unwrap();
         let command = |reference: &str| NewPayment {
             reference: reference.into(),
             amount: Money::from_minor(1050, Currency::parse("BDT").unwrap()).unwrap(),
