@@ -40,7 +40,7 @@ pub(super) type Key = (i64, Dialect, String);
 struct CreateJob {
     key: Key,
     token: String,
-    /// The row's values, in the order of [`columns`]; empty once used.
+    /// The row's values, in the order of [`columns`]; `Spent` once used.
     values: Row,
     /// Complete but for its id, which the insert assigns.
     payment: Payment,

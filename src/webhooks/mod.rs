@@ -141,6 +141,9 @@ async fn run(gateway: DeliveryGateway, settings: Settings, metrics: Arc<Metrics>
     // Otherwise a round only dispatches: a claim is a write transaction, and under load
     // new events arrive far more often than deliveries fall due.
     let mut claim = true;
+    // And at least once a poll interval, however busy new events keep the loop (retries
+    // fall due with no wake-up of their own).
+    let mut claimed_at = Instant::now();
     while !*stop.borrow() {
         let woken = events.notified();
         tokio::pin!(woken);
@@ -155,9 +158,11 @@ async fn run(gateway: DeliveryGateway, settings: Settings, metrics: Arc<Metrics>
             Err(err) => tracing::warn!(error = %err, "webhook dispatch failed"),
         }
         let free = permits.available_permits();
+        claim |= claimed_at.elapsed() >= settings.poll;
         if claim && free > 0 {
             claim = false;
-            let leased = Instant::now();
+            claimed_at = Instant::now();
+            let leased = claimed_at;
             match gateway.claim_deliveries(free as u64, lease).await {
                 Ok(claimed) if !claimed.is_empty() => {
                     // Every free permit taken: more may be due at once.
