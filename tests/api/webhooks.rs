@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::time::{Instant, sleep};
 
 use crate::db_test;
-use crate::helpers::{ADMIN_TOKEN, Backend, KEY, SECRET, TestApp, spawn_app_with};
+use crate::helpers::{ADMIN_TOKEN, Backend, KEY, OTHER_KEY, OTHER_SECRET, SECRET, TestApp, spawn_app_with};
 use crate::hooks::{Answer, Hit, Hooks, free_port};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -181,6 +181,35 @@ async fn errors_and_timeouts_are_retried(backend: Backend) {
     assert!(gaps.iter().all(|g| *g >= Duration::from_millis(150)), "backed off between attempts: {gaps:?}");
     assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"retry\"}").await, 2.0);
     assert_eq!(metric(&app, "paybridge_webhook_deliveries_total{outcome=\"delivered\"}").await, 1.0);
+}
+
+/// A retry falls due with nothing to wake the engine; a stream of new events that make no
+/// deliveries (another merchant's payments, no webhook URL) keeps waking it, and the retry
+/// still goes out within a few poll intervals of its time.
+async fn a_retry_is_not_held_back_by_a_stream_of_other_events(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let app = app_for(backend, &hooks.url, |c| c.merchants[1].webhook_url = None).await;
+    hooks.script([Answer::status(500), Answer::status(200)]);
+    let event = ping(&app, json!({ "n": 1 })).await;
+    hooks.wait_for(1, WAIT, |_| true).await;
+    let created = std::cell::Cell::new(0);
+    let stream = async {
+        loop {
+            created.set(created.get() + 1);
+            let body = json!({ "invoice_id": format!("STREAM-{}", created.get()), "amount": 10, "currency": "BDT" });
+            let reply =
+                app.send(app.reborn_as(OTHER_KEY, OTHER_SECRET, Method::POST, "/payment/create").json(&body)).await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            sleep(Duration::from_millis(5)).await;
+        }
+    };
+    // Backoff 200 ms (±20 %), poll 50 ms: due well within two seconds.
+    let hits = tokio::select! {
+        hits = hooks.wait_for(2, Duration::from_secs(2), |_| true) => hits,
+        () = stream => unreachable!(),
+    };
+    assert_eq!(hits.len(), 2, "the retry went out while {} payments were created", created.get());
+    assert!(hits.iter().all(|h| event_of(h) == event));
 }
 
 async fn redirects_are_not_followed_and_replies_are_cut(backend: Backend) {
@@ -621,6 +650,7 @@ db_test!(
     every_rebornpay_event_is_signed_and_shaped,
     a_receiver_that_was_down_gets_it_when_it_is_back,
     errors_and_timeouts_are_retried,
+    a_retry_is_not_held_back_by_a_stream_of_other_events,
     redirects_are_not_followed_and_replies_are_cut,
     private_targets_are_refused_when_guarded,
     admins_list_inspect_and_replay_deliveries,
