@@ -21,7 +21,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::outbox::{PendingEvent, StoredEvent};
+use super::outbox::StoredEvent;
 use super::store::entities::{merchant, outbox_event, webhook_attempt, webhook_delivery};
 use super::store::{self};
 use super::{CoreError, Credential, Dialect, Entity, Event, Merchant};
@@ -252,8 +252,7 @@ impl super::DeliveryGateway {
                 .lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked);
         }
         let (ids, mut stored): (Vec<i64>, HashMap<i64, StoredEvent>) = if keeps {
-            let ids = query.into_model::<PendingEvent>().all(&txn).await?;
-            (ids.iter().map(|r| r.id).collect(), HashMap::new())
+            (query.into_tuple::<i64>().all(&txn).await?, HashMap::new())
         } else {
             let rows = query.into_model::<StoredEvent>().all(&txn).await?;
             (rows.iter().map(|r| r.id).collect(), rows.into_iter().map(|row| (row.id, row)).collect())

@@ -294,9 +294,16 @@ impl NewEvent {
     }
 }
 
+/// The payload of a payment's event, `{"payment": …}`: one shape for the `Value` and the
+/// text forms below.
+#[derive(Serialize)]
+struct PaymentPayload<'a> {
+    payment: &'a Payment,
+}
+
 /// The stored payload of a payment's event.
 pub(super) fn payment_snapshot(payment: &Payment) -> Value {
-    serde_json::json!({ "payment": payment })
+    serde_json::to_value(PaymentPayload { payment }).unwrap_or_default()
 }
 
 /// The columns an event is inserted with, in the order of [`payment_created_row`].
@@ -313,11 +320,7 @@ pub(super) const INSERTED: [outbox_event::Column; 5] = [
 /// [`payment_snapshot`] gives, without building it as a `Value` first): for SQLite,
 /// which stores JSON as that text.
 pub(super) fn payment_created_row(payment: &Payment, now: DateTime<Utc>) -> [sea_orm::Value; 5] {
-    #[derive(Serialize)]
-    struct Snapshot<'a> {
-        payment: &'a Payment,
-    }
-    let payload = serde_json::to_string(&Snapshot { payment }).unwrap_or_default();
+    let payload = serde_json::to_string(&PaymentPayload { payment }).unwrap_or_default();
     [
         payment.merchant_id.into(),
         EventType::PaymentCreated.as_str().into(),
@@ -410,12 +413,6 @@ pub(super) struct StoredEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// The head of an undispatched outbox row: what the webhook engine selects first.
-#[derive(Debug, Clone, FromQueryResult)]
-pub(super) struct PendingEvent {
-    pub id: i64,
-}
-
 /// Events this instance has just written, kept typed for the webhook engine so that it
 /// need not read back and parse what was in memory a moment before (the payment
 /// creator's on SQLite fills it, after its commit). Bounded: once [`RECENT_MAX`] are
@@ -463,15 +460,9 @@ impl Event {
     /// The `payment.created` event `id` of a payment just written `now`: what
     /// [`Event::read`] gives of its row.
     pub(super) fn payment_created(id: i64, payment: Payment, now: DateTime<Utc>) -> Event {
+        let merchant_id = payment.merchant_id;
         let payload = Payload::Payment(payment);
-        Event {
-            id,
-            merchant_id: payload.payment().map_or(0, |p| p.merchant_id),
-            kind: EventType::PaymentCreated,
-            origin: payload.origin(),
-            payload,
-            created_at: now,
-        }
+        Event { id, merchant_id, kind: EventType::PaymentCreated, origin: payload.origin(), payload, created_at: now }
     }
 }
 
@@ -553,6 +544,29 @@ mod tests {
             payload: event.payload.to_string(),
             created_at: Utc::now(),
         }
+    }
+
+    /// `Recent` keeps at most its bound (the rest is read from the outbox) and gives
+    /// each kept event once.
+    #[test]
+    fn recent_events_are_bounded_and_taken_once() {
+        let at = Utc::now();
+        let ping = |id| Event {
+            id,
+            merchant_id: 1,
+            kind: EventType::TestPing,
+            origin: Some(Dialect::Rebornpay),
+            payload: Payload::Ping { data: Value::Null, dialect: Dialect::Rebornpay },
+            created_at: at,
+        };
+        let recent = Recent::default();
+        assert!(recent.is_empty());
+        recent.keep((1..=RECENT_MAX as i64 + 10).map(ping).collect());
+        assert_eq!(recent.len(), RECENT_MAX);
+        let beyond = RECENT_MAX as i64 + 1;
+        assert_eq!(recent.take(&[1, beyond, 2]), vec![Some(ping(1)), None, Some(ping(2))]);
+        assert_eq!(recent.take(&[1]), vec![None], "taken once");
+        assert_eq!(recent.len(), RECENT_MAX - 2);
     }
 
     #[test]
