@@ -74,6 +74,9 @@ pub struct Config {
     /// `[http]`: the limits of every listener.
     #[serde(default)]
     pub http: HttpLimits,
+    /// `[rate_limits]`: where the rate-limit buckets are counted.
+    #[serde(default)]
+    pub rate_limits: RateLimitsConfig,
     /// Whether this configuration is the built-in one alone (no file, no environment).
     #[serde(skip)]
     pub built_in: bool,
@@ -180,6 +183,45 @@ impl HttpLimits {
             std::time::Duration::from_millis(self.body_read_timeout_ms),
             self.max_buffered_body_bytes,
         )
+    }
+}
+
+/// `[rate_limits]`: where requests are counted against the merchants' and dialects' rate
+/// limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    /// `"memory"` (the default: this instance counts alone, right for one instance) or
+    /// a Redis URL (`"redis://127.0.0.1:6379"`, `rediss://` for TLS), which every
+    /// instance behind one load balancer names, so a limit holds across all of them.
+    pub store: String,
+    /// How long a request waits for Redis, in milliseconds. A store that does not
+    /// answer in time (or at all) is not a refusal: the request is counted in this
+    /// instance's own memory instead, with a warning in the log and
+    /// `paybridge_rate_limit_store_fallbacks_total` counting it, until Redis answers
+    /// again (asked again at most once a second).
+    pub timeout_ms: u64,
+    /// Prefix of every Redis key, for deployments (or test runs) that share one Redis.
+    pub prefix: String,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig { store: "memory".to_owned(), timeout_ms: 100, prefix: "paybridge".to_owned() }
+    }
+}
+
+impl RateLimitsConfig {
+    /// The core's setting.
+    pub fn store(&self) -> crate::core::RateLimitStore {
+        if self.store == "memory" {
+            return crate::core::RateLimitStore::Memory;
+        }
+        crate::core::RateLimitStore::Redis {
+            url: self.store.clone(),
+            prefix: self.prefix.clone(),
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+        }
     }
 }
 
@@ -354,6 +396,7 @@ impl Default for Config {
             webhooks: WebhookConfig::default(),
             dialects: BTreeMap::new(),
             http: HttpLimits::default(),
+            rate_limits: RateLimitsConfig::default(),
             built_in: true,
         }
     }
@@ -437,6 +480,7 @@ const ENV_KEYS: &[&str] = &[
     "webhooks",
     "dialects",
     "http",
+    "rate_limits",
 ];
 
 impl Config {
@@ -530,6 +574,16 @@ impl Config {
         }
         if http.max_connections == 0 {
             return bad("http.max_connections".into(), "must be at least 1");
+        }
+        let limits = &self.rate_limits;
+        if limits.store != "memory" && !crate::core::RateLimitStore::valid_redis_url(&limits.store) {
+            return bad("rate_limits.store".into(), "must be \"memory\" or a redis:// or rediss:// URL");
+        }
+        if limits.timeout_ms == 0 {
+            return bad("rate_limits.timeout_ms".into(), "must be at least 1");
+        }
+        if limits.prefix.is_empty() || limits.prefix.contains(char::is_whitespace) {
+            return bad("rate_limits.prefix".into(), "must be a word without spaces");
         }
         for (i, m) in self.merchants.iter().enumerate() {
             let key = |field: &str| format!("merchants[{i}].{field}");

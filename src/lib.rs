@@ -40,8 +40,10 @@
 //!   and new credentials reach the dialects.
 //!   Who may call the core: a dialect's `auth.rs` turns its headers into a
 //!   [`core::Caller`] (`Gateway::authenticate`), and only admission
-//!   (`Gateway::admit`/`admit_class`: approval, IP allow-list, rate limit) makes the
-//!   [`core::Principal`] every merchant-facing `Gateway` method takes. A dialect's
+//!   (`Gateway::admit`/`admit_class`: approval, IP allow-list, rate limit; in
+//!   `core/access.rs`, with the buckets several instances share in Redis in
+//!   `core/shared_limits.rs`) makes the [`core::Principal`] every merchant-facing
+//!   `Gateway` method takes. A dialect's
 //!   `errors.rs` implements [`http::reply::DialectErrors`] once (its error body, each
 //!   `CoreError`'s status); its replies (`dialect_reply!`), middleware and body limits
 //!   follow from it.

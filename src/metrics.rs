@@ -5,13 +5,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
-use prometheus::{Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 /// This instance's metrics.
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Requests counted in memory because the shared rate-limit store did not answer.
+    rate_limit_fallbacks: IntCounter,
     /// Webhook delivery metrics.
     pub webhooks: WebhookMetrics,
 }
@@ -42,6 +46,11 @@ impl Metrics {
             &["service"],
         )
         .expect("metric definition is valid");
+        let rate_limit_fallbacks = IntCounter::new(
+            "paybridge_rate_limit_store_fallbacks_total",
+            "Requests counted in this instance's memory because the shared rate-limit store (Redis) did not answer",
+        )
+        .expect("metric definition is valid");
         let webhooks = WebhookMetrics {
             outcomes: IntCounterVec::new(
                 Opts::new("paybridge_webhook_deliveries_total", "Webhook delivery attempts by outcome"),
@@ -60,11 +69,20 @@ impl Metrics {
         };
         registry.register(Box::new(requests.clone())).expect("registered once");
         registry.register(Box::new(latency.clone())).expect("registered once");
+        registry.register(Box::new(rate_limit_fallbacks.clone())).expect("registered once");
         registry.register(Box::new(webhooks.outcomes.clone())).expect("registered once");
         registry.register(Box::new(webhooks.queue_depth.clone())).expect("registered once");
         registry.register(Box::new(webhooks.oldest_due_seconds.clone())).expect("registered once");
         registry.register(Box::new(webhooks.undispatched.clone())).expect("registered once");
-        Arc::new(Metrics { registry, requests, latency, webhooks })
+        Arc::new(Metrics { registry, requests, latency, rate_limit_fallbacks, webhooks })
+    }
+
+    /// Brings the count of rate-limit fallbacks up to the core's (which only grows).
+    pub fn set_rate_limit_fallbacks(&self, total: u64) {
+        let counted = self.rate_limit_fallbacks.get();
+        if total > counted {
+            self.rate_limit_fallbacks.inc_by(total - counted);
+        }
     }
 
     /// The Prometheus text exposition.

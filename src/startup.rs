@@ -114,6 +114,7 @@ impl Application {
             processor_timeout: Duration::from_millis(config.processor_timeout_ms),
             clock: if config.test_clock_enabled() { Clock::test() } else { Clock::system() },
             sqlite_synchronous: config.sqlite_synchronous,
+            rate_limits: config.rate_limits.store(),
         };
         let scopes = Core::connect(&config.database_url, settings, processor)
             .await
@@ -453,6 +454,7 @@ fn routes(
     let health = state.gateway.clone();
     let index = index_html(urls);
     let metrics_text = metrics.clone();
+    let counts = state.gateway.clone();
     let route = Route::new()
         .at("/", get(make_sync(move |_| Html(index.clone()))))
         .at(
@@ -478,6 +480,7 @@ fn routes(
         .at(
             "/metrics",
             get(make_sync(move |_| {
+                metrics_text.set_rate_limit_fallbacks(counts.rate_limit_fallbacks());
                 Response::builder().content_type("text/plain; version=0.0.4").body(metrics_text.render())
             })),
         );

@@ -161,7 +161,7 @@ async fn admitted(state: &AppState, request: &poem::Request, token: Option<&str>
         return Err(PrError::code("novalidtoken").into());
     }
     let caller = state.gateway.authenticate(Dialect::Payrequest, token, None).await?;
-    let principal = state.gateway.admit(&caller, state.client_ip(request))?;
+    let principal = state.gateway.admit(&caller, state.client_ip(request)).await?;
     let psp = principal.credential().settings.payrequest().map(|s| s.psp.as_str());
     match psp.unwrap_or("none") {
         "sandbox" => Ok(principal),

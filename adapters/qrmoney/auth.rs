@@ -30,7 +30,7 @@ impl QrAuth {
         let key = header(req, "X-API-Key").ok_or(CoreError::MissingCredentials)?;
         let gateway = &self.state.gateway;
         let caller = gateway.authenticate(Dialect::Qrmoney, key, None).await?;
-        gateway.admit(&caller, self.state.client_ip(req))
+        gateway.admit(&caller, self.state.client_ip(req)).await
     }
 }
 

@@ -48,7 +48,7 @@ impl RebornAuth {
         };
         let gateway = &self.state.gateway;
         let caller = gateway.authenticate(Dialect::Rebornpay, key, Some(secret)).await?;
-        let principal = gateway.admit(&caller, self.state.client_ip(req))?;
+        let principal = gateway.admit(&caller, self.state.client_ip(req)).await?;
         let timestamp = header(req, "X-Timestamp").map(str::to_owned);
         let signature = header(req, "X-Signature").map(str::to_owned);
         if timestamp.is_some() || signature.is_some() || principal.credential().require_signature {

@@ -75,7 +75,7 @@ impl ShadhinAuth {
             return Err(AuthFailure::BusinessNotAuthorized.into());
         }
         let class = rate_class(req.method(), req.original_uri().path());
-        let (principal, _) = gateway.admit_class(&caller, self.state.client_ip(req), class)?;
+        let (principal, _) = gateway.admit_class(&caller, self.state.client_ip(req), class).await?;
         Ok(principal)
     }
 }

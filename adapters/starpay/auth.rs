@@ -57,31 +57,31 @@ fn refused(err: CoreError, limit: u32, counted: Result<u32, CoreError>) -> Respo
 
 impl StarAuth {
     /// A caller no key identifies: its IP's budget on the refusal.
-    fn unknown_caller(&self, req: &Request, err: CoreError) -> Response {
-        let counted = self.state.gateway.count_request(None, self.state.client_ip(req), ANONYMOUS);
+    async fn unknown_caller(&self, client_ip: Option<std::net::IpAddr>, err: CoreError) -> Response {
+        let counted = self.state.gateway.count_request(None, client_ip, ANONYMOUS).await;
         refused(err, ANONYMOUS.limit, counted.map(|d| d.remaining.min(ANONYMOUS.limit)))
     }
 }
 
 impl Admission for StarAuth {
     async fn admit(&self, req: &mut Request) -> Result<Admitted, Response> {
+        let client_ip = self.state.client_ip(req);
         let Some(key) = header(req, "X-API-KEY") else {
-            return Err(self.unknown_caller(req, CoreError::MissingCredentials));
+            return Err(self.unknown_caller(client_ip, CoreError::MissingCredentials).await);
         };
         let gateway = &self.state.gateway;
         let caller = match gateway.authenticate(Dialect::Starpay, key, None).await {
             Ok(caller) => caller,
             Err(err @ (CoreError::MissingCredentials | CoreError::InvalidCredentials)) => {
-                return Err(self.unknown_caller(req, err));
+                return Err(self.unknown_caller(client_ip, err).await);
             }
             Err(err) => return Err(Errors::render(err)),
         };
         let Some(role) = role_of(&caller) else {
-            return Err(self.unknown_caller(req, CoreError::Forbidden));
+            return Err(self.unknown_caller(client_ip, CoreError::Forbidden).await);
         };
         let (class, limit) = (role.rate_class(), role.hourly_limit());
-        let client_ip = self.state.client_ip(req);
-        match gateway.admit_class(&caller, client_ip, class) {
+        match gateway.admit_class(&caller, client_ip, class).await {
             Ok((principal, decision)) => {
                 let remaining = decision.remaining.min(limit);
                 Ok(Admitted { principal, headers: limit_headers(limit, remaining) })
@@ -89,11 +89,11 @@ impl Admission for StarAuth {
             Err(err @ CoreError::RateLimited { .. }) => Err(refused(err, limit, Ok(0))),
             // From an address the account does not allow: the key may have leaked, so
             // the request spends the address's budget, not the user's.
-            Err(err @ CoreError::IpNotAllowed) => Err(self.unknown_caller(req, err)),
+            Err(err @ CoreError::IpNotAllowed) => Err(self.unknown_caller(client_ip, err).await),
             // Refused before its budget was counted (an account not approved): counted
             // now, so the user sees what is left.
             Err(err) => {
-                let counted = gateway.count_request(Some(&caller), client_ip, class);
+                let counted = gateway.count_request(Some(&caller), client_ip, class).await;
                 Err(refused(err, limit, counted.map(|d| d.remaining.min(limit))))
             }
         }

@@ -5,6 +5,9 @@
 //! Authenticated credentials are cached for `auth_cache_ttl` so the request hot path
 //! reads nothing from the database; admin changes made through this instance clear the
 //! cache at once, and other instances see them within the TTL.
+//!
+//! Rate-limit buckets are counted in this instance's memory, or in Redis when several
+//! instances share them ([`super::shared_limits`]), with memory as the fallback.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,6 +21,7 @@ use ipnet::IpNet;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use subtle::ConstantTimeEq;
 
+use super::shared_limits::{Counted, RateLimitStore, SharedLimits};
 use super::store::{self, entities::credential, entities::merchant};
 use super::{CoreError, Credential, Dialect, Merchant, MerchantStatus};
 
@@ -37,7 +41,7 @@ pub struct Caller {
 /// ```
 /// # use paybridge::core::{Caller, CoreError, Gateway, NewPayment};
 /// # async fn create(gateway: &Gateway, caller: &Caller, cmd: NewPayment) -> Result<(), CoreError> {
-/// let principal = gateway.admit(caller, None)?;
+/// let principal = gateway.admit(caller, None).await?;
 /// gateway.create_payment(&principal, cmd).await?;
 /// # Ok(()) }
 /// ```
@@ -176,6 +180,17 @@ enum Owner {
     Ip(Option<IpAddr>),
 }
 
+impl std::fmt::Display for Owner {
+    /// As a shared bucket's key names it: `12`, `192.0.2.7`, `2001:db8::`, `unknown`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::Id(id) => write!(f, "{id}"),
+            Owner::Ip(Some(ip)) => write!(f, "{ip}"),
+            Owner::Ip(None) => f.write_str("unknown"),
+        }
+    }
+}
+
 /// A bucket: its limit, its limiter and when it was last used.
 struct Bucket {
     limit: u32,
@@ -208,17 +223,25 @@ pub(super) struct AccessControl {
     generation: std::sync::atomic::AtomicU64,
     /// What the rate limiters count on.
     clock: super::Clock,
+    /// The buckets every instance shares, when configured; `limiters` are then the
+    /// fallback while it does not answer.
+    shared: Option<SharedLimits>,
 }
 
 impl AccessControl {
-    pub(super) fn new(ttl: Duration, clock: super::Clock) -> AccessControl {
-        AccessControl {
+    pub(super) fn new(ttl: Duration, clock: super::Clock, store: &RateLimitStore) -> Result<AccessControl, CoreError> {
+        let shared = match store {
+            RateLimitStore::Memory => None,
+            RateLimitStore::Redis { url, prefix, timeout } => Some(SharedLimits::new(url, prefix, *timeout)?),
+        };
+        Ok(AccessControl {
             ttl,
             cache: RwLock::default(),
             limiters: Mutex::default(),
             generation: Default::default(),
             clock,
-        }
+            shared,
+        })
     }
 
     fn cached(&self, dialect: Dialect, key_id: &str) -> Option<Caller> {
@@ -276,6 +299,14 @@ impl super::DeliveryGateway {
     /// caches of credentials outside the core compare it to know they are stale.
     pub fn credentials_generation(&self) -> u64 {
         self.inner.access.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl super::Core {
+    /// Requests counted in this instance's memory because the shared rate-limit store
+    /// did not answer, since start (0 without one).
+    pub fn rate_limit_fallbacks(&self) -> u64 {
+        self.inner.access.shared.as_ref().map_or(0, SharedLimits::fallbacks)
     }
 }
 
@@ -337,12 +368,12 @@ impl super::Gateway {
     /// Lets an authenticated request through, or says why not: the merchant must be
     /// approved, the client IP on its allow-list (when it has one) and the merchant
     /// under its rate limit.
-    pub fn admit(&self, caller: &Caller, client_ip: Option<IpAddr>) -> Result<Principal, CoreError> {
-        self.admit_class(caller, client_ip, RateClass::MERCHANT).map(|(principal, _)| principal)
+    pub async fn admit(&self, caller: &Caller, client_ip: Option<IpAddr>) -> Result<Principal, CoreError> {
+        self.admit_class(caller, client_ip, RateClass::MERCHANT).await.map(|(principal, _)| principal)
     }
 
     /// [`Gateway::admit`], counting the request in `class`'s bucket.
-    pub fn admit_class(
+    pub async fn admit_class(
         &self,
         caller: &Caller,
         client_ip: Option<IpAddr>,
@@ -358,7 +389,7 @@ impl super::Gateway {
                 return Err(CoreError::IpNotAllowed);
             }
         }
-        let decision = self.count_request(Some(caller), client_ip, class)?;
+        let decision = self.count_request(Some(caller), client_ip, class).await?;
         Ok((Principal { caller: caller.clone() }, decision))
     }
 
@@ -367,7 +398,7 @@ impl super::Gateway {
     /// shows every caller its budget (StarPay's `X-RateLimit-*`) does for a request it
     /// refuses before — `principal` `None` for a caller no credential admitted, counted
     /// by client IP in a [`RateOwner::ClientIp`] class.
-    pub fn count_request(
+    pub async fn count_request(
         &self,
         principal: Option<&Caller>,
         client_ip: Option<IpAddr>,
@@ -396,7 +427,25 @@ impl super::Gateway {
             // merchant's per-minute setting, and so does a per-IP budget.
             _ => published,
         };
-        let limiter = self.inner.access.limiter(owner, class, limit);
+        let access = &self.inner.access;
+        if let Some(shared) = &access.shared {
+            let window = match class.window {
+                RateWindow::Minute => Duration::from_secs(60),
+                RateWindow::Hour => Duration::from_secs(3600),
+            };
+            let bucket = format!("{}:{owner}", class.name);
+            match shared.count(&bucket, limit, window, access.clock.offset()).await {
+                Some(Counted::Allowed { remaining }) => {
+                    return Ok(RateDecision { limit: Some(limit.get()), remaining });
+                }
+                Some(Counted::Limited { wait }) => {
+                    return Err(CoreError::RateLimited { retry_after_secs: wait.as_secs() + 1 });
+                }
+                // Not answered: counted in memory below.
+                None => {}
+            }
+        }
+        let limiter = access.limiter(owner, class, limit);
         match limiter.check() {
             Ok(snapshot) => {
                 Ok(RateDecision { limit: Some(limit.get()), remaining: snapshot.remaining_burst_capacity() })
@@ -432,7 +481,8 @@ mod tests {
 
     #[test]
     fn past_the_bound_the_oldest_addresses_are_forgotten_never_a_merchant() {
-        let access = AccessControl::new(Duration::from_secs(1), super::super::Clock::system());
+        let access =
+            AccessControl::new(Duration::from_secs(1), super::super::Clock::system(), &RateLimitStore::Memory).unwrap();
         let class = RateClass::per_ip_hour("test.ip", 10);
         let limit = NonZeroU32::new(10).unwrap();
         let merchant = access.limiter(Owner::Id(1), RateClass::MERCHANT, limit);

@@ -506,11 +506,12 @@ mod fresh_tests {
             processor_timeout: Duration::from_secs(1),
             clock: Clock::system(),
             sqlite_synchronous: Default::default(),
+            rate_limits: Default::default(),
         };
         let scopes = super::super::Core::connect(&url, settings, Arc::new(crate::sandbox::Sandbox)).await.unwrap();
         scopes.admin.apply_seeds(&[crate::config::demo_merchant().to_seed()]).await.unwrap();
         let caller = scopes.gateway.authenticate(Dialect::Rebornpay, "pk_test_demo", None).await.unwrap();
-        let principal = scopes.gateway.admit(&caller, None).unwrap();
+        let principal = scopes.gateway.admit(&caller, None).await.unwrap();
         (scopes.gateway, principal, dir)
     }
 

@@ -61,6 +61,7 @@ mod payouts;
 mod refunds;
 mod scopes;
 mod settlements;
+mod shared_limits;
 mod signatures;
 mod store;
 
@@ -89,6 +90,7 @@ pub use processor::{Processor, ProcessorError, Verdict};
 pub use refunds::RefundAmount;
 pub use scopes::{AdminGateway, DeliveryGateway, Gateway, ProcessorGateway, Scopes};
 pub use secret::Secret;
+pub use shared_limits::RateLimitStore;
 pub use types::*;
 
 /// Settings the core needs from the configuration.
@@ -109,6 +111,8 @@ pub struct CoreSettings {
     pub clock: Clock,
     /// When a SQLite commit is on disk (Postgres keeps its own `synchronous_commit`).
     pub sqlite_synchronous: SqliteSynchronous,
+    /// Where rate-limit buckets are counted.
+    pub rate_limits: RateLimitStore,
 }
 
 /// When a SQLite commit is acknowledged, in WAL mode: SQLite's `synchronous` pragma.
@@ -170,7 +174,8 @@ impl Core {
             timeout: settings.processor_timeout,
             clock: settings.clock.clone(),
         });
-        let access = access::AccessControl::new(settings.auth_cache_ttl, settings.clock.clone());
+        let access =
+            access::AccessControl::new(settings.auth_cache_ttl, settings.clock.clone(), &settings.rate_limits)?;
         let _checkpointer = store.start_checkpointer();
         let due = Arc::new(tokio::sync::Notify::new());
         let inner = Inner { store, settings, access, creator, charger, processor, events, due, recent, _checkpointer };

@@ -24,6 +24,16 @@ fn a_file_overrides_the_defaults() {
     assert_eq!(config.sqlite_synchronous, paybridge::core::SqliteSynchronous::Full, "fsynced unless asked");
     let relaxed = load("sqlite_synchronous = \"normal\"\n").unwrap();
     assert_eq!(relaxed.sqlite_synchronous, paybridge::core::SqliteSynchronous::Normal);
+    assert_eq!(config.rate_limits.store(), paybridge::core::RateLimitStore::Memory, "one instance counts alone");
+    let shared = load("[rate_limits]\nstore = \"redis://127.0.0.1:6379/2\"\n").unwrap();
+    assert_eq!(
+        shared.rate_limits.store(),
+        paybridge::core::RateLimitStore::Redis {
+            url: "redis://127.0.0.1:6379/2".into(),
+            prefix: "paybridge".into(),
+            timeout: std::time::Duration::from_millis(100),
+        }
+    );
 }
 
 #[test]
@@ -51,6 +61,10 @@ fn bad_files_name_the_key() {
     let cases = [
         ("listn = \"x\"", "listn"),
         ("sqlite_synchronous = \"off\"", "sqlite_synchronous"),
+        ("[rate_limits]\nstore = \"memcached://127.0.0.1\"", "rate_limits.store"),
+        ("[rate_limits]\nstore = \"redis://\"", "rate_limits.store"),
+        ("[rate_limits]\ntimeout_ms = 0", "rate_limits.timeout_ms"),
+        ("[rate_limits]\nprefix = \"a b\"", "rate_limits.prefix"),
         ("payment_ttl_secs = \"soon\"", "payment_ttl_secs"),
         ("listen = \"nowhere\"", "listen"),
         ("public_url = \"not a url\"", "public_url"),

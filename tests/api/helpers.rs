@@ -52,6 +52,56 @@ macro_rules! db_test {
     )*};
 }
 
+/// Runs each named `async fn(Backend)` as [`db_test!`] does, and a third time as
+/// `<name>::sqlite_redis`: with the rate limits counted in the Redis of
+/// `PAYBRIDGE_TEST_REDIS_URL` (ignored unless the build saw it), under a key prefix of
+/// the test's own — every server the test starts from [`test_config`] (and its peers)
+/// shares those buckets.
+#[macro_export]
+macro_rules! limits_test {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(paybridge_postgres), ignore = "set PAYBRIDGE_TEST_POSTGRES_URL to run it")]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::postgres_or_panic()).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(paybridge_redis), ignore = "set PAYBRIDGE_TEST_REDIS_URL to run it")]
+            async fn sqlite_redis() {
+                $crate::helpers::with_redis_limits(super::$name($crate::helpers::Backend::Sqlite)).await
+            }
+        }
+    )*};
+}
+
+tokio::task_local! {
+    /// The Redis URL every [`test_config`] of the running test counts its rate limits
+    /// in, with the test's key prefix.
+    static REDIS_LIMITS: (String, String);
+}
+
+/// The Redis of `PAYBRIDGE_TEST_REDIS_URL`; a test that needs it is built only when
+/// the build saw the variable (`build.rs`), so here it must be set.
+pub fn redis_url_or_panic() -> String {
+    match std::env::var("PAYBRIDGE_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!("built with PAYBRIDGE_TEST_REDIS_URL set, run without it: set it again or rebuild"),
+    }
+}
+
+/// Runs `test` with every [`test_config`] it makes counting rate limits in Redis,
+/// under a key prefix no other test uses.
+pub async fn with_redis_limits<F: std::future::Future>(test: F) -> F::Output {
+    REDIS_LIMITS.scope((redis_url_or_panic(), format!("pbtest_{}", uuid_like())), test).await
+}
+
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const KEY: &str = "pk_test_demo";
 pub const SECRET: &str = "sk_test_demo";
@@ -84,7 +134,15 @@ pub fn test_config() -> Config {
     };
     // Test receivers listen on loopback.
     webhooks.block_private_targets = Some(false);
+    let rate_limits = REDIS_LIMITS
+        .try_with(|(url, prefix)| paybridge::config::RateLimitsConfig {
+            store: url.clone(),
+            prefix: prefix.clone(),
+            ..Default::default()
+        })
+        .unwrap_or_default();
     Config {
+        rate_limits,
         listen: "127.0.0.1:0".into(),
         webhooks,
         admin_token: ADMIN_TOKEN.into(),

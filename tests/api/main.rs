@@ -16,6 +16,7 @@ mod examples;
 
 mod extras;
 mod idempotency;
+mod instances;
 mod mounts;
 mod openapi;
 mod payrequest;

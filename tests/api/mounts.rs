@@ -10,8 +10,8 @@ use paybridge::startup::Application;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::db_test;
 use crate::helpers::{Backend, KEY, SECRET, TestApp, spawn_app_with, test_config};
+use crate::{db_test, limits_test};
 
 const QR_CHALLENGE_CARD: &str = "4000000000000002";
 
@@ -344,8 +344,9 @@ db_test!(
     every_link_points_at_the_mount_it_was_handed_out_by,
     every_documented_path_resolved_like_dotnet_against_the_root_answers_as_under_the_path,
     a_host_mount_ignores_case_and_port_and_other_hosts_keep_the_main_routes,
-    limits_and_idempotency_are_shared_by_every_mount
 );
+
+limits_test!(limits_and_idempotency_are_shared_by_every_mount,);
 
 #[tokio::test]
 async fn a_taken_port_set_in_the_config_stops_start_up_naming_the_dialect_and_port() {

@@ -4,8 +4,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::db_test;
 use crate::helpers::{Backend, KEY, SECRET, spawn_app, spawn_app_with};
+use crate::{db_test, limits_test};
 use paybridge::crypto::hmac_sha256_hex;
 
 async fn missing_or_wrong_credentials_are_refused(backend: Backend) {
@@ -237,8 +237,9 @@ db_test!(
     missing_or_wrong_credentials_are_refused,
     pending_and_suspended_merchants_are_not_approved,
     ip_allow_list_refuses_other_addresses,
-    rate_limit_answers_429_with_retry_after,
     signed_requests_are_verified,
     mandatory_signing_refuses_unsigned_requests,
     rotated_secret_replaces_the_old_one_at_once,
 );
+
+limits_test!(rate_limit_answers_429_with_retry_after,);

@@ -5,8 +5,8 @@
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
-use crate::db_test;
 use crate::helpers::{Backend, Reply, TestApp, spawn_app, spawn_app_with};
+use crate::{db_test, limits_test};
 
 pub const CLIENT_ID: &str = "demo_client_id";
 pub const BUSINESS_ID: &str = "demo_business_id";
@@ -421,9 +421,9 @@ db_test!(
     each_header_has_its_own_code,
     bad_fields_are_validation_errors_that_change_nothing,
     pages_and_filters_count_exactly,
-    each_endpoint_class_has_its_own_limit,
-    a_business_without_a_limit_is_not_limited,
     checkout_returns_to_success_and_cancel_urls,
     a_pending_card_payment_is_decided_later,
     one_balance_across_dialects,
 );
+
+limits_test!(each_endpoint_class_has_its_own_limit, a_business_without_a_limit_is_not_limited,);
