@@ -332,20 +332,26 @@ impl super::Core {
     /// sweep, so expiry happens whether or not anyone opens the checkout again.
     pub(super) async fn expire_overdue(&self, limit: u64) -> Result<usize, CoreError> {
         let now = self.now();
-        let due: Vec<i64> = payment::Entity::find()
+        let txn = self.begin_write().await?;
+        // Instances sweeping at once split the overdue payments: on Postgres each takes
+        // the rows no other sweep holds (SKIP LOCKED); SQLite's write transactions run one
+        // at a time. A payment is expired only from `created`, so it is expired (and its
+        // event written) once whatever the sweeps do.
+        let mut query = payment::Entity::find()
             .select_only()
             .column(payment::Column::Id)
             .filter(payment::Column::Status.eq(PaymentStatus::Created.as_str()))
             .filter(payment::Column::ExpiresAt.lt(now))
             .order_by_asc(payment::Column::ExpiresAt)
-            .limit(limit)
-            .into_tuple()
-            .all(&self.store().reader)
-            .await?;
+            .limit(limit);
+        if self.store().locks_rows() {
+            query = query
+                .lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked);
+        }
+        let due: Vec<i64> = query.into_tuple().all(&txn).await?;
         if due.is_empty() {
             return Ok(0);
         }
-        let txn = self.begin_write().await?;
         let mut expired = 0;
         for id in due {
             let change = payment::ActiveModel {

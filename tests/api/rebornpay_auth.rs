@@ -96,7 +96,7 @@ async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
     assert_eq!(app.send(app.reborn(Method::GET, "/balance")).await.status, 429);
 }
 
-fn signed(
+pub(crate) fn signed(
     app: &crate::helpers::TestApp,
     path: &str,
     body: &str,
