@@ -97,7 +97,9 @@
 //! - `openapi/` — the committed specs, and in `openapi/examples/` the answers a server
 //!   gave that they carry as response examples (recorded and checked by
 //!   `tests/api/examples.rs`); `bench/` — the load benchmarks (payment creation beside
-//!   `bench/ceiling`, the bare framework's speed for the same request; webhook delivery).
+//!   `bench/ceiling`, the bare framework's speed for the same request; webhook delivery;
+//!   `bench/cluster.py`: three instances behind HAProxy, `bench/cluster/haproxy.cfg`).
+//!   `tests/api/instances.rs` holds the several-instance tests.
 
 #[path = "../adapters/mod.rs"]
 pub mod adapters;

@@ -38,16 +38,7 @@ impl Backend {
 macro_rules! db_test {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(paybridge_postgres), ignore = "set PAYBRIDGE_TEST_POSTGRES_URL to run it")]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::postgres_or_panic()).await
-            }
+            $crate::db_test_halves!($name);
         }
     )*};
 }
@@ -61,16 +52,7 @@ macro_rules! db_test {
 macro_rules! limits_test {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(paybridge_postgres), ignore = "set PAYBRIDGE_TEST_POSTGRES_URL to run it")]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::postgres_or_panic()).await
-            }
+            $crate::db_test_halves!($name);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[cfg_attr(not(paybridge_redis), ignore = "set PAYBRIDGE_TEST_REDIS_URL to run it")]
@@ -79,6 +61,23 @@ macro_rules! limits_test {
             }
         }
     )*};
+}
+
+/// The `sqlite` and `postgres` tests of `$name`, inside its module.
+#[macro_export]
+macro_rules! db_test_halves {
+    ($name:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sqlite() {
+            super::$name($crate::helpers::Backend::Sqlite).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(not(paybridge_postgres), ignore = "set PAYBRIDGE_TEST_POSTGRES_URL to run it")]
+        async fn postgres() {
+            super::$name($crate::helpers::Backend::postgres_or_panic()).await
+        }
+    };
 }
 
 tokio::task_local! {
