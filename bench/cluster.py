@@ -71,10 +71,6 @@ checkout_secret = "cluster-checkout-secret"
 log_credentials = false
 test_clock = false
 expiry_sweep_secs = 2
-# Credentials read fresh on every request: the suites suspend and rotate keys through
-# one instance and expect the next request, wherever it lands, to see it. (Each
-# instance caches them for 2 s by default; see the README.)
-auth_cache_ttl_ms = 0
 
 [webhooks]
 block_private_targets = false

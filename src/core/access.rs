@@ -3,8 +3,10 @@
 //! only key to the core's merchant-facing methods).
 //!
 //! Authenticated credentials are cached for `auth_cache_ttl` so the request hot path
-//! reads nothing from the database; admin changes made through this instance clear the
-//! cache at once, and other instances see them within the TTL.
+//! reads nothing from the database. An admin change of merchants or credentials clears
+//! the cache of the instance that made it at once, and on Postgres every other
+//! instance's as the change commits (`NOTIFY`/`LISTEN`, [`Core::commit_access_change`]);
+//! should that announcement be missed, within the TTL.
 //!
 //! Rate-limit buckets are counted in this instance's memory, or in Redis when several
 //! instances share them ([`super::shared_limits`]), with memory as the fallback.
@@ -303,6 +305,16 @@ impl super::DeliveryGateway {
 }
 
 impl super::Core {
+    /// Commits an admin change of merchants or credentials: announced to every instance
+    /// on the database, which forget their cached credentials as it commits, and
+    /// forgotten here at once.
+    pub(super) async fn commit_access_change(&self, txn: sea_orm::DatabaseTransaction) -> Result<(), CoreError> {
+        self.store().announce_access_change(&txn).await?;
+        txn.commit().await?;
+        self.inner.access.invalidate();
+        Ok(())
+    }
+
     /// Requests counted in this instance's memory because the shared rate-limit store
     /// did not answer, since start (0 without one).
     pub fn rate_limit_fallbacks(&self) -> u64 {

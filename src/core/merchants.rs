@@ -108,8 +108,7 @@ impl super::AdminGateway {
         for cred in &seed.credentials {
             insert_credential(&txn, created.id, cred, self.now()).await?;
         }
-        txn.commit().await?;
-        self.inner.access.invalidate();
+        self.commit_access_change(txn).await?;
         Ok(created)
     }
 
@@ -136,8 +135,7 @@ impl super::AdminGateway {
                 }
             }
         }
-        txn.commit().await?;
-        self.inner.access.invalidate();
+        self.commit_access_change(txn).await?;
         Ok(())
     }
 
@@ -197,8 +195,7 @@ impl super::AdminGateway {
         if updated.rows_affected != 1 {
             return Err(CoreError::NotFound(Entity::Merchant));
         }
-        txn.commit().await?;
-        self.inner.access.invalidate();
+        self.commit_access_change(txn).await?;
         self.merchant(id).await
     }
 
@@ -259,8 +256,7 @@ impl super::AdminGateway {
             )
             .await?;
         }
-        txn.commit().await?;
-        self.inner.access.invalidate();
+        self.commit_access_change(txn).await?;
         if created.role.is_some() {
             self.notify_events();
         }
@@ -318,8 +314,7 @@ impl super::AdminGateway {
             )
             .await?;
         }
-        txn.commit().await?;
-        self.inner.access.invalidate();
+        self.commit_access_change(txn).await?;
         if user_suspended {
             self.notify_events();
         }

@@ -151,6 +151,8 @@ struct Inner {
     /// Events just written, kept typed for the webhook engine.
     recent: Arc<outbox::Recent>,
     _checkpointer: Option<store::AbortOnDrop>,
+    /// Forgets cached credentials when another instance changed some (Postgres).
+    _access_listener: Option<store::AbortOnDrop>,
 }
 
 impl Core {
@@ -178,8 +180,28 @@ impl Core {
             access::AccessControl::new(settings.auth_cache_ttl, settings.clock.clone(), &settings.rate_limits)?;
         let _checkpointer = store.start_checkpointer();
         let due = Arc::new(tokio::sync::Notify::new());
-        let inner = Inner { store, settings, access, creator, charger, processor, events, due, recent, _checkpointer };
-        Ok(Scopes::of(Core { inner: Arc::new(inner) }))
+        let inner = Arc::new_cyclic(|inner: &std::sync::Weak<Inner>| {
+            let inner = inner.clone();
+            let _access_listener = store.listen_for_access_changes(move || {
+                if let Some(inner) = inner.upgrade() {
+                    inner.access.invalidate();
+                }
+            });
+            Inner {
+                store,
+                settings,
+                access,
+                creator,
+                charger,
+                processor,
+                events,
+                due,
+                recent,
+                _checkpointer,
+                _access_listener,
+            }
+        });
+        Ok(Scopes::of(Core { inner }))
     }
 
     /// Applies pending migrations to the database at `database_url` and returns.

@@ -186,3 +186,31 @@ async fn a_sweep_on_every_instance_expires_each_payment_once(backend: Backend) {
 }
 
 crate::db_test!(what_one_instance_saw_every_instance_knows, a_sweep_on_every_instance_expires_each_payment_once);
+
+/// On Postgres a merchant suspended through one instance is refused by another at
+/// once (the change is announced as it commits), not once the other's credential cache
+/// — a minute here — runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(paybridge_postgres), ignore = "set PAYBRIDGE_TEST_POSTGRES_URL to run it")]
+async fn a_suspension_reaches_every_instance_at_once() {
+    let first = spawn_app_with(Backend::postgres_or_panic(), |c| c.auth_cache_ttl_ms = 60_000).await;
+    let second = first.spawn_peer().await;
+    // The second instance has the demo merchant's key cached.
+    assert_eq!(second.send(second.reborn(Method::GET, "/balance")).await.status, 200);
+    let suspended = first.send(first.admin(Method::POST, "/merchants/1/suspend").json(&serde_json::json!({}))).await;
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    let started = Instant::now();
+    loop {
+        let reply = second.send(second.reborn(Method::GET, "/balance")).await;
+        if reply.status != 200 {
+            assert_eq!(reply.code(), "merchant_not_approved", "{}", reply.body);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still admitted {:?} after the suspension",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -29,6 +29,10 @@ use super::SqliteSynchronous;
 pub(super) use direct::sqlite_value;
 pub(super) use rows::*;
 
+/// The Postgres channel on which admin changes of merchants and credentials are
+/// announced to every instance.
+const ACCESS_CHANNEL: &str = "paybridge_access";
+
 /// Connections to the database.
 #[derive(Clone, Debug)]
 pub(super) struct Store {
@@ -96,6 +100,50 @@ impl Store {
                 if let Err(err) = reader.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
                     tracing::warn!(error = %err, "WAL checkpoint failed");
                 }
+            }
+        });
+        Some(AbortOnDrop(task))
+    }
+
+    /// Announces, when `txn` commits, that merchants or credentials changed, so every
+    /// instance on this database forgets the credentials it cached
+    /// ([`Store::listen_for_access_changes`]). Postgres only: SQLite is one instance's.
+    pub async fn announce_access_change(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        if self.backend() != DatabaseBackend::Postgres {
+            return Ok(());
+        }
+        txn.execute_unprepared(&format!("NOTIFY {ACCESS_CHANNEL}")).await.map(|_| ())
+    }
+
+    /// On Postgres, calls `changed` whenever an instance announced a change of merchants
+    /// or credentials (`LISTEN`), and whenever the listening connection was lost (one
+    /// may have been missed meanwhile); the task ends with the returned guard.
+    pub fn listen_for_access_changes(&self, changed: impl Fn() + Send + 'static) -> Option<AbortOnDrop> {
+        if self.backend() != DatabaseBackend::Postgres {
+            return None;
+        }
+        let pool = self.writer.get_postgres_connection_pool().clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(mut listener) => match listener.listen(ACCESS_CHANNEL).await {
+                        Ok(()) => loop {
+                            match listener.try_recv().await {
+                                Ok(Some(_)) => changed(),
+                                // The connection was lost (and is being made again).
+                                Ok(None) => changed(),
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "lost the credential-change listener");
+                                    break;
+                                }
+                            }
+                        },
+                        Err(err) => tracing::warn!(error = %err, "cannot listen for credential changes"),
+                    },
+                    Err(err) => tracing::warn!(error = %err, "cannot listen for credential changes"),
+                }
+                changed();
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
         Some(AbortOnDrop(task))
