@@ -487,8 +487,8 @@ def main():
             "zero, the ledger balanced. StarPay requests past the merchant user's 500 an hour were answered 429: "
             "one budget across the three instances.",
             f"- Webhooks: {figures['deliveries']} deliveries, every one received "
-            f"({figures['duplicates']} twice: sent again after the kill), no two attempts at one delivery "
-            "overlapping.",
+            f"({figures['duplicates']} twice — at least once is the promise: a delivery in flight when its "
+            "instance died is sent again once its lease runs out), no two attempts at one delivery overlapping.",
             f"- Rate limit 120/min through three instances: {figures['burst'][0]} of 300 let through in "
             f"{figures['burst'][2]:.1f} s.",
             f"- Create throughput (medians of 3 rounds of `wrk -t2 -c64 -d5s`): one instance "
