@@ -7,6 +7,8 @@
 //! windows, an account's daily and monthly limits. Advancing it makes that time pass at
 //! once. Request signatures' freshness windows (REBORNPAY's timestamp, replay records)
 //! and the transport's timeouts keep the real time: a client's clock does not move.
+//! So do leases (a webhook delivery's, an Idempotency-Key's claim): they time a request
+//! or a send still in flight, which advancing the clock must not hand to another.
 //!
 //! The offset belongs to one instance; instances sharing a database each keep their own.
 

@@ -360,7 +360,10 @@ impl super::DeliveryGateway {
     /// Leases up to `limit` due deliveries for `lease`.
     pub async fn claim_deliveries(&self, limit: u64, lease: std::time::Duration) -> Result<Vec<Delivery>, CoreError> {
         let now = self.now();
-        let until = now + ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::seconds(60));
+        // Due times follow the test clock; leases the system's: a lease is about a send
+        // still in flight, and advancing the clock must not hand it to another worker.
+        let wall = super::clock::system_now();
+        let until = wall + ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::seconds(60));
         let backend = self.store().backend();
         let lock = if backend == DatabaseBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
@@ -374,7 +377,7 @@ impl super::DeliveryGateway {
                ORDER BY d.event_id, d.id LIMIT {limit}{lock}) \
              RETURNING *"
         );
-        let values = vec![until.into(), now.into(), now.into(), now.into()];
+        let values = vec![until.into(), now.into(), wall.into(), wall.into()];
         let statement = Statement::from_sql_and_values(backend, placeholders(backend, &sql), values);
         let txn = self.begin_write().await?;
         let rows = txn.query_all_raw(statement).await?;

@@ -17,7 +17,8 @@ use super::store::entities::idempotency_key;
 
 /// How long a stored response is replayed.
 pub const RETENTION_HOURS: i64 = 24;
-/// How long a claim on a key lasts without a stored response.
+/// How long a claim on a key lasts without a stored response, in the system's time: a
+/// lease is about a request still running, which the test clock does not hurry.
 const LEASE_SECS: i64 = 60;
 
 /// A response kept for replay.
@@ -56,6 +57,8 @@ impl super::Gateway {
         request_hash: &str,
     ) -> Result<IdempotencyBegin, CoreError> {
         let now = self.now();
+        let wall = super::clock::system_now();
+        let leased_until = wall + ChronoDuration::seconds(LEASE_SECS);
         let token = Claim(hex::encode(rand::random::<[u8; 12]>()));
         let claim = idempotency_key::ActiveModel {
             merchant_id: Set(merchant_id),
@@ -68,7 +71,7 @@ impl super::Gateway {
             response_content_type: Set(None),
             response_body: Set(None),
             created_at: Set(now),
-            locked_until: Set(now + ChronoDuration::seconds(LEASE_SECS)),
+            locked_until: Set(leased_until),
             ..Default::default()
         };
         let txn = self.begin_write().await?;
@@ -90,11 +93,11 @@ impl super::Gateway {
                 content_type: row.response_content_type,
                 body: row.response_body.unwrap_or_default(),
             })),
-            Some(row) if row.locked_until < now => {
+            Some(row) if row.locked_until < wall => {
                 let renew = idempotency_key::ActiveModel {
                     id: Set(row.id),
                     claim: Set(token.0.clone()),
-                    locked_until: Set(now + ChronoDuration::seconds(LEASE_SECS)),
+                    locked_until: Set(leased_until),
                     ..Default::default()
                 };
                 idempotency_key::Entity::update(renew).exec(&txn).await?;

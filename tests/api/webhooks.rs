@@ -529,6 +529,27 @@ async fn the_test_clock_brings_retries_forward_and_closes_their_window(backend: 
     assert_eq!(detail["attempts"].as_array().unwrap().len(), 3, "{detail}");
 }
 
+/// Advancing the test clock while a send is in flight hands it to no other worker: the
+/// lease is timed by the system's clock, so the answer of the first send decides.
+async fn advancing_the_clock_leaves_a_send_in_flight_alone(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let app = app_for(backend, &hooks.url, |c| {
+        c.webhooks.timeout_ms = 3_000;
+        c.webhooks.backoff_initial_ms = 600_000;
+        c.webhooks.backoff_max_ms = 600_000;
+    })
+    .await;
+    hooks.script([Answer { delay: Duration::from_millis(1500), ..Answer::status(500) }]);
+    let event = ping(&app, json!({})).await;
+    assert_eq!(hooks.wait_for(1, WAIT, |_| true).await.len(), 1);
+    // Far past the lease (twice the timeout and 5 s) while the receiver still holds it.
+    app.advance_clock(60).await;
+    let detail = delivery_in(&app, event, "pending").await;
+    assert_eq!(detail["attempts"].as_array().unwrap().len(), 1, "one attempt recorded: {detail}");
+    sleep(Duration::from_millis(300)).await;
+    assert_eq!(hooks.hits().len(), 1, "not sent again while in flight, nor retried before its backoff");
+}
+
 /// An event whose payload does not fit its kind (a corrupt row) is dispatched with
 /// nothing sent, and holds up nothing behind it.
 async fn an_unreadable_event_sends_nothing_and_blocks_nothing(backend: Backend) {
@@ -646,6 +667,7 @@ async fn a_merchant_event_goes_once_per_dialect(backend: Backend) {
 db_test!(
     an_unreadable_event_sends_nothing_and_blocks_nothing,
     the_test_clock_brings_retries_forward_and_closes_their_window,
+    advancing_the_clock_leaves_a_send_in_flight_alone,
     a_merchant_event_goes_once_per_dialect,
     every_rebornpay_event_is_signed_and_shaped,
     a_receiver_that_was_down_gets_it_when_it_is_back,
