@@ -77,6 +77,9 @@ pub struct Config {
     /// `[rate_limits]`: where the rate-limit buckets are counted.
     #[serde(default)]
     pub rate_limits: RateLimitsConfig,
+    /// `[dashboard]`: the operators' dashboard at `/dashboard`.
+    #[serde(default)]
+    pub dashboard: DashboardConfig,
     /// Whether this configuration is the built-in one alone (no file, no environment).
     #[serde(skip)]
     pub built_in: bool,
@@ -183,6 +186,21 @@ impl HttpLimits {
             std::time::Duration::from_millis(self.body_read_timeout_ms),
             self.max_buffered_body_bytes,
         )
+    }
+}
+
+/// `[dashboard]`: the operators' dashboard at `/dashboard` (sign in with the admin token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    /// How long a sign-in lasts, in seconds (default 8 hours): the session cookie's
+    /// `Max-Age`, and when the server forgets it.
+    pub session_ttl_secs: u64,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig { session_ttl_secs: 8 * 3600 }
     }
 }
 
@@ -397,6 +415,7 @@ impl Default for Config {
             dialects: BTreeMap::new(),
             http: HttpLimits::default(),
             rate_limits: RateLimitsConfig::default(),
+            dashboard: DashboardConfig::default(),
             built_in: true,
         }
     }
@@ -481,6 +500,7 @@ const ENV_KEYS: &[&str] = &[
     "dialects",
     "http",
     "rate_limits",
+    "dashboard",
 ];
 
 impl Config {
@@ -574,6 +594,9 @@ impl Config {
         }
         if http.max_connections == 0 {
             return bad("http.max_connections".into(), "must be at least 1");
+        }
+        if !(1..=30 * 86_400).contains(&self.dashboard.session_ttl_secs) {
+            return bad("dashboard.session_ttl_secs".into(), "must be between 1 and 2592000 (30 days)");
         }
         let limits = &self.rate_limits;
         if limits.store != "memory" && !crate::core::RateLimitStore::valid_redis_url(&limits.store) {

@@ -108,6 +108,7 @@ pub mod checkout;
 pub mod config;
 pub mod core;
 pub mod crypto;
+pub mod dashboard;
 pub mod http;
 pub mod metrics;
 pub mod sandbox;

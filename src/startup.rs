@@ -240,7 +240,8 @@ impl Application {
             shutdown.await;
             let _ = stop.send(());
         };
-        let app = routes(&self.state, &self.scopes, &public_url, &urls, self.metrics.clone());
+        let dashboard_ttl = Duration::from_secs(self.config.dashboard.session_ttl_secs);
+        let app = routes(&self.state, &self.scopes, &public_url, &urls, dashboard_ttl, self.metrics.clone());
         let hosts = host_mounts(&self.config, &self.state, &self.scopes, &public_url, &self.metrics);
         // Links on a host mount take public_url's scheme (config validation: http or https).
         let scheme = if public_url.starts_with("https:") { "https" } else { "http" };
@@ -449,6 +450,7 @@ fn routes(
     scopes: &Scopes,
     public_url: &str,
     urls: &[DialectUrls],
+    dashboard_ttl: Duration,
     metrics: Arc<Metrics>,
 ) -> impl poem::Endpoint<Output = Response> + use<> {
     let health = state.gateway.clone();
@@ -487,12 +489,21 @@ fn routes(
     let processor = ProcessorState::new(state, scopes.processor.clone());
     let route = crate::checkout::mount(route, &processor);
     let route = crate::admin::mount(route, state, scopes.admin.clone());
+    let dashboard = crate::dashboard::DashboardState::new(
+        scopes.admin.clone(),
+        scopes.processor.clone(),
+        state.admin_token.clone(),
+        dashboard_ttl,
+        public_url,
+    );
+    let route = crate::dashboard::mount(route, dashboard, &state.body_limits);
     let route = crate::sandbox::api::mount(route, &processor);
     let route = DIALECTS.iter().fold(route, |route, entry| {
         let own = urls.iter().find(|u| u.name == entry.name()).and_then(|u| u.own_root.as_deref());
         entry.mount_at_path(route, state, public_url, own)
     });
-    let services = all_docs().iter().map(|d| d.name).chain(["checkout", "healthz", "readyz", "metrics"]).collect();
+    let services =
+        all_docs().iter().map(|d| d.name).chain(["checkout", "dashboard", "healthz", "readyz", "metrics"]).collect();
     route.map_to_response().with(Track { services, otherwise: "other", metrics })
 }
 
@@ -525,7 +536,7 @@ fn index_html(urls: &[DialectUrls]) -> String {
          <h1>paybridge</h1><p>A payment gateway that speaks five providers' HTTP dialects. Each dialect \
          has two base URLs: under its name on this listener, and at the root of its own port (for \
          clients that resolve absolute paths against the base URL, which drops its path).</p><ul>{rows}</ul>\
-         <p><a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/metrics\">/metrics</a></p>\
+         <p><a href=\"/dashboard\">Dashboard</a> (sign in with the admin token) · <a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/metrics\">/metrics</a></p>\
          </body></html>"
     )
 }

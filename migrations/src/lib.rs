@@ -12,6 +12,7 @@ mod m20261121_000003_outbox_pending_index;
 mod m20261121_000004_payouts_and_users;
 mod m20261201_000005_charging;
 mod m20261201_000006_awaiting_processor;
+mod m20261203_000007_dashboard;
 
 /// Lists every migration in the order it must run.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_payouts_and_users::Migration),
             Box::new(m20261201_000005_charging::Migration),
             Box::new(m20261201_000006_awaiting_processor::Migration),
+            Box::new(m20261203_000007_dashboard::Migration),
         ]
     }
 }

@@ -192,17 +192,7 @@ impl AdminApi {
         tag = "Tag::Credentials"
     )]
     async fn rotate(&self, state: Data<&AdminState>, _auth: AdminAuth, id: Path<i64>) -> R<CredentialBody> {
-        let result = async {
-            let current = state.gateway.credential(id.0).await?;
-            let (key_id, secret, _) = crate::adapters::new_credential(current.dialect, serde_json::Map::new())?;
-            let single_token = key_id == secret;
-            let change = CredentialPatch {
-                key_id: single_token.then(|| key_id.clone()),
-                secret: Some(secret.into()),
-                ..Default::default()
-            };
-            shown_one(&state.gateway, state.gateway.update_credential(id.0, change).await?).await
-        };
+        let result = async { shown_one(&state.gateway, super::rotate_credential(&state.gateway, id.0).await?).await };
         R::ok(result.await)
     }
 
@@ -483,6 +473,7 @@ impl AdminApi {
             event_type: event.0,
             status: status.0.map(Into::into),
             subject_key: subject.0,
+            failing: false,
             limit: limit.0.unwrap_or(100).clamp(1, 1000),
         };
         R::ok(state.gateway.deliveries(&filter).await.map(|ds| ds.into_iter().map(Into::into).collect()))

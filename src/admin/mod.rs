@@ -70,6 +70,23 @@ pub struct AdminState {
     pub admin_token: std::sync::Arc<str>,
 }
 
+/// Rotates a credential's secret (and, for single-token dialects, its key): the old
+/// material stops working at once. The admin API and the dashboard both rotate here.
+pub async fn rotate_credential(
+    gateway: &AdminGateway,
+    id: i64,
+) -> Result<crate::core::Credential, crate::core::CoreError> {
+    let current = gateway.credential(id).await?;
+    let (key_id, secret, _) = crate::adapters::new_credential(current.dialect, serde_json::Map::new())?;
+    let single_token = key_id == secret;
+    let change = crate::core::CredentialPatch {
+        key_id: single_token.then(|| key_id.clone()),
+        secret: Some(secret.into()),
+        ..Default::default()
+    };
+    gateway.update_credential(id, change).await
+}
+
 /// Mounts the API and its docs, its operations reaching the core through `admin`.
 pub fn mount(route: Route, state: &AppState, admin: AdminGateway) -> Route {
     let bounded = crate::http::problem::bounded_body(&state.body_limits);

@@ -35,8 +35,13 @@ impl Summary {
 
 /// An amount grouped by thousands with the currency's decimals: "2,500.00 BDT".
 pub fn format_amount(money: &Money) -> String {
-    let exponent = usize::from(money.currency().exponent());
-    let digits = money.minor().unsigned_abs().to_string();
+    format_minor(money.minor(), money.currency())
+}
+
+/// Signed minor units of `currency` as [`format_amount`] writes them ("-12.50 BDT").
+pub fn format_minor(minor: i64, currency: crate::core::Currency) -> String {
+    let exponent = usize::from(currency.exponent());
+    let digits = minor.unsigned_abs().to_string();
     let digits = format!("{digits:0>width$}", width = exponent + 1);
     let (whole, fraction) = digits.split_at(digits.len() - exponent);
     let mut grouped = String::new();
@@ -46,11 +51,11 @@ pub fn format_amount(money: &Money) -> String {
         }
         grouped.push(c);
     }
-    let sign = if money.minor() < 0 { "-" } else { "" };
+    let sign = if minor < 0 { "-" } else { "" };
     if fraction.is_empty() {
-        format!("{sign}{grouped} {}", money.currency())
+        format!("{sign}{grouped} {currency}")
     } else {
-        format!("{sign}{grouped}.{fraction} {}", money.currency())
+        format!("{sign}{grouped}.{fraction} {currency}")
     }
 }
 

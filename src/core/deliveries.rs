@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 use sea_orm::sea_query::{ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, PaginatorTrait,
@@ -70,7 +70,8 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
-    fn as_str(self) -> &'static str {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
         match self {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Delivering => "delivering",
@@ -172,8 +173,22 @@ pub struct DeliveryFilter {
     pub status: Option<DeliveryStatus>,
     /// Only this subject (`payment:12`).
     pub subject_key: Option<String>,
+    /// Only those whose last attempt failed and that will be tried again (pending, with
+    /// an attempt made).
+    pub failing: bool,
     /// At most this many.
     pub limit: u64,
+}
+
+/// Webhook attempts in one minute, for the dashboard's chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinuteActivity {
+    /// The minute's start.
+    pub minute: DateTime<Utc>,
+    /// Attempts the receiver answered 2xx.
+    pub delivered: u64,
+    /// Attempts that failed (another status, a timeout, a refused connection).
+    pub failed: u64,
 }
 
 /// The queue at a glance, for metrics.
@@ -475,6 +490,11 @@ impl super::AdminGateway {
         if let Some(subject) = &filter.subject_key {
             query = query.filter(webhook_delivery::Column::SubjectKey.eq(subject.as_str()));
         }
+        if filter.failing {
+            query = query
+                .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(webhook_delivery::Column::Attempts.gt(0));
+        }
         let rows =
             query.order_by_desc(webhook_delivery::Column::Id).limit(filter.limit).all(&self.store().reader).await?;
         rows.into_iter().map(delivery).collect()
@@ -485,13 +505,20 @@ impl super::AdminGateway {
         let db = &self.store().reader;
         let row =
             webhook_delivery::Entity::find_by_id(id).one(db).await?.ok_or(CoreError::NotFound(Entity::Delivery))?;
-        let attempts = webhook_attempt::Entity::find()
-            .filter(webhook_attempt::Column::DeliveryId.eq(id))
+        let mut attempts = self.attempts_of(&[id]).await?;
+        Ok((delivery(row)?, attempts.remove(&id).unwrap_or_default()))
+    }
+
+    /// The attempts at each of `ids`, oldest first.
+    pub async fn attempts_of(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<Attempt>>, CoreError> {
+        let rows = webhook_attempt::Entity::find()
+            .filter(webhook_attempt::Column::DeliveryId.is_in(ids.iter().copied()))
             .order_by_asc(webhook_attempt::Column::Id)
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|a| Attempt {
+            .all(&self.store().reader)
+            .await?;
+        let mut attempts: HashMap<i64, Vec<Attempt>> = HashMap::new();
+        for a in rows {
+            attempts.entry(a.delivery_id).or_default().push(Attempt {
                 delivery_id: a.delivery_id,
                 attempted_at: a.attempted_at,
                 url: a.url,
@@ -499,9 +526,52 @@ impl super::AdminGateway {
                 error: a.error,
                 latency_ms: u32::try_from(a.latency_ms).unwrap_or_default(),
                 response_excerpt: a.response_excerpt,
+            });
+        }
+        Ok(attempts)
+    }
+
+    /// Attempts per minute over the last `minutes` minutes (by the core's clock), oldest
+    /// first, every minute present.
+    pub async fn delivery_activity(&self, minutes: u32) -> Result<Vec<MinuteActivity>, CoreError> {
+        use sea_orm::{Statement, TryGetable};
+        let now = self.now();
+        let end = now.duration_trunc(ChronoDuration::minutes(1)).unwrap_or(now) + ChronoDuration::minutes(1);
+        let start = end - ChronoDuration::minutes(i64::from(minutes));
+        let backend = self.store().backend();
+        let minute = if backend == DatabaseBackend::Postgres {
+            "to_char(attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
+        } else {
+            // SQLite keeps the timestamp as its RFC 3339 text, in UTC.
+            "replace(substr(attempted_at, 1, 16), 'T', ' ')"
+        };
+        let sql = format!(
+            "SELECT {minute} AS minute, \
+                    SUM(CASE WHEN status_code BETWEEN 200 AND 299 THEN 1 ELSE 0 END) AS delivered, \
+                    SUM(CASE WHEN status_code BETWEEN 200 AND 299 THEN 0 ELSE 1 END) AS failed \
+             FROM webhook_attempts WHERE attempted_at >= ? AND attempted_at < ? GROUP BY 1"
+        );
+        let statement =
+            Statement::from_sql_and_values(backend, placeholders(backend, &sql), vec![start.into(), end.into()]);
+        let rows = self.store().reader.query_all_raw(statement).await?;
+        let mut counts: HashMap<DateTime<Utc>, (u64, u64)> = HashMap::new();
+        for row in rows {
+            let text = String::try_get(&row, "", "minute").map_err(sea_orm::DbErr::from)?;
+            let count = |name| {
+                i64::try_get(&row, "", name).map(|n| u64::try_from(n).unwrap_or_default()).map_err(sea_orm::DbErr::from)
+            };
+            let at = chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M")
+                .map_err(|e| CoreError::Internal(format!("attempt minute {text:?}: {e}")))?
+                .and_utc();
+            counts.insert(at, (count("delivered")?, count("failed")?));
+        }
+        Ok((0..minutes)
+            .map(|i| {
+                let minute = start + ChronoDuration::minutes(i64::from(i));
+                let (delivered, failed) = counts.get(&minute).copied().unwrap_or_default();
+                MinuteActivity { minute, delivered, failed }
             })
-            .collect();
-        Ok((delivery(row)?, attempts))
+            .collect())
     }
 
     /// A new delivery of the same event, body and signing as delivery `id`, due now.

@@ -27,7 +27,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::store::entities::{ledger_posting, ledger_transaction};
 use super::{Balance, CoreError, Currency, Money};
@@ -240,6 +242,30 @@ impl super::Core {
     }
 }
 
+/// A recorded ledger transaction and its postings, as the operator reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerTransaction {
+    /// Its number.
+    pub id: i64,
+    /// What moved: `capture`, `refund_requested`, ….
+    pub kind: String,
+    /// The refund it is about, if any.
+    pub refund_id: Option<i64>,
+    /// Recorded.
+    pub created_at: DateTime<Utc>,
+    /// The currency of every posting.
+    pub currency: Currency,
+    /// (account, signed minor units: credit to the merchant positive), in posting order.
+    pub postings: Vec<(String, i64)>,
+}
+
+impl LedgerTransaction {
+    /// What its postings sum to: zero, always, in a ledger that balances.
+    pub fn sum(&self) -> i64 {
+        self.postings.iter().map(|(_, amount)| amount).sum()
+    }
+}
+
 impl super::AdminGateway {
     /// Checks that every ledger transaction sums to zero.
     pub async fn check_ledger(&self) -> Result<LedgerCheck, CoreError> {
@@ -255,5 +281,42 @@ impl super::AdminGateway {
             .all(db)
             .await?;
         Ok(LedgerCheck { transactions, unbalanced })
+    }
+
+    /// The ledger transactions of a payment and of its refunds, oldest first.
+    pub async fn payment_ledger(&self, payment_id: i64) -> Result<Vec<LedgerTransaction>, CoreError> {
+        let db = &self.store().reader;
+        let transactions = ledger_transaction::Entity::find()
+            .filter(ledger_transaction::Column::PaymentId.eq(payment_id))
+            .order_by_asc(ledger_transaction::Column::Id)
+            .all(db)
+            .await?;
+        let ids: Vec<i64> = transactions.iter().map(|t| t.id).collect();
+        let mut postings: BTreeMap<i64, (String, Vec<(String, i64)>)> = BTreeMap::new();
+        let rows = ledger_posting::Entity::find()
+            .filter(ledger_posting::Column::TransactionId.is_in(ids))
+            .order_by_asc(ledger_posting::Column::Id)
+            .all(db)
+            .await?;
+        for row in rows {
+            let entry = postings.entry(row.transaction_id).or_insert_with(|| (row.currency.clone(), Vec::new()));
+            entry.1.push((row.account, row.amount));
+        }
+        transactions
+            .into_iter()
+            .map(|t| {
+                let (currency, postings) = postings.remove(&t.id).unwrap_or_default();
+                let currency = Currency::parse(&currency)
+                    .ok_or_else(|| CoreError::Internal(format!("ledger transaction {} in no known currency", t.id)))?;
+                Ok(LedgerTransaction {
+                    id: t.id,
+                    kind: t.kind,
+                    refund_id: t.refund_id,
+                    created_at: t.created_at,
+                    currency,
+                    postings,
+                })
+            })
+            .collect()
     }
 }

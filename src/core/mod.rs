@@ -60,6 +60,7 @@ mod payments;
 mod payouts;
 mod refunds;
 mod scopes;
+mod sessions;
 mod settlements;
 mod shared_limits;
 mod signatures;
@@ -74,13 +75,14 @@ pub use access::{Caller, Principal, RateClass, RateDecision, RateOwner, RateWind
 pub use charge::{ChargeReference, NewCharge};
 pub use clock::{Clock, ClockError};
 pub use deliveries::{
-    Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, Dispatched, NewDelivery, QueueStats,
+    Attempt, AttemptOutcome, Delivery, DeliveryFilter, DeliveryStatus, Dispatched, MinuteActivity, NewDelivery,
+    QueueStats,
 };
 pub use dialect_settings::{DialectSettings, PayrequestSettings, QrmoneySettings, ShadhinpaySettings};
 pub use error::{CoreError, Entity, ErrorClass, FieldIssue};
 pub use idempotency::{Claim, IdempotencyBegin, StoredResponse};
 pub use instrument::PaymentInstrument;
-pub use ledger::LedgerCheck;
+pub use ledger::{LedgerCheck, LedgerTransaction};
 pub use merchants::{CredentialPatch, CredentialSeed, MAX_URL_LEN, MerchantPatch, MerchantSeed, check_url, valid_url};
 pub use money::{AmountError, Currency, Money};
 pub use outbox::{Event, EventRecord, Payload, UserSnapshot};

@@ -8,7 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -496,17 +497,42 @@ impl super::AdminGateway {
             query = query.filter(outbox_event::Column::MerchantId.eq(merchant_id));
         }
         let rows = query.order_by_asc(outbox_event::Column::Id).limit(limit).all(&self.store().reader).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| EventRecord {
-                id: r.id,
-                merchant_id: r.merchant_id,
-                event_type: r.event_type,
-                subject_id: r.subject_id,
-                payload: r.payload,
-                created_at: r.created_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(EventRecord::from).collect())
+    }
+
+    /// A payment's timeline: its `payment.*` events and those of its refunds
+    /// (`refund_ids`), oldest first.
+    pub async fn payment_events(&self, payment_id: i64, refund_ids: &[i64]) -> Result<Vec<EventRecord>, CoreError> {
+        let kind = |prefix: &str| outbox_event::Column::EventType.like(format!("{prefix}.%"));
+        let mut about = Condition::any()
+            .add(Condition::all().add(outbox_event::Column::SubjectId.eq(payment_id)).add(kind("payment")));
+        if !refund_ids.is_empty() {
+            about = about.add(
+                Condition::all()
+                    .add(outbox_event::Column::SubjectId.is_in(refund_ids.iter().copied()))
+                    .add(kind("refund")),
+            );
+        }
+        let rows = outbox_event::Entity::find()
+            .filter(about)
+            .order_by_asc(outbox_event::Column::Id)
+            .limit(1000)
+            .all(&self.store().reader)
+            .await?;
+        Ok(rows.into_iter().map(EventRecord::from).collect())
+    }
+}
+
+impl From<outbox_event::Model> for EventRecord {
+    fn from(r: outbox_event::Model) -> Self {
+        EventRecord {
+            id: r.id,
+            merchant_id: r.merchant_id,
+            event_type: r.event_type,
+            subject_id: r.subject_id,
+            payload: r.payload,
+            created_at: r.created_at,
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use super::outbox::{self, NewEvent};
 use super::store::{self, entities::payment};
 use super::{
     AttemptLog, CaptureMode, CoreError, Decline, DeclinedBy, Entity, EventType, Instrument, Payment, PaymentFilter,
-    PaymentStatus, Principal,
+    PaymentSearch, PaymentStatus, Principal,
 };
 use super::{policy, processor};
 
@@ -105,6 +105,59 @@ impl super::Gateway {
             return Ok((Vec::new(), total));
         }
         Ok((self.payments(principal, filter).await?, total))
+    }
+}
+
+impl super::AdminGateway {
+    /// Any payment, by its number.
+    pub async fn payment(&self, id: i64) -> Result<Payment, CoreError> {
+        let row = payment::Entity::find_by_id(id)
+            .one(&self.store().reader)
+            .await?
+            .ok_or(CoreError::NotFound(Entity::Payment))?;
+        store::payment(row)
+    }
+
+    /// The page of payments `search` asks for, newest first, and how many it selects in
+    /// all.
+    pub async fn search_payments(&self, search: &PaymentSearch) -> Result<(Vec<Payment>, u64), CoreError> {
+        let mut query = payment::Entity::find();
+        if let Some(merchant_id) = search.merchant_id {
+            query = query.filter(payment::Column::MerchantId.eq(merchant_id));
+        }
+        if let Some(dialect) = search.dialect {
+            query = query.filter(payment::Column::Namespace.eq(dialect.as_str()));
+        }
+        if let Some(status) = search.status {
+            query = query.filter(payment::Column::Status.eq(status.as_str()));
+        }
+        if let Some(from) = search.from {
+            query = query.filter(payment::Column::CreatedAt.gte(from));
+        }
+        if let Some(to) = search.to {
+            query = query.filter(payment::Column::CreatedAt.lt(to));
+        }
+        if let Some(text) = search.text.as_deref().map(str::trim).filter(|t| !t.is_empty() && !t.contains('\0')) {
+            let mut any = Condition::any()
+                .add(payment::Column::Reference.like(contains_pattern(text)))
+                .add(payment::Column::ProcessorTxnId.eq(text));
+            if let Ok(id) = text.parse::<i64>() {
+                any = any.add(payment::Column::Id.eq(id));
+            }
+            query = query.filter(any);
+        }
+        let db = &self.store().reader;
+        let total = query.clone().count(db).await?;
+        if search.offset >= total {
+            return Ok((Vec::new(), total));
+        }
+        let rows = query
+            .order_by_desc(payment::Column::Id)
+            .limit(super::sql_count(search.limit))
+            .offset(super::sql_count(search.offset))
+            .all(db)
+            .await?;
+        Ok((rows.into_iter().map(store::payment).collect::<Result<_, _>>()?, total))
     }
 }
 
@@ -526,6 +579,21 @@ pub(super) fn capture_entry(payment: &Payment) -> ledger::Entry {
 
 /// Selects the principal's merchant's payment with `reference` in its namespace.
 /// The principal's payments that `filter` selects, unordered and unpaged.
+/// `LIKE` text matching anything containing `text` literally: its `%`, `_` and `\\`
+/// escaped.
+fn contains_pattern(text: &str) -> sea_orm::sea_query::LikeExpr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
+}
+
 fn filtered(principal: &Principal, filter: &PaymentFilter) -> sea_orm::Select<payment::Entity> {
     let mut query = payment::Entity::find()
         .filter(payment::Column::MerchantId.eq(principal.merchant_id()))

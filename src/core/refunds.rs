@@ -166,7 +166,6 @@ impl super::AdminGateway {
         merchant_id: Option<i64>,
         limit: u64,
     ) -> Result<Vec<Refund>, CoreError> {
-        let db = &self.store().reader;
         let mut query = refund::Entity::find();
         if let Some(status) = status {
             query = query.filter(refund::Column::Status.eq(status.as_str()));
@@ -174,7 +173,19 @@ impl super::AdminGateway {
         if let Some(merchant_id) = merchant_id {
             query = query.filter(refund::Column::MerchantId.eq(merchant_id));
         }
-        let rows = query.order_by_desc(refund::Column::Id).limit(limit).all(db).await?;
+        self.refunds_of(query.order_by_desc(refund::Column::Id).limit(limit)).await
+    }
+
+    /// A payment's refunds, oldest first.
+    pub async fn payment_refunds(&self, payment_id: i64) -> Result<Vec<Refund>, CoreError> {
+        let query = refund::Entity::find().filter(refund::Column::PaymentId.eq(payment_id));
+        self.refunds_of(query.order_by_asc(refund::Column::Id)).await
+    }
+
+    /// The refunds `query` selects, with their payments' references.
+    async fn refunds_of(&self, query: sea_orm::Select<refund::Entity>) -> Result<Vec<Refund>, CoreError> {
+        let db = &self.store().reader;
+        let rows = query.all(db).await?;
         let payment_ids: Vec<i64> = rows.iter().map(|r| r.payment_id).collect();
         let references: HashMap<i64, String> = payment::Entity::find()
             .select_only()

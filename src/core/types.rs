@@ -643,6 +643,28 @@ pub struct PaymentFilter {
     pub created_by: Option<i64>,
 }
 
+/// What the operator's payment list asks for: any merchant's, in any dialect.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentSearch {
+    /// Only this merchant's.
+    pub merchant_id: Option<i64>,
+    /// Only in this dialect's namespace.
+    pub dialect: Option<Dialect>,
+    /// Only in this status.
+    pub status: Option<PaymentStatus>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub to: Option<DateTime<Utc>>,
+    /// A merchant reference containing this text, the processor's transaction id, or the
+    /// payment's number.
+    pub text: Option<String>,
+    /// At most this many.
+    pub limit: u64,
+    /// Skip this many.
+    pub offset: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::checkout::ProcessorState;
 use crate::core::instrument::{Card, Wallet};
-use crate::core::{CheckoutOutcome, CoreError, Payment, PaymentInstrument, PaymentStatus};
+use crate::core::{CoreError, Payment, PaymentInstrument};
 use crate::http::openapi::ApiDoc;
 use crate::http::problem::Reply;
 use crate::http::wire::Wire;
@@ -224,19 +224,7 @@ impl SandboxApi {
                 (None, None) => PaymentInstrument::None,
             };
             let payment = state.gateway.payment_by_checkout_token(&token).await?;
-            let gateway = &state.gateway;
-            let decided = match req.outcome {
-                // A payment awaiting the issuer is approved as its challenge would be.
-                Outcome::Success if payment.status == PaymentStatus::AwaitingProcessor => {
-                    gateway.complete_authentication(&token, true).await?
-                }
-                Outcome::Success => gateway.pay_checkout(&token, instrument, None).await?,
-                Outcome::Failed => {
-                    gateway.complete_checkout(&token, super::forced_decline(&payment, &instrument)).await?
-                }
-                Outcome::Cancelled => gateway.complete_checkout(&token, CheckoutOutcome::Cancelled).await?,
-                Outcome::Expired => gateway.complete_checkout(&token, CheckoutOutcome::Expired).await?,
-            };
+            let decided = super::drive(&state.gateway, &payment, req.outcome, instrument, None).await?;
             Ok(state_of(&state, decided).await)
         };
         Reply::ok(result.await)

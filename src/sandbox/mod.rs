@@ -138,12 +138,63 @@ impl Processor for Sandbox {
 
 /// A decline the caller asked for (the control API's `failed`): `999`.
 pub fn forced_decline(payment: &Payment, instrument: &PaymentInstrument) -> crate::core::CheckoutOutcome {
+    declined_with(payment, instrument, "999", Decline::IssuerDeclined)
+}
+
+/// A decline with one of the sandbox's response codes ([`DECLINES`]), or `None` for a
+/// code it does not have.
+pub fn decline_by_code(
+    payment: &Payment,
+    instrument: &PaymentInstrument,
+    code: &str,
+) -> Option<crate::core::CheckoutOutcome> {
+    let (code, reason) = DECLINES.iter().find(|(c, _)| *c == code)?;
+    Some(declined_with(payment, instrument, code, *reason))
+}
+
+fn declined_with(
+    payment: &Payment,
+    instrument: &PaymentInstrument,
+    code: &str,
+    reason: Decline,
+) -> crate::core::CheckoutOutcome {
     let method = method_of(payment, instrument);
     crate::core::CheckoutOutcome::Declined {
         processor_txn_id: Some(transaction_id(&method)),
         instrument: instrument.describe(&method),
         method: Some(method),
-        attempt: crate::core::AttemptLog::declined(Decline::IssuerDeclined, "999", crate::core::DeclinedBy::Processor),
+        attempt: crate::core::AttemptLog::declined(reason, code, crate::core::DeclinedBy::Processor),
+    }
+}
+
+/// Drives an open checkout to `outcome`, as the control API does (and the dashboard's
+/// sandbox actions): `success` pays with `instrument` (a payment awaiting its issuer is
+/// approved as its challenge would be), `failed` declines with `decline` (a response
+/// code of [`DECLINES`]; `999` when none).
+pub async fn drive(
+    gateway: &crate::core::ProcessorGateway,
+    payment: &Payment,
+    outcome: api::Outcome,
+    instrument: PaymentInstrument,
+    decline: Option<&str>,
+) -> Result<Payment, crate::core::CoreError> {
+    use crate::core::{CheckoutOutcome, CoreError, PaymentStatus};
+    let token = payment.checkout_token.as_str();
+    match outcome {
+        api::Outcome::Success if payment.status == PaymentStatus::AwaitingProcessor => {
+            gateway.complete_authentication(token, true).await
+        }
+        api::Outcome::Success => gateway.pay_checkout(token, instrument, None).await,
+        api::Outcome::Failed => {
+            let declined = match decline {
+                Some(code) => decline_by_code(payment, &instrument, code)
+                    .ok_or_else(|| CoreError::invalid("decline", "is not one of the sandbox's response codes"))?,
+                None => forced_decline(payment, &instrument),
+            };
+            gateway.complete_checkout(token, declined).await
+        }
+        api::Outcome::Cancelled => gateway.complete_checkout(token, CheckoutOutcome::Cancelled).await,
+        api::Outcome::Expired => gateway.complete_checkout(token, CheckoutOutcome::Expired).await,
     }
 }
 

@@ -11,6 +11,7 @@ mod checkout;
 mod concurrency;
 mod config;
 mod conformance;
+mod dashboard;
 mod edge;
 mod examples;
 

@@ -1,0 +1,380 @@
+//! The dashboard over plain HTTP: who gets in (the admin token's session, nothing
+//! else), what its forms refuse (a forged or missing CSRF token, an expired or ended
+//! session) with nothing changed, and what its pages find. The browser flows are in
+//! `browser.rs`.
+
+use std::time::Duration;
+
+use reqwest::{Client, Method, redirect::Policy};
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{ADMIN_TOKEN, Backend, KEY, SECRET, TestApp, spawn_app, spawn_app_with};
+use crate::hooks::{Answer, Hooks};
+
+/// An answer of the dashboard: status, `Location`, `Set-Cookie`s, body.
+struct Page {
+    status: u16,
+    location: String,
+    cookies: Vec<String>,
+    body: String,
+}
+
+/// A browser-like client of one app: it keeps the dashboard's cookies by hand (no
+/// redirects followed, so each answer can be looked at).
+struct Operator {
+    base: String,
+    client: Client,
+    cookies: Vec<(String, String)>,
+}
+
+impl Operator {
+    fn new(app: &TestApp) -> Operator {
+        Operator::at(&app.base)
+    }
+
+    fn at(base: &str) -> Operator {
+        let client = Client::builder().redirect(Policy::none()).build().expect("client");
+        Operator { base: base.to_owned(), client, cookies: Vec::new() }
+    }
+
+    /// Signs in with the admin token.
+    async fn signed_in(app: &TestApp) -> Operator {
+        let mut op = Operator::new(app);
+        let page = op.sign_in(ADMIN_TOKEN, "").await;
+        assert_eq!(page.status, 303, "signed in: {}", page.body);
+        op
+    }
+
+    async fn sign_in(&mut self, token: &str, next: &str) -> Page {
+        let form = self.get("/dashboard/signin").await;
+        assert_eq!(form.status, 200);
+        let csrf = csrf_of(&form.body);
+        self.post("/dashboard/signin", &[("csrf", &csrf), ("token", token), ("next", next)]).await
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn session(&self) -> Option<String> {
+        self.cookies.iter().find(|(k, _)| k == "paybridge_dashboard").map(|(_, v)| v.clone())
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let request = if self.cookies.is_empty() { request } else { request.header("Cookie", self.cookie_header()) };
+        let response = request.send().await.expect("answer");
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response.headers().get_all(name).iter().map(|v| v.to_str().unwrap_or_default().to_owned()).collect()
+        };
+        let location: Vec<String> = header("location");
+        let cookies: Vec<String> = header("set-cookie");
+        for cookie in &cookies {
+            let pair = cookie.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').unwrap_or_default();
+            self.cookies.retain(|(k, _)| k != name);
+            if !value.is_empty() && !cookie.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        let body = response.text().await.unwrap_or_default();
+        Page { status, location: location.into_iter().next().unwrap_or_default(), cookies, body }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let request = self.client.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self.client.post(format!("{}{path}", self.base)).form(form);
+        self.send(request).await
+    }
+
+    /// A form posted with the CSRF token of the page it is on.
+    async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = csrf_of(&self.get(page).await.body);
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post(action, &form).await
+    }
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// The text of the element with `id`, tags removed.
+fn text_by_id(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let start = at + html[at..].find('>')? + 1;
+    let end = start + html[start..].find("</")?;
+    Some(html[start..end].trim().to_owned())
+}
+
+async fn payment_status(app: &TestApp, invoice: &str) -> Value {
+    app.payment_status(invoice).await.body["data"]["status"].clone()
+}
+
+/// The id of the demo merchant's payment `invoice`, as its dashboard list shows it.
+async fn payment_id(op: &mut Operator, invoice: &str) -> i64 {
+    let page = op.get(&format!("/dashboard/payments?q={invoice}")).await;
+    let at = page.body.find("href=\"/dashboard/payments/").expect("a payment in the list") + 26;
+    page.body[at..].split('"').next().unwrap().parse().unwrap()
+}
+
+async fn every_page_needs_a_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.new_payment("DASH-1", json!(100)).await;
+    let pages = [
+        "/dashboard",
+        "/dashboard/payments",
+        "/dashboard/payments?q=DASH-1",
+        "/dashboard/payments/1",
+        "/dashboard/queues",
+        "/dashboard/merchants",
+        "/dashboard/merchants/1",
+        "/dashboard/webhooks",
+    ];
+    for path in pages {
+        let mut anyone = Operator::new(&app);
+        let page = anyone.get(path).await;
+        assert_eq!(page.status, 303, "{path}");
+        assert!(page.location.starts_with("/dashboard/signin"), "{path}: {}", page.location);
+        assert!(!page.body.contains("DASH-1"), "{path} shows nothing");
+        // A merchant's keys, and the admin token as an API bearer, open nothing either.
+        let mut merchant_client = Operator::new(&app);
+        let merchant = merchant_client
+            .client
+            .get(format!("{}{path}", app.base))
+            .header("X-Api-Key", KEY)
+            .header("X-Api-Secret", SECRET)
+            .header("Authorization", format!("Bearer {ADMIN_TOKEN}"));
+        let page = merchant_client.send(merchant).await;
+        assert_eq!((page.status, page.location.starts_with("/dashboard/signin")), (303, true), "{path}");
+    }
+    let mut anyone = Operator::new(&app);
+    let page = anyone.get("/dashboard/payments?q=DASH-1").await;
+    assert_eq!(page.location, "/dashboard/signin?next=%2Fdashboard%2Fpayments%3Fq%3DDASH-1", "and back after");
+    // A form without a session does nothing.
+    let page = anyone.post("/dashboard/payments/1/sandbox", &[("csrf", "x"), ("action", "complete")]).await;
+    assert_eq!((page.status, page.location.as_str()), (303, "/dashboard/signin"));
+    assert_eq!(payment_status(&app, "DASH-1").await, "pending");
+    let page = anyone.post("/dashboard/credentials/1/rotate", &[]).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(app.balance().await["currency"], "BDT", "the demo key still works");
+}
+
+async fn signing_in_takes_the_admin_token_alone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut op = Operator::new(&app);
+    for wrong in ["", "not-the-token", SECRET, &format!("{ADMIN_TOKEN}x")] {
+        let page = op.sign_in(wrong, "").await;
+        assert_eq!(page.status, 401, "{wrong:?}");
+        assert_eq!(text_by_id(&page.body, "error").as_deref(), Some("That is not the admin token."));
+        assert!(op.session().is_none(), "no session for {wrong:?}");
+    }
+    // The sign-in form's token is tied to its cookie.
+    let mut forger = Operator::new(&app);
+    let page = forger.post("/dashboard/signin", &[("csrf", "0".repeat(64).as_str()), ("token", ADMIN_TOKEN)]).await;
+    assert_eq!(page.status, 403);
+    assert!(forger.session().is_none());
+
+    let page = op.sign_in(ADMIN_TOKEN, "/dashboard/queues").await;
+    assert_eq!((page.status, page.location.as_str()), (303, "/dashboard/queues"), "back where it was going");
+    let cookie = page.cookies.iter().find(|c| c.starts_with("paybridge_dashboard=")).expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/dashboard", "Max-Age=28800"] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "served over http here");
+    assert_eq!(op.get("/dashboard/queues").await.status, 200);
+    // Never sent off the dashboard.
+    let page = op.sign_in(ADMIN_TOKEN, "//evil.example/x").await;
+    assert_eq!(page.location, "/dashboard/payments");
+    let page = op.sign_in(ADMIN_TOKEN, "https://evil.example/dashboard").await;
+    assert_eq!(page.location, "/dashboard/payments");
+}
+
+async fn a_forged_or_missing_csrf_token_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.new_payment("DASH-2", json!(100)).await;
+    let txn = app.paid_payment("DASH-3", json!(300)).await;
+    assert_eq!(app.verify("DASH-3", &txn).await.status, 200);
+    assert_eq!(app.request_refund("DASH-3", json!(100)).await.status, 200);
+    let mut op = Operator::signed_in(&app).await;
+    let mut other = Operator::signed_in(&app).await;
+    let id = payment_id(&mut op, "DASH-2").await;
+    let theirs = csrf_of(&other.get("/dashboard/queues").await.body);
+    let mine = csrf_of(&op.get("/dashboard/queues").await.body);
+    assert_ne!(theirs, mine, "each session has its own token");
+    let sandbox = format!("/dashboard/payments/{id}/sandbox");
+    let forged: [&[(&str, &str)]; 3] = [
+        &[("action", "complete")],
+        &[("csrf", &theirs), ("action", "complete")],
+        &[("csrf", ""), ("action", "complete")],
+    ];
+    for form in forged {
+        let page = op.post(&sandbox, form).await;
+        assert_eq!(page.status, 403, "{form:?}");
+        assert!(page.body.contains("security token does not match"), "{}", page.body);
+    }
+    assert_eq!(payment_status(&app, "DASH-2").await, "pending", "not completed");
+    let refund = app.send(app.admin(Method::GET, "/refunds")).await.body[0]["id"].as_i64().unwrap();
+    let page = op.post(&format!("/dashboard/refunds/{refund}/approve"), &[("csrf", &theirs)]).await;
+    assert_eq!(page.status, 403);
+    assert_eq!(app.send(app.admin(Method::GET, "/refunds")).await.body.as_array().unwrap().len(), 1, "still queued");
+    let page = op.post("/dashboard/signout", &[("csrf", &theirs)]).await;
+    assert_eq!(page.status, 403, "signing out is a form too");
+    assert_eq!(op.get("/dashboard/payments").await.status, 200, "still signed in");
+    // With its own token, the same form acts.
+    let page = op.post(&sandbox, &[("csrf", &mine), ("action", "complete")]).await;
+    assert_eq!((page.status, page.location.as_str()), (303, sandbox.trim_end_matches("/sandbox")));
+    assert_eq!(payment_status(&app, "DASH-2").await, "processing");
+}
+
+async fn an_expired_session_is_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.dashboard.session_ttl_secs = 2).await;
+    let mut op = Operator::signed_in(&app).await;
+    assert_eq!(op.get("/dashboard/payments").await.status, 200);
+    // The test clock is not the session's: a day on, still signed in.
+    app.advance_clock(86_400).await;
+    assert_eq!(op.get("/dashboard/payments").await.status, 200);
+    let csrf = csrf_of(&op.get("/dashboard/payments").await.body);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let page = op.get("/dashboard/merchants").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location, "/dashboard/signin?expired=1&next=%2Fdashboard%2Fmerchants");
+    assert!(page.cookies.iter().any(|c| c.starts_with("paybridge_dashboard=;") && c.contains("Max-Age=0")), "cleared");
+    let notice = op.get(&page.location).await;
+    assert_eq!(text_by_id(&notice.body, "notice").as_deref(), Some("Your session has expired. Sign in again."));
+    // Its forms are refused too, with the session's old cookie and token.
+    let mut stale = Operator::new(&app);
+    stale.cookies = vec![("paybridge_dashboard".into(), "0".repeat(64))];
+    let page = stale.post("/dashboard/merchants/1/status", &[("csrf", &csrf), ("status", "suspended")]).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(app.balance().await["currency"], "BDT", "the merchant was not suspended");
+}
+
+async fn signing_out_ends_the_session_on_every_instance(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let peer = app.spawn_peer().await;
+    let mut op = Operator::signed_in(&app).await;
+    let session = op.cookies.clone();
+    let mut there = Operator::at(&peer.base);
+    there.cookies = session.clone();
+    assert_eq!(there.get("/dashboard/merchants").await.status, 200, "another instance knows the session");
+    let page = op.submit("/dashboard/payments", "/dashboard/signout", &[]).await;
+    assert_eq!((page.status, page.location.as_str()), (303, "/dashboard/signin?out=1"));
+    assert!(op.session().is_none(), "the cookie is cleared");
+    let mut replayed = Operator::at(&peer.base);
+    replayed.cookies = session;
+    let page = replayed.get("/dashboard/merchants").await;
+    assert_eq!(page.status, 303, "the old cookie opens nothing, anywhere");
+    assert!(page.location.starts_with("/dashboard/signin"));
+}
+
+async fn payments_are_found_by_their_filters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for n in 0..27 {
+        app.new_payment(&format!("PAGE-{n:02}"), json!(10 + n)).await;
+    }
+    let other = app
+        .send(
+            app.reborn_as(crate::helpers::OTHER_KEY, crate::helpers::OTHER_SECRET, Method::POST, "/payment/create")
+                .json(&json!({ "invoice_id": "OTHER_1", "amount": 5, "currency": "BDT" })),
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    let mut op = Operator::signed_in(&app).await;
+    let rows = |page: &Page| page.body.matches("<tr class=\"payment\">").count();
+    let page = op.get("/dashboard/payments").await;
+    assert_eq!(rows(&page), 25);
+    assert_eq!(text_by_id(&page.body, "shown").as_deref(), Some("1–25 of 28"));
+    assert!(page.body.find("OTHER_1").unwrap() < page.body.find("PAGE-26").unwrap(), "newest first");
+    let next = text_attr(&page.body, "next");
+    let page = op.get(&next.replace("&amp;", "&")).await;
+    assert_eq!((rows(&page), text_by_id(&page.body, "shown").as_deref()), (3, Some("26–28 of 28")));
+    assert!(page.body.contains("PAGE-00"));
+
+    let page = op.get("/dashboard/payments?q=PAGE-07").await;
+    assert_eq!(rows(&page), 1);
+    assert!(page.body.contains("PAGE-07"));
+    let page = op.get("/dashboard/payments?q=_").await;
+    assert_eq!(rows(&page), 1, "`_` is a character, not a wildcard: {}", page.body.matches("reference\">").count());
+    let page = op.get("/dashboard/payments?merchant=2").await;
+    assert_eq!((rows(&page), page.body.contains("OTHER_1")), (1, true));
+    assert_eq!(rows(&op.get("/dashboard/payments?dialect=shadhinpay").await), 0);
+    assert_eq!(rows(&op.get("/dashboard/payments?dialect=rebornpay&status=created&merchant=1").await), 25);
+    let id = payment_id(&mut op, "PAGE-03").await;
+    op.submit(
+        &format!("/dashboard/payments/{id}"),
+        &format!("/dashboard/payments/{id}/sandbox"),
+        &[("action", "fail"), ("decline", "005")],
+    )
+    .await;
+    let page = op.get("/dashboard/payments?status=failed").await;
+    assert_eq!((rows(&page), page.body.contains("PAGE-03")), (1, true));
+    let today = app.clock.now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let yesterday = day(today.pred_opt().unwrap());
+    assert_eq!(rows(&op.get(&format!("/dashboard/payments?to={yesterday}")).await), 0);
+    assert_eq!(rows(&op.get(&format!("/dashboard/payments?from={}&to={}", day(today), day(today))).await), 25);
+    let page = op.get("/dashboard/payments?from=31-12-2026").await;
+    assert_eq!(rows(&page), 0);
+    assert!(text_by_id(&page.body, "filter-error").unwrap().contains("“from” is not a date"), "{}", page.body);
+}
+
+/// The `href` of the link with `id`.
+fn text_attr(html: &str, id: &str) -> String {
+    let at = html.find(&format!("id=\"{id}\"")).expect(id);
+    let tag_start = html[..at].rfind('<').unwrap();
+    let tag = &html[tag_start..at + html[at..].find('>').unwrap()];
+    let href = tag.find("href=\"").unwrap() + 6;
+    tag[href..].split('"').next().unwrap().to_owned()
+}
+
+async fn the_webhooks_chart_counts_the_last_hours_attempts(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let url = hooks.url.clone();
+    let app = spawn_app_with(backend, move |c| c.merchants[0].webhook_url = Some(url)).await;
+    hooks.script([Answer::status(500)]);
+    let ping = json!({ "event": "test.ping", "data": {} });
+    assert_eq!(app.send(app.reborn(Method::POST, "/webhook/test").json(&ping)).await.status, 200);
+    assert_eq!(hooks.wait_for(2, Duration::from_secs(10), |_| true).await.len(), 2, "failed, then delivered");
+    let mut op = Operator::signed_in(&app).await;
+    // The receiver has answered; the attempts are recorded a moment later.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let page = loop {
+        let page = op.get("/dashboard/webhooks").await;
+        if page.body.contains(">1 delivered</span>") || tokio::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(page.body.contains("<svg id=\"chart\""));
+    assert_eq!(page.body.matches("<g class=\"minute\">").count(), 60, "an hour of minutes");
+    let totals =
+        page.body.split("id=\"chart-totals\"").nth(1).unwrap_or_default().split("</p>").next().unwrap_or_default();
+    assert!(page.body.contains(">1 delivered</span>") && page.body.contains(">1 failed</span>"), "{totals}");
+    assert!(page.body.contains(": 1 delivered, 1 failed</title>"), "both in this minute");
+    assert_eq!(op.get("/dashboard/webhooks?status=dead").await.body.matches("class=\"ledger delivery\"").count(), 0);
+    let delivered = op.get("/dashboard/webhooks?status=delivered&event=test.ping").await;
+    assert_eq!(delivered.body.matches("class=\"ledger delivery\"").count(), 1, "{}", delivered.body);
+    assert_eq!(op.get("/dashboard/webhooks?status=nonsense").await.status, 400);
+    // An hour on, the attempts have left the chart.
+    app.advance_clock(3700).await;
+    let page = op.get("/dashboard/webhooks").await;
+    assert!(page.body.contains(">0 delivered</span>") && page.body.contains(">0 failed</span>"));
+}
+
+db_test!(
+    every_page_needs_a_session,
+    signing_in_takes_the_admin_token_alone,
+    a_forged_or_missing_csrf_token_changes_nothing,
+    an_expired_session_is_refused,
+    signing_out_ends_the_session_on_every_instance,
+    payments_are_found_by_their_filters,
+    the_webhooks_chart_counts_the_last_hours_attempts,
+);
