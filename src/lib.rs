@@ -74,6 +74,12 @@
 //!   port or a `Host`), OpenAPI/Swagger UI helpers and the error shape of paybridge's
 //!   own APIs.
 //! - [`admin`] — the admin API (`/admin/v1`, Bearer token).
+//! - [`dashboard`] — the operators' dashboard (`/dashboard`): sign-in with the admin
+//!   token and its sessions (kept hashed by `core/sessions.rs`), CSRF on every form
+//!   (`Posted`), the pages and forms (`pages.rs`: payments, queues, merchants,
+//!   webhooks), what they show (`view.rs`), the deliveries chart as SVG (`chart.rs`);
+//!   askama templates in `templates/dashboard/`. It reaches the core through the
+//!   admin's and the processor's doors, like the admin and sandbox APIs.
 //! - [`sandbox`] — the deterministic sandbox processor, the `Processor` the binary runs
 //!   with (magic test cards and wallets, its response codes), and the control API
 //!   (`/sandbox/v1`: drive a checkout to an outcome; `clock`, `clock/advance`).
@@ -91,7 +97,9 @@
 //! - `migrations/` — crate `migration`, one dated file per migration.
 //! - `tests/api/` — integration tests against a server spawned on port 0, on SQLite
 //!   and (when `PAYBRIDGE_TEST_POSTGRES_URL` is set) Postgres; `conformance.rs` there
-//!   runs every conformance suite in-process.
+//!   runs every conformance suite in-process, `browser.rs` drives the checkout, the
+//!   docs and the dashboard in headless Chromium, `dashboard.rs` tests the dashboard's
+//!   sessions and forms over HTTP.
 //! - `conformance/` — crate `paybridge-conformance`: black-box suites as YAML and their
 //!   runner (it knows only HTTP, never this crate).
 //! - `openapi/` — the committed specs, and in `openapi/examples/` the answers a server

@@ -26,15 +26,17 @@ pub fn svg(minutes: &[MinuteActivity]) -> String {
     let _ = write!(
         out,
         "<svg id=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"Webhook attempts per minute, \
-         last hour\" xmlns=\"http://www.w3.org/2000/svg\" preserveAspectRatio=\"none\">"
+         last hour\" xmlns=\"http://www.w3.org/2000/svg\">"
     );
+    // Lines at 0, half and the top; the half is labelled when it is a whole number.
     for step in 0..=2u64 {
         let value = top * step / 2;
+        let label = if step == 1 && top % 2 == 1 { String::new() } else { value.to_string() };
         let at = f64::from(TOP + plot_h) - y(value);
         let _ = write!(
             out,
             "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{at:.1}\" y2=\"{at:.1}\" stroke=\"#e6e8ec\"/>\
-             <text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\" fill=\"#5a6472\">{value}</text>",
+             <text x=\"{}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\" fill=\"#5a6472\">{label}</text>",
             WIDTH - 8,
             LEFT - 4,
             at + 3.0
@@ -66,11 +68,13 @@ pub fn svg(minutes: &[MinuteActivity]) -> String {
             );
         }
         out.push_str("</g>");
-        if i % 15 == 0 || i + 1 == minutes.len() {
+        let last = i + 1 == minutes.len();
+        if i % 15 == 0 || last {
+            // The newest minute's label ends at its bar, inside the chart.
+            let (at, anchor) = if last { (x + bar, "end") } else { (x + bar / 2.0, "middle") };
             let _ = write!(
                 out,
-                "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#5a6472\">{label}</text>",
-                x + bar / 2.0,
+                "<text x=\"{at:.1}\" y=\"{}\" font-size=\"12\" text-anchor=\"{anchor}\" fill=\"#5a6472\">{label}</text>",
                 HEIGHT - 8
             );
         }

@@ -542,7 +542,13 @@ async fn render_merchant(
     let mut lines = vec![
         ("Merchant", format!("#{}", merchant.id)),
         ("Default currency", merchant.default_currency.clone()),
-        ("Rate limit", format!("{} requests a minute", merchant.rate_limit_per_minute)),
+        (
+            "Rate limit",
+            match merchant.rate_limit_per_minute {
+                0 => "none".to_owned(),
+                n => format!("{n} requests a minute"),
+            },
+        ),
         ("Since", When::new(merchant.created_at, admin.now()).utc),
     ];
     if !merchant.ip_allowlist.is_empty() {

@@ -327,10 +327,181 @@ async fn each_dialects_docs_create_a_payment_on_the_first_click(backend: Backend
     browser.client.clone().close().await.ok();
 }
 
+impl Browser {
+    async fn click(&self, id: &str) {
+        let element = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id(id)).await;
+        element.unwrap_or_else(|e| panic!("no #{id}: {e}")).click().await.unwrap_or_else(|e| panic!("#{id}: {e}"));
+    }
+
+    async fn click_css(&self, css: &str) {
+        let element = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
+        element.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    }
+
+    async fn page_text(&self) -> String {
+        self.client.find(Locator::Css("body")).await.expect("a body").text().await.expect("text")
+    }
+
+    /// Reloads until the page's text contains `wanted`.
+    async fn reload_until(&self, wanted: &str) -> String {
+        for _ in 0..60 {
+            let text = self.page_text().await;
+            if text.contains(wanted) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            self.client.refresh().await.expect("reload");
+        }
+        panic!("never showed {wanted:?}: {}", self.page_text().await);
+    }
+}
+
+/// QA through the dashboard, as the issue lists it: sign in, find a REBORNPAY payment
+/// by its invoice id, complete it with a sandbox action and see its timeline, approve
+/// its refund from the queue and see the balance change, replay a webhook and see the
+/// new attempt, rotate a key and see the old one refused by the dialect, sign out.
+/// Screenshots at a phone's width, and of the main pages at a laptop's.
+async fn qa_works_through_the_dashboard(backend: Backend) {
+    let Some(mut browser) = Browser::start("dashboard").await else { return };
+    let hooks = crate::hooks::Hooks::start(0).await;
+    let url = hooks.url.clone();
+    let app = crate::helpers::spawn_app_with(backend, move |c| c.merchants[0].webhook_url = Some(url)).await;
+    let body = json!({
+        "invoice_id": "QA-1001", "amount": 2500, "currency": "BDT", "payment_method": "bkash",
+        "customer_name": "Karim Rahman",
+    });
+    app.checkout_url(&body).await;
+    app.new_payment("QA-1000", json!(99.5)).await;
+
+    // Sign in: any page sends there first, and comes back after.
+    let dashboard = format!("{}/dashboard", app.base);
+    browser.client.goto(&format!("{dashboard}/payments")).await.expect("opens");
+    browser.wait_for_url(&format!("{dashboard}/signin")).await;
+    browser.screenshot("signin").await;
+    browser.fill("token", crate::helpers::ADMIN_TOKEN).await;
+    browser.click("signin").await;
+    browser.wait_for_url(&format!("{dashboard}/payments")).await;
+    browser.screenshot("payments").await;
+
+    // Find the payment by its invoice id, and open it.
+    browser.fill("q", "QA-1001").await;
+    browser.click("search").await;
+    browser.wait_for_url(&format!("{dashboard}/payments?q=QA-1001")).await;
+    assert_eq!(browser.text_of("shown").await, "1–1 of 1");
+    browser.click_css("a.reference").await;
+    assert_eq!(browser.text_of("amount").await, "2,500.00 BDT");
+    assert_eq!(browser.text_of("status").await, "created");
+    browser.screenshot("payment-open").await;
+
+    // Complete it with a sandbox action: the timeline shows what happened.
+    browser.click("complete").await;
+    assert_eq!(browser.text_of("flash").await, "Payment #1 is now processing.");
+    assert_eq!(browser.text_of("status").await, "processing");
+    let timeline = browser.text_of("timeline").await;
+    assert!(timeline.contains("payment.created") && timeline.contains("payment.processing"), "{timeline}");
+    browser.screenshot("payment-completed").await;
+
+    // The merchant verifies it (captured) and asks for a refund; the queue approves it.
+    let status = app.payment_status("QA-1001").await;
+    let txn = status.body["data"]["transaction_id"].as_str().expect("a transaction id").to_owned();
+    assert_eq!(app.verify("QA-1001", &txn).await.status, 200);
+    assert_eq!(app.request_refund("QA-1001", json!(1000)).await.status, 200);
+    browser.client.goto(&format!("{dashboard}/merchants/1")).await.unwrap();
+    let balance = |b: &Browser| {
+        let b = b.client.clone();
+        async move {
+            let row = b.find(Locator::Id("balance-BDT")).await.expect("a BDT balance");
+            let cell = |class: &'static str| {
+                let row = row.clone();
+                async move { row.find(Locator::Css(class)).await.unwrap().text().await.unwrap() }
+            };
+            (cell(".available").await, cell(".reserved").await)
+        }
+    };
+    assert_eq!(balance(&browser).await, ("1,500.00 BDT".to_owned(), "1,000.00 BDT".to_owned()));
+    browser.screenshot("merchant-refund-reserved").await;
+    browser.client.goto(&format!("{dashboard}/queues")).await.unwrap();
+    browser.screenshot("queues").await;
+    browser.click_css("#refund-queue button.approve").await;
+    assert_eq!(browser.text_of("flash").await, "Refund #1 of 1,000.00 BDT is succeeded.");
+    assert!(browser.page_text().await.contains("No refund waits for a decision."));
+    browser.client.goto(&format!("{dashboard}/merchants/1")).await.unwrap();
+    assert_eq!(balance(&browser).await, ("1,500.00 BDT".to_owned(), "0.00 BDT".to_owned()), "the refund has left");
+    browser.screenshot("merchant-refund-paid").await;
+
+    // Replay a webhook from the payment's page: a new delivery, and its attempt.
+    browser.client.goto(&format!("{dashboard}/payments/1")).await.unwrap();
+    let text = browser.reload_until("HTTP 200").await;
+    let (deliveries_before, attempts_before) = (text.matches("Replay").count(), text.matches("HTTP 200").count());
+    let hits_before = hooks.hits().len();
+    browser.click_css("#deliveries button.replay").await;
+    assert!(browser.text_of("flash").await.contains("is sent again as delivery"));
+    hooks.wait_for(hits_before + 1, Duration::from_secs(10), |_| true).await;
+    let mut text = browser.page_text().await;
+    for _ in 0..60 {
+        if text.matches("HTTP 200").count() > attempts_before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        browser.client.refresh().await.expect("reload");
+        text = browser.page_text().await;
+    }
+    assert_eq!(text.matches("HTTP 200").count(), attempts_before + 1, "the replay's attempt is shown: {text}");
+    assert_eq!(text.matches("Replay").count(), deliveries_before + 1, "one delivery more");
+    let ledger = browser.text_of("ledger").await;
+    assert!(ledger.contains("capture") && ledger.contains("refund_paid"), "{ledger}");
+    assert!(!ledger.contains("off by"), "every transaction balances: {ledger}");
+    browser.screenshot("payment-replayed").await;
+    let hits = hooks.hits();
+    let replay = &hits[hits_before];
+    let original =
+        hits[..hits_before].iter().find(|h| h.header("x-paybridge-event") == replay.header("x-paybridge-event"));
+    assert_eq!(original.map(|h| &h.body), Some(&replay.body), "the same notification again");
+
+    // Rotate the REBORNPAY key: the new secret is shown once, the old one is refused.
+    browser.client.goto(&format!("{dashboard}/merchants/1")).await.unwrap();
+    let rotate = "//tr[contains(@class,'credential')][td[1]='rebornpay']//button[starts-with(@id,'rotate-')]";
+    browser.client.find(Locator::XPath(rotate)).await.expect("REBORNPAY's rotate").click().await.expect("rotate");
+    let secret = browser.text_of("revealed-secret").await;
+    let key = browser.text_of("revealed-key").await;
+    assert_eq!(key, crate::helpers::KEY, "REBORNPAY keeps its key, with a new secret");
+    browser.screenshot("key-rotated").await;
+    let old = app.send(app.reborn(reqwest::Method::GET, "/balance")).await;
+    assert_eq!(old.status, 401, "the old secret is refused: {}", old.body);
+    let new = app.send(app.reborn_as(&key, &secret, reqwest::Method::GET, "/balance")).await;
+    assert_eq!(new.status, 200, "{}", new.body);
+    browser.client.refresh().await.ok();
+
+    // Laptop-sized looks at the main pages.
+    browser.client.set_window_size(1366, 900).await.expect("resized");
+    for (page, name) in [
+        ("payments", "laptop-payments"),
+        ("payments/1", "laptop-payment"),
+        ("webhooks", "laptop-webhooks"),
+        ("merchants/1", "laptop-merchant"),
+    ] {
+        browser.client.goto(&format!("{dashboard}/{page}")).await.unwrap();
+        browser.screenshot(name).await;
+    }
+    browser.client.set_window_size(412, 915).await.expect("resized");
+    browser.client.goto(&format!("{dashboard}/webhooks")).await.unwrap();
+    browser.screenshot("webhooks").await;
+
+    // Sign out: the dashboard is closed again.
+    browser.click("signout").await;
+    browser.wait_for_url(&format!("{dashboard}/signin?out=1")).await;
+    assert_eq!(browser.text_of("notice").await, "You are signed out.");
+    browser.screenshot("signed-out").await;
+    browser.client.goto(&format!("{dashboard}/payments/1")).await.unwrap();
+    browser.wait_for_url(&format!("{dashboard}/signin")).await;
+    browser.client.clone().close().await.ok();
+}
+
 db_test!(
     each_dialects_docs_create_a_payment_on_the_first_click,
     a_qr_money_challenge_is_passed_at_the_root_of_its_own_port,
     a_customer_pays_with_bkash_and_returns_to_the_shop,
     a_declined_card_shows_the_decline,
     a_payrequest_link_is_paid_and_returns_md5_codes,
+    qa_works_through_the_dashboard,
 );

@@ -369,6 +369,107 @@ async fn the_webhooks_chart_counts_the_last_hours_attempts(backend: Backend) {
     assert!(page.body.contains(">0 delivered</span>") && page.body.contains(">0 failed</span>"));
 }
 
+async fn two_operators_deciding_one_refund_decide_it_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.captured_payment("RACE-1", json!(500)).await;
+    assert_eq!(app.request_refund("RACE-1", json!(200)).await.status, 200);
+    let refund = app.send(app.admin(Method::GET, "/refunds")).await.body[0]["id"].as_i64().unwrap();
+    let mut approver = Operator::signed_in(&app).await;
+    let mut rejecter = Operator::signed_in(&app).await;
+    let approve_csrf = csrf_of(&approver.get("/dashboard/queues").await.body);
+    let reject_csrf = csrf_of(&rejecter.get("/dashboard/queues").await.body);
+    let approve = format!("/dashboard/refunds/{refund}/approve");
+    let reject = format!("/dashboard/refunds/{refund}/reject");
+    let approving = [("csrf", approve_csrf.as_str())];
+    let rejecting = [("csrf", reject_csrf.as_str()), ("note", "duplicate")];
+    let (a, r) = tokio::join!(approver.post(&approve, &approving), rejecter.post(&reject, &rejecting));
+    assert_eq!((a.status, r.status), (303, 303));
+    let flashes: Vec<String> = [&a, &r]
+        .iter()
+        .map(|p| p.cookies.iter().find(|c| c.starts_with("paybridge_flash=")).cloned().unwrap_or_default())
+        .collect();
+    let decided = flashes.iter().filter(|f| f.starts_with("paybridge_flash=ok")).count();
+    assert_eq!(decided, 1, "one decision wins, the other is told: {flashes:?}");
+    let status = app.send(app.admin(Method::GET, "/refunds?status=succeeded")).await.body;
+    let available = app.balance().await["available"].clone();
+    match status.as_array().unwrap().len() {
+        1 => assert_eq!(available, json!(300), "approved: the refund left"),
+        _ => assert_eq!(available, json!(500), "rejected: the reservation came back"),
+    }
+    app.assert_ledger_invariants().await;
+    // A reject without a reason is refused.
+    let page = rejecter.submit("/dashboard/queues", &reject, &[("note", " ")]).await;
+    assert!(page.cookies.iter().any(|c| c.starts_with("paybridge_flash=bad")), "{:?}", page.cookies);
+}
+
+async fn a_new_admin_token_ends_every_session(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let mut op = Operator::signed_in(&app).await;
+    assert_eq!(op.get("/dashboard/merchants").await.status, 200);
+    app.config.admin_token = "a-new-admin-token".into();
+    let app = app.restart().await;
+    let mut again = Operator::at(&app.base);
+    again.cookies = op.cookies.clone();
+    let page = again.get("/dashboard/merchants").await;
+    assert_eq!(page.status, 303, "the old session opens nothing");
+    assert_eq!(again.sign_in(ADMIN_TOKEN, "").await.status, 401, "nor the old token");
+    assert_eq!(again.sign_in("a-new-admin-token", "").await.status, 303);
+}
+
+/// QR Money's demo account's policy, as the admin API shows it.
+async fn account_settings(app: &TestApp) -> Value {
+    let all = app.send(app.admin(Method::GET, "/merchants/1/credentials")).await.body;
+    all.as_array().unwrap().iter().find(|c| c["key_id"] == "qr_test_demo").unwrap()["extra"]["settings"].clone()
+}
+
+/// The id of the merchant's credential whose key is `key`, from its page.
+fn credential_id(html: &str, key: &str) -> i64 {
+    let at = html.find(&format!("<code>{key}</code>")).expect(key);
+    let row = html[..at].rfind("id=\"credential-").expect("its row") + 15;
+    html[row..].split('"').next().unwrap().parse().unwrap()
+}
+
+async fn merchant_forms_act_through_the_core(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut op = Operator::signed_in(&app).await;
+    let page = "/dashboard/merchants/1";
+    let starpay = || app.request(Method::GET, "/starpay/api/v1/balance").header("X-API-KEY", "sp_test_merchant");
+    assert_eq!(app.send(starpay()).await.status, 200);
+    // Suspend a StarPay user: its key is refused at once; reinstated, it works again.
+    let user = credential_id(&op.get(page).await.body, "sp_test_merchant");
+    let done = op.submit(page, &format!("/dashboard/credentials/{user}/suspension"), &[("suspended", "true")]).await;
+    assert_eq!(done.location, page);
+    assert_ne!(app.send(starpay()).await.status, 200, "a suspended user's key is refused");
+    op.submit(page, &format!("/dashboard/credentials/{user}/suspension"), &[("suspended", "false")]).await;
+    assert_eq!(app.send(starpay()).await.status, 200);
+    // A QR Money account's policy: a bad one is refused and changes nothing.
+    let account = credential_id(&op.get(page).await.body, "qr_test_demo");
+    let policy = format!("/dashboard/credentials/{account}/policy");
+    let refused = op.submit(page, &policy, &[("policy", "{\"max_amount\": \"lots\"}")]).await;
+    assert!(refused.cookies.iter().any(|c| c.starts_with("paybridge_flash=bad")), "{:?}", refused.cookies);
+    assert_eq!(account_settings(&app).await, Value::Null);
+    op.submit(page, &policy, &[("policy", "{\"max_amount\": 100, \"fee_percent\": 2.5}")]).await;
+    assert_eq!(account_settings(&app).await["max_amount"], "100", "saved through the core");
+    assert!(op.get(page).await.body.contains("fee_percent"), "and shown");
+    // The merchant's webhook URL and status.
+    op.submit(page, "/dashboard/merchants/1/webhook", &[("webhook_url", "https://shop.example/hooks")]).await;
+    assert_eq!(
+        app.send(app.admin(Method::GET, "/merchants/1")).await.body["webhook_url"],
+        "https://shop.example/hooks"
+    );
+    let bad = op.submit(page, "/dashboard/merchants/1/webhook", &[("webhook_url", "not a url")]).await;
+    assert!(bad.cookies.iter().any(|c| c.starts_with("paybridge_flash=bad")));
+    assert_eq!(
+        app.send(app.admin(Method::GET, "/merchants/1")).await.body["webhook_url"],
+        "https://shop.example/hooks"
+    );
+    op.submit(page, "/dashboard/merchants/1/status", &[("status", "suspended")]).await;
+    let refused = app.send(app.reborn(Method::GET, "/balance")).await;
+    assert_eq!(refused.status, 403, "a suspended merchant is refused: {}", refused.body);
+    op.submit(page, "/dashboard/merchants/1/status", &[("status", "approved")]).await;
+    assert_eq!(app.balance().await["currency"], "BDT");
+}
+
 db_test!(
     every_page_needs_a_session,
     signing_in_takes_the_admin_token_alone,
@@ -377,4 +478,7 @@ db_test!(
     signing_out_ends_the_session_on_every_instance,
     payments_are_found_by_their_filters,
     the_webhooks_chart_counts_the_last_hours_attempts,
+    two_operators_deciding_one_refund_decide_it_once,
+    a_new_admin_token_ends_every_session,
+    merchant_forms_act_through_the_core,
 );
