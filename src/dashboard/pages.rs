@@ -444,26 +444,55 @@ fn decision_note(decision: &str, note: &str) -> Result<(bool, Option<String>), &
     }
 }
 
+/// The queue a decision is about.
+#[derive(Clone, Copy)]
+enum Queue {
+    Refund,
+    Payout,
+}
+
+/// Approves or rejects a queued refund or payout through the core (which decides each
+/// once), back to the queues with what happened.
+async fn decide(state: &DashboardState, queue: Queue, id: i64, decision: &str, note: &str) -> Response {
+    let back = format!("{PATH}/queues");
+    let what = match queue {
+        Queue::Refund => "Refund",
+        Queue::Payout => "Payout",
+    };
+    let (approve, note) = match decision_note(decision, note) {
+        Ok(decided) => decided,
+        Err(problem) => return done(state, &back, Flash::bad(format!("{what} #{id}: {problem}"))),
+    };
+    let admin = &state.admin;
+    let amount = |money: &crate::core::Money| crate::checkout::view::format_amount(money);
+    let result = match (queue, approve) {
+        (Queue::Refund, true) => {
+            admin.approve_refund(id, note).await.map(|r| (amount(&r.amount), r.status.to_string()))
+        }
+        (Queue::Refund, false) => {
+            admin.reject_refund(id, note).await.map(|r| (amount(&r.amount), r.status.to_string()))
+        }
+        (Queue::Payout, true) => {
+            admin.approve_payout(id, note).await.map(|p| (amount(&p.amount), p.status.to_string()))
+        }
+        (Queue::Payout, false) => {
+            admin.reject_payout(id, note).await.map(|p| (amount(&p.amount), p.status.to_string()))
+        }
+    };
+    let flash = match result {
+        Ok((amount, status)) => Flash::ok(format!("{what} #{id} of {amount} is {status}.")),
+        Err(err) => Flash::bad(format!("{what} #{id}: {}", err.public_message())),
+    };
+    done(state, &back, flash)
+}
+
 #[handler]
 pub async fn decide_refund(
     state: Data<&DashboardState>,
     Path((id, decision)): Path<(i64, String)>,
     Posted(form): Posted<DecisionForm>,
 ) -> Response {
-    let back = format!("{PATH}/queues");
-    let (approve, note) = match decision_note(&decision, &form.note) {
-        Ok(decided) => decided,
-        Err(problem) => return done(&state, &back, Flash::bad(format!("Refund #{id}: {problem}"))),
-    };
-    let result =
-        if approve { state.admin.approve_refund(id, note).await } else { state.admin.reject_refund(id, note).await };
-    let flash = match result {
-        Ok(r) => {
-            Flash::ok(format!("Refund #{id} of {} is {}.", crate::checkout::view::format_amount(&r.amount), r.status))
-        }
-        Err(err) => Flash::bad(format!("Refund #{id}: {}", err.public_message())),
-    };
-    done(&state, &back, flash)
+    decide(&state, Queue::Refund, id, &decision, &form.note).await
 }
 
 #[handler]
@@ -472,20 +501,7 @@ pub async fn decide_payout(
     Path((id, decision)): Path<(i64, String)>,
     Posted(form): Posted<DecisionForm>,
 ) -> Response {
-    let back = format!("{PATH}/queues");
-    let (approve, note) = match decision_note(&decision, &form.note) {
-        Ok(decided) => decided,
-        Err(problem) => return done(&state, &back, Flash::bad(format!("Payout #{id}: {problem}"))),
-    };
-    let result =
-        if approve { state.admin.approve_payout(id, note).await } else { state.admin.reject_payout(id, note).await };
-    let flash = match result {
-        Ok(p) => {
-            Flash::ok(format!("Payout #{id} of {} is {}.", crate::checkout::view::format_amount(&p.amount), p.status))
-        }
-        Err(err) => Flash::bad(format!("Payout #{id}: {}", err.public_message())),
-    };
-    done(&state, &back, flash)
+    decide(&state, Queue::Payout, id, &decision, &form.note).await
 }
 
 #[handler]

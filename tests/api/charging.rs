@@ -245,8 +245,9 @@ async fn settings_kept_in_a_credential_move_into_its_policy(backend: Backend) {
     // The database as the release before account policies left it: settings in the
     // credential's `extra`.
     let db = app.db().await;
-    // (Migration 6, the awaiting-processor status, reverts first.)
-    migration::Migrator::down(&db, Some(2)).await.expect("the policy migration reverts");
+    // (The later migrations revert first.)
+    let steps = crate::helpers::migrations_since("m20261201_000005_charging");
+    migration::Migrator::down(&db, Some(steps)).await.expect("the policy migration reverts");
     let extra = r#"{"account_id": "1001", "merchant_id": "demo-merchant", "settings": {"max_amount": "100", "fee_percent": 1}}"#;
     let sql = format!(
         "UPDATE credentials SET extra = '{extra}' WHERE dialect = 'qrmoney' AND key_id = '{}'",

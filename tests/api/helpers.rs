@@ -736,3 +736,13 @@ fn minor_of(balance: &Value, account: &str, exponent: u8) -> i64 {
     let reported: rust_decimal::Decimal = balance[account].as_str().expect("amount").parse().expect("decimal");
     i64::try_from(reported * rust_decimal::Decimal::from(10i64.pow(u32::from(exponent)))).expect("fits")
 }
+
+/// How many of the newest migrations `Migrator::down` reverts to undo the migration
+/// `name` and every later one: tests that rebuild an older release's database count
+/// from the migration they are about, whatever was added after it.
+pub fn migrations_since(name: &str) -> u32 {
+    use migration::MigratorTrait;
+    let names: Vec<String> = migration::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+    let at = names.iter().position(|n| n == name).unwrap_or_else(|| panic!("no migration {name}: {names:?}"));
+    u32::try_from(names.len() - at).expect("a few migrations")
+}

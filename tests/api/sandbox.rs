@@ -165,7 +165,8 @@ async fn a_payment_the_processor_has_not_decided_awaits_it(backend: Backend) {
     assert_eq!(app.payment_status("WAIT").await.body["data"]["status"], "processing", "REBORNPAY's word for it");
     // The database as the release before this status left it.
     let db = app.db().await;
-    migration::Migrator::down(&db, Some(1)).await.expect("the status migration reverts");
+    let steps = crate::helpers::migrations_since("m20261201_000006_awaiting_processor");
+    migration::Migrator::down(&db, Some(steps)).await.expect("the status migration reverts");
     let status = || async {
         let sql = "SELECT status FROM payments WHERE reference = 'WAIT'";
         let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
