@@ -1,5 +1,5 @@
-//! The dashboard: its operators' sessions (`dashboard_sessions`: a session cookie's
-//! SHA-256, never the cookie itself, and when it expires), and the indexes its pages
+//! The dashboard: its operators' sessions (`dashboard_sessions`: an HMAC-SHA256 of a
+//! session cookie, never the cookie itself, and when it expires), and the indexes its pages
 //! read by — a payment's ledger transactions and events, and the last hour's webhook
 //! attempts for the deliveries chart.
 

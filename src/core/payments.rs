@@ -5,6 +5,7 @@ use sea_orm::{
 };
 
 use sea_orm::DatabaseTransaction;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 
 use super::instrument::PaymentInstrument;
 use super::ledger::{self, Account, Subject};
@@ -137,11 +138,17 @@ impl super::AdminGateway {
         if let Some(to) = search.to {
             query = query.filter(payment::Column::CreatedAt.lt(to));
         }
-        if let Some(text) = search.text.as_deref().map(str::trim).filter(|t| !t.is_empty() && !t.contains('\0')) {
+        if let Some(text) = search.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            if text.contains('\0') {
+                return Ok((Vec::new(), 0));
+            }
+            // Any case, on both backends (SQLite's LIKE ignores ASCII case, Postgres's
+            // does not).
+            let reference = Expr::expr(Func::lower(Expr::col(payment::Column::Reference)));
             let mut any = Condition::any()
-                .add(payment::Column::Reference.like(contains_pattern(text)))
+                .add(reference.like(contains_pattern(&text.to_lowercase())))
                 .add(payment::Column::ProcessorTxnId.eq(text));
-            if let Ok(id) = text.parse::<i64>() {
+            if let Ok(id) = text.trim_start_matches('#').parse::<i64>() {
                 any = any.add(payment::Column::Id.eq(id));
             }
             query = query.filter(any);

@@ -130,11 +130,16 @@ pub fn mount(route: Route, state: DashboardState, body_limits: &crate::http::bod
 
 /// Headers every dashboard page carries: nothing cached, never framed.
 async fn hardened<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
-    let mut resp = ep.call(req).await?.into_response();
+    // Refusals too (a form's CSRF check, a path that does not parse) carry the headers.
+    let mut resp = match ep.call(req).await {
+        Ok(resp) => resp.into_response(),
+        Err(err) => err.into_response(),
+    };
     let headers = resp.headers_mut();
     headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static(

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{Datelike, NaiveDate, TimeDelta};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Html, Path, Query};
 use poem::{IntoResponse, Request, Response, handler};
@@ -46,7 +46,7 @@ pub(super) fn error_page(err: &CoreError) -> Response {
     if status.is_server_error() {
         tracing::error!(error = %err, "dashboard page failed");
     }
-    message_page(status, "That did not work", &err.public_message())
+    message_page(status, "That did not work", &detail_of(err))
 }
 
 /// What a signed-in page shares, with the last form's message (taken from its cookie).
@@ -210,19 +210,31 @@ pub async fn list_payments(
             None => problems.push("the status is not one of the list"),
         }
     }
-    let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0));
+    // Four-digit years only: chrono reads `+262142-12-31` too, past what a day can be
+    // added to, and SQLite compares times as text.
+    let date = |text: &str| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .filter(|d| (1970..=9998).contains(&d.year()))
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    };
     if let Some(from) = given(&query.from) {
         match date(from) {
             Some(at) => search.from = Some(at.and_utc()),
-            None => problems.push("“from” is not a date (YYYY-MM-DD)"),
+            None => problems.push("“from” is not a date (YYYY-MM-DD, 1970 to 9998)"),
         }
     }
     if let Some(to) = given(&query.to) {
         match date(to) {
             // The whole day.
             Some(at) => search.to = Some(at.and_utc() + TimeDelta::days(1)),
-            None => problems.push("“to” is not a date (YYYY-MM-DD)"),
+            None => problems.push("“to” is not a date (YYYY-MM-DD, 1970 to 9998)"),
         }
+    }
+    if let (Some(from), Some(to)) = (search.from, search.to)
+        && from >= to
+    {
+        problems.push("“from” is after “to”");
     }
     search.text = given(&query.q).map(|q| q.chars().take(100).collect());
     let page = match given(&query.page).map(str::parse::<u64>) {
@@ -383,7 +395,7 @@ pub async fn sandbox_action(
             let attempt = p.last_attempt.map(|a| format!(" ({} {})", a.code, a.message)).unwrap_or_default();
             Flash::ok(format!("Payment #{id} is now {}{attempt}.", p.status))
         }
-        Err(err) => Flash::bad(format!("Payment #{id}: {}", err.public_message())),
+        Err(err) => Flash::bad(format!("Payment #{id}: {}", detail_of(&err))),
     };
     done(&state, &back, flash)
 }
@@ -399,7 +411,7 @@ pub async fn replay(state: Data<&DashboardState>, Path(id): Path<i64>, Posted(fo
     let back = safe_next(&form.next).map(str::to_owned).unwrap_or_else(|| format!("{PATH}/webhooks"));
     let flash = match state.admin.replay_delivery(id).await {
         Ok(replayed) => Flash::ok(format!("Delivery #{id} is sent again as delivery #{}.", replayed.id)),
-        Err(err) => Flash::bad(format!("Delivery #{id}: {}", err.public_message())),
+        Err(err) => Flash::bad(format!("Delivery #{id}: {}", detail_of(&err))),
     };
     done(&state, &back, flash)
 }
@@ -481,7 +493,7 @@ async fn decide(state: &DashboardState, queue: Queue, id: i64, decision: &str, n
     };
     let flash = match result {
         Ok((amount, status)) => Flash::ok(format!("{what} #{id} of {amount} is {status}.")),
-        Err(err) => Flash::bad(format!("{what} #{id}: {}", err.public_message())),
+        Err(err) => Flash::bad(format!("{what} #{id}: {}", detail_of(&err))),
     };
     done(state, &back, flash)
 }
@@ -618,7 +630,7 @@ pub async fn merchant_status(
     let patch = MerchantPatch { status: Some(status), ..Default::default() };
     let flash = match state.admin.update_merchant(id, patch).await {
         Ok(m) => Flash::ok(format!("{} is {}.", m.name, m.status)),
-        Err(err) => Flash::bad(err.public_message()),
+        Err(err) => Flash::bad(detail_of(&err)),
     };
     done(&state, &back, flash)
 }
@@ -643,7 +655,7 @@ pub async fn merchant_webhook(
             Some(url) => Flash::ok(format!("Webhooks of {} go to {url}.", m.name)),
             None => Flash::ok(format!("{} has no webhook URL: nothing is sent.", m.name)),
         },
-        Err(err) => Flash::bad(err.public_message()),
+        Err(err) => Flash::bad(detail_of(&err)),
     };
     done(&state, &back, flash)
 }
@@ -681,7 +693,17 @@ pub async fn credential_suspension(
     Path(id): Path<i64>,
     Posted(form): Posted<SuspensionForm>,
 ) -> Response {
-    let suspended = form.suspended == "true";
+    let suspended = match form.suspended.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return message_page(
+                StatusCode::BAD_REQUEST,
+                "This form was refused",
+                "Suspend or reinstate: nothing else.",
+            );
+        }
+    };
     let change = CredentialPatch { suspended: Some(suspended), ..Default::default() };
     match state.admin.update_credential(id, change).await {
         Ok(c) => {
@@ -739,7 +761,7 @@ pub async fn credential_policy(
 /// An error with its fields' problems spelled out.
 fn detail_of(err: &CoreError) -> String {
     let fields: Vec<String> = err.details().iter().map(|d| format!("{} {}", d.field, d.message)).collect();
-    if fields.is_empty() { err.public_message() } else { fields.join("; ") }
+    if fields.is_empty() { err.public_message() } else { format!("{}.", fields.join("; ")) }
 }
 
 #[derive(Deserialize, Default)]
@@ -779,7 +801,7 @@ pub async fn list_webhooks(
     };
     let now = state.admin.now();
     let statuses = [
-        ("pending", "pending"),
+        ("pending", "pending (waiting or retrying)"),
         ("failing", "failed, retrying"),
         ("dead", "dead"),
         ("delivered", "delivered"),

@@ -20,14 +20,26 @@ pub struct Flash {
 }
 
 impl Flash {
+    /// The longest message kept: encoded, it stays well inside a cookie's 4 KB.
+    const MAX_CHARS: usize = 300;
+
     /// Something done.
     pub fn ok(text: impl Into<String>) -> Flash {
-        Flash { tone: "ok", text: text.into() }
+        Flash { tone: "ok", text: Flash::cut(text.into()) }
     }
 
     /// Something refused.
     pub fn bad(text: impl Into<String>) -> Flash {
-        Flash { tone: "bad", text: text.into() }
+        Flash { tone: "bad", text: Flash::cut(text.into()) }
+    }
+
+    fn cut(text: String) -> String {
+        if text.chars().count() <= Flash::MAX_CHARS {
+            return text;
+        }
+        let mut cut: String = text.chars().take(Flash::MAX_CHARS - 1).collect();
+        cut.push('…');
+        cut
     }
 
     /// As the cookie carries it.
@@ -45,7 +57,7 @@ impl Flash {
             "bad" => "bad",
             _ => return None,
         };
-        Some(Flash { tone, text: text.chars().take(500).collect() })
+        Some(Flash { tone, text: Flash::cut(text.to_owned()) })
     }
 }
 
@@ -562,5 +574,8 @@ mod tests {
         assert!(flash.encode().chars().all(|c| c.is_ascii_alphanumeric() || c == '%'));
         assert_eq!(Flash::decode(&flash.encode()), Some(flash));
         assert_eq!(Flash::decode("evil%3Ahi"), None, "only our tones");
+        let long = Flash::ok("x".repeat(2000));
+        assert_eq!(long.text.chars().count(), 300, "cut to fit a cookie");
+        assert!(long.encode().len() < 4000);
     }
 }

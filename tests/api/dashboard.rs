@@ -17,6 +17,8 @@ struct Page {
     status: u16,
     location: String,
     cookies: Vec<String>,
+    /// `X-Frame-Options` (every dashboard answer carries it).
+    framing: String,
     body: String,
 }
 
@@ -70,6 +72,7 @@ impl Operator {
         };
         let location: Vec<String> = header("location");
         let cookies: Vec<String> = header("set-cookie");
+        let framing: Vec<String> = header("x-frame-options");
         for cookie in &cookies {
             let pair = cookie.split(';').next().unwrap_or_default();
             let (name, value) = pair.split_once('=').unwrap_or_default();
@@ -79,7 +82,8 @@ impl Operator {
             }
         }
         let body = response.text().await.unwrap_or_default();
-        Page { status, location: location.into_iter().next().unwrap_or_default(), cookies, body }
+        let framing = framing.into_iter().next().unwrap_or_default();
+        Page { status, location: location.into_iter().next().unwrap_or_default(), cookies, framing, body }
     }
 
     async fn get(&mut self, path: &str) -> Page {
@@ -219,6 +223,7 @@ async fn a_forged_or_missing_csrf_token_changes_nothing(backend: Backend) {
         let page = op.post(&sandbox, form).await;
         assert_eq!(page.status, 403, "{form:?}");
         assert!(page.body.contains("security token does not match"), "{}", page.body);
+        assert_eq!(page.framing, "DENY", "a refusal is never framed either");
     }
     assert_eq!(payment_status(&app, "DASH-2").await, "pending", "not completed");
     let refund = app.send(app.admin(Method::GET, "/refunds")).await.body[0]["id"].as_i64().unwrap();
@@ -244,6 +249,7 @@ async fn an_expired_session_is_refused(backend: Backend) {
     app.advance_clock(86_400).await;
     assert_eq!(op.get("/dashboard/payments").await.status, 200);
     let csrf = csrf_of(&op.get("/dashboard/payments").await.body);
+    let expired_session = op.cookies.clone();
     tokio::time::sleep_until(signed_in + Duration::from_millis(6300)).await;
     let page = op.get("/dashboard/merchants").await;
     assert_eq!(page.status, 303);
@@ -253,7 +259,7 @@ async fn an_expired_session_is_refused(backend: Backend) {
     assert_eq!(text_by_id(&notice.body, "notice").as_deref(), Some("Your session has expired. Sign in again."));
     // Its forms are refused too, with the session's old cookie and token.
     let mut stale = Operator::new(&app);
-    stale.cookies = vec![("paybridge_dashboard".into(), "0".repeat(64))];
+    stale.cookies = expired_session;
     let page = stale.post("/dashboard/merchants/1/status", &[("csrf", &csrf), ("status", "suspended")]).await;
     assert_eq!(page.status, 303);
     assert_eq!(app.balance().await["currency"], "BDT", "the merchant was not suspended");
@@ -279,6 +285,7 @@ async fn signing_out_ends_the_session_on_every_instance(backend: Backend) {
 
 async fn payments_are_found_by_their_filters(backend: Backend) {
     let app = spawn_app(backend).await;
+    let today = app.clock.now().date_naive();
     for n in 0..27 {
         app.new_payment(&format!("PAGE-{n:02}"), json!(10 + n)).await;
     }
@@ -308,7 +315,12 @@ async fn payments_are_found_by_their_filters(backend: Backend) {
     let page = op.get("/dashboard/payments?merchant=2").await;
     assert_eq!((rows(&page), page.body.contains("OTHER_1")), (1, true));
     assert_eq!(rows(&op.get("/dashboard/payments?dialect=shadhinpay").await), 0);
-    assert_eq!(rows(&op.get("/dashboard/payments?dialect=rebornpay&status=created&merchant=1").await), 25);
+    let page = op.get("/dashboard/payments?dialect=rebornpay&status=created&merchant=1").await;
+    assert_eq!(text_by_id(&page.body, "shown").as_deref(), Some("1–25 of 27"), "the other shop's left out");
+    let page = op.get("/dashboard/payments?q=page-07").await;
+    assert_eq!((rows(&page), page.body.contains("PAGE-07")), (1, true), "any case");
+    let page = op.get("/dashboard/payments?q=%235").await;
+    assert_eq!((rows(&page), page.body.contains("PAGE-04")), (1, true), "#5 is payment 5");
     let id = payment_id(&mut op, "PAGE-03").await;
     op.submit(
         &format!("/dashboard/payments/{id}"),
@@ -318,14 +330,24 @@ async fn payments_are_found_by_their_filters(backend: Backend) {
     .await;
     let page = op.get("/dashboard/payments?status=failed").await;
     assert_eq!((rows(&page), page.body.contains("PAGE-03")), (1, true));
-    let today = app.clock.now().date_naive();
     let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
     let yesterday = day(today.pred_opt().unwrap());
     assert_eq!(rows(&op.get(&format!("/dashboard/payments?to={yesterday}")).await), 0);
-    assert_eq!(rows(&op.get(&format!("/dashboard/payments?from={}&to={}", day(today), day(today))).await), 25);
-    let page = op.get("/dashboard/payments?from=31-12-2026").await;
-    assert_eq!(rows(&page), 0);
-    assert!(text_by_id(&page.body, "filter-error").unwrap().contains("“from” is not a date"), "{}", page.body);
+    let page = op.get(&format!("/dashboard/payments?from={}&to={}", day(today), day(today))).await;
+    assert_eq!(text_by_id(&page.body, "shown").as_deref(), Some("1–25 of 28"));
+    let tomorrow = day(today.succ_opt().unwrap());
+    assert_eq!(rows(&op.get(&format!("/dashboard/payments?from={tomorrow}")).await), 0);
+    for (query, problem) in [
+        ("from=31-12-2026", "“from” is not a date"),
+        ("to=%2B262142-12-31", "“to” is not a date"),
+        ("from=%2B10000-01-01", "“from” is not a date"),
+        ("from=2026-12-05&to=2026-12-01", "“from” is after “to”"),
+    ] {
+        let page = op.get(&format!("/dashboard/payments?{query}")).await;
+        assert_eq!((page.status, rows(&page)), (200, 0), "{query}");
+        let error = text_by_id(&page.body, "filter-error").unwrap_or_default();
+        assert!(error.contains(problem), "{query}: {error}");
+    }
 }
 
 /// The `href` of the link with `id`.
@@ -441,6 +463,9 @@ async fn merchant_forms_act_through_the_core(backend: Backend) {
     let done = op.submit(page, &format!("/dashboard/credentials/{user}/suspension"), &[("suspended", "true")]).await;
     assert_eq!(done.location, page);
     assert_ne!(app.send(starpay()).await.status, 200, "a suspended user's key is refused");
+    let unclear = op.submit(page, &format!("/dashboard/credentials/{user}/suspension"), &[("suspended", "yes")]).await;
+    assert_eq!(unclear.status, 400, "neither suspend nor reinstate");
+    assert_ne!(app.send(starpay()).await.status, 200, "still suspended");
     op.submit(page, &format!("/dashboard/credentials/{user}/suspension"), &[("suspended", "false")]).await;
     assert_eq!(app.send(starpay()).await.status, 200);
     // A QR Money account's policy: a bad one is refused and changes nothing.
