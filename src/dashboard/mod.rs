@@ -40,6 +40,8 @@ const SESSION_COOKIE: &str = "paybridge_dashboard";
 const SIGNIN_COOKIE: &str = "paybridge_signin";
 /// A message for the next page (after a form's redirect).
 const FLASH_COOKIE: &str = "paybridge_flash";
+/// A rotated credential's new key material, for the merchant's page to show once.
+const REVEAL_COOKIE: &str = "paybridge_reveal";
 /// Where the dashboard lives.
 pub const PATH: &str = "/dashboard";
 
@@ -85,8 +87,13 @@ impl DashboardState {
     }
 
     fn cookie(&self, name: &str, value: &str, max_age: u64) -> String {
+        self.cookie_at(PATH, name, value, max_age)
+    }
+
+    /// A cookie sent back to `path` only.
+    fn cookie_at(&self, path: &str, name: &str, value: &str, max_age: u64) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
-        format!("{name}={value}; Path={PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
     }
 }
 

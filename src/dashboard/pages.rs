@@ -14,7 +14,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::view::*;
-use super::{DashboardState, FLASH_COOKIE, PATH, Posted, SESSION_COOKIE, SIGNIN_COOKIE, Session};
+use super::{DashboardState, FLASH_COOKIE, PATH, Posted, REVEAL_COOKIE, SESSION_COOKIE, SIGNIN_COOKIE, Session};
 use super::{chart, cookie, done, safe_next, see_other, set_cookie};
 use crate::core::{
     AccountPolicy, CoreError, CredentialPatch, DeliveryFilter, DeliveryStatus, Dialect, MerchantPatch, MerchantStatus,
@@ -535,13 +535,7 @@ pub async fn list_merchants(req: &Request, state: Data<&DashboardState>, session
     show(&state, MerchantsPage { chrome, rows }, flashed)
 }
 
-async fn render_merchant(
-    req: &Request,
-    state: &DashboardState,
-    session: &Session,
-    id: i64,
-    revealed: Option<Revealed>,
-) -> Response {
+async fn render_merchant(req: &Request, state: &DashboardState, session: &Session, id: i64) -> Response {
     let admin = &state.admin;
     let loaded = async {
         let merchant = admin.merchant(id).await?;
@@ -555,6 +549,7 @@ async fn render_merchant(
         Ok(loaded) => loaded,
         Err(err) => return error_page(&err),
     };
+    let revealed = revealed(req, &credentials);
     let credentials = credentials
         .iter()
         .map(|c| {
@@ -582,9 +577,8 @@ async fn render_merchant(
     if !merchant.ip_allowlist.is_empty() {
         lines.push(("IP allow-list", merchant.ip_allowlist.join(", ")));
     }
-    let shown_once = revealed.is_some();
     let chrome = chrome(req, state, session, merchant.name.clone(), "merchants");
-    let flashed = chrome.flash.is_some() && !shown_once;
+    let flashed = chrome.flash.is_some();
     let page = MerchantPage {
         chrome,
         id,
@@ -607,7 +601,11 @@ pub async fn show_merchant(
     session: Data<&Session>,
     Path(id): Path<i64>,
 ) -> Response {
-    render_merchant(req, &state, &session, id, None).await
+    let mut resp = render_merchant(req, &state, &session, id).await;
+    if cookie(req, REVEAL_COOKIE).is_some() {
+        set_cookie(&mut resp, &state.cookie_at(&format!("{PATH}/merchants/{id}"), REVEAL_COOKIE, "", 0));
+    }
+    resp
 }
 
 #[derive(Deserialize)]
@@ -660,26 +658,40 @@ pub async fn merchant_webhook(
     done(&state, &back, flash)
 }
 
+/// Rotates a credential, then shows its merchant's page (Post/Redirect/Get: a reload
+/// rotates nothing again). The new material rides to that page in a cookie for its
+/// path alone, for a minute, and is shown once: the page clears it.
 #[handler]
-pub async fn rotate(
-    req: &Request,
-    state: Data<&DashboardState>,
-    session: Data<&Session>,
-    Path(id): Path<i64>,
-    _form: Posted<Empty>,
-) -> Response {
+pub async fn rotate(state: Data<&DashboardState>, Path(id): Path<i64>, _form: Posted<Empty>) -> Response {
     match crate::admin::rotate_credential(&state.admin, id).await {
         Ok(c) => {
-            let revealed = Revealed {
-                credential_id: c.id,
-                dialect: c.dialect.as_str(),
-                key_id: c.key_id.clone(),
-                secret: c.secret.expose().to_owned(),
-            };
-            render_merchant(req, &state, &session, c.merchant_id, Some(revealed)).await
+            let page = format!("{PATH}/merchants/{}", c.merchant_id);
+            let reveal = [c.id.to_string(), c.key_id.clone(), c.secret.expose().to_owned()].join("\n");
+            let reveal = percent_encoding::utf8_percent_encode(&reveal, percent_encoding::NON_ALPHANUMERIC);
+            let flash = Flash::ok(format!("The {} key {} is rotated: its old secret is refused.", c.dialect, c.key_id));
+            let mut resp = done(&state, &page, flash);
+            set_cookie(&mut resp, &state.cookie_at(&page, REVEAL_COOKIE, &reveal.to_string(), 60));
+            resp
         }
         Err(err) => error_page(&err),
     }
+}
+
+/// The key material `rotate` left for this merchant's page, if any.
+fn revealed(req: &Request, credentials: &[crate::core::Credential]) -> Option<Revealed> {
+    let text = cookie(req, REVEAL_COOKIE)?;
+    let text = percent_encoding::percent_decode_str(&text).decode_utf8().ok()?;
+    let mut parts = text.splitn(3, '\n');
+    let id: i64 = parts.next()?.parse().ok()?;
+    let (key_id, secret) = (parts.next()?, parts.next()?);
+    let credential = credentials.iter().find(|c| c.id == id && c.key_id == key_id)?;
+    // Only while it is still the credential's secret.
+    bool::from(credential.secret.expose().as_bytes().ct_eq(secret.as_bytes())).then(|| Revealed {
+        credential_id: id,
+        dialect: credential.dialect.as_str(),
+        key_id: key_id.to_owned(),
+        secret: secret.to_owned(),
+    })
 }
 
 #[derive(Deserialize)]

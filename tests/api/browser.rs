@@ -483,7 +483,11 @@ async fn qa_works_through_the_dashboard(backend: Backend) {
     assert_eq!(old.status, 401, "the old secret is refused: {}", old.body);
     let new = app.send(app.reborn_as(&key, &secret, reqwest::Method::GET, "/balance")).await;
     assert_eq!(new.status, 200, "{}", new.body);
-    browser.client.refresh().await.ok();
+    // Shown once: the page again shows the credential, not its secret, and rotates nothing.
+    browser.client.refresh().await.expect("reload");
+    browser.text_of("credentials").await;
+    assert!(browser.client.find(Locator::Id("revealed-secret")).await.is_err(), "the secret is not shown again");
+    assert_eq!(app.send(app.reborn_as(&key, &secret, reqwest::Method::GET, "/balance")).await.status, 200);
 
     // Laptop-sized looks at the main pages.
     browser.client.set_window_size(1366, 900).await.expect("resized");
