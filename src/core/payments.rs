@@ -584,23 +584,7 @@ pub(super) fn capture_entry(payment: &Payment) -> ledger::Entry {
     ledger::Entry::new(payment.merchant_id, "capture", subject, payment.amount.currency(), &postings)
 }
 
-/// Selects the principal's merchant's payment with `reference` in its namespace.
 /// The principal's payments that `filter` selects, unordered and unpaged.
-/// `LIKE` text matching anything containing `text` literally: its `%`, `_` and `\\`
-/// escaped.
-fn contains_pattern(text: &str) -> sea_orm::sea_query::LikeExpr {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
-}
-
 fn filtered(principal: &Principal, filter: &PaymentFilter) -> sea_orm::Select<payment::Entity> {
     let mut query = payment::Entity::find()
         .filter(payment::Column::MerchantId.eq(principal.merchant_id()))
@@ -620,9 +604,25 @@ fn filtered(principal: &Principal, filter: &PaymentFilter) -> sea_orm::Select<pa
     query
 }
 
+/// Selects the principal's merchant's payment with `reference` in its namespace.
 pub(super) fn reference_condition(principal: &Principal, reference: &str) -> Condition {
     Condition::all()
         .add(payment::Column::MerchantId.eq(principal.merchant_id()))
         .add(payment::Column::Namespace.eq(principal.dialect().as_str()))
         .add(payment::Column::Reference.eq(reference))
+}
+
+/// `LIKE` text matching anything containing `text` literally: its `%`, `_` and `\\`
+/// escaped.
+fn contains_pattern(text: &str) -> sea_orm::sea_query::LikeExpr {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
 }

@@ -106,10 +106,8 @@ pub struct Session {
 
 /// Mounts the dashboard.
 pub fn mount(route: Route, state: DashboardState, body_limits: &crate::http::body::BodyLimits) -> Route {
-    let bounded = BoundedBody::new(body_limits.clone(), Arc::new(|_: &Request, r| refused(r)));
-    let signin = get(pages::signin_form)
-        .post(pages::signin)
-        .with(BoundedBody::new(body_limits.clone(), Arc::new(|_: &Request, r| refused(r))));
+    let bounded = || BoundedBody::new(body_limits.clone(), Arc::new(|_: &Request, r| refused(r)));
+    let signin = get(pages::signin_form).post(pages::signin).with(bounded());
     let protected = Route::new()
         .at("/", get(pages::home))
         .at("/signout", post(pages::signout))
@@ -128,7 +126,7 @@ pub fn mount(route: Route, state: DashboardState, body_limits: &crate::http::bod
         .at("/credentials/:id/suspension", post(pages::credential_suspension))
         .at("/credentials/:id/policy", post(pages::credential_policy))
         .at("/webhooks", get(pages::list_webhooks))
-        .with(bounded)
+        .with(bounded())
         .around(require_session);
     route
         .at(format!("{PATH}/signin"), signin.around(hardened).data(state.clone()))
@@ -211,6 +209,16 @@ fn cookie(req: &Request, name: &str) -> Option<String> {
             (k == name).then(|| v.to_owned())
         })
     })
+}
+
+/// Text as a cookie's value: everything but ASCII letters and digits percent-encoded.
+fn cookie_text(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A cookie's value read back as the text [`cookie_text`] made of it.
+fn from_cookie_text(value: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(value).decode_utf8().ok().map(|text| text.into_owned())
 }
 
 fn set_cookie(resp: &mut Response, cookie: &str) {

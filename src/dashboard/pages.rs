@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::view::*;
 use super::{DashboardState, FLASH_COOKIE, PATH, Posted, REVEAL_COOKIE, SESSION_COOKIE, SIGNIN_COOKIE, Session};
-use super::{chart, cookie, done, safe_next, see_other, set_cookie};
+use super::{chart, cookie, cookie_text, done, from_cookie_text, safe_next, see_other, set_cookie};
 use crate::core::{
     AccountPolicy, CoreError, CredentialPatch, DeliveryFilter, DeliveryStatus, Dialect, MerchantPatch, MerchantStatus,
     PaymentInstrument, PaymentSearch, PaymentStatus, PayoutFilter, PayoutStatus, RefundStatus,
@@ -60,10 +60,10 @@ fn chrome(req: &Request, state: &DashboardState, session: &Session, title: Strin
     }
 }
 
-/// A signed-in page: its message, once shown, is cleared.
-fn show(state: &DashboardState, page: impl Template, flashed: bool) -> Response {
+/// A signed-in page: the message its request carried (shown by [`chrome`]) is cleared.
+fn show(req: &Request, state: &DashboardState, page: impl Template) -> Response {
     let mut resp = render(StatusCode::OK, page);
-    if flashed {
+    if cookie(req, FLASH_COOKIE).is_some() {
         set_cookie(&mut resp, &state.cookie(FLASH_COOKIE, "", 0));
     }
     resp
@@ -281,7 +281,6 @@ pub async fn list_payments(
     let first = search.offset + 1;
     let last = search.offset + rows.len() as u64;
     let chrome = chrome(req, &state, &session, "Payments".into(), "payments");
-    let flashed = chrome.flash.is_some();
     let page_view = PaymentsPage {
         chrome,
         merchants: choices(merchants.iter().map(|m| (m.id.to_string(), m.name.clone())), given(&query.merchant)),
@@ -302,7 +301,7 @@ pub async fn list_payments(
         next: (last < total).then(|| link(page + 1)),
         rows,
     };
-    show(&state, page_view, flashed)
+    show(req, &state, page_view)
 }
 
 #[handler]
@@ -341,7 +340,6 @@ pub async fn show_payment(
         })
         .collect();
     let chrome = chrome(req, &state, &session, format!("Payment #{id}"), "payments");
-    let flashed = chrome.flash.is_some();
     let page = PaymentPage {
         chrome,
         id,
@@ -362,7 +360,7 @@ pub async fn show_payment(
             .collect(),
         back: format!("{PATH}/payments/{id}"),
     };
-    show(&state, page, flashed)
+    show(req, &state, page)
 }
 
 #[derive(Deserialize)]
@@ -430,13 +428,12 @@ pub async fn list_queues(req: &Request, state: Data<&DashboardState>, session: D
     };
     let now = state.admin.now();
     let chrome = chrome(req, &state, &session, "Queues".into(), "queues");
-    let flashed = chrome.flash.is_some();
     let page = QueuesPage {
         chrome,
         refunds: refunds.iter().map(|r| RefundRow::new(r, now)).collect(),
         payouts: payouts.iter().map(|p| PayoutRow::new(p, now)).collect(),
     };
-    show(&state, page, flashed)
+    show(req, &state, page)
 }
 
 #[derive(Deserialize)]
@@ -531,8 +528,7 @@ pub async fn list_merchants(req: &Request, state: Data<&DashboardState>, session
         Err(err) => return error_page(&err),
     };
     let chrome = chrome(req, &state, &session, "Merchants".into(), "merchants");
-    let flashed = chrome.flash.is_some();
-    show(&state, MerchantsPage { chrome, rows }, flashed)
+    show(req, &state, MerchantsPage { chrome, rows })
 }
 
 async fn render_merchant(req: &Request, state: &DashboardState, session: &Session, id: i64) -> Response {
@@ -578,7 +574,6 @@ async fn render_merchant(req: &Request, state: &DashboardState, session: &Sessio
         lines.push(("IP allow-list", merchant.ip_allowlist.join(", ")));
     }
     let chrome = chrome(req, state, session, merchant.name.clone(), "merchants");
-    let flashed = chrome.flash.is_some();
     let page = MerchantPage {
         chrome,
         id,
@@ -591,7 +586,7 @@ async fn render_merchant(req: &Request, state: &DashboardState, session: &Sessio
         credentials,
         revealed,
     };
-    show(state, page, flashed)
+    show(req, state, page)
 }
 
 #[handler]
@@ -667,10 +662,10 @@ pub async fn rotate(state: Data<&DashboardState>, Path(id): Path<i64>, _form: Po
         Ok(c) => {
             let page = format!("{PATH}/merchants/{}", c.merchant_id);
             let reveal = [c.id.to_string(), c.key_id.clone(), c.secret.expose().to_owned()].join("\n");
-            let reveal = percent_encoding::utf8_percent_encode(&reveal, percent_encoding::NON_ALPHANUMERIC);
+            let reveal = cookie_text(&reveal);
             let flash = Flash::ok(format!("The {} key {} is rotated: its old secret is refused.", c.dialect, c.key_id));
             let mut resp = done(&state, &page, flash);
-            set_cookie(&mut resp, &state.cookie_at(&page, REVEAL_COOKIE, &reveal.to_string(), 60));
+            set_cookie(&mut resp, &state.cookie_at(&page, REVEAL_COOKIE, &reveal, 60));
             resp
         }
         Err(err) => error_page(&err),
@@ -680,7 +675,7 @@ pub async fn rotate(state: Data<&DashboardState>, Path(id): Path<i64>, _form: Po
 /// The key material `rotate` left for this merchant's page, if any.
 fn revealed(req: &Request, credentials: &[crate::core::Credential]) -> Option<Revealed> {
     let text = cookie(req, REVEAL_COOKIE)?;
-    let text = percent_encoding::percent_decode_str(&text).decode_utf8().ok()?;
+    let text = from_cookie_text(&text)?;
     let mut parts = text.splitn(3, '\n');
     let id: i64 = parts.next()?.parse().ok()?;
     let (key_id, secret) = (parts.next()?, parts.next()?);
@@ -821,7 +816,6 @@ pub async fn list_webhooks(
     ];
     let back = req.original_uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let chrome = chrome(req, &state, &session, "Webhooks".into(), "webhooks");
-    let flashed = chrome.flash.is_some();
     let page = WebhooksPage {
         chrome,
         statuses: choices(statuses.iter().map(|(v, l)| ((*v).to_owned(), (*l).to_owned())), status),
@@ -835,5 +829,5 @@ pub async fn list_webhooks(
             .collect(),
         back: safe_next(&back).map(str::to_owned).unwrap_or_else(|| format!("{PATH}/webhooks")),
     };
-    show(&state, page, flashed)
+    show(req, &state, page)
 }

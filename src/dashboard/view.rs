@@ -44,13 +44,12 @@ impl Flash {
 
     /// As the cookie carries it.
     pub fn encode(&self) -> String {
-        let text = format!("{}:{}", self.tone, self.text);
-        percent_encoding::utf8_percent_encode(&text, percent_encoding::NON_ALPHANUMERIC).to_string()
+        super::cookie_text(&format!("{}:{}", self.tone, self.text))
     }
 
     /// From the cookie.
     pub fn decode(cookie: &str) -> Option<Flash> {
-        let text = percent_encoding::percent_decode_str(cookie).decode_utf8().ok()?;
+        let text = super::from_cookie_text(cookie)?;
         let (tone, text) = text.split_once(':')?;
         let tone = match tone {
             "ok" => "ok",

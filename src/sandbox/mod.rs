@@ -148,8 +148,8 @@ pub fn decline_by_code(
     instrument: &PaymentInstrument,
     code: &str,
 ) -> Option<crate::core::CheckoutOutcome> {
-    let (code, reason) = DECLINES.iter().find(|(c, _)| *c == code)?;
-    Some(declined_with(payment, instrument, code, *reason))
+    let Some(Magic::Decline(code, reason)) = decline_of(code) else { return None };
+    Some(declined_with(payment, instrument, code, reason))
 }
 
 fn declined_with(

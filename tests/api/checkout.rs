@@ -102,7 +102,7 @@ async fn a_double_submission_charges_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let url = app.checkout_url(&payment("TWICE", "bkash")).await;
     let (_, html) = app.checkout_page(&url).await;
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let csrf = crate::helpers::csrf_of(&html).expect("a CSRF token");
     let form = [("csrf", csrf.as_str()), ("action", "pay"), ("wallet_phone", "01711000000"), ("wallet_pin", "1234")];
     let replies = join_all((0..5).map(|_| app.post_checkout(&url, &form))).await;
     let txns: Vec<String> = replies
@@ -249,7 +249,7 @@ async fn unpaid_payments_expire_by_themselves(backend: Backend) {
     let url = app.checkout_url(&payment("EXP", "bkash")).await;
     // The customer opened the form before the link ran out.
     let (_, form) = app.checkout_page(&url).await;
-    let csrf = form.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let csrf = crate::helpers::csrf_of(&form).expect("a CSRF token");
     let mut status = String::new();
     for _ in 0..40 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

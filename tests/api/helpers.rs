@@ -545,12 +545,7 @@ impl TestApp {
     /// `fields`, without following the redirect: status, `Location`, body.
     pub async fn submit_checkout(&self, url: &str, fields: &[(&str, &str)]) -> (u16, Option<String>, String) {
         let (_, html) = self.checkout_page(url).await;
-        let csrf = html
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_default()
-            .to_owned();
+        let csrf = csrf_of(&html).unwrap_or_default();
         let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
         form.extend_from_slice(fields);
         self.post_checkout(url, &form).await
@@ -745,4 +740,9 @@ pub fn migrations_since(name: &str) -> u32 {
     let names: Vec<String> = migration::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
     let at = names.iter().position(|n| n == name).unwrap_or_else(|| panic!("no migration {name}: {names:?}"));
     u32::try_from(names.len() - at).expect("a few migrations")
+}
+
+/// The CSRF token of the first form on a page (the checkout's, the dashboard's).
+pub fn csrf_of(html: &str) -> Option<String> {
+    html.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).map(str::to_owned)
 }

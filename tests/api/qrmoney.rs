@@ -213,7 +213,7 @@ async fn the_challenge_card_waits_for_the_customer(backend: Backend) {
         assert_eq!(page, 200);
         assert!(html.contains("Verify your payment") && html.contains("visa •••• 0002"), "{html}");
 
-        let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+        let csrf = crate::helpers::csrf_of(&html).expect("a CSRF token");
         let (code, to, _) = app.post_checkout(&challenge, &[("csrf", &csrf), ("action", answer)]).await;
         assert_eq!((code, to.as_deref()), (303, Some(location)), "{answer}");
         let got = status(&app, &body["id"]).await;
