@@ -106,8 +106,7 @@ impl Operator {
 }
 
 fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
-    html[at..].split('"').next().unwrap().to_owned()
+    crate::helpers::csrf_of(html).expect("a form with a CSRF token")
 }
 
 /// The text of the element with `id`, tags removed.
@@ -496,6 +495,112 @@ async fn merchant_forms_act_through_the_core(backend: Backend) {
     assert_eq!(app.balance().await["currency"], "BDT");
 }
 
+/// The demo merchant's INR balance row on its dashboard page: (available, reserved).
+async fn inr_balance(op: &mut Operator) -> (String, String) {
+    let page = op.get("/dashboard/merchants/1").await.body;
+    let row =
+        page.split("id=\"balance-INR\"").nth(1).expect("an INR balance").split("</tr>").next().unwrap().to_owned();
+    let cell = |class: &str| {
+        let at = row.find(&format!("num {class}\">")).expect(class) + class.len() + 6;
+        row[at..].split('<').next().unwrap().to_owned()
+    };
+    (cell("available"), cell("reserved"))
+}
+
+async fn payouts_are_decided_from_the_queue(backend: Backend) {
+    let app = spawn_app(backend).await;
+    use crate::starpay::{bank, funded, star};
+    funded(&app, "merchant", "PO-1", json!(1000)).await;
+    let mut ids = Vec::new();
+    for amount in [400, 100] {
+        let payout = app.send(star(&app, "merchant", Method::POST, "/payouts").json(&bank(json!(amount)))).await;
+        assert_eq!(payout.status, 201, "{}", payout.body);
+        ids.push(payout.body["data"]["payout_id"].as_str().unwrap().trim_start_matches("po_").to_owned());
+    }
+    let mut op = Operator::signed_in(&app).await;
+    let queue = op.get("/dashboard/queues").await.body;
+    assert_eq!(queue.matches("<tr class=\"payout\"").count(), 2, "both wait");
+    assert_eq!(inr_balance(&mut op).await, ("500.00 INR".to_owned(), "500.00 INR".to_owned()));
+    let paid = op.submit("/dashboard/queues", &format!("/dashboard/payouts/{}/approve", ids[0]), &[]).await;
+    assert!(paid.cookies.iter().any(|c| c.starts_with("paybridge_flash=ok")), "{:?}", paid.cookies);
+    let no_reason = op.submit("/dashboard/queues", &format!("/dashboard/payouts/{}/reject", ids[1]), &[]).await;
+    assert!(no_reason.cookies.iter().any(|c| c.starts_with("paybridge_flash=bad")), "a rejection needs a reason");
+    assert_eq!(inr_balance(&mut op).await, ("500.00 INR".to_owned(), "100.00 INR".to_owned()), "unchanged");
+    op.submit("/dashboard/queues", &format!("/dashboard/payouts/{}/reject", ids[1]), &[("note", "wrong account")])
+        .await;
+    assert_eq!(inr_balance(&mut op).await, ("600.00 INR".to_owned(), "0.00 INR".to_owned()), "the rejected came back");
+    assert!(op.get("/dashboard/queues").await.body.contains("No payout waits for a decision."));
+    let again = op.submit("/dashboard/queues", &format!("/dashboard/payouts/{}/approve", ids[1]), &[]).await;
+    assert!(again.cookies.iter().any(|c| c.starts_with("paybridge_flash=bad")), "decided once");
+    app.assert_ledger_invariants().await;
+}
+
+async fn sandbox_actions_decide_an_open_payment(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for invoice in ["ACT-1", "ACT-2", "ACT-3"] {
+        app.new_payment(invoice, json!(10)).await;
+    }
+    let mut op = Operator::signed_in(&app).await;
+    let act = |id: i64| (format!("/dashboard/payments/{id}"), format!("/dashboard/payments/{id}/sandbox"));
+    let (page, action) = act(payment_id(&mut op, "ACT-1").await);
+    op.submit(&page, &action, &[("action", "cancel")]).await;
+    assert_eq!(payment_status(&app, "ACT-1").await, "cancelled");
+    assert!(!op.get(&page).await.body.contains("id=\"sandbox\""), "a closed payment has no sandbox actions");
+    let done = op.submit(&page, &action, &[("action", "complete")]).await;
+    assert!(done.cookies.iter().any(|c| c.starts_with("paybridge_flash=bad")), "a closed payment is not completed");
+    assert_eq!(payment_status(&app, "ACT-1").await, "cancelled");
+    let (page, action) = act(payment_id(&mut op, "ACT-2").await);
+    op.submit(&page, &action, &[("action", "expire")]).await;
+    assert_eq!(payment_status(&app, "ACT-2").await, "expired");
+    let (page, action) = act(payment_id(&mut op, "ACT-3").await);
+    for bad in [&[("action", "fail"), ("decline", "555")][..], &[("action", "refund")][..]] {
+        let refused = op.submit(&page, &action, bad).await;
+        let flash = refused.cookies.iter().find(|c| c.starts_with("paybridge_flash=bad")).cloned();
+        assert!(flash.is_some(), "{bad:?}: {:?}", refused.cookies);
+    }
+    let shown = op.submit(&page, &action, &[("action", "fail"), ("decline", "555")]).await;
+    let flash = op.get(&shown.location).await.body;
+    assert!(flash.contains("decline is not one of the sandbox"), "the field's problem is said");
+    assert_eq!(payment_status(&app, "ACT-3").await, "pending", "nothing changed");
+    op.submit(&page, &action, &[("action", "fail"), ("decline", "017")]).await;
+    assert!(op.get(&page).await.body.contains("Card is blocked due high CHB history (017)"));
+}
+
+async fn the_failing_filter_shows_what_will_be_retried(backend: Backend) {
+    let hooks = Hooks::start(0).await;
+    let url = hooks.url.clone();
+    let app = spawn_app_with(backend, move |c| {
+        c.merchants[0].webhook_url = Some(url);
+        c.webhooks.backoff_initial_ms = 600_000;
+        c.webhooks.backoff_max_ms = 600_000;
+    })
+    .await;
+    hooks.script([Answer::status(500)]);
+    let ping = json!({ "event": "test.ping", "data": {} });
+    assert_eq!(app.send(app.reborn(Method::POST, "/webhook/test").json(&ping)).await.status, 200);
+    hooks.wait_for(1, Duration::from_secs(10), |_| true).await;
+    // A second one, delivered: the filter must tell them apart.
+    assert_eq!(app.send(app.reborn(Method::POST, "/webhook/test").json(&ping)).await.status, 200);
+    hooks.wait_for(2, Duration::from_secs(10), |_| true).await;
+    let mut op = Operator::signed_in(&app).await;
+    let listed = |page: &Page| page.body.matches("class=\"ledger delivery\"").count();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while listed(&op.get("/dashboard/webhooks?status=failing").await) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the failed delivery is never listed as failing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failing = op.get("/dashboard/webhooks?status=failing").await;
+    assert!(failing.body.contains("HTTP 500"), "with its attempt");
+    assert_eq!(listed(&op.get("/dashboard/webhooks?status=pending").await), 1, "pending includes it");
+    assert_eq!(listed(&failing), 1, "only the one that failed");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while listed(&op.get("/dashboard/webhooks?status=delivered").await) != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the second delivery is never listed as delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed(&op.get("/dashboard/webhooks?status=dead").await), 0);
+}
+
 db_test!(
     every_page_needs_a_session,
     signing_in_takes_the_admin_token_alone,
@@ -507,4 +612,7 @@ db_test!(
     two_operators_deciding_one_refund_decide_it_once,
     a_new_admin_token_ends_every_session,
     merchant_forms_act_through_the_core,
+    payouts_are_decided_from_the_queue,
+    sandbox_actions_decide_an_open_payment,
+    the_failing_filter_shows_what_will_be_retried,
 );

@@ -19,7 +19,7 @@ fn key(role: &str) -> String {
     format!("sp_test_{role}")
 }
 
-fn star(app: &TestApp, role: &str, method: Method, path: &str) -> RequestBuilder {
+pub(crate) fn star(app: &TestApp, role: &str, method: Method, path: &str) -> RequestBuilder {
     app.request(method, &format!("/starpay/api/v1{path}")).header("X-API-KEY", key(role))
 }
 
@@ -31,7 +31,7 @@ fn order(id: &str, amount: Value) -> Value {
     json!({ "order_id": id, "amount": amount, "currency": "INR", "payer": "Jane Smith" })
 }
 
-fn bank(amount: Value) -> Value {
+pub(crate) fn bank(amount: Value) -> Value {
     json!({
         "amount": amount, "currency": "INR", "account_holder_name": "Asha Rao",
         "account_number": "50100123456789", "bank_name": "HDFC Bank", "ifsc_code": "HDFC0001234"
@@ -39,7 +39,7 @@ fn bank(amount: Value) -> Value {
 }
 
 /// Creates a payment as `role` and pays it: `amount` INR credited to the account.
-async fn funded(app: &TestApp, role: &str, id: &str, amount: Value) -> Value {
+pub(crate) async fn funded(app: &TestApp, role: &str, id: &str, amount: Value) -> Value {
     let reply = app.send(star(app, role, Method::POST, "/payments").json(&order(id, amount))).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     let url = reply.body["data"]["payment_url"].as_str().unwrap().to_owned();
